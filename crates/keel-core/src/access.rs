@@ -1,0 +1,190 @@
+//! Roles and permissions. Every allow/deny decision in Keel comes from [`allows`]; the HTTP layer
+//! asks it, the CLI asks it and the route × role test checks the router against it.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// A person's role. One role per user keeps the model auditable: an auditor can read exactly what
+/// a user could do from one field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    /// Raises and follows their own (and their organisation's) tickets through the portal.
+    Requester,
+    /// Service-desk or support-group agent working tickets.
+    Agent,
+    /// Process owner or manager: everything an agent does plus reference data.
+    Manager,
+    /// Owner of the service management system (clauses 4–10).
+    SmsManager,
+    /// Internal or external auditor: reads everything, the audit trail included, changes nothing.
+    Auditor,
+    /// Administers users, tokens and configuration.
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 6] = [
+        Role::Requester,
+        Role::Agent,
+        Role::Manager,
+        Role::SmsManager,
+        Role::Auditor,
+        Role::Admin,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Requester => "requester",
+            Role::Agent => "agent",
+            Role::Manager => "manager",
+            Role::SmsManager => "sms-manager",
+            Role::Auditor => "auditor",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// Requesters only ever see records of their own or their organisation; everyone else sees
+    /// the whole service desk.
+    pub fn is_scoped_to_own_records(self) -> bool {
+        self == Role::Requester
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("unknown role `{0}` (expected one of: requester, agent, manager, sms-manager, auditor, admin)")]
+pub struct UnknownRole(pub String);
+
+impl FromStr for Role {
+    type Err = UnknownRole;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| UnknownRole(s.to_string()))
+    }
+}
+
+/// Something a person may try to do. Coarse on purpose: record-level scoping (a requester's own
+/// records) is applied by the queries, not by more actions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// Read work items (scoped for requesters).
+    ReadWorkItems,
+    /// Raise a new incident.
+    CreateIncident,
+    /// Change fields, assignment and state of work items.
+    UpdateWorkItems,
+    /// Add a public comment (requesters on their own items).
+    CommentPublic,
+    /// Add or read internal (agent-only) comments.
+    InternalNotes,
+    /// Upload attachments.
+    Attach,
+    /// Read the audit trail and history of records.
+    ReadAudit,
+    /// Read reference data: users, groups, customers, services.
+    ReadDirectory,
+    /// Create and change groups, customers and services.
+    ManageReference,
+    /// Create, disable users; issue and revoke others' tokens.
+    ManageUsers,
+    /// Read operational metrics and job queue state.
+    ReadOperations,
+}
+
+impl Action {
+    pub const ALL: [Action; 11] = [
+        Action::ReadWorkItems,
+        Action::CreateIncident,
+        Action::UpdateWorkItems,
+        Action::CommentPublic,
+        Action::InternalNotes,
+        Action::Attach,
+        Action::ReadAudit,
+        Action::ReadDirectory,
+        Action::ManageReference,
+        Action::ManageUsers,
+        Action::ReadOperations,
+    ];
+}
+
+/// The one permission table.
+pub fn allows(role: Role, action: Action) -> bool {
+    use Action::*;
+    use Role::*;
+    match role {
+        Requester => matches!(action, ReadWorkItems | CreateIncident | CommentPublic | Attach),
+        Agent => matches!(
+            action,
+            ReadWorkItems
+                | CreateIncident
+                | UpdateWorkItems
+                | CommentPublic
+                | InternalNotes
+                | Attach
+                | ReadAudit
+                | ReadDirectory
+        ),
+        Manager | SmsManager => !matches!(action, ManageUsers),
+        Auditor => matches!(
+            action,
+            ReadWorkItems | InternalNotes | ReadAudit | ReadDirectory | ReadOperations
+        ),
+        Admin => true,
+    }
+}
+
+/// Whether an action changes data. The auditor role must hold none of these.
+pub fn is_write(action: Action) -> bool {
+    !matches!(
+        action,
+        Action::ReadWorkItems
+            | Action::ReadAudit
+            | Action::ReadDirectory
+            | Action::ReadOperations
+            | Action::InternalNotes
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auditor_reads_everything_and_writes_nothing() {
+        for a in Action::ALL {
+            if is_write(a) {
+                assert!(!allows(Role::Auditor, a), "{a:?}");
+            }
+        }
+        assert!(allows(Role::Auditor, Action::ReadAudit));
+    }
+
+    #[test]
+    fn requester_cannot_see_internal_notes_or_directory() {
+        assert!(!allows(Role::Requester, Action::InternalNotes));
+        assert!(!allows(Role::Requester, Action::ReadDirectory));
+        assert!(!allows(Role::Requester, Action::UpdateWorkItems));
+    }
+
+    #[test]
+    fn admin_can_do_everything() {
+        assert!(Action::ALL.iter().all(|a| allows(Role::Admin, *a)));
+    }
+
+    #[test]
+    fn roles_round_trip_through_text() {
+        for r in Role::ALL {
+            assert_eq!(r.as_str().parse::<Role>(), Ok(r));
+        }
+        assert!("root".parse::<Role>().is_err());
+    }
+}

@@ -1,0 +1,127 @@
+//! The work-item kernel: what incidents, service requests, problems and changes share —
+//! numbering, a declared lifecycle, assignment, impact/urgency/priority, links and comments.
+//!
+//! Like ServiceNow's task table, every process is a [`Kind`] of one work item; a process adds its
+//! own lifecycle (a [`lifecycle::Lifecycle`] value) and its own field rules, never a copy of the
+//! kernel.
+
+pub mod lifecycle;
+pub mod priority;
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The processes built on the kernel. New kinds are added here with their number prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Incident,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 1] = [Kind::Incident];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Incident => "incident",
+        }
+    }
+
+    /// Human number prefix, as in `INC-000123`.
+    pub fn prefix(self) -> &'static str {
+        match self {
+            Kind::Incident => "INC",
+        }
+    }
+
+    pub fn lifecycle(self) -> &'static lifecycle::Lifecycle {
+        match self {
+            Kind::Incident => &crate::operation::resolution::incident::LIFECYCLE,
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Format a sequence value as a human number: at least six digits, never truncated.
+pub fn format_number(kind: Kind, seq: i64) -> String {
+    format!("{}-{:06}", kind.prefix(), seq)
+}
+
+/// Parse `INC-000123` (case-insensitive prefix) back to kind and sequence.
+pub fn parse_number(raw: &str) -> Option<(Kind, i64)> {
+    let (prefix, digits) = raw.split_once('-')?;
+    let kind = Kind::ALL
+        .into_iter()
+        .find(|k| k.prefix().eq_ignore_ascii_case(prefix))?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let seq = digits.parse().ok()?;
+    (seq > 0).then_some((kind, seq))
+}
+
+/// The kinds of link between work items. Direction matters: `from` is the subject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkKind {
+    /// `from` is the parent of `to` (one outage, many reports).
+    ParentOf,
+    /// Loosely related.
+    RelatesTo,
+    /// `from` duplicates `to`.
+    Duplicates,
+    /// `from` was caused by `to` (e.g. an incident caused by a change).
+    CausedBy,
+}
+
+impl LinkKind {
+    pub const ALL: [LinkKind; 4] = [
+        LinkKind::ParentOf,
+        LinkKind::RelatesTo,
+        LinkKind::Duplicates,
+        LinkKind::CausedBy,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkKind::ParentOf => "parent_of",
+            LinkKind::RelatesTo => "relates_to",
+            LinkKind::Duplicates => "duplicates",
+            LinkKind::CausedBy => "caused_by",
+        }
+    }
+    pub fn parse(s: &str) -> Option<LinkKind> {
+        LinkKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn numbers() {
+        assert_eq!(format_number(Kind::Incident, 123), "INC-000123");
+        assert_eq!(format_number(Kind::Incident, 12_345_678), "INC-12345678");
+        assert_eq!(parse_number("inc-000123"), Some((Kind::Incident, 123)));
+        for bad in ["INC-", "INC-12a", "XYZ-1", "INC000123", "INC-0", "INC--1"] {
+            assert_eq!(parse_number(bad), None, "{bad}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn numbers_round_trip(seq in 1i64..10_000_000_000) {
+            prop_assert_eq!(parse_number(&format_number(Kind::Incident, seq)), Some((Kind::Incident, seq)));
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! Clause 7 — support of the service management system.
+
+pub mod audit_trail;

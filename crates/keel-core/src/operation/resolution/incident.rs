@@ -1,0 +1,134 @@
+//! Clause 8.6.1 — incident management: the incident lifecycle and its field rules.
+
+use crate::kernel::lifecycle::{Lifecycle, Transition};
+
+const fn t(from: &'static str, to: &'static str) -> Transition {
+    Transition {
+        from,
+        to,
+        requires: &[],
+    }
+}
+
+/// new → in_progress ⇄ on_hold → resolved → closed, cancel from any open state, reopen from
+/// resolved. Putting on hold needs a reason; resolving needs a resolution code and notes
+/// (8.6.1: incidents are resolved and the resolution recorded).
+pub static LIFECYCLE: Lifecycle = Lifecycle {
+    states: &["new", "in_progress", "on_hold", "resolved", "closed", "cancelled"],
+    terminal: &["resolved", "closed", "cancelled"],
+    transitions: &[
+        t("new", "in_progress"),
+        Transition {
+            from: "new",
+            to: "on_hold",
+            requires: &["hold_reason"],
+        },
+        Transition {
+            from: "in_progress",
+            to: "on_hold",
+            requires: &["hold_reason"],
+        },
+        t("on_hold", "in_progress"),
+        Transition {
+            from: "new",
+            to: "resolved",
+            requires: &["resolution_code", "resolution_notes"],
+        },
+        Transition {
+            from: "in_progress",
+            to: "resolved",
+            requires: &["resolution_code", "resolution_notes"],
+        },
+        Transition {
+            from: "on_hold",
+            to: "resolved",
+            requires: &["resolution_code", "resolution_notes"],
+        },
+        t("resolved", "in_progress"),
+        t("resolved", "closed"),
+        t("new", "cancelled"),
+        t("in_progress", "cancelled"),
+        t("on_hold", "cancelled"),
+    ],
+};
+
+/// Reasons an incident may wait. `pending_requester` and `pending_supplier` will pause SLA clocks.
+pub const HOLD_REASONS: &[&str] = &[
+    "pending_requester",
+    "pending_supplier",
+    "pending_change",
+    "monitoring",
+];
+
+/// Resolution codes recorded when resolving.
+pub const RESOLUTION_CODES: &[&str] = &[
+    "fixed",
+    "workaround",
+    "no_fault_found",
+    "duplicate",
+    "user_error",
+    "not_reproducible",
+];
+
+/// Categories offered for classification.
+pub const CATEGORIES: &[&str] = &[
+    "hardware",
+    "software",
+    "network",
+    "access",
+    "database",
+    "security",
+    "other",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::lifecycle::TransitionError;
+
+    #[test]
+    fn every_transition_names_known_states() {
+        for tr in LIFECYCLE.transitions {
+            assert!(LIFECYCLE.state(tr.from).is_some(), "{}", tr.from);
+            assert!(LIFECYCLE.state(tr.to).is_some(), "{}", tr.to);
+        }
+        assert_eq!(LIFECYCLE.initial(), "new");
+    }
+
+    #[test]
+    fn resolving_requires_code_and_notes() {
+        let none = |_: &str| false;
+        assert_eq!(
+            LIFECYCLE.check("in_progress", "resolved", none),
+            Err(TransitionError::Missing {
+                to: "resolved".into(),
+                field: "resolution_code"
+            })
+        );
+        assert_eq!(
+            LIFECYCLE.check("in_progress", "resolved", |f| f == "resolution_code"),
+            Err(TransitionError::Missing {
+                to: "resolved".into(),
+                field: "resolution_notes"
+            })
+        );
+        assert_eq!(LIFECYCLE.check("in_progress", "resolved", |_| true), Ok("resolved"));
+    }
+
+    #[test]
+    fn closed_and_cancelled_are_final() {
+        assert!(LIFECYCLE.next_states("closed").is_empty());
+        assert!(LIFECYCLE.next_states("cancelled").is_empty());
+        let err = LIFECYCLE.check("closed", "in_progress", |_| true);
+        assert!(matches!(err, Err(TransitionError::Illegal { .. })));
+        assert!(matches!(
+            LIFECYCLE.check("new", "flying", |_| true),
+            Err(TransitionError::UnknownState(_))
+        ));
+    }
+
+    #[test]
+    fn reopen_from_resolved() {
+        assert_eq!(LIFECYCLE.check("resolved", "in_progress", |_| true), Ok("in_progress"));
+    }
+}
