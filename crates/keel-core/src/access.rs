@@ -98,10 +98,12 @@ pub enum Action {
     ManageUsers,
     /// Read operational metrics and job queue state.
     ReadOperations,
+    /// Issue and revoke one's own API tokens.
+    OwnTokens,
 }
 
 impl Action {
-    pub const ALL: [Action; 11] = [
+    pub const ALL: [Action; 12] = [
         Action::ReadWorkItems,
         Action::CreateIncident,
         Action::UpdateWorkItems,
@@ -113,6 +115,7 @@ impl Action {
         Action::ManageReference,
         Action::ManageUsers,
         Action::ReadOperations,
+        Action::OwnTokens,
     ];
 }
 
@@ -121,7 +124,7 @@ pub fn allows(role: Role, action: Action) -> bool {
     use Action::*;
     use Role::*;
     match role {
-        Requester => matches!(action, ReadWorkItems | CreateIncident | CommentPublic | Attach),
+        Requester => matches!(action, ReadWorkItems | CreateIncident | CommentPublic | Attach | OwnTokens),
         Agent => matches!(
             action,
             ReadWorkItems
@@ -132,6 +135,7 @@ pub fn allows(role: Role, action: Action) -> bool {
                 | Attach
                 | ReadAudit
                 | ReadDirectory
+                | OwnTokens
         ),
         Manager | SmsManager => !matches!(action, ManageUsers),
         Auditor => matches!(

@@ -1,0 +1,320 @@
+//! The `keel` command line. Every subcommand opens the database named by `--database-url`
+//! (or `KEEL_DATABASE_URL`, or `keel.toml`, or the default SQLite file).
+
+use crate::management::support::audit_trail::{self, Actor};
+use crate::platform::config::{Config, DEFAULT_DATABASE_URL, DEFAULT_LISTEN, FileConfig};
+use crate::platform::db::Db;
+use crate::platform::web::{AppState, router};
+use crate::{backup, demo, directory};
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(name = "keel", version, about = "IT service management for ISO/IEC 20000-1:2018")]
+pub struct Cli {
+    /// Database URL: sqlite://FILE (default sqlite://keel.db) or postgres://USER@HOST/DB.
+    #[arg(long, env = "KEEL_DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+    /// Configuration file (optional; flags and KEEL_* variables override it).
+    #[arg(long, env = "KEEL_CONFIG", global = true, default_value = "keel.toml")]
+    pub config: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the web UI, the REST API and the background worker.
+    Serve {
+        /// Address to listen on (default 127.0.0.1:8080).
+        #[arg(long, env = "KEEL_LISTEN")]
+        listen: Option<String>,
+        /// Seed a demo organisation if the database is empty.
+        #[arg(long, env = "KEEL_DEMO")]
+        demo: bool,
+        /// Store attachments in this directory instead of the database.
+        #[arg(long, env = "KEEL_ATTACHMENTS_DIR")]
+        attachments_dir: Option<PathBuf>,
+        /// Do not run the background worker on this node.
+        #[arg(long)]
+        no_worker: bool,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        cmd: UserCmd,
+    },
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        cmd: TokenCmd,
+    },
+    /// The audit trail.
+    Audit {
+        #[command(subcommand)]
+        cmd: AuditCmd,
+    },
+    /// Write every record to a file (JSON lines, portable between SQLite and PostgreSQL).
+    Backup {
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Load a backup into an empty database.
+    Restore {
+        #[arg(long)]
+        from: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCmd {
+    /// Create a user.
+    Add {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// requester, agent, manager, sms-manager, auditor or admin.
+        #[arg(long)]
+        role: String,
+        /// Read the password from standard input (otherwise prompt, or none if not a terminal).
+        #[arg(long)]
+        password_stdin: bool,
+        /// The customer organisation a requester belongs to (its id).
+        #[arg(long)]
+        customer_id: Option<i64>,
+    },
+    /// List users.
+    List,
+    /// Disable a user (ends sessions, revokes tokens).
+    Disable {
+        #[arg(long)]
+        email: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCmd {
+    /// Issue a bearer token for a user; the secret is printed once.
+    Create {
+        #[arg(long)]
+        user: String,
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
+    /// Revoke a token by id.
+    Revoke {
+        #[arg(long)]
+        id: i64,
+    },
+    /// List tokens.
+    List,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCmd {
+    /// Check the hash chain; exits non-zero if an entry was altered or removed.
+    Verify,
+}
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("KEEL_LOG").unwrap_or_else(|_| "keel=info,warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let explicit = std::env::var_os("KEEL_CONFIG").is_some() || cli.config != PathBuf::from("keel.toml");
+    let file = FileConfig::load(&cli.config, explicit)?;
+    let url = cli.database_url.clone().or(file.database_url.clone()).unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string());
+    if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        bail!("--database-url: `{url}` is not a sqlite:// or postgres:// URL");
+    }
+    let connect = || async { Db::connect(&url).await.with_context(|| format!("--database-url {}", redact(&url))) };
+    match cli.command {
+        Command::Serve { listen, demo: seed, attachments_dir, no_worker } => {
+            let listen = listen.or(file.listen.clone()).unwrap_or_else(|| DEFAULT_LISTEN.to_string());
+            let addr: std::net::SocketAddr = listen.parse().map_err(|_| anyhow::anyhow!("--listen: `{listen}` is not an address like 127.0.0.1:8080"))?;
+            let mut cfg = Config::default();
+            cfg.attachments_dir = attachments_dir.or(file.attachments_dir.clone());
+            if let Some(mb) = file.max_attachment_mb {
+                cfg.max_attachment_bytes = mb * 1024 * 1024;
+            }
+            if let Some(d) = file.auto_close_days {
+                cfg.auto_close_days = d;
+            }
+            cfg.secure_cookies = file.secure_cookies.unwrap_or(false);
+            let db = connect().await?;
+            if seed {
+                if let Some(summary) = demo::seed_if_empty(&db).await? {
+                    eprintln!("{summary}");
+                } else {
+                    eprintln!("Database already has data; demo seeding skipped.");
+                }
+            }
+            serve(db, cfg, addr, !no_worker).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate => {
+            let db = connect().await?;
+            println!("schema at version {}", db.schema_version().await?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::User { cmd } => {
+            let db = connect().await?;
+            match cmd {
+                UserCmd::Add { email, name, role, password_stdin, customer_id } => {
+                    let password = if password_stdin {
+                        let mut s = String::new();
+                        std::io::stdin().read_to_string(&mut s).context("reading the password from standard input")?;
+                        Some(s.trim_end_matches(['\n', '\r']).to_string())
+                    } else if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+                        Some(rpassword::prompt_password("Password: ")?)
+                    } else {
+                        None
+                    };
+                    let u = directory::NewUser::parse(&email, &name, &role, customer_id, password).map_err(cli_field)?;
+                    let u = directory::create_user(&db, &Actor::cli(), u).await.map_err(cli_field)?;
+                    println!("created user {} ({}, {})", u.email, u.id, u.role);
+                }
+                UserCmd::List => {
+                    for u in directory::list_users(&db).await.map_err(cli_field)? {
+                        println!("{}\t{}\t{}\t{}{}", u.id, u.email, u.role, u.name, if u.disabled != 0 { "\t(disabled)" } else { "" });
+                    }
+                }
+                UserCmd::Disable { email } => {
+                    let u = directory::user_by_email(&db, &email).await.map_err(|_| anyhow::anyhow!("--email: no user {email}"))?;
+                    directory::set_disabled(&db, &Actor::cli(), u.id, true).await.map_err(cli_field)?;
+                    println!("disabled {}", u.email);
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Token { cmd } => {
+            let db = connect().await?;
+            match cmd {
+                TokenCmd::Create { user, name } => {
+                    let u = directory::user_by_email(&db, &user).await.map_err(|_| anyhow::anyhow!("--user: no user {user}"))?;
+                    if u.disabled != 0 {
+                        bail!("--user: {user} is disabled");
+                    }
+                    let (t, secret) = directory::create_token(&db, &Actor::cli(), u.id, &name).await.map_err(cli_field)?;
+                    eprintln!("token {} for {} (shown once; store it now):", t.id, u.email);
+                    println!("{secret}");
+                }
+                TokenCmd::Revoke { id } => {
+                    directory::revoke_token(&db, &Actor::cli(), id, None).await.map_err(|_| anyhow::anyhow!("--id: no token {id}"))?;
+                    println!("revoked token {id}");
+                }
+                TokenCmd::List => {
+                    for t in directory::list_tokens(&db, None).await.map_err(cli_field)? {
+                        println!("{}\tuser {}\t{}\t{}", t.id, t.user_id, t.name, if t.revoked_at.is_some() { "revoked" } else { "active" });
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit { cmd: AuditCmd::Verify } => {
+            let db = connect().await?;
+            match audit_trail::verify(&db).await? {
+                Ok(n) => {
+                    println!("audit trail intact: {n} entries verified");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    println!("audit trail BROKEN: {e}");
+                    Ok(ExitCode::from(3))
+                }
+            }
+        }
+        Command::Backup { to } => {
+            let db = connect().await?;
+            let n = backup::backup(&db, &to).await?;
+            println!("wrote {n} rows to {}", to.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Restore { from } => {
+            let db = connect().await?;
+            let n = backup::restore(&db, &from).await?;
+            println!("restored {n} rows from {}", from.display());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Turn an application error into a CLI message naming the flag.
+fn cli_field(e: crate::platform::error::AppError) -> anyhow::Error {
+    match e {
+        crate::platform::error::AppError::Invalid { field, detail } => anyhow::anyhow!("--{}: {detail}", field.replace('_', "-")),
+        other => anyhow::anyhow!("{other}"),
+    }
+}
+
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://***{}", &url[..s], &url[at..]),
+        _ => url.to_string(),
+    }
+}
+
+/// Serve until Ctrl-C or SIGTERM; the worker stops with the server.
+pub async fn serve(db: Db, cfg: Config, addr: std::net::SocketAddr, worker: bool) -> anyhow::Result<()> {
+    let state = AppState::new(db.clone(), cfg);
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("--listen {addr}"))?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let worker_handle = worker.then(|| {
+        let node = format!("{}-{}", std::env::var("HOSTNAME").unwrap_or_else(|_| "node".into()), std::process::id());
+        tokio::spawn(crate::platform::jobs::worker(state.clone(), node, stop_rx))
+    });
+    let local = listener.local_addr()?;
+    eprintln!("Keel listening on http://{local}");
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown()).await?;
+    let _ = stop_tx.send(true);
+    if let Some(h) = worker_handle {
+        let _ = h.await;
+    }
+    db.close().await;
+    Ok(())
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

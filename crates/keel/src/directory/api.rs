@@ -1,0 +1,176 @@
+//! The directory over HTTP: `/api/v1/me`, users, groups, customers and tokens.
+
+use super::{Group, Named, Token, User};
+use crate::platform::auth::Principal;
+use crate::platform::error::{AppError, AppResult, Problem};
+use crate::platform::extract::ApiJson;
+use crate::platform::web::AppState;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use keel_core::access::Action;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Me {
+    pub id: i64,
+    pub email: String,
+    pub name: String,
+    pub role: String,
+    pub customer_id: Option<i64>,
+}
+
+/// Who am I?
+#[utoipa::path(get, path = "/api/v1/me", tag = "directory", responses((status = 200, body = Me), (status = 401, body = Problem)), security(("bearer" = [])))]
+pub async fn me(p: Principal) -> Json<Me> {
+    Json(Me { id: p.user_id, email: p.email, name: p.name, role: p.role.to_string(), customer_id: p.customer_id })
+}
+
+/// List users.
+#[utoipa::path(get, path = "/api/v1/users", tag = "directory", responses((status = 200, body = Vec<User>)), security(("bearer" = [])))]
+pub async fn list_users(State(st): State<AppState>, p: Principal) -> AppResult<Json<Vec<User>>> {
+    p.require(Action::ReadDirectory)?;
+    Ok(Json(super::list_users(&st.db).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewUserBody {
+    pub email: String,
+    pub name: String,
+    /// requester, agent, manager, sms-manager, auditor or admin.
+    pub role: String,
+    pub customer_id: Option<i64>,
+    /// At least 10 characters; omit for a user who logs in only by token or not at all (a contact).
+    pub password: Option<String>,
+}
+
+/// Create a user.
+#[utoipa::path(post, path = "/api/v1/users", tag = "directory", request_body = NewUserBody, responses((status = 201, body = User), (status = 422, body = Problem)), security(("bearer" = [])))]
+pub async fn create_user(State(st): State<AppState>, p: Principal, ApiJson(b): ApiJson<NewUserBody>) -> AppResult<(StatusCode, Json<User>)> {
+    p.require(Action::ManageUsers)?;
+    let u = super::NewUser::parse(&b.email, &b.name, &b.role, b.customer_id, b.password)?;
+    Ok((StatusCode::CREATED, Json(super::create_user(&st.db, &p.actor(), u).await?)))
+}
+
+/// Get a user.
+#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "directory", params(("id" = i64, Path)), responses((status = 200, body = User)), security(("bearer" = [])))]
+pub async fn get_user(State(st): State<AppState>, p: Principal, Path(id): Path<i64>) -> AppResult<Json<User>> {
+    if id != p.user_id {
+        p.require(Action::ReadDirectory)?;
+    }
+    Ok(Json(super::get_user(&st.db, id).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserPatch {
+    pub disabled: Option<bool>,
+}
+
+/// Disable or re-enable a user (disabling ends their sessions and revokes their tokens).
+#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "directory", params(("id" = i64, Path)), request_body = UserPatch, responses((status = 200, body = User)), security(("bearer" = [])))]
+pub async fn update_user(State(st): State<AppState>, p: Principal, Path(id): Path<i64>, ApiJson(b): ApiJson<UserPatch>) -> AppResult<Json<User>> {
+    p.require(Action::ManageUsers)?;
+    let Some(d) = b.disabled else { return Ok(Json(super::get_user(&st.db, id).await?)) };
+    if d && id == p.user_id {
+        return Err(AppError::invalid("disabled", "you cannot disable yourself"));
+    }
+    Ok(Json(super::set_disabled(&st.db, &p.actor(), id, d).await?))
+}
+
+/// List support groups.
+#[utoipa::path(get, path = "/api/v1/groups", tag = "directory", responses((status = 200, body = Vec<Group>)), security(("bearer" = [])))]
+pub async fn list_groups(State(st): State<AppState>, p: Principal) -> AppResult<Json<Vec<Group>>> {
+    p.require(Action::ReadDirectory)?;
+    Ok(Json(super::list_groups(&st.db).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewGroup {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub manager_id: Option<i64>,
+}
+
+/// Create a support group.
+#[utoipa::path(post, path = "/api/v1/groups", tag = "directory", request_body = NewGroup, responses((status = 201, body = Group)), security(("bearer" = [])))]
+pub async fn create_group(State(st): State<AppState>, p: Principal, ApiJson(b): ApiJson<NewGroup>) -> AppResult<(StatusCode, Json<Group>)> {
+    p.require(Action::ManageReference)?;
+    Ok((StatusCode::CREATED, Json(super::create_group(&st.db, &p.actor(), &b.name, &b.description, b.manager_id).await?)))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MemberBody {
+    pub user_id: i64,
+}
+
+/// Add a member to a support group.
+#[utoipa::path(post, path = "/api/v1/groups/{id}/members", tag = "directory", params(("id" = i64, Path)), request_body = MemberBody, responses((status = 201, body = Vec<Named>)), security(("bearer" = [])))]
+pub async fn add_member(State(st): State<AppState>, p: Principal, Path(id): Path<i64>, ApiJson(b): ApiJson<MemberBody>) -> AppResult<(StatusCode, Json<Vec<Named>>)> {
+    p.require(Action::ManageReference)?;
+    super::add_member(&st.db, &p.actor(), id, b.user_id).await?;
+    Ok((StatusCode::CREATED, Json(super::group_members(&st.db, id).await?)))
+}
+
+/// List customers (the organisations served).
+#[utoipa::path(get, path = "/api/v1/customers", tag = "directory", responses((status = 200, body = Vec<Named>)), security(("bearer" = [])))]
+pub async fn list_customers(State(st): State<AppState>, p: Principal) -> AppResult<Json<Vec<Named>>> {
+    p.require(Action::ReadDirectory)?;
+    Ok(Json(super::list_named(&st.db, "customers").await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCustomer {
+    pub name: String,
+}
+
+/// Create a customer.
+#[utoipa::path(post, path = "/api/v1/customers", tag = "directory", request_body = NewCustomer, responses((status = 201, body = Named)), security(("bearer" = [])))]
+pub async fn create_customer(State(st): State<AppState>, p: Principal, ApiJson(b): ApiJson<NewCustomer>) -> AppResult<(StatusCode, Json<Named>)> {
+    p.require(Action::ManageReference)?;
+    Ok((StatusCode::CREATED, Json(super::create_named(&st.db, &p.actor(), "customers", "customer", &b.name, None).await?)))
+}
+
+/// My tokens (administrators: everyone's).
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "directory", responses((status = 200, body = Vec<Token>)), security(("bearer" = [])))]
+pub async fn list_tokens(State(st): State<AppState>, p: Principal) -> AppResult<Json<Vec<Token>>> {
+    p.require(Action::OwnTokens)?;
+    let owner = if p.can(Action::ManageUsers) { None } else { Some(p.user_id) };
+    Ok(Json(super::list_tokens(&st.db, owner).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewToken {
+    pub name: String,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct IssuedToken {
+    #[serde(flatten)]
+    pub token: Token,
+    /// Shown once; only its hash is kept.
+    pub secret: String,
+}
+
+/// Issue a bearer token for myself. The auditor role cannot (it changes nothing).
+#[utoipa::path(post, path = "/api/v1/tokens", tag = "directory", request_body = NewToken, responses((status = 201, body = IssuedToken)), security(("bearer" = [])))]
+pub async fn create_token(State(st): State<AppState>, p: Principal, ApiJson(b): ApiJson<NewToken>) -> AppResult<(StatusCode, Json<IssuedToken>)> {
+    p.require(Action::OwnTokens)?;
+    let (token, secret) = super::create_token(&st.db, &p.actor(), p.user_id, &b.name).await?;
+    Ok((StatusCode::CREATED, Json(IssuedToken { token, secret })))
+}
+
+/// Revoke a token (my own; administrators any).
+#[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "directory", params(("id" = i64, Path)), responses((status = 204)), security(("bearer" = [])))]
+pub async fn revoke_token(State(st): State<AppState>, p: Principal, Path(id): Path<i64>) -> AppResult<StatusCode> {
+    p.require(Action::OwnTokens)?;
+    let owner = if p.can(Action::ManageUsers) { None } else { Some(p.user_id) };
+    super::revoke_token(&st.db, &p.actor(), id, owner).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,823 @@
+//! The work-item kernel's storage and use cases: what every process built on work items shares
+//! (numbering, lifecycle enforcement, assignment, priority, links, comments, attachments,
+//! state-entry timestamps, history). Rules come from `keel_core::kernel`; a process passes its
+//! [`Kind`] and gets all of this without copying it.
+//!
+//! **Invariants:** numbers come from a per-kind counter row incremented inside the creating
+//! transaction, so no number is issued twice across nodes; every change bumps `version` (the
+//! ETag) and appends an audit entry in the same transaction.
+
+pub mod api;
+pub mod ui;
+
+use crate::directory::exists;
+use crate::management::support::audit_trail::{Actor, append};
+use crate::platform::auth::Principal;
+use crate::platform::db::{Db, Q, Tx, now_ms};
+use crate::platform::error::{AppError, AppResult};
+use keel_core::access::Action;
+use keel_core::kernel::priority::{Level, Matrix};
+use keel_core::kernel::{Kind, LinkKind, format_number, parse_number};
+use keel_core::management::support::audit_trail::{FieldChange, diff};
+use keel_core::page::Cursor;
+use keel_core::text::{Line, bounded};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+pub const MAX_TITLE: usize = 200;
+pub const MAX_TEXT: usize = 100_000;
+
+/// A work item row with the names of what it references.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ItemRow {
+    pub id: i64,
+    pub kind: String,
+    pub number: String,
+    pub title: String,
+    pub description: String,
+    pub state: String,
+    pub impact: i64,
+    pub urgency: i64,
+    pub priority: i64,
+    pub category: Option<String>,
+    pub requester_id: Option<i64>,
+    pub requester_name: Option<String>,
+    pub customer_id: Option<i64>,
+    pub customer_name: Option<String>,
+    pub service_id: Option<i64>,
+    pub service_name: Option<String>,
+    pub assignment_group_id: Option<i64>,
+    pub assignment_group_name: Option<String>,
+    pub assignee_id: Option<i64>,
+    pub assignee_name: Option<String>,
+    pub hold_reason: Option<String>,
+    pub resolution_code: Option<String>,
+    pub resolution_notes: Option<String>,
+    pub channel: String,
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub resolved_at: Option<i64>,
+    pub closed_at: Option<i64>,
+}
+
+pub const SELECT_ITEM: &str = "SELECT w.id, w.kind, w.number, w.title, w.description, w.state, w.impact, w.urgency, w.priority, w.category, \
+    w.requester_id, r.name AS requester_name, w.customer_id, c.name AS customer_name, w.service_id, s.name AS service_name, \
+    w.assignment_group_id, g.name AS assignment_group_name, w.assignee_id, a.name AS assignee_name, \
+    w.hold_reason, w.resolution_code, w.resolution_notes, w.channel, w.version, w.created_at, w.updated_at, w.resolved_at, w.closed_at \
+    FROM work_items w \
+    LEFT JOIN users r ON r.id = w.requester_id \
+    LEFT JOIN customers c ON c.id = w.customer_id \
+    LEFT JOIN services s ON s.id = w.service_id \
+    LEFT JOIN support_groups g ON g.id = w.assignment_group_id \
+    LEFT JOIN users a ON a.id = w.assignee_id";
+
+impl ItemRow {
+    /// The audited fields and their values, for diffs.
+    fn fields(&self) -> Vec<(&'static str, Value)> {
+        vec![
+            ("title", json!(self.title)),
+            ("description", json!(self.description)),
+            ("state", json!(self.state)),
+            ("impact", json!(self.impact)),
+            ("urgency", json!(self.urgency)),
+            ("priority", json!(self.priority)),
+            ("category", json!(self.category)),
+            ("requester_id", json!(self.requester_id)),
+            ("customer_id", json!(self.customer_id)),
+            ("service_id", json!(self.service_id)),
+            ("assignment_group_id", json!(self.assignment_group_id)),
+            ("assignee_id", json!(self.assignee_id)),
+            ("hold_reason", json!(self.hold_reason)),
+            ("resolution_code", json!(self.resolution_code)),
+            ("resolution_notes", json!(self.resolution_notes)),
+        ]
+    }
+
+    fn has(&self, field: &str) -> bool {
+        let non_empty = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.trim().is_empty());
+        match field {
+            "hold_reason" => non_empty(&self.hold_reason),
+            "resolution_code" => non_empty(&self.resolution_code),
+            "resolution_notes" => non_empty(&self.resolution_notes),
+            "assignee_id" => self.assignee_id.is_some(),
+            "assignment_group_id" => self.assignment_group_id.is_some(),
+            _ => false,
+        }
+    }
+}
+
+/// Which records a principal may see.
+#[derive(Debug, Clone, Copy)]
+pub enum Scope {
+    All,
+    /// A requester: their own records and their organisation's.
+    Requester { user_id: i64, customer_id: Option<i64> },
+}
+
+impl Scope {
+    pub fn of(p: &Principal) -> Scope {
+        if p.role.is_scoped_to_own_records() {
+            Scope::Requester { user_id: p.user_id, customer_id: p.customer_id }
+        } else {
+            Scope::All
+        }
+    }
+
+    /// Append the scope condition to a WHERE clause.
+    fn restrict(&self, q: &mut Q, conds: &mut Vec<String>) {
+        if let Scope::Requester { user_id, customer_id } = *self {
+            let u = q.arg(user_id);
+            match customer_id {
+                Some(c) => {
+                    let c = q.arg(c);
+                    conds.push(format!("(w.requester_id = {u} OR w.customer_id = {c})"));
+                }
+                None => conds.push(format!("w.requester_id = {u}")),
+            }
+        }
+    }
+}
+
+/// A validated request to create a work item.
+#[derive(Debug, Clone, Default)]
+pub struct NewItem {
+    pub title: String,
+    pub description: String,
+    pub impact: Option<i64>,
+    pub urgency: Option<i64>,
+    pub category: Option<String>,
+    pub requester_id: Option<i64>,
+    pub customer_id: Option<i64>,
+    pub service_id: Option<i64>,
+    pub assignment_group_id: Option<i64>,
+    pub assignee_id: Option<i64>,
+}
+
+/// A change to a work item; `None` leaves a field alone, `Some(None)` clears it.
+#[derive(Debug, Clone, Default)]
+pub struct Patch {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub impact: Option<i64>,
+    pub urgency: Option<i64>,
+    pub category: Option<Option<String>>,
+    pub service_id: Option<Option<i64>>,
+    pub assignment_group_id: Option<Option<i64>>,
+    pub assignee_id: Option<Option<i64>>,
+    pub state: Option<String>,
+    pub hold_reason: Option<Option<String>>,
+    pub resolution_code: Option<Option<String>>,
+    pub resolution_notes: Option<Option<String>>,
+}
+
+fn level(field: &str, v: Option<i64>, default: Level) -> AppResult<Level> {
+    match v {
+        None => Ok(default),
+        Some(n) => Level::new(n).ok_or_else(|| AppError::invalid(field, "must be 1 (high), 2 (medium) or 3 (low)")),
+    }
+}
+
+fn one_of(field: &str, v: &Option<String>, allowed: &[&str]) -> AppResult<()> {
+    match v {
+        Some(s) if !allowed.contains(&s.as_str()) => Err(AppError::invalid(field, format!("must be one of: {}", allowed.join(", ")))),
+        _ => Ok(()),
+    }
+}
+
+/// The per-process vocabulary a kind validates against.
+pub struct Vocabulary {
+    pub categories: &'static [&'static str],
+    pub hold_reasons: &'static [&'static str],
+    pub resolution_codes: &'static [&'static str],
+}
+
+pub fn vocabulary(kind: Kind) -> Vocabulary {
+    use keel_core::operation::resolution::incident as inc;
+    match kind {
+        Kind::Incident => Vocabulary {
+            categories: inc::CATEGORIES,
+            hold_reasons: inc::HOLD_REASONS,
+            resolution_codes: inc::RESOLUTION_CODES,
+        },
+    }
+}
+
+/// Check that an assignee belongs to the assignment group, when both are set.
+async fn check_assignment(tx: &mut Tx, group: Option<i64>, assignee: Option<i64>) -> AppResult<()> {
+    if let Some(g) = group {
+        exists(tx, "support_groups", g, "assignment_group_id").await?;
+    }
+    if let Some(a) = assignee {
+        let role: Option<(String,)> = tx.opt(Q::new("SELECT role FROM users WHERE id = $1 AND disabled = 0").bind(a)).await?;
+        match role {
+            None => return Err(AppError::invalid("assignee_id", format!("no active user with id {a}"))),
+            Some((r,)) if r == "requester" || r == "auditor" => {
+                return Err(AppError::invalid("assignee_id", format!("a user with role {r} cannot be assigned work")));
+            }
+            _ => {}
+        }
+        if let Some(g) = group {
+            let member: Option<(i64,)> = tx
+                .opt(Q::new("SELECT user_id FROM group_members WHERE group_id = $1 AND user_id = $2").bind(g).bind(a))
+                .await?;
+            if member.is_none() {
+                return Err(AppError::invalid("assignee_id", "the assignee is not a member of the assignment group"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Create a work item of `kind` on behalf of `actor`.
+pub async fn create(db: &Db, kind: Kind, actor: &Actor, requester: &Principal, input: NewItem) -> AppResult<ItemRow> {
+    let mut tx = db.begin().await?;
+    let id = create_in(&mut tx, kind, actor, requester, input).await?;
+    tx.commit().await?;
+    get_by_id(db, id).await
+}
+
+/// Create inside the caller's transaction (used with idempotency keys); returns the new id.
+pub async fn create_in(tx: &mut Tx, kind: Kind, actor: &Actor, requester: &Principal, input: NewItem) -> AppResult<i64> {
+    let title = Line::parse(&input.title, MAX_TITLE).map_err(|e| AppError::invalid("title", e))?;
+    let description = bounded(&input.description, MAX_TEXT).map_err(|e| AppError::invalid("description", e))?;
+    let impact = level("impact", input.impact, Level::LOW)?;
+    let urgency = level("urgency", input.urgency, Level::LOW)?;
+    let vocab = vocabulary(kind);
+    one_of("category", &input.category, vocab.categories)?;
+    let priority = Matrix::default().priority(impact, urgency);
+    // A requester raises tickets for themselves; agents may raise them for anyone.
+    let (requester_id, customer_id) = if requester.role.is_scoped_to_own_records() {
+        (Some(requester.user_id), requester.customer_id)
+    } else {
+        let rid = input.requester_id.or(Some(requester.user_id));
+        let mut cid = input.customer_id;
+        if let Some(r) = input.requester_id {
+            let row: Option<(Option<i64>,)> = tx.opt(Q::new("SELECT customer_id FROM users WHERE id = $1").bind(r)).await?;
+            let (rc,) = row.ok_or_else(|| AppError::invalid("requester_id", format!("no user with id {r}")))?;
+            cid = cid.or(rc);
+        }
+        (rid, cid)
+    };
+    if let Some(c) = customer_id {
+        exists(tx, "customers", c, "customer_id").await?;
+    }
+    if let Some(s) = input.service_id {
+        exists(tx, "services", s, "service_id").await?;
+    }
+    let (group, assignee) = if requester.role.is_scoped_to_own_records() {
+        (None, None)
+    } else {
+        (input.assignment_group_id, input.assignee_id)
+    };
+    check_assignment(tx, group, assignee).await?;
+
+    let (seq,): (i64,) = tx
+        .one(
+            Q::new("INSERT INTO counters (name, value) VALUES ($1, 1) ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 RETURNING value")
+                .bind(kind.as_str()),
+        )
+        .await?;
+    let number = format_number(kind, seq);
+    let now = now_ms();
+    let state = kind.lifecycle().initial();
+    let id = tx
+        .insert(
+            Q::new(
+                "INSERT INTO work_items (kind, seq, number, title, description, state, impact, urgency, priority, category, requester_id, customer_id, \
+                 service_id, assignment_group_id, assignee_id, channel, version, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 1, $17, $17) RETURNING id",
+            )
+            .bind(kind.as_str())
+            .bind(seq)
+            .bind(&number)
+            .bind(title.as_str())
+            .bind(&description)
+            .bind(state)
+            .bind(i64::from(impact.get()))
+            .bind(i64::from(urgency.get()))
+            .bind(i64::from(priority.get()))
+            .bind(input.category.clone())
+            .bind(requester_id)
+            .bind(customer_id)
+            .bind(input.service_id)
+            .bind(group)
+            .bind(assignee)
+            .bind(actor.channel.as_str())
+            .bind(now),
+        )
+        .await?;
+    tx.exec(
+        Q::new("INSERT INTO work_item_transitions (item_id, from_state, to_state, at, actor_id) VALUES ($1, NULL, $2, $3, $4)")
+            .bind(id)
+            .bind(state)
+            .bind(now)
+            .bind(actor.user_id),
+    )
+    .await?;
+    let changes = diff(
+        &[],
+        &[
+            ("title", json!(title.as_str())),
+            ("description", json!(description)),
+            ("state", json!(state)),
+            ("impact", json!(impact.get())),
+            ("urgency", json!(urgency.get())),
+            ("priority", json!(priority.get())),
+            ("category", json!(input.category)),
+            ("requester_id", json!(requester_id)),
+            ("customer_id", json!(customer_id)),
+            ("service_id", json!(input.service_id)),
+            ("assignment_group_id", json!(group)),
+            ("assignee_id", json!(assignee)),
+        ],
+    );
+    append(tx, actor, "create", kind.as_str(), &number, changes).await?;
+    Ok(id)
+}
+
+pub async fn get_by_id(db: &Db, id: i64) -> AppResult<ItemRow> {
+    db.opt(Q::new(format!("{SELECT_ITEM} WHERE w.id = $1")).bind(id))
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("work item {id}")))
+}
+
+/// Find by human number within the principal's scope; out of scope reads as not found, so a
+/// requester cannot even learn that another customer's ticket exists.
+pub async fn get(db: &Db, kind: Kind, number: &str, scope: Scope) -> AppResult<ItemRow> {
+    let not_found = || AppError::NotFound(format!("{kind} {number}"));
+    let (k, seq) = parse_number(number).ok_or_else(not_found)?;
+    if k != kind {
+        return Err(not_found());
+    }
+    let mut q = Q::new("");
+    let k = q.arg(kind.as_str());
+    let s = q.arg(seq);
+    let mut conds = vec![format!("w.kind = {k}"), format!("w.seq = {s}")];
+    scope.restrict(&mut q, &mut conds);
+    q.sql = format!("{SELECT_ITEM} WHERE {}", conds.join(" AND "));
+    db.opt(q).await?.ok_or_else(not_found)
+}
+
+/// Columns a list may be sorted by, and how each renders into a cursor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    Created,
+    Updated,
+    Priority,
+    Number,
+}
+
+impl SortKey {
+    pub fn parse(s: &str) -> Option<(SortKey, bool)> {
+        let (desc, name) = match s.strip_prefix('-') {
+            Some(n) => (true, n),
+            None => (false, s),
+        };
+        let k = match name {
+            "created_at" => SortKey::Created,
+            "updated_at" => SortKey::Updated,
+            "priority" => SortKey::Priority,
+            "number" => SortKey::Number,
+            _ => return None,
+        };
+        Some((k, desc))
+    }
+    fn column(self) -> &'static str {
+        match self {
+            SortKey::Created => "w.created_at",
+            SortKey::Updated => "w.updated_at",
+            SortKey::Priority => "w.priority",
+            SortKey::Number => "w.seq",
+        }
+    }
+    fn value(self, r: &ItemRow) -> i64 {
+        match self {
+            SortKey::Created => r.created_at,
+            SortKey::Updated => r.updated_at,
+            SortKey::Priority => r.priority,
+            SortKey::Number => r.id,
+        }
+    }
+}
+
+/// List filters; every value is bound, never spliced into SQL.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub states: Vec<String>,
+    pub open: Option<bool>,
+    pub priority_max: Option<i64>,
+    pub assignment_group_id: Option<i64>,
+    pub assignee_id: Option<i64>,
+    pub unassigned: bool,
+    pub requester_id: Option<i64>,
+    pub customer_id: Option<i64>,
+    pub service_id: Option<i64>,
+    pub text: Option<String>,
+}
+
+pub struct Page {
+    pub items: Vec<ItemRow>,
+    pub next_cursor: Option<String>,
+}
+
+pub async fn list(db: &Db, kind: Kind, scope: Scope, f: &Filter, sort: (SortKey, bool), cursor: Option<Cursor>, limit: u32) -> AppResult<Page> {
+    let mut q = Q::new("");
+    let k = q.arg(kind.as_str());
+    let mut conds = vec![format!("w.kind = {k}")];
+    scope.restrict(&mut q, &mut conds);
+    if !f.states.is_empty() {
+        let ph: Vec<String> = f.states.iter().map(|s| q.arg(s.as_str())).collect();
+        conds.push(format!("w.state IN ({})", ph.join(", ")));
+    }
+    if let Some(open) = f.open {
+        let terminal = kind.lifecycle().terminal;
+        let ph: Vec<String> = terminal.iter().map(|s| q.arg(*s)).collect();
+        conds.push(format!("w.state {} IN ({})", if open { "NOT" } else { "" }, ph.join(", ")));
+    }
+    if let Some(p) = f.priority_max {
+        conds.push(format!("w.priority <= {}", q.arg(p)));
+    }
+    if let Some(g) = f.assignment_group_id {
+        conds.push(format!("w.assignment_group_id = {}", q.arg(g)));
+    }
+    if let Some(a) = f.assignee_id {
+        conds.push(format!("w.assignee_id = {}", q.arg(a)));
+    }
+    if f.unassigned {
+        conds.push("w.assignee_id IS NULL".into());
+    }
+    if let Some(r) = f.requester_id {
+        conds.push(format!("w.requester_id = {}", q.arg(r)));
+    }
+    if let Some(c) = f.customer_id {
+        conds.push(format!("w.customer_id = {}", q.arg(c)));
+    }
+    if let Some(s) = f.service_id {
+        conds.push(format!("w.service_id = {}", q.arg(s)));
+    }
+    if let Some(t) = f.text.as_deref().filter(|t| !t.trim().is_empty()) {
+        let like = format!("%{}%", t.trim().to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+        let p = q.arg(like);
+        conds.push(format!("(LOWER(w.title) LIKE {p} ESCAPE '\\' OR LOWER(w.number) LIKE {p} ESCAPE '\\')"));
+    }
+    let (key, desc) = sort;
+    let col = key.column();
+    if let Some(c) = cursor {
+        let v: i64 = c.key.parse().map_err(|_| AppError::invalid("cursor", "is not a cursor issued by this list"))?;
+        let vp = q.arg(v);
+        let ip = q.arg(c.id);
+        let op = if desc { "<" } else { ">" };
+        conds.push(format!("({col} {op} {vp} OR ({col} = {vp} AND w.id {op} {ip}))"));
+    }
+    let dir = if desc { "DESC" } else { "ASC" };
+    let lim = q.arg(i64::from(limit) + 1);
+    q.sql = format!("{SELECT_ITEM} WHERE {} ORDER BY {col} {dir}, w.id {dir} LIMIT {lim}", conds.join(" AND "));
+    let mut items: Vec<ItemRow> = db.all(q).await?;
+    let next_cursor = if items.len() > limit as usize {
+        items.truncate(limit as usize);
+        items.last().map(|r| Cursor { key: key.value(r).to_string(), id: r.id }.encode())
+    } else {
+        None
+    };
+    Ok(Page { items, next_cursor })
+}
+
+/// Apply a patch: validate, enforce the lifecycle, bump the version, record the transition and
+/// audit the diff. `expected_version` (from `If-Match`) makes a stale update fail with 412.
+pub async fn update(db: &Db, kind: Kind, number: &str, scope: Scope, actor: &Actor, patch: Patch, expected_version: Option<i64>) -> AppResult<ItemRow> {
+    let before = get(db, kind, number, scope).await?;
+    if let Some(v) = expected_version
+        && v != before.version
+    {
+        return Err(AppError::Stale { current: before.version });
+    }
+    let mut after = before.clone();
+    if let Some(t) = &patch.title {
+        after.title = Line::parse(t, MAX_TITLE).map_err(|e| AppError::invalid("title", e))?.into_string();
+    }
+    if let Some(d) = &patch.description {
+        after.description = bounded(d, MAX_TEXT).map_err(|e| AppError::invalid("description", e))?;
+    }
+    let impact = level("impact", patch.impact.or(Some(before.impact)), Level::LOW)?;
+    let urgency = level("urgency", patch.urgency.or(Some(before.urgency)), Level::LOW)?;
+    after.impact = i64::from(impact.get());
+    after.urgency = i64::from(urgency.get());
+    after.priority = i64::from(Matrix::default().priority(impact, urgency).get());
+    let vocab = vocabulary(kind);
+    if let Some(c) = patch.category {
+        one_of("category", &c, vocab.categories)?;
+        after.category = c;
+    }
+    if let Some(s) = patch.service_id {
+        after.service_id = s;
+    }
+    if let Some(g) = patch.assignment_group_id {
+        after.assignment_group_id = g;
+    }
+    if let Some(a) = patch.assignee_id {
+        after.assignee_id = a;
+    }
+    if let Some(h) = patch.hold_reason {
+        one_of("hold_reason", &h, vocab.hold_reasons)?;
+        after.hold_reason = h;
+    }
+    if let Some(r) = patch.resolution_code {
+        one_of("resolution_code", &r, vocab.resolution_codes)?;
+        after.resolution_code = r;
+    }
+    if let Some(n) = patch.resolution_notes {
+        after.resolution_notes = match n {
+            Some(n) => Some(bounded(&n, MAX_TEXT).map_err(|e| AppError::invalid("resolution_notes", e))?),
+            None => None,
+        };
+    }
+    let now = now_ms();
+    let mut state_changed = false;
+    if let Some(to) = patch.state.as_deref().filter(|s| *s != before.state) {
+        let lc = kind.lifecycle();
+        let to = lc.check(&before.state, to, |f| after.has(f))?;
+        after.state = to.to_string();
+        state_changed = true;
+        match to {
+            "resolved" => after.resolved_at = Some(now),
+            "closed" => after.closed_at = Some(now),
+            _ => {}
+        }
+        // Leaving hold clears its reason; reopening clears the resolution.
+        if before.state == "on_hold" && to != "on_hold" {
+            after.hold_reason = None;
+        }
+        if before.state == "resolved" && to != "closed" {
+            after.resolution_code = None;
+            after.resolution_notes = None;
+            after.resolved_at = None;
+        }
+    }
+    let changes = diff(&before.fields(), &after.fields());
+    if changes.is_empty() {
+        return Ok(before);
+    }
+    let mut tx = db.begin().await?;
+    if let Some(s) = after.service_id.filter(|s| Some(*s) != before.service_id) {
+        exists(&mut tx, "services", s, "service_id").await?;
+    }
+    if after.assignment_group_id != before.assignment_group_id || after.assignee_id != before.assignee_id {
+        check_assignment(&mut tx, after.assignment_group_id, after.assignee_id).await?;
+    }
+    let n = tx
+        .exec(
+            Q::new(
+                "UPDATE work_items SET title = $1, description = $2, state = $3, impact = $4, urgency = $5, priority = $6, category = $7, \
+                 service_id = $8, assignment_group_id = $9, assignee_id = $10, hold_reason = $11, resolution_code = $12, resolution_notes = $13, \
+                 resolved_at = $14, closed_at = $15, updated_at = $16, version = version + 1 WHERE id = $17 AND version = $18",
+            )
+            .bind(&after.title)
+            .bind(&after.description)
+            .bind(&after.state)
+            .bind(after.impact)
+            .bind(after.urgency)
+            .bind(after.priority)
+            .bind(after.category.clone())
+            .bind(after.service_id)
+            .bind(after.assignment_group_id)
+            .bind(after.assignee_id)
+            .bind(after.hold_reason.clone())
+            .bind(after.resolution_code.clone())
+            .bind(after.resolution_notes.clone())
+            .bind(after.resolved_at)
+            .bind(after.closed_at)
+            .bind(now)
+            .bind(before.id)
+            .bind(before.version),
+        )
+        .await?;
+    if n == 0 {
+        // Someone else committed between our read and write.
+        return Err(AppError::Stale { current: before.version + 1 });
+    }
+    if state_changed {
+        tx.exec(
+            Q::new("INSERT INTO work_item_transitions (item_id, from_state, to_state, at, actor_id) VALUES ($1, $2, $3, $4, $5)")
+                .bind(before.id)
+                .bind(&before.state)
+                .bind(&after.state)
+                .bind(now)
+                .bind(actor.user_id),
+        )
+        .await?;
+    }
+    append(&mut tx, actor, "update", kind.as_str(), &before.number, changes).await?;
+    tx.commit().await?;
+    get_by_id(db, before.id).await
+}
+
+#[derive(Debug, Clone, sqlx::FromRow, Serialize, utoipa::ToSchema)]
+pub struct Comment {
+    pub id: i64,
+    pub author_id: Option<i64>,
+    pub author_name: Option<String>,
+    pub body: String,
+    #[serde(serialize_with = "crate::platform::web::as_bool")]
+    #[schema(value_type = bool)]
+    pub internal: i64,
+    pub created_at: i64,
+}
+
+pub async fn add_comment(db: &Db, item: &ItemRow, p: &Principal, actor: &Actor, body: &str, internal: bool) -> AppResult<Comment> {
+    if body.trim().is_empty() {
+        return Err(AppError::invalid("body", "must not be empty"));
+    }
+    let body = bounded(body, MAX_TEXT).map_err(|e| AppError::invalid("body", e))?;
+    if internal {
+        p.require(Action::InternalNotes)?;
+        if !p.can(Action::UpdateWorkItems) {
+            return Err(AppError::Forbidden(format!("the {} role may not write internal notes", p.role)));
+        }
+    }
+    let mut tx = db.begin().await?;
+    let id = tx
+        .insert(
+            Q::new("INSERT INTO comments (item_id, author_id, body, internal, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id")
+                .bind(item.id)
+                .bind(p.user_id)
+                .bind(&body)
+                .bind(internal)
+                .bind(now_ms()),
+        )
+        .await?;
+    tx.exec(Q::new("UPDATE work_items SET updated_at = $1 WHERE id = $2").bind(now_ms()).bind(item.id)).await?;
+    append(
+        &mut tx,
+        actor,
+        if internal { "comment.internal" } else { "comment.public" },
+        &item.kind,
+        &item.number,
+        vec![FieldChange { field: "comment".into(), old: Value::Null, new: json!(body) }],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(db.one(Q::new(format!("{COMMENT_SELECT} WHERE c.id = $1")).bind(id)).await?)
+}
+
+const COMMENT_SELECT: &str = "SELECT c.id, c.author_id, u.name AS author_name, c.body, c.internal, c.created_at FROM comments c LEFT JOIN users u ON u.id = c.author_id";
+
+pub async fn comments(db: &Db, item: &ItemRow, include_internal: bool) -> AppResult<Vec<Comment>> {
+    let extra = if include_internal { "" } else { " AND c.internal = 0" };
+    Ok(db.all(Q::new(format!("{COMMENT_SELECT} WHERE c.item_id = $1{extra} ORDER BY c.created_at, c.id")).bind(item.id)).await?)
+}
+
+#[derive(Debug, Clone, sqlx::FromRow, Serialize, utoipa::ToSchema)]
+pub struct Link {
+    pub id: i64,
+    pub kind: String,
+    /// `outgoing` when this item is the link's subject.
+    pub direction: String,
+    pub number: String,
+    pub title: String,
+    pub state: String,
+}
+
+pub async fn add_link(db: &Db, item: &ItemRow, actor: &Actor, kind: &str, to_number: &str, scope: Scope) -> AppResult<()> {
+    let lk = LinkKind::parse(kind).ok_or_else(|| {
+        AppError::invalid("kind", format!("must be one of: {}", LinkKind::ALL.map(|k| k.as_str()).join(", ")))
+    })?;
+    let (to_kind, _) = parse_number(to_number).ok_or_else(|| AppError::invalid("to", "is not a work item number"))?;
+    let target = get(db, to_kind, to_number, scope).await.map_err(|_| AppError::invalid("to", format!("no work item {to_number}")))?;
+    if target.id == item.id {
+        return Err(AppError::invalid("to", "an item cannot link to itself"));
+    }
+    let mut tx = db.begin().await?;
+    tx.exec(
+        Q::new("INSERT INTO work_item_links (from_id, to_id, kind, created_at, created_by) VALUES ($1, $2, $3, $4, $5)")
+            .bind(item.id)
+            .bind(target.id)
+            .bind(lk.as_str())
+            .bind(now_ms())
+            .bind(actor.user_id),
+    )
+    .await
+    .map_err(|e| match e {
+        crate::platform::db::DbError::Unique(_) => AppError::Conflict("that link exists already".into()),
+        e => e.into(),
+    })?;
+    append(&mut tx, actor, "link.add", &item.kind, &item.number, vec![FieldChange { field: lk.as_str().into(), old: Value::Null, new: json!(target.number) }]).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn links(db: &Db, item: &ItemRow) -> AppResult<Vec<Link>> {
+    Ok(db
+        .all(
+            Q::new(
+                "SELECT l.id, l.kind, 'outgoing' AS direction, w.number, w.title, w.state FROM work_item_links l JOIN work_items w ON w.id = l.to_id WHERE l.from_id = $1 \
+                 UNION ALL \
+                 SELECT l.id, l.kind, 'incoming' AS direction, w.number, w.title, w.state FROM work_item_links l JOIN work_items w ON w.id = l.from_id WHERE l.to_id = $1 \
+                 ORDER BY id",
+            )
+            .bind(item.id),
+        )
+        .await?)
+}
+
+#[derive(Debug, Clone, sqlx::FromRow, Serialize, utoipa::ToSchema)]
+pub struct StateEntry {
+    pub from_state: Option<String>,
+    pub to_state: String,
+    pub at: i64,
+    pub actor_id: Option<i64>,
+}
+
+/// When each state was entered.
+pub async fn transitions(db: &Db, item: &ItemRow) -> AppResult<Vec<StateEntry>> {
+    Ok(db
+        .all(Q::new("SELECT from_state, to_state, at, actor_id FROM work_item_transitions WHERE item_id = $1 ORDER BY at, id").bind(item.id))
+        .await?)
+}
+
+#[derive(Debug, Clone, sqlx::FromRow, Serialize, utoipa::ToSchema)]
+pub struct Attachment {
+    pub id: i64,
+    pub filename: String,
+    pub content_type: String,
+    pub size: i64,
+    pub sha256: String,
+    pub created_at: i64,
+}
+
+/// Store an attachment, in the database or in the configured directory (named by its hash, so
+/// identical files are stored once).
+pub async fn add_attachment(
+    db: &Db,
+    dir: Option<&std::path::Path>,
+    item: &ItemRow,
+    actor: &Actor,
+    filename: &str,
+    content_type: &str,
+    data: Vec<u8>,
+) -> AppResult<Attachment> {
+    let filename = sanitize_filename(filename).ok_or_else(|| AppError::invalid("filename", "must be a plain file name"))?;
+    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&data));
+    let size = data.len() as i64;
+    let (blob, path) = match dir {
+        Some(d) => {
+            let p = d.join(&sha);
+            if !p.exists() {
+                let tmp = d.join(format!("{sha}.tmp{}", std::process::id()));
+                tokio::fs::create_dir_all(d).await.map_err(|e| AppError::Internal(e.into()))?;
+                tokio::fs::write(&tmp, &data).await.map_err(|e| AppError::Internal(e.into()))?;
+                let f = tokio::fs::File::open(&tmp).await.map_err(|e| AppError::Internal(e.into()))?;
+                f.sync_all().await.map_err(|e| AppError::Internal(e.into()))?;
+                tokio::fs::rename(&tmp, &p).await.map_err(|e| AppError::Internal(e.into()))?;
+            }
+            (None, Some(sha.clone()))
+        }
+        None => (Some(data), None),
+    };
+    let mut tx = db.begin().await?;
+    let id = tx
+        .insert(
+            Q::new("INSERT INTO attachments (item_id, filename, content_type, size, sha256, data, path, uploaded_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id")
+                .bind(item.id)
+                .bind(&filename)
+                .bind(content_type)
+                .bind(size)
+                .bind(&sha)
+                .bind(crate::platform::db::Arg::Bytes(blob))
+                .bind(path)
+                .bind(actor.user_id)
+                .bind(now_ms()),
+        )
+        .await?;
+    append(&mut tx, actor, "attachment.add", &item.kind, &item.number, vec![FieldChange { field: "attachment".into(), old: Value::Null, new: json!({"filename": filename, "size": size, "sha256": sha}) }]).await?;
+    tx.commit().await?;
+    Ok(db.one(Q::new("SELECT id, filename, content_type, size, sha256, created_at FROM attachments WHERE id = $1").bind(id)).await?)
+}
+
+pub async fn attachments(db: &Db, item: &ItemRow) -> AppResult<Vec<Attachment>> {
+    Ok(db.all(Q::new("SELECT id, filename, content_type, size, sha256, created_at FROM attachments WHERE item_id = $1 ORDER BY id").bind(item.id)).await?)
+}
+
+/// An attachment's metadata and bytes.
+pub async fn attachment_data(db: &Db, dir: Option<&std::path::Path>, item: &ItemRow, id: i64) -> AppResult<(Attachment, Vec<u8>)> {
+    let meta: Attachment = db
+        .opt(Q::new("SELECT id, filename, content_type, size, sha256, created_at FROM attachments WHERE id = $1 AND item_id = $2").bind(id).bind(item.id))
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("attachment {id}")))?;
+    let (data, path): (Option<Vec<u8>>, Option<String>) = db.one(Q::new("SELECT data, path FROM attachments WHERE id = $1").bind(id)).await?;
+    let bytes = match (data, path, dir) {
+        (Some(d), _, _) => d,
+        (None, Some(p), Some(dir)) => tokio::fs::read(dir.join(p)).await.map_err(|e| AppError::Internal(e.into()))?,
+        _ => return Err(AppError::Internal(anyhow::anyhow!("attachment {id} has no stored content (attachments directory not configured?)"))),
+    };
+    Ok((meta, bytes))
+}
+
+/// Keep only the last path component and refuse names that could escape or hide.
+pub fn sanitize_filename(raw: &str) -> Option<String> {
+    let base = raw.rsplit(['/', '\\']).next()?.trim();
+    if base.is_empty() || base == "." || base == ".." || base.len() > 255 || base.chars().any(char::is_control) {
+        return None;
+    }
+    Some(base.to_string())
+}

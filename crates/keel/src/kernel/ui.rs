@@ -1,0 +1,293 @@
+//! The work-item pages: list with filters and sorting, detail with timeline, edit, comment,
+//! new-item form. Generic over the kind; incidents are mounted at `/incidents`.
+
+use super::{Filter, ItemRow, Patch, Scope, SortKey};
+use crate::kernel::api::{ItemView, ListParams};
+use crate::platform::error::AppError;
+use crate::platform::ui::{WebUser, check_csrf, clear_flash, flash, page_error, redirect_with_flash, viewer};
+use crate::platform::web::AppState;
+use crate::{directory, kernel};
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Form;
+use keel_core::access::Action;
+use keel_core::kernel::Kind;
+use keel_core::page::{self, Cursor};
+use minijinja::value::Serde;
+use minijinja::{Value as V, context};
+use serde::Deserialize;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/incidents", get(list_page).post(create_submit))
+        .route("/incidents/new", get(new_page))
+        .route("/incidents/{number}", get(detail_page).post(update_submit))
+        .route("/incidents/{number}/comments", post(comment_submit))
+}
+
+const K: Kind = Kind::Incident;
+
+async fn list_page(State(st): State<AppState>, WebUser(p): WebUser, headers: HeaderMap, Query(q): Query<ListParams>) -> Response {
+    let result = async {
+        p.require(Action::ReadWorkItems)?;
+        let limit = page::limit(q.limit).map_err(|e| AppError::invalid("limit", e))?;
+        let cursor = q.cursor.as_deref().filter(|c| !c.is_empty()).map(Cursor::decode).transpose().map_err(|e| AppError::invalid("cursor", e))?;
+        let filter: Filter = q.filter(K, &p)?;
+        let sort: (SortKey, bool) = q.sort()?;
+        let page = kernel::list(&st.db, K, Scope::of(&p), &filter, sort, cursor, limit).await?;
+        let groups = if p.can(Action::ReadDirectory) { directory::list_groups(&st.db).await? } else { vec![] };
+        Ok::<_, AppError>((page, groups))
+    }
+    .await;
+    match result {
+        Ok((page, groups)) => {
+            let items: Vec<ItemView> = page.items.into_iter().map(ItemView::from).collect();
+            let mut next_q = Vec::new();
+            for (k, v) in [("state", &q.state), ("sort", &q.sort), ("q", &q.q), ("assignee", &q.assignee)] {
+                if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
+                    next_q.push(format!("{k}={}", crate::platform::ui::urlencode(v)));
+                }
+            }
+            if let Some(g) = q.assignment_group_id {
+                next_q.push(format!("assignment_group_id={g}"));
+            }
+            if let Some(o) = q.open {
+                next_q.push(format!("open={o}"));
+            }
+            if let Some(c) = &page.next_cursor {
+                next_q.push(format!("cursor={c}"));
+            }
+            let r = st.ui.render(
+                "items.html",
+                context! {
+                    me => viewer(&p), flash => flash(&headers), kind => K.as_str(), base => "/incidents",
+                    items => V::from(Serde(&items)), next => page.next_cursor.as_ref().map(|_| format!("/incidents?{}", next_q.join("&"))),
+                    states => V::from(Serde(K.lifecycle().states)), groups => V::from(Serde(&groups)),
+                    f => context! { state => q.state.clone().unwrap_or_default(), sort => q.sort.clone().unwrap_or_else(|| "-created_at".into()), q => q.q.clone().unwrap_or_default(),
+                                    assignee => q.assignee.clone().unwrap_or_default(), group => q.assignment_group_id, open => q.open },
+                },
+            );
+            clear_flash(r)
+        }
+        Err(e) => page_error(&st, Some(&p), e),
+    }
+}
+
+async fn new_page(State(st): State<AppState>, WebUser(p): WebUser) -> Response {
+    if let Err(e) = p.require(Action::CreateIncident) {
+        return page_error(&st, Some(&p), e);
+    }
+    render_new(&st, &p, None, &NewForm::default()).await
+}
+
+async fn render_new(st: &AppState, p: &crate::platform::auth::Principal, error: Option<AppError>, f: &NewForm) -> Response {
+    let services = directory::list_named(&st.db, "services").await.unwrap_or_default();
+    let (field, msg) = match &error {
+        Some(AppError::Invalid { field, detail }) => (Some(field.clone()), Some(format!("{field}: {detail}"))),
+        Some(e) => (None, Some(e.to_string())),
+        None => (None, None),
+    };
+    let mut r = st.ui.render(
+        "item_new.html",
+        context! { me => viewer(p), flash => (), kind => K.as_str(), base => "/incidents", services => V::from(Serde(&services)), categories => V::from(Serde(kernel::vocabulary(K).categories)),
+                   error => msg, error_field => field, f => context! { title => f.title.clone(), description => f.description.clone(), impact => f.impact.clone().unwrap_or_else(|| "3".into()), urgency => f.urgency.clone().unwrap_or_else(|| "3".into()), category => f.category.clone(), service_id => f.service_id.clone() } },
+    );
+    if let Some(e) = error {
+        *r.status_mut() = e.status();
+    }
+    r
+}
+
+#[derive(Deserialize, Default)]
+struct NewForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    description: String,
+    impact: Option<String>,
+    urgency: Option<String>,
+    category: Option<String>,
+    service_id: Option<String>,
+}
+
+fn opt_num(field: &str, v: &Option<String>) -> Result<Option<i64>, AppError> {
+    match v.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(s) => s.parse().map(Some).map_err(|_| AppError::invalid(field, "must be a number")),
+    }
+}
+
+fn opt_text(v: &Option<String>) -> Option<String> {
+    v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string)
+}
+
+async fn create_submit(State(st): State<AppState>, WebUser(p): WebUser, Form(f): Form<NewForm>) -> Response {
+    let result = async {
+        check_csrf(&p, &f.csrf)?;
+        p.require(Action::CreateIncident)?;
+        let input = kernel::NewItem {
+            title: f.title.clone(),
+            description: f.description.clone(),
+            impact: opt_num("impact", &f.impact)?,
+            urgency: opt_num("urgency", &f.urgency)?,
+            category: opt_text(&f.category),
+            service_id: opt_num("service_id", &f.service_id)?,
+            ..Default::default()
+        };
+        kernel::create(&st.db, K, &p.actor(), &p, input).await
+    }
+    .await;
+    match result {
+        Ok(row) => redirect_with_flash(&format!("/incidents/{}", row.number), &format!("{} created.", row.number)),
+        Err(e @ AppError::Invalid { .. }) => render_new(&st, &p, Some(e), &f).await,
+        Err(e) => page_error(&st, Some(&p), e),
+    }
+}
+
+async fn detail_page(State(st): State<AppState>, WebUser(p): WebUser, headers: HeaderMap, Path(number): Path<String>) -> Response {
+    match load_detail(&st, &p, &number).await {
+        Ok(ctx) => clear_flash(render_detail(&st, &p, ctx, flash(&headers), None)),
+        Err(e) => page_error(&st, Some(&p), e),
+    }
+}
+
+struct Detail {
+    row: ItemRow,
+    comments: Vec<kernel::Comment>,
+    history: Vec<crate::kernel::api::HistoryEntry>,
+    links: Vec<kernel::Link>,
+    attachments: Vec<kernel::Attachment>,
+    groups: Vec<directory::Group>,
+    agents: Vec<directory::User>,
+    services: Vec<directory::Named>,
+}
+
+async fn load_detail(st: &AppState, p: &crate::platform::auth::Principal, number: &str) -> Result<Detail, AppError> {
+    p.require(Action::ReadWorkItems)?;
+    let row = kernel::get(&st.db, K, number, Scope::of(p)).await?;
+    let comments = kernel::comments(&st.db, &row, p.can(Action::InternalNotes)).await?;
+    let history = if p.can(Action::ReadAudit) {
+        let mut h: Vec<crate::kernel::api::HistoryEntry> =
+            crate::management::support::audit_trail::for_entity(&st.db, K.as_str(), &row.number).await?.into_iter().map(Into::into).collect();
+        if !p.can(Action::InternalNotes) {
+            h.retain(|e| e.action != "comment.internal");
+        }
+        h
+    } else {
+        vec![]
+    };
+    let links = kernel::links(&st.db, &row).await?;
+    let attachments = kernel::attachments(&st.db, &row).await?;
+    let (groups, agents, services) = if p.can(Action::UpdateWorkItems) {
+        let agents = directory::list_users(&st.db).await?.into_iter().filter(|u| !matches!(u.role.as_str(), "requester" | "auditor") && u.disabled == 0).collect();
+        (directory::list_groups(&st.db).await?, agents, directory::list_named(&st.db, "services").await?)
+    } else {
+        (vec![], vec![], vec![])
+    };
+    Ok(Detail { row, comments, history, links, attachments, groups, agents, services })
+}
+
+fn render_detail(st: &AppState, p: &crate::platform::auth::Principal, d: Detail, flash: Option<String>, error: Option<AppError>) -> Response {
+    let vocab = kernel::vocabulary(K);
+    let (field, msg) = match &error {
+        Some(AppError::Invalid { field, detail }) => (Some(field.clone()), Some(format!("{field}: {detail}"))),
+        Some(e) => (None, Some(e.to_string())),
+        None => (None, None),
+    };
+    let mut r = st.ui.render(
+        "item.html",
+        context! {
+            me => viewer(p), flash => flash, kind => K.as_str(), base => "/incidents", item => V::from(Serde(&ItemView::from(d.row))),
+            comments => V::from(Serde(&d.comments)), history => V::from(Serde(&d.history)), links => V::from(Serde(&d.links)), attachments => V::from(Serde(&d.attachments)),
+            groups => V::from(Serde(&d.groups)), agents => V::from(Serde(&d.agents)), services => V::from(Serde(&d.services)),
+            categories => V::from(Serde(&vocab.categories)), hold_reasons => V::from(Serde(&vocab.hold_reasons)), resolution_codes => V::from(Serde(&vocab.resolution_codes)),
+            error => msg, error_field => field,
+        },
+    );
+    if let Some(e) = error {
+        *r.status_mut() = e.status();
+    }
+    r
+}
+
+#[derive(Deserialize)]
+struct UpdateForm {
+    #[serde(default)]
+    csrf: String,
+    version: Option<i64>,
+    title: Option<String>,
+    description: Option<String>,
+    impact: Option<String>,
+    urgency: Option<String>,
+    category: Option<String>,
+    service_id: Option<String>,
+    assignment_group_id: Option<String>,
+    assignee_id: Option<String>,
+    state: Option<String>,
+    hold_reason: Option<String>,
+    resolution_code: Option<String>,
+    resolution_notes: Option<String>,
+}
+
+async fn update_submit(State(st): State<AppState>, WebUser(p): WebUser, Path(number): Path<String>, Form(f): Form<UpdateForm>) -> Response {
+    let result = async {
+        check_csrf(&p, &f.csrf)?;
+        p.require(Action::UpdateWorkItems)?;
+        let patch = Patch {
+            title: f.title.clone(),
+            description: f.description.clone(),
+            impact: opt_num("impact", &f.impact)?,
+            urgency: opt_num("urgency", &f.urgency)?,
+            category: f.category.as_ref().map(|_| opt_text(&f.category)),
+            service_id: f.service_id.as_ref().map(|_| opt_num("service_id", &f.service_id)).transpose()?,
+            assignment_group_id: f.assignment_group_id.as_ref().map(|_| opt_num("assignment_group_id", &f.assignment_group_id)).transpose()?,
+            assignee_id: f.assignee_id.as_ref().map(|_| opt_num("assignee_id", &f.assignee_id)).transpose()?,
+            state: opt_text(&f.state),
+            hold_reason: f.hold_reason.as_ref().map(|_| opt_text(&f.hold_reason)),
+            resolution_code: f.resolution_code.as_ref().map(|_| opt_text(&f.resolution_code)),
+            resolution_notes: f.resolution_notes.as_ref().map(|_| opt_text(&f.resolution_notes)),
+        };
+        kernel::update(&st.db, K, &number, Scope::of(&p), &p.actor(), patch, f.version).await
+    }
+    .await;
+    match result {
+        Ok(row) => redirect_with_flash(&format!("/incidents/{}", row.number), "Saved."),
+        Err(e @ (AppError::Invalid { .. } | AppError::Conflict(_) | AppError::Stale { .. })) => match load_detail(&st, &p, &number).await {
+            Ok(d) => render_detail(&st, &p, d, None, Some(e)),
+            Err(e2) => page_error(&st, Some(&p), e2),
+        },
+        Err(e) => page_error(&st, Some(&p), e),
+    }
+}
+
+#[derive(Deserialize)]
+struct CommentForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    body: String,
+    internal: Option<String>,
+}
+
+async fn comment_submit(State(st): State<AppState>, WebUser(p): WebUser, Path(number): Path<String>, Form(f): Form<CommentForm>) -> Response {
+    let result = async {
+        check_csrf(&p, &f.csrf)?;
+        p.require(Action::CommentPublic)?;
+        let row = kernel::get(&st.db, K, &number, Scope::of(&p)).await?;
+        kernel::add_comment(&st.db, &row, &p, &p.actor(), &f.body, f.internal.is_some()).await
+    }
+    .await;
+    match result {
+        Ok(_) => redirect_with_flash(&format!("/incidents/{number}#comments"), "Comment added."),
+        Err(e @ AppError::Invalid { .. }) => match load_detail(&st, &p, &number).await {
+            Ok(d) => render_detail(&st, &p, d, None, Some(e)),
+            Err(e2) => page_error(&st, Some(&p), e2),
+        },
+        Err(e) => page_error(&st, Some(&p), e),
+    }
+}

@@ -1,0 +1,7 @@
+//! Clause 8 — operation of the SMS, grouped as clause 8 groups its processes:
+//! `portfolio` (8.2), relationship and agreement (8.3), supply and demand (8.4), design, build
+//! and transition (8.5), `resolution` (8.6) and service assurance (8.7). Groups appear here as
+//! their processes land.
+
+pub mod portfolio;
+pub mod resolution;

@@ -1,0 +1,290 @@
+//! Authentication: argon2id passwords, opaque session cookies with a CSRF token, hashed bearer
+//! tokens, login throttling, and the [`Principal`] extractor every handler starts from.
+//! Authorization is `keel_core::access::allows`, asked through [`Principal::require`].
+
+use crate::management::support::audit_trail::{Actor, Channel};
+use crate::platform::db::{Db, DbResult, Q, now_ms};
+use crate::platform::error::{AppError, AppResult};
+use crate::platform::web::AppState;
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::Argon2;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{Method, header};
+use keel_core::access::{Action, Role, allows};
+use sha2::{Digest, Sha256};
+
+pub const SESSION_COOKIE: &str = "keel_session";
+/// Sessions last 12 hours (a working day plus margin).
+pub const SESSION_TTL_MS: i64 = 12 * 3600 * 1000;
+/// Failed logins per e-mail address allowed in [`THROTTLE_WINDOW_MS`] before refusing.
+pub const THROTTLE_MAX_FAILURES: i64 = 5;
+pub const THROTTLE_WINDOW_MS: i64 = 15 * 60 * 1000;
+
+/// Random 256-bit secret, hex-encoded.
+pub fn random_secret() -> String {
+    let mut b = [0u8; 32];
+    // The OS RNG failing is unrecoverable for a server handing out credentials.
+    getrandom::fill(&mut b).expect("operating system random number generator");
+    hex::encode(b)
+}
+
+pub fn sha256_hex(s: &str) -> String {
+    hex::encode(Sha256::digest(s.as_bytes()))
+}
+
+pub fn hash_password(password: &str) -> AppResult<String> {
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).map_err(|e| AppError::Internal(anyhow::anyhow!("rng: {e}")))?;
+    PasswordHasher::<PasswordHash>::hash_password_with_salt(&Argon2::default(), password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("hashing: {e}")))
+}
+
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash)
+        .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+        .unwrap_or(false)
+}
+
+/// A password policy every channel applies.
+pub fn check_password(field: &str, password: &str) -> AppResult<()> {
+    if password.chars().count() < 10 {
+        return Err(AppError::invalid(field, "must be at least 10 characters"));
+    }
+    if password.len() > 1024 {
+        return Err(AppError::invalid(field, "must be at most 1024 bytes"));
+    }
+    Ok(())
+}
+
+/// The authenticated person behind a request.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub user_id: i64,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub customer_id: Option<i64>,
+    pub channel: Channel,
+    /// The session's CSRF token (cookie sessions only).
+    pub csrf: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct PrincipalRow {
+    id: i64,
+    email: String,
+    name: String,
+    role: String,
+    customer_id: Option<i64>,
+    csrf: Option<String>,
+}
+
+impl PrincipalRow {
+    fn into_principal(self, channel: Channel) -> Option<Principal> {
+        Some(Principal {
+            user_id: self.id,
+            email: self.email,
+            name: self.name,
+            role: self.role.parse().ok()?,
+            customer_id: self.customer_id,
+            channel,
+            csrf: self.csrf,
+        })
+    }
+}
+
+impl Principal {
+    /// Refuse unless the role allows the action.
+    pub fn require(&self, action: Action) -> AppResult<()> {
+        if allows(self.role, action) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(format!(
+                "the {} role may not do this",
+                self.role
+            )))
+        }
+    }
+
+    pub fn can(&self, action: Action) -> bool {
+        allows(self.role, action)
+    }
+
+    pub fn actor(&self) -> Actor {
+        Actor {
+            user_id: Some(self.user_id),
+            label: self.email.clone(),
+            channel: self.channel,
+        }
+    }
+
+    /// Look up a bearer token.
+    pub async fn from_token(db: &Db, token: &str) -> DbResult<Option<Principal>> {
+        let row: Option<PrincipalRow> = db
+            .opt(
+                Q::new(
+                    "SELECT u.id, u.email, u.name, u.role, u.customer_id, NULL AS csrf FROM api_tokens t \
+                     JOIN users u ON u.id = t.user_id \
+                     WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND u.disabled = 0",
+                )
+                .bind(sha256_hex(token)),
+            )
+            .await?;
+        Ok(row.and_then(|r| r.into_principal(Channel::Api)))
+    }
+
+    /// Look up a session cookie's value.
+    pub async fn from_session(db: &Db, token: &str) -> DbResult<Option<Principal>> {
+        let row: Option<PrincipalRow> = db
+            .opt(
+                Q::new(
+                    "SELECT u.id, u.email, u.name, u.role, u.customer_id, s.csrf FROM sessions s \
+                     JOIN users u ON u.id = s.user_id \
+                     WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.disabled = 0",
+                )
+                .bind(sha256_hex(token))
+                .bind(now_ms()),
+            )
+            .await?;
+        Ok(row.and_then(|r| r.into_principal(Channel::Web)))
+    }
+}
+
+/// The value of a cookie in the request.
+pub fn cookie<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
+    parts
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// Resolve the principal from a bearer token or a session cookie, without failing.
+pub async fn authenticate(parts: &Parts, state: &AppState) -> AppResult<Option<Principal>> {
+    if let Some(auth) = parts.headers.get(header::AUTHORIZATION) {
+        let token = auth
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or(AppError::Unauthenticated)?;
+        return Ok(Some(
+            Principal::from_token(&state.db, token.trim())
+                .await?
+                .ok_or(AppError::Unauthenticated)?,
+        ));
+    }
+    match cookie(parts, SESSION_COOKIE) {
+        Some(c) => Ok(Principal::from_session(&state.db, c).await?),
+        None => Ok(None),
+    }
+}
+
+/// API extractor: a bearer token, or a session cookie plus an `X-CSRF-Token` header on unsafe
+/// methods (so another site cannot make a logged-in browser change data).
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = AppError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let p = authenticate(parts, state).await?.ok_or(AppError::Unauthenticated)?;
+        let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+        if p.channel == Channel::Web && !safe {
+            let sent = parts.headers.get("x-csrf-token").and_then(|v| v.to_str().ok());
+            if sent.is_none() || sent != p.csrf.as_deref() {
+                return Err(AppError::Forbidden("missing or wrong X-CSRF-Token header".into()));
+            }
+        }
+        Ok(p)
+    }
+}
+
+/// Record a failed login and tell whether the address is now throttled.
+pub async fn throttled(db: &Db, email: &str) -> DbResult<bool> {
+    let (n,): (i64,) = db
+        .one(
+            Q::new("SELECT COUNT(*) FROM login_failures WHERE email = $1 AND at > $2")
+                .bind(email)
+                .bind(now_ms() - THROTTLE_WINDOW_MS),
+        )
+        .await?;
+    Ok(n >= THROTTLE_MAX_FAILURES)
+}
+
+pub async fn record_failure(db: &Db, email: &str) -> DbResult<()> {
+    db.exec(
+        Q::new("INSERT INTO login_failures (email, at) VALUES ($1, $2)")
+            .bind(email)
+            .bind(now_ms()),
+    )
+    .await?;
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct LoginRow {
+    id: i64,
+    password_hash: Option<String>,
+}
+
+/// Check credentials; on success create a session and return (cookie value, csrf token).
+pub async fn login(db: &Db, email: &str, password: &str) -> AppResult<(String, String)> {
+    let email = email.trim().to_lowercase();
+    if throttled(db, &email).await? {
+        return Err(AppError::TooMany {
+            retry_after_secs: (THROTTLE_WINDOW_MS / 1000) as u64,
+        });
+    }
+    let row: Option<LoginRow> = db
+        .opt(Q::new("SELECT id, password_hash FROM users WHERE email = $1 AND disabled = 0").bind(&email))
+        .await?;
+    let ok = match &row {
+        Some(LoginRow { password_hash: Some(h), .. }) => verify_password(password, h),
+        _ => {
+            // Spend the same time as a real check so timing does not reveal which accounts exist.
+            let _ = verify_password(password, DUMMY_HASH);
+            false
+        }
+    };
+    let Some(row) = row.filter(|_| ok) else {
+        record_failure(db, &email).await?;
+        return Err(AppError::Unauthenticated);
+    };
+    let token = random_secret();
+    let csrf = random_secret();
+    let now = now_ms();
+    let mut tx = db.begin().await?;
+    tx.exec(
+        Q::new("INSERT INTO sessions (token_hash, user_id, csrf, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(sha256_hex(&token))
+            .bind(row.id)
+            .bind(&csrf)
+            .bind(now)
+            .bind(now + SESSION_TTL_MS),
+    )
+    .await?;
+    tx.exec(Q::new("DELETE FROM login_failures WHERE email = $1").bind(&email)).await?;
+    let actor = Actor {
+        user_id: Some(row.id),
+        label: email.clone(),
+        channel: Channel::Web,
+    };
+    crate::management::support::audit_trail::append(&mut tx, &actor, "login", "user", &row.id.to_string(), vec![]).await?;
+    tx.commit().await?;
+    Ok((token, csrf))
+}
+
+pub async fn logout(db: &Db, token: &str, p: &Principal) -> AppResult<()> {
+    let mut tx = db.begin().await?;
+    tx.exec(Q::new("DELETE FROM sessions WHERE token_hash = $1").bind(sha256_hex(token))).await?;
+    crate::management::support::audit_trail::append(&mut tx, &p.actor(), "logout", "user", &p.user_id.to_string(), vec![]).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// An argon2id hash of a random string, for constant-time refusals.
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$3i4y4jgZ5sE8mRr3yqV9bSg2XcXwTz9k0e4E+7Jm2xU";

@@ -1,0 +1,52 @@
+//! Configuration, layered: command-line flags override `KEEL_*` environment variables (both via
+//! clap), which override `keel.toml`, which overrides the defaults here.
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://keel.db";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+/// What `keel.toml` may hold. Unknown keys are an error, so a typo is not silently ignored.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub database_url: Option<String>,
+    pub listen: Option<String>,
+    pub attachments_dir: Option<PathBuf>,
+    pub max_attachment_mb: Option<usize>,
+    pub auto_close_days: Option<i64>,
+    pub secure_cookies: Option<bool>,
+}
+
+impl FileConfig {
+    pub fn load(path: &Path, required: bool) -> anyhow::Result<FileConfig> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => Ok(FileConfig::default()),
+            Err(e) => Err(anyhow::anyhow!("cannot read {}: {e}", path.display())),
+        }
+    }
+}
+
+/// The settings the running server uses.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub attachments_dir: Option<PathBuf>,
+    pub max_attachment_bytes: usize,
+    /// Resolved incidents close automatically after this many days without a reopen.
+    pub auto_close_days: i64,
+    /// Mark cookies `Secure` (set when served over HTTPS).
+    pub secure_cookies: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            attachments_dir: None,
+            max_attachment_bytes: 10 * 1024 * 1024,
+            auto_close_days: 5,
+            secure_cookies: false,
+        }
+    }
+}

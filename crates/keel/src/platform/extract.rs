@@ -1,0 +1,71 @@
+//! Request extractors that turn axum's plain-text rejections into problem+json naming the field.
+
+use crate::platform::error::AppError;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use serde::de::{DeserializeOwned, Deserializer};
+use serde::Deserialize;
+
+/// JSON body; a malformed body gets 400, a body of the wrong shape gets 422 naming the field.
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = AppError;
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(ApiJson(v)),
+            Err(JsonRejection::JsonDataError(e)) => Err(field_error(&e.body_text())),
+            Err(e) => Err(AppError::BadRequest(e.body_text())),
+        }
+    }
+}
+
+/// Query string; a bad parameter gets 400 naming it.
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = AppError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(ApiQuery(v)),
+            Err(QueryRejection::FailedToDeserializeQueryString(e)) => {
+                let text = e.body_text();
+                let mut err = field_error(&text);
+                if let AppError::Invalid { .. } = err {
+                } else {
+                    err = AppError::BadRequest(text);
+                }
+                Err(err)
+            }
+            Err(e) => Err(AppError::BadRequest(e.body_text())),
+        }
+    }
+}
+
+/// axum (through serde_path_to_error) reports `…: path.to.field: message`; pull the path out.
+fn field_error(text: &str) -> AppError {
+    let rest = text.split_once(": ").map(|(_, r)| r).unwrap_or(text);
+    match rest.split_once(": ") {
+        Some((path, msg)) if !path.contains(' ') && !path.is_empty() => AppError::invalid(path, msg),
+        _ => {
+            // serde's "missing field `x`" has no path prefix.
+            if let Some(start) = rest.find("field `") {
+                let tail = &rest[start + 7..];
+                if let Some(end) = tail.find('`') {
+                    return AppError::invalid(&tail[..end], rest);
+                }
+            }
+            AppError::invalid("body", rest)
+        }
+    }
+}
+
+/// For PATCH bodies: distinguishes an absent field (`None`) from an explicit null (`Some(None)`).
+pub fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}

@@ -1,0 +1,12 @@
+//! Cross-cutting machinery every process uses: storage, configuration, errors, authentication,
+//! the HTTP shell, the HTML shell, background jobs and metrics.
+
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod extract;
+pub mod jobs;
+pub mod metrics;
+pub mod ui;
+pub mod web;

@@ -1,0 +1,252 @@
+//! The HTML shell: templates compiled into the binary, the layout with navigation by role,
+//! login/logout, flash messages and CSRF checks for forms. Pages work without JavaScript.
+
+use crate::platform::auth::{self, Principal, SESSION_COOKIE};
+use crate::platform::error::AppError;
+use crate::platform::web::AppState;
+use axum::Form;
+use axum::Router;
+use axum::extract::{FromRequestParts, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use keel_core::access::Action;
+use minijinja::{Environment, Value, context};
+use serde::Deserialize;
+
+pub struct Templates {
+    env: Environment<'static>,
+}
+
+const TEMPLATES: &[(&str, &str)] = &[
+    ("base.html", include_str!("../../templates/base.html")),
+    ("login.html", include_str!("../../templates/login.html")),
+    ("error.html", include_str!("../../templates/error.html")),
+    ("items.html", include_str!("../../templates/items.html")),
+    ("item.html", include_str!("../../templates/item.html")),
+    ("item_new.html", include_str!("../../templates/item_new.html")),
+];
+
+const CSS: &str = include_str!("../../static/keel.css");
+
+impl Templates {
+    pub fn new() -> Templates {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+        for (name, src) in TEMPLATES {
+            // Templates are compiled into the binary and covered by tests; a broken one is a bug.
+            env.add_template(name, src).expect("template compiles");
+        }
+        env.add_filter("when", |ms: i64| -> String {
+            jiff::Timestamp::from_millisecond(ms).map(|t| t.strftime("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_default()
+        });
+        Templates { env }
+    }
+
+    pub fn render(&self, name: &str, ctx: Value) -> Response {
+        match self.env.get_template(name).and_then(|t| t.render(ctx)) {
+            Ok(html) => Html(html).into_response(),
+            Err(e) => {
+                tracing::error!(error = %e, template = name, "template failed");
+                (StatusCode::INTERNAL_SERVER_ERROR, Html("<!doctype html><title>Error</title><p>Internal error.")).into_response()
+            }
+        }
+    }
+}
+
+impl Default for Templates {
+    fn default() -> Self {
+        Templates::new()
+    }
+}
+
+/// What the layout needs about the viewer.
+pub fn viewer(p: &Principal) -> Value {
+    context! {
+        name => p.name.clone(), email => p.email.clone(), role => p.role.as_str(), csrf => p.csrf.clone().unwrap_or_default(),
+        can_update => p.can(Action::UpdateWorkItems), can_internal => p.can(Action::InternalNotes) && p.can(Action::UpdateWorkItems),
+        can_audit => p.can(Action::ReadAudit), can_create => p.can(Action::CreateIncident), is_requester => p.role.is_scoped_to_own_records(),
+    }
+}
+
+/// A logged-in person using the web UI; anonymous visitors are sent to the login page.
+pub struct WebUser(pub Principal);
+
+impl FromRequestParts<AppState> for WebUser {
+    type Rejection = Response;
+    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, Self::Rejection> {
+        let token = auth::cookie(parts, SESSION_COOKIE).map(str::to_string);
+        let p = match token {
+            Some(t) => Principal::from_session(&st.db, &t).await.map_err(|e| page_error(st, None, AppError::from(e)))?,
+            None => None,
+        };
+        match p {
+            Some(p) => Ok(WebUser(p)),
+            None => {
+                let next = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+                Err(Redirect::to(&format!("/login?next={}", urlencode(next))).into_response())
+            }
+        }
+    }
+}
+
+pub fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
+}
+
+/// Refuse a form whose CSRF token does not match the session's.
+pub fn check_csrf(p: &Principal, sent: &str) -> Result<(), AppError> {
+    match &p.csrf {
+        Some(c) if !sent.is_empty() && c == sent => Ok(()),
+        _ => Err(AppError::Forbidden("the form expired or came from another site; reload the page and try again".into())),
+    }
+}
+
+/// An error as an HTML page.
+pub fn page_error(st: &AppState, p: Option<&Principal>, e: AppError) -> Response {
+    if let AppError::Internal(err) = &e {
+        tracing::error!(error = ?err, "internal error");
+    }
+    let status = e.status();
+    let mut r = st.ui.render("error.html", context! { me => p.map(viewer), status => status.as_u16(), title => status.canonical_reason().unwrap_or("Error"), detail => e.to_string() });
+    *r.status_mut() = status;
+    r
+}
+
+pub const FLASH_COOKIE: &str = "keel_flash";
+
+/// Redirect with a one-time message shown on the next page.
+pub fn redirect_with_flash(to: &str, msg: &str) -> Response {
+    let mut r = Redirect::to(to).into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("{FLASH_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age=60", urlencode(msg))) {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+    r
+}
+
+/// Read the flash message (the page that shows it clears it with [`clear_flash`]).
+pub fn flash(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == FLASH_COOKIE)
+        .map(|(_, v)| urldecode(v))
+        .filter(|v| !v.is_empty())
+}
+
+pub fn clear_flash(mut r: Response) -> Response {
+    r.headers_mut().append(header::SET_COOKIE, HeaderValue::from_static("keel_flash=; Path=/; Max-Age=0"));
+    r
+}
+
+fn urldecode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(if b[i] == b'+' { b' ' } else { b[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/login", get(login_page).post(login_submit))
+        .route("/logout", axum::routing::post(logout))
+        .route("/static/keel.css", get(|| async { ([(header::CONTENT_TYPE, "text/css"), (header::CACHE_CONTROL, "public, max-age=3600")], CSS) }))
+}
+
+async fn home(_u: WebUser) -> Redirect {
+    Redirect::to("/incidents")
+}
+
+#[derive(Deserialize)]
+struct NextParam {
+    next: Option<String>,
+}
+
+/// Only same-site relative paths are followed after login.
+fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
+        _ => "/".to_string(),
+    }
+}
+
+async fn login_page(State(st): State<AppState>, headers: HeaderMap, Query(q): Query<NextParam>) -> Response {
+    let f = flash(&headers);
+    clear_flash(st.ui.render("login.html", context! { me => (), flash => f, next => safe_next(q.next.as_deref()), error => (), email => "" }))
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    email: String,
+    password: String,
+    next: Option<String>,
+}
+
+async fn login_submit(State(st): State<AppState>, Form(f): Form<LoginForm>) -> Response {
+    let next = safe_next(f.next.as_deref());
+    match auth::login(&st.db, &f.email, &f.password).await {
+        Ok((token, _csrf)) => {
+            let secure = if st.cfg.secure_cookies { "; Secure" } else { "" };
+            let mut r = redirect_with_flash(&next, "Signed in.");
+            if let Ok(v) = HeaderValue::from_str(&format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}", auth::SESSION_TTL_MS / 1000)) {
+                r.headers_mut().append(header::SET_COOKIE, v);
+            }
+            r
+        }
+        Err(e) => {
+            let (status, msg) = match &e {
+                AppError::Unauthenticated => (StatusCode::UNAUTHORIZED, "Wrong e-mail address or password.".to_string()),
+                AppError::TooMany { .. } => (StatusCode::TOO_MANY_REQUESTS, "Too many failed attempts. Try again in 15 minutes.".to_string()),
+                _ => return page_error(&st, None, e),
+            };
+            let mut r = st.ui.render("login.html", context! { me => (), flash => (), next => next, error => msg, email => f.email });
+            *r.status_mut() = status;
+            r
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn logout(State(st): State<AppState>, WebUser(p): WebUser, headers: HeaderMap, Form(f): Form<CsrfForm>) -> Response {
+    if let Err(e) = check_csrf(&p, &f.csrf) {
+        return page_error(&st, Some(&p), e);
+    }
+    let token = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == SESSION_COOKIE)
+        .map(|(_, v)| v.to_string())
+        .unwrap_or_default();
+    if let Err(e) = auth::logout(&st.db, &token, &p).await {
+        return page_error(&st, Some(&p), e);
+    }
+    let mut r = redirect_with_flash("/login", "Signed out.");
+    r.headers_mut().append(header::SET_COOKIE, HeaderValue::from_static("keel_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"));
+    r
+}

@@ -1,0 +1,156 @@
+//! The HTTP shell: application state, the router (API under `/api/v1`, HTML pages, health and
+//! metrics), the OpenAPI document and cross-cutting middleware.
+
+use crate::platform::config::Config;
+use crate::platform::db::Db;
+use crate::platform::metrics::Metrics;
+use crate::{directory, kernel, management, operation, platform};
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use std::sync::Arc;
+use std::time::Instant;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub cfg: Arc<Config>,
+    pub metrics: Arc<Metrics>,
+    pub ui: Arc<platform::ui::Templates>,
+    pub started: Instant,
+}
+
+impl AppState {
+    pub fn new(db: Db, cfg: Config) -> AppState {
+        AppState {
+            db,
+            cfg: Arc::new(cfg),
+            metrics: Arc::new(Metrics::default()),
+            ui: Arc::new(platform::ui::Templates::new()),
+            started: Instant::now(),
+        }
+    }
+}
+
+/// RFC 3339 text for an epoch-millisecond instant.
+pub fn iso(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms).map(|t| t.to_string()).unwrap_or_default()
+}
+
+pub fn as_bool<S: serde::Serializer>(v: &i64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_bool(*v != 0)
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Keel API", description = "IT service management for ISO/IEC 20000-1:2018. Errors are RFC 9457 problem+json; lists use cursor pagination.", version = "1"),
+    tags(
+        (name = "incidents", description = "Incident management (ISO/IEC 20000-1 8.6.1)"),
+        (name = "directory", description = "Users, support groups, customers, tokens"),
+        (name = "portfolio", description = "Services (8.2)"),
+        (name = "audit", description = "The hash-chained audit trail (7.5)"),
+        (name = "operations", description = "Health, readiness, metrics, jobs"),
+    )
+)]
+struct ApiDoc;
+
+/// The API routes with their OpenAPI description, registered together so they cannot drift.
+pub fn api_router() -> OpenApiRouter<AppState> {
+    use operation::resolution::incident as inc;
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(inc::list, inc::create))
+        .routes(routes!(inc::get, inc::patch))
+        .routes(routes!(inc::history))
+        .routes(routes!(inc::comments, inc::add_comment))
+        .routes(routes!(inc::links, inc::add_link))
+        .routes(routes!(inc::attachments, inc::upload))
+        .routes(routes!(inc::download))
+        .routes(routes!(directory::api::me))
+        .routes(routes!(directory::api::list_users, directory::api::create_user))
+        .routes(routes!(directory::api::get_user, directory::api::update_user))
+        .routes(routes!(directory::api::list_groups, directory::api::create_group))
+        .routes(routes!(directory::api::add_member))
+        .routes(routes!(directory::api::list_customers, directory::api::create_customer))
+        .routes(routes!(directory::api::list_tokens, directory::api::create_token))
+        .routes(routes!(directory::api::revoke_token))
+        .routes(routes!(operation::portfolio::list_services, operation::portfolio::create_service))
+        .routes(routes!(management::support::audit_trail_api::list, ))
+        .routes(routes!(management::support::audit_trail_api::verify))
+        .routes(routes!(platform::jobs::list_jobs))
+}
+
+/// The whole OpenAPI document, with the bearer scheme.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, mut doc) = api_router().split_for_parts();
+    let comps = doc.components.get_or_insert_with(Default::default);
+    comps.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+    doc
+}
+
+pub fn router(state: AppState) -> Router {
+    let (api, _) = api_router().split_for_parts();
+    let doc = Arc::new(openapi());
+    let limit = state.cfg.max_attachment_bytes + 1024 * 1024;
+    Router::new()
+        .merge(api)
+        .route("/api/v1/openapi.json", get(move || { let d = doc.clone(); async move { axum::Json((*d).clone()) } }))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .merge(platform::ui::routes())
+        .merge(kernel::ui::routes())
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .with_state(state)
+}
+
+async fn not_found(req: Request) -> Response {
+    if req.uri().path().starts_with("/api/") {
+        crate::platform::error::AppError::NotFound(format!("route {}", req.uri().path())).into_response()
+    } else {
+        (StatusCode::NOT_FOUND, axum::response::Html("<!doctype html><title>Not found</title><p>Not found. <a href=\"/\">Home</a></p>")).into_response()
+    }
+}
+
+async fn readyz(State(st): State<AppState>) -> Response {
+    if st.db.ping().await {
+        (StatusCode::OK, "ready").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
+    }
+}
+
+async fn metrics(State(st): State<AppState>) -> Response {
+    let up = st.db.ping().await;
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        st.metrics.render(up, st.started.elapsed().as_secs_f64()),
+    )
+        .into_response()
+}
+
+/// Count and time every request; set the security headers every response carries.
+async fn observe(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let mut resp = next.run(req).await;
+    st.metrics.observe(resp.status().as_u16(), start.elapsed().as_micros() as u64);
+    let h = resp.headers_mut();
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    if h.get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"text/html")) {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'"),
+        );
+    }
+    resp
+}
