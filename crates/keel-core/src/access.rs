@@ -59,7 +59,9 @@ impl fmt::Display for Role {
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("unknown role `{0}` (expected one of: requester, agent, manager, sms-manager, auditor, admin)")]
+#[error(
+    "unknown role `{0}` (expected one of: requester, agent, manager, sms-manager, auditor, admin)"
+)]
 pub struct UnknownRole(pub String);
 
 impl FromStr for Role {
@@ -124,7 +126,10 @@ pub fn allows(role: Role, action: Action) -> bool {
     use Action::*;
     use Role::*;
     match role {
-        Requester => matches!(action, ReadWorkItems | CreateIncident | CommentPublic | Attach | OwnTokens),
+        Requester => matches!(
+            action,
+            ReadWorkItems | CreateIncident | CommentPublic | Attach | OwnTokens
+        ),
         Agent => matches!(
             action,
             ReadWorkItems

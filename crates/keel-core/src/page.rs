@@ -43,7 +43,10 @@ impl Cursor {
         let text = String::from_utf8(bytes).map_err(|_| PageError::Cursor)?;
         let (key, id) = text.rsplit_once('\u{1f}').ok_or(PageError::Cursor)?;
         let id = id.parse().map_err(|_| PageError::Cursor)?;
-        Ok(Cursor { key: key.to_string(), id })
+        Ok(Cursor {
+            key: key.to_string(),
+            id,
+        })
     }
 }
 

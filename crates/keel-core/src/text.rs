@@ -93,15 +93,30 @@ mod tests {
 
     #[test]
     fn emails() {
-        assert_eq!(Email::parse(" Ann@Example.COM ").map(|e| e.0), Ok("ann@example.com".into()));
-        for bad in ["", "ann", "ann@", "@x.org", "a@b", "a b@x.org", "a@@x.org", "a@x."] {
+        assert_eq!(
+            Email::parse(" Ann@Example.COM ").map(|e| e.0),
+            Ok("ann@example.com".into())
+        );
+        for bad in [
+            "",
+            "ann",
+            "ann@",
+            "@x.org",
+            "a@b",
+            "a b@x.org",
+            "a@@x.org",
+            "a@x.",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn lines() {
-        assert_eq!(Line::parse("  printer jam ", 20).map(Line::into_string), Ok("printer jam".into()));
+        assert_eq!(
+            Line::parse("  printer jam ", 20).map(Line::into_string),
+            Ok("printer jam".into())
+        );
         assert_eq!(Line::parse("   ", 10), Err(TextError::Empty));
         assert_eq!(Line::parse("abcdef", 3), Err(TextError::TooLong { max: 3 }));
         assert_eq!(Line::parse("a\u{7}b", 10), Err(TextError::Control));

@@ -11,15 +11,37 @@ use std::path::Path;
 
 /// Tables in an order that satisfies foreign keys on restore.
 pub const TABLES: &[&str] = &[
-    "customers", "users", "support_groups", "group_members", "services", "api_tokens", "counters",
-    "work_items", "work_item_transitions", "work_item_links", "comments", "attachments",
-    "audit_head", "audit_log", "jobs", "schedules",
+    "customers",
+    "users",
+    "support_groups",
+    "group_members",
+    "services",
+    "api_tokens",
+    "counters",
+    "work_items",
+    "work_item_transitions",
+    "work_item_links",
+    "comments",
+    "attachments",
+    "audit_head",
+    "audit_log",
+    "jobs",
+    "schedules",
 ];
 
 /// Tables whose `id` is generated (PostgreSQL identity sequences need moving after a restore).
 const IDENTITY: &[&str] = &[
-    "customers", "users", "support_groups", "services", "api_tokens", "work_items",
-    "work_item_transitions", "work_item_links", "comments", "attachments", "jobs",
+    "customers",
+    "users",
+    "support_groups",
+    "services",
+    "api_tokens",
+    "work_items",
+    "work_item_transitions",
+    "work_item_links",
+    "comments",
+    "attachments",
+    "jobs",
 ];
 
 fn decode_sqlite(row: &sqlx::sqlite::SqliteRow) -> Map<String, Value> {
@@ -60,13 +82,27 @@ pub async fn backup(db: &Db, to: &Path) -> anyhow::Result<u64> {
     let tmp = to.with_extension("partial");
     let file = std::fs::File::create(&tmp).with_context(|| format!("--to {}", to.display()))?;
     let mut w = BufWriter::new(file);
-    writeln!(w, "{}", json!({"keel_backup": 1, "schema_version": db.schema_version().await?}))?;
+    writeln!(
+        w,
+        "{}",
+        json!({"keel_backup": 1, "schema_version": db.schema_version().await?})
+    )?;
     let mut n = 0u64;
     for t in TABLES {
         let sql = format!("SELECT * FROM {t}");
         let rows: Vec<Map<String, Value>> = match db {
-            Db::Sqlite { read, .. } => sqlx::query(sqlx::AssertSqlSafe(sql.clone())).fetch_all(read).await?.iter().map(decode_sqlite).collect(),
-            Db::Postgres(p) => sqlx::query(sqlx::AssertSqlSafe(sql.clone())).fetch_all(p).await?.iter().map(decode_pg).collect(),
+            Db::Sqlite { read, .. } => sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                .fetch_all(read)
+                .await?
+                .iter()
+                .map(decode_sqlite)
+                .collect(),
+            Db::Postgres(p) => sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                .fetch_all(p)
+                .await?
+                .iter()
+                .map(decode_pg)
+                .collect(),
         };
         for r in rows {
             writeln!(w, "{}", json!({"table": t, "row": r}))?;
@@ -74,7 +110,9 @@ pub async fn backup(db: &Db, to: &Path) -> anyhow::Result<u64> {
         }
     }
     w.flush()?;
-    w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?.sync_all()?;
+    w.into_inner()
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .sync_all()?;
     std::fs::rename(&tmp, to)?;
     Ok(n)
 }
@@ -86,7 +124,8 @@ pub async fn restore(db: &Db, from: &Path) -> anyhow::Result<u64> {
     }
     let file = std::fs::File::open(from).with_context(|| format!("--from {}", from.display()))?;
     let mut lines = std::io::BufReader::new(file).lines();
-    let header: Value = serde_json::from_str(&lines.next().context("--from: empty file")??).context("--from: not a Keel backup")?;
+    let header: Value = serde_json::from_str(&lines.next().context("--from: empty file")??)
+        .context("--from: not a Keel backup")?;
     if header.get("keel_backup") != Some(&json!(1)) {
         bail!("--from: not a Keel backup");
     }
@@ -95,12 +134,15 @@ pub async fn restore(db: &Db, from: &Path) -> anyhow::Result<u64> {
     let mut n = 0;
     for (i, line) in lines.enumerate() {
         let line = line?;
-        let v: Value = serde_json::from_str(&line).with_context(|| format!("--from: line {} is not JSON", i + 2))?;
+        let v: Value = serde_json::from_str(&line)
+            .with_context(|| format!("--from: line {} is not JSON", i + 2))?;
         let table = v["table"].as_str().unwrap_or_default();
         if !TABLES.contains(&table) {
             bail!("--from: line {}: unknown table `{table}`", i + 2);
         }
-        let row = v["row"].as_object().with_context(|| format!("--from: line {}: no row", i + 2))?;
+        let row = v["row"]
+            .as_object()
+            .with_context(|| format!("--from: line {}: no row", i + 2))?;
         let mut q = Q::new("");
         let mut cols = Vec::new();
         let mut phs = Vec::new();
@@ -108,17 +150,27 @@ pub async fn restore(db: &Db, from: &Path) -> anyhow::Result<u64> {
             if !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
                 bail!("--from: line {}: bad column name", i + 2);
             }
+            cols.push(k.clone());
             let arg = match val {
-                Value::Null => Arg::Text(None),
+                // A typed NULL would clash with PostgreSQL's column type; a literal never does.
+                Value::Null => {
+                    phs.push("NULL".to_string());
+                    continue;
+                }
                 Value::Number(x) => Arg::I64(x.as_i64()),
                 Value::String(s) => Arg::Text(Some(s.clone())),
-                Value::Object(o) => Arg::Bytes(Some(hex::decode(o.get("hex").and_then(Value::as_str).unwrap_or_default())?)),
+                Value::Object(o) => Arg::Bytes(Some(hex::decode(
+                    o.get("hex").and_then(Value::as_str).unwrap_or_default(),
+                )?)),
                 _ => bail!("--from: line {}: unsupported value in `{k}`", i + 2),
             };
-            cols.push(k.clone());
             phs.push(q.arg(arg));
         }
-        q.sql = format!("INSERT INTO {table} ({}) VALUES ({})", cols.join(", "), phs.join(", "));
+        q.sql = format!(
+            "INSERT INTO {table} ({}) VALUES ({})",
+            cols.join(", "),
+            phs.join(", ")
+        );
         tx.exec(q).await?;
         n += 1;
     }

@@ -13,7 +13,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
-#[command(name = "keel", version, about = "IT service management for ISO/IEC 20000-1:2018")]
+#[command(
+    name = "keel",
+    version,
+    about = "IT service management for ISO/IEC 20000-1:2018"
+)]
 pub struct Cli {
     /// Database URL: sqlite://FILE (default sqlite://keel.db) or postgres://USER@HOST/DB.
     #[arg(long, env = "KEEL_DATABASE_URL", global = true)]
@@ -127,14 +131,24 @@ pub fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
         }
     };
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("KEEL_LOG").unwrap_or_else(|_| "keel=info,warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("KEEL_LOG")
+                .unwrap_or_else(|_| "keel=info,warn".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
@@ -151,17 +165,38 @@ pub fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let explicit = std::env::var_os("KEEL_CONFIG").is_some() || cli.config != PathBuf::from("keel.toml");
+    let explicit =
+        std::env::var_os("KEEL_CONFIG").is_some() || cli.config != PathBuf::from("keel.toml");
     let file = FileConfig::load(&cli.config, explicit)?;
-    let url = cli.database_url.clone().or(file.database_url.clone()).unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string());
-    if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+    let url = cli
+        .database_url
+        .clone()
+        .or(file.database_url.clone())
+        .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string());
+    if !(url.starts_with("sqlite:")
+        || url.starts_with("postgres://")
+        || url.starts_with("postgresql://"))
+    {
         bail!("--database-url: `{url}` is not a sqlite:// or postgres:// URL");
     }
-    let connect = || async { Db::connect(&url).await.with_context(|| format!("--database-url {}", redact(&url))) };
+    let connect = || async {
+        Db::connect(&url)
+            .await
+            .with_context(|| format!("--database-url {}", redact(&url)))
+    };
     match cli.command {
-        Command::Serve { listen, demo: seed, attachments_dir, no_worker } => {
-            let listen = listen.or(file.listen.clone()).unwrap_or_else(|| DEFAULT_LISTEN.to_string());
-            let addr: std::net::SocketAddr = listen.parse().map_err(|_| anyhow::anyhow!("--listen: `{listen}` is not an address like 127.0.0.1:8080"))?;
+        Command::Serve {
+            listen,
+            demo: seed,
+            attachments_dir,
+            no_worker,
+        } => {
+            let listen = listen
+                .or(file.listen.clone())
+                .unwrap_or_else(|| DEFAULT_LISTEN.to_string());
+            let addr: std::net::SocketAddr = listen.parse().map_err(|_| {
+                anyhow::anyhow!("--listen: `{listen}` is not an address like 127.0.0.1:8080")
+            })?;
             let mut cfg = Config::default();
             cfg.attachments_dir = attachments_dir.or(file.attachments_dir.clone());
             if let Some(mb) = file.max_attachment_mb {
@@ -190,28 +225,50 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::User { cmd } => {
             let db = connect().await?;
             match cmd {
-                UserCmd::Add { email, name, role, password_stdin, customer_id } => {
+                UserCmd::Add {
+                    email,
+                    name,
+                    role,
+                    password_stdin,
+                    customer_id,
+                } => {
                     let password = if password_stdin {
                         let mut s = String::new();
-                        std::io::stdin().read_to_string(&mut s).context("reading the password from standard input")?;
+                        std::io::stdin()
+                            .read_to_string(&mut s)
+                            .context("reading the password from standard input")?;
                         Some(s.trim_end_matches(['\n', '\r']).to_string())
                     } else if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
                         Some(rpassword::prompt_password("Password: ")?)
                     } else {
                         None
                     };
-                    let u = directory::NewUser::parse(&email, &name, &role, customer_id, password).map_err(cli_field)?;
-                    let u = directory::create_user(&db, &Actor::cli(), u).await.map_err(cli_field)?;
+                    let u = directory::NewUser::parse(&email, &name, &role, customer_id, password)
+                        .map_err(cli_field)?;
+                    let u = directory::create_user(&db, &Actor::cli(), u)
+                        .await
+                        .map_err(cli_field)?;
                     println!("created user {} ({}, {})", u.email, u.id, u.role);
                 }
                 UserCmd::List => {
                     for u in directory::list_users(&db).await.map_err(cli_field)? {
-                        println!("{}\t{}\t{}\t{}{}", u.id, u.email, u.role, u.name, if u.disabled != 0 { "\t(disabled)" } else { "" });
+                        println!(
+                            "{}\t{}\t{}\t{}{}",
+                            u.id,
+                            u.email,
+                            u.role,
+                            u.name,
+                            if u.disabled != 0 { "\t(disabled)" } else { "" }
+                        );
                     }
                 }
                 UserCmd::Disable { email } => {
-                    let u = directory::user_by_email(&db, &email).await.map_err(|_| anyhow::anyhow!("--email: no user {email}"))?;
-                    directory::set_disabled(&db, &Actor::cli(), u.id, true).await.map_err(cli_field)?;
+                    let u = directory::user_by_email(&db, &email)
+                        .await
+                        .map_err(|_| anyhow::anyhow!("--email: no user {email}"))?;
+                    directory::set_disabled(&db, &Actor::cli(), u.id, true)
+                        .await
+                        .map_err(cli_field)?;
                     println!("disabled {}", u.email);
                 }
             }
@@ -221,27 +278,45 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let db = connect().await?;
             match cmd {
                 TokenCmd::Create { user, name } => {
-                    let u = directory::user_by_email(&db, &user).await.map_err(|_| anyhow::anyhow!("--user: no user {user}"))?;
+                    let u = directory::user_by_email(&db, &user)
+                        .await
+                        .map_err(|_| anyhow::anyhow!("--user: no user {user}"))?;
                     if u.disabled != 0 {
                         bail!("--user: {user} is disabled");
                     }
-                    let (t, secret) = directory::create_token(&db, &Actor::cli(), u.id, &name).await.map_err(cli_field)?;
+                    let (t, secret) = directory::create_token(&db, &Actor::cli(), u.id, &name)
+                        .await
+                        .map_err(cli_field)?;
                     eprintln!("token {} for {} (shown once; store it now):", t.id, u.email);
                     println!("{secret}");
                 }
                 TokenCmd::Revoke { id } => {
-                    directory::revoke_token(&db, &Actor::cli(), id, None).await.map_err(|_| anyhow::anyhow!("--id: no token {id}"))?;
+                    directory::revoke_token(&db, &Actor::cli(), id, None)
+                        .await
+                        .map_err(|_| anyhow::anyhow!("--id: no token {id}"))?;
                     println!("revoked token {id}");
                 }
                 TokenCmd::List => {
                     for t in directory::list_tokens(&db, None).await.map_err(cli_field)? {
-                        println!("{}\tuser {}\t{}\t{}", t.id, t.user_id, t.name, if t.revoked_at.is_some() { "revoked" } else { "active" });
+                        println!(
+                            "{}\tuser {}\t{}\t{}",
+                            t.id,
+                            t.user_id,
+                            t.name,
+                            if t.revoked_at.is_some() {
+                                "revoked"
+                            } else {
+                                "active"
+                            }
+                        );
                     }
                 }
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Audit { cmd: AuditCmd::Verify } => {
+        Command::Audit {
+            cmd: AuditCmd::Verify,
+        } => {
             let db = connect().await?;
             match audit_trail::verify(&db).await? {
                 Ok(n) => {
@@ -272,7 +347,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 /// Turn an application error into a CLI message naming the flag.
 fn cli_field(e: crate::platform::error::AppError) -> anyhow::Error {
     match e {
-        crate::platform::error::AppError::Invalid { field, detail } => anyhow::anyhow!("--{}: {detail}", field.replace('_', "-")),
+        crate::platform::error::AppError::Invalid { field, detail } => {
+            anyhow::anyhow!("--{}: {detail}", field.replace('_', "-"))
+        }
         other => anyhow::anyhow!("{other}"),
     }
 }
@@ -285,17 +362,30 @@ fn redact(url: &str) -> String {
 }
 
 /// Serve until Ctrl-C or SIGTERM; the worker stops with the server.
-pub async fn serve(db: Db, cfg: Config, addr: std::net::SocketAddr, worker: bool) -> anyhow::Result<()> {
+pub async fn serve(
+    db: Db,
+    cfg: Config,
+    addr: std::net::SocketAddr,
+    worker: bool,
+) -> anyhow::Result<()> {
     let state = AppState::new(db.clone(), cfg);
-    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("--listen {addr}"))?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("--listen {addr}"))?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let worker_handle = worker.then(|| {
-        let node = format!("{}-{}", std::env::var("HOSTNAME").unwrap_or_else(|_| "node".into()), std::process::id());
+        let node = format!(
+            "{}-{}",
+            std::env::var("HOSTNAME").unwrap_or_else(|_| "node".into()),
+            std::process::id()
+        );
         tokio::spawn(crate::platform::jobs::worker(state.clone(), node, stop_rx))
     });
     let local = listener.local_addr()?;
     eprintln!("Keel listening on http://{local}");
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown()).await?;
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown())
+        .await?;
     let _ = stop_tx.send(true);
     if let Some(h) = worker_handle {
         let _ = h.await;
@@ -310,7 +400,8 @@ async fn shutdown() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

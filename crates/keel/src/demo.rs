@@ -42,7 +42,11 @@ pub async fn seed(db: &Db) -> AppResult<String> {
     let hash = hash_password(DEMO_PASSWORD)?;
     let mut customers = Vec::new();
     for c in ["Northwind Traders", "Contoso Health", "Fabrikam Logistics"] {
-        customers.push(directory::create_named(db, &actor, "customers", "customer", c, None).await?.id);
+        customers.push(
+            directory::create_named(db, &actor, "customers", "customer", c, None)
+                .await?
+                .id,
+        );
     }
     let mut services = Vec::new();
     for (s, d) in [
@@ -52,7 +56,11 @@ pub async fn seed(db: &Db) -> AppResult<String> {
         ("Service Desk", "Single point of contact for users"),
         ("Workplace", "Laptops, printers and desk phones"),
     ] {
-        services.push(directory::create_named(db, &actor, "services", "service", s, Some(d)).await?.id);
+        services.push(
+            directory::create_named(db, &actor, "services", "service", s, Some(d))
+                .await?
+                .id,
+        );
     }
     let people: &[(&str, &str, Role, Option<usize>)] = &[
         ("admin@demo.keel", "Ada Admin", Role::Admin, None),
@@ -62,32 +70,93 @@ pub async fn seed(db: &Db) -> AppResult<String> {
         ("agent2@demo.keel", "Noor Network", Role::Agent, None),
         ("agent3@demo.keel", "Priya Apps", Role::Agent, None),
         ("auditor@demo.keel", "Ian Auditor", Role::Auditor, None),
-        ("requester@demo.keel", "Rita Requester", Role::Requester, Some(0)),
-        ("colleague@demo.keel", "Carl Colleague", Role::Requester, Some(0)),
-        ("contoso@demo.keel", "Chen Contoso", Role::Requester, Some(1)),
-        ("fabrikam@demo.keel", "Fatima Fabrikam", Role::Requester, Some(2)),
+        (
+            "requester@demo.keel",
+            "Rita Requester",
+            Role::Requester,
+            Some(0),
+        ),
+        (
+            "colleague@demo.keel",
+            "Carl Colleague",
+            Role::Requester,
+            Some(0),
+        ),
+        (
+            "contoso@demo.keel",
+            "Chen Contoso",
+            Role::Requester,
+            Some(1),
+        ),
+        (
+            "fabrikam@demo.keel",
+            "Fatima Fabrikam",
+            Role::Requester,
+            Some(2),
+        ),
     ];
     let mut ids = Vec::new();
     for (email, name, role, cust) in people {
         let u = NewUser::parse(email, name, role.as_str(), cust.map(|c| customers[c]), None)?;
-        ids.push(directory::create_user_hashed(db, &actor, u, Some(hash.clone())).await?.id);
+        ids.push(
+            directory::create_user_hashed(db, &actor, u, Some(hash.clone()))
+                .await?
+                .id,
+        );
     }
-    let desk = directory::create_group(db, &actor, "Service Desk", "First line", Some(ids[2])).await?.id;
-    let net = directory::create_group(db, &actor, "Network", "Network operations", Some(ids[2])).await?.id;
-    let apps = directory::create_group(db, &actor, "Applications", "Business applications", Some(ids[2])).await?.id;
-    for (g, u) in [(desk, 3), (desk, 2), (net, 4), (net, 3), (apps, 5), (apps, 3)] {
+    let desk = directory::create_group(db, &actor, "Service Desk", "First line", Some(ids[2]))
+        .await?
+        .id;
+    let net = directory::create_group(db, &actor, "Network", "Network operations", Some(ids[2]))
+        .await?
+        .id;
+    let apps = directory::create_group(
+        db,
+        &actor,
+        "Applications",
+        "Business applications",
+        Some(ids[2]),
+    )
+    .await?
+    .id;
+    for (g, u) in [
+        (desk, 3),
+        (desk, 2),
+        (net, 4),
+        (net, 3),
+        (apps, 5),
+        (apps, 3),
+    ] {
         directory::add_member(db, &actor, g, ids[u]).await?;
     }
-    let groups = [(desk, [ids[3], ids[2]]), (net, [ids[4], ids[3]]), (apps, [ids[5], ids[3]])];
+    let groups = [
+        (desk, [ids[3], ids[2]]),
+        (net, [ids[4], ids[3]]),
+        (apps, [ids[5], ids[3]]),
+    ];
     let requesters = [ids[7], ids[8], ids[9], ids[10]];
     let titles = [
-        "Cannot connect to VPN", "Outlook keeps asking for password", "Printer on floor 3 jams", "ERP invoice run fails",
-        "Laptop battery drains fast", "Wi-Fi drops in meeting room B", "Shared drive not mapped", "Cannot approve purchase order",
-        "Phone has no dial tone", "Slow response in ERP reports", "Mailbox full", "New starter needs access",
+        "Cannot connect to VPN",
+        "Outlook keeps asking for password",
+        "Printer on floor 3 jams",
+        "ERP invoice run fails",
+        "Laptop battery drains fast",
+        "Wi-Fi drops in meeting room B",
+        "Shared drive not mapped",
+        "Cannot approve purchase order",
+        "Phone has no dial tone",
+        "Slow response in ERP reports",
+        "Mailbox full",
+        "New starter needs access",
     ];
     let agent = Principal {
-        user_id: ids[3], email: "agent@demo.keel".into(), name: "Alex Agent".into(), role: Role::Agent,
-        customer_id: None, channel: crate::management::support::audit_trail::Channel::Web, csrf: None,
+        user_id: ids[3],
+        email: "agent@demo.keel".into(),
+        name: "Alex Agent".into(),
+        role: Role::Agent,
+        customer_id: None,
+        channel: crate::management::support::audit_trail::Channel::Web,
+        csrf: None,
     };
     let mut rng = Rng(0x5eed_2026);
     let categories = keel_core::operation::resolution::incident::CATEGORIES;
@@ -95,7 +164,8 @@ pub async fn seed(db: &Db) -> AppResult<String> {
         let (g, members) = *rng.pick(&groups);
         let input = NewItem {
             title: format!("{} ({})", rng.pick(&titles), i + 1),
-            description: "Reported by phone. The user describes the symptom and when it started.".into(),
+            description: "Reported by phone. The user describes the symptom and when it started."
+                .into(),
             impact: Some((rng.next() % 3 + 1) as i64),
             urgency: Some((rng.next() % 3 + 1) as i64),
             category: Some(rng.pick(categories).to_string()),
@@ -107,24 +177,69 @@ pub async fn seed(db: &Db) -> AppResult<String> {
         let item = kernel::create(db, Kind::Incident, &actor, &agent, input).await?;
         let steps: &[Patch] = &match rng.next() % 6 {
             0 => vec![],
-            1 => vec![Patch { state: Some("in_progress".into()), assignee_id: Some(Some(*rng.pick(&members))), ..Default::default() }],
+            1 => vec![Patch {
+                state: Some("in_progress".into()),
+                assignee_id: Some(Some(*rng.pick(&members))),
+                ..Default::default()
+            }],
             2 => vec![
-                Patch { state: Some("in_progress".into()), assignee_id: Some(Some(*rng.pick(&members))), ..Default::default() },
-                Patch { state: Some("on_hold".into()), hold_reason: Some(Some("pending_requester".into())), ..Default::default() },
+                Patch {
+                    state: Some("in_progress".into()),
+                    assignee_id: Some(Some(*rng.pick(&members))),
+                    ..Default::default()
+                },
+                Patch {
+                    state: Some("on_hold".into()),
+                    hold_reason: Some(Some("pending_requester".into())),
+                    ..Default::default()
+                },
             ],
             3 => vec![
-                Patch { state: Some("in_progress".into()), assignee_id: Some(Some(*rng.pick(&members))), ..Default::default() },
-                Patch { state: Some("resolved".into()), resolution_code: Some(Some("fixed".into())), resolution_notes: Some(Some("Restarted the service.".into())), ..Default::default() },
+                Patch {
+                    state: Some("in_progress".into()),
+                    assignee_id: Some(Some(*rng.pick(&members))),
+                    ..Default::default()
+                },
+                Patch {
+                    state: Some("resolved".into()),
+                    resolution_code: Some(Some("fixed".into())),
+                    resolution_notes: Some(Some("Restarted the service.".into())),
+                    ..Default::default()
+                },
             ],
             4 => vec![
-                Patch { state: Some("in_progress".into()), assignee_id: Some(Some(*rng.pick(&members))), ..Default::default() },
-                Patch { state: Some("resolved".into()), resolution_code: Some(Some("workaround".into())), resolution_notes: Some(Some("Workaround given.".into())), ..Default::default() },
-                Patch { state: Some("closed".into()), ..Default::default() },
+                Patch {
+                    state: Some("in_progress".into()),
+                    assignee_id: Some(Some(*rng.pick(&members))),
+                    ..Default::default()
+                },
+                Patch {
+                    state: Some("resolved".into()),
+                    resolution_code: Some(Some("workaround".into())),
+                    resolution_notes: Some(Some("Workaround given.".into())),
+                    ..Default::default()
+                },
+                Patch {
+                    state: Some("closed".into()),
+                    ..Default::default()
+                },
             ],
-            _ => vec![Patch { state: Some("cancelled".into()), ..Default::default() }],
+            _ => vec![Patch {
+                state: Some("cancelled".into()),
+                ..Default::default()
+            }],
         };
         for p in steps {
-            kernel::update(db, Kind::Incident, &item.number, Scope::All, &actor, p.clone(), None).await?;
+            kernel::update(
+                db,
+                Kind::Incident,
+                &item.number,
+                Scope::All,
+                &actor,
+                p.clone(),
+                None,
+            )
+            .await?;
         }
     }
     Ok(format!(

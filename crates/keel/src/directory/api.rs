@@ -23,7 +23,13 @@ pub struct Me {
 /// Who am I?
 #[utoipa::path(get, path = "/api/v1/me", tag = "directory", responses((status = 200, body = Me), (status = 401, body = Problem)), security(("bearer" = [])))]
 pub async fn me(p: Principal) -> Json<Me> {
-    Json(Me { id: p.user_id, email: p.email, name: p.name, role: p.role.to_string(), customer_id: p.customer_id })
+    Json(Me {
+        id: p.user_id,
+        email: p.email,
+        name: p.name,
+        role: p.role.to_string(),
+        customer_id: p.customer_id,
+    })
 }
 
 /// List users.
@@ -47,15 +53,26 @@ pub struct NewUserBody {
 
 /// Create a user.
 #[utoipa::path(post, path = "/api/v1/users", tag = "directory", request_body = NewUserBody, responses((status = 201, body = User), (status = 422, body = Problem)), security(("bearer" = [])))]
-pub async fn create_user(State(st): State<AppState>, p: Principal, ApiJson(b): ApiJson<NewUserBody>) -> AppResult<(StatusCode, Json<User>)> {
+pub async fn create_user(
+    State(st): State<AppState>,
+    p: Principal,
+    ApiJson(b): ApiJson<NewUserBody>,
+) -> AppResult<(StatusCode, Json<User>)> {
     p.require(Action::ManageUsers)?;
     let u = super::NewUser::parse(&b.email, &b.name, &b.role, b.customer_id, b.password)?;
-    Ok((StatusCode::CREATED, Json(super::create_user(&st.db, &p.actor(), u).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(super::create_user(&st.db, &p.actor(), u).await?),
+    ))
 }
 
 /// Get a user.
 #[utoipa::path(get, path = "/api/v1/users/{id}", tag = "directory", params(("id" = i64, Path)), responses((status = 200, body = User)), security(("bearer" = [])))]
-pub async fn get_user(State(st): State<AppState>, p: Principal, Path(id): Path<i64>) -> AppResult<Json<User>> {
+pub async fn get_user(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(id): Path<i64>,
+) -> AppResult<Json<User>> {
     if id != p.user_id {
         p.require(Action::ReadDirectory)?;
     }
@@ -70,9 +87,16 @@ pub struct UserPatch {
 
 /// Disable or re-enable a user (disabling ends their sessions and revokes their tokens).
 #[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "directory", params(("id" = i64, Path)), request_body = UserPatch, responses((status = 200, body = User)), security(("bearer" = [])))]
-pub async fn update_user(State(st): State<AppState>, p: Principal, Path(id): Path<i64>, ApiJson(b): ApiJson<UserPatch>) -> AppResult<Json<User>> {
+pub async fn update_user(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(id): Path<i64>,
+    ApiJson(b): ApiJson<UserPatch>,
+) -> AppResult<Json<User>> {
     p.require(Action::ManageUsers)?;
-    let Some(d) = b.disabled else { return Ok(Json(super::get_user(&st.db, id).await?)) };
+    let Some(d) = b.disabled else {
+        return Ok(Json(super::get_user(&st.db, id).await?));
+    };
     if d && id == p.user_id {
         return Err(AppError::invalid("disabled", "you cannot disable yourself"));
     }
@@ -97,9 +121,16 @@ pub struct NewGroup {
 
 /// Create a support group.
 #[utoipa::path(post, path = "/api/v1/groups", tag = "directory", request_body = NewGroup, responses((status = 201, body = Group)), security(("bearer" = [])))]
-pub async fn create_group(State(st): State<AppState>, p: Principal, ApiJson(b): ApiJson<NewGroup>) -> AppResult<(StatusCode, Json<Group>)> {
+pub async fn create_group(
+    State(st): State<AppState>,
+    p: Principal,
+    ApiJson(b): ApiJson<NewGroup>,
+) -> AppResult<(StatusCode, Json<Group>)> {
     p.require(Action::ManageReference)?;
-    Ok((StatusCode::CREATED, Json(super::create_group(&st.db, &p.actor(), &b.name, &b.description, b.manager_id).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(super::create_group(&st.db, &p.actor(), &b.name, &b.description, b.manager_id).await?),
+    ))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -110,15 +141,26 @@ pub struct MemberBody {
 
 /// Add a member to a support group.
 #[utoipa::path(post, path = "/api/v1/groups/{id}/members", tag = "directory", params(("id" = i64, Path)), request_body = MemberBody, responses((status = 201, body = Vec<Named>)), security(("bearer" = [])))]
-pub async fn add_member(State(st): State<AppState>, p: Principal, Path(id): Path<i64>, ApiJson(b): ApiJson<MemberBody>) -> AppResult<(StatusCode, Json<Vec<Named>>)> {
+pub async fn add_member(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(id): Path<i64>,
+    ApiJson(b): ApiJson<MemberBody>,
+) -> AppResult<(StatusCode, Json<Vec<Named>>)> {
     p.require(Action::ManageReference)?;
     super::add_member(&st.db, &p.actor(), id, b.user_id).await?;
-    Ok((StatusCode::CREATED, Json(super::group_members(&st.db, id).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(super::group_members(&st.db, id).await?),
+    ))
 }
 
 /// List customers (the organisations served).
 #[utoipa::path(get, path = "/api/v1/customers", tag = "directory", responses((status = 200, body = Vec<Named>)), security(("bearer" = [])))]
-pub async fn list_customers(State(st): State<AppState>, p: Principal) -> AppResult<Json<Vec<Named>>> {
+pub async fn list_customers(
+    State(st): State<AppState>,
+    p: Principal,
+) -> AppResult<Json<Vec<Named>>> {
     p.require(Action::ReadDirectory)?;
     Ok(Json(super::list_named(&st.db, "customers").await?))
 }
@@ -131,16 +173,29 @@ pub struct NewCustomer {
 
 /// Create a customer.
 #[utoipa::path(post, path = "/api/v1/customers", tag = "directory", request_body = NewCustomer, responses((status = 201, body = Named)), security(("bearer" = [])))]
-pub async fn create_customer(State(st): State<AppState>, p: Principal, ApiJson(b): ApiJson<NewCustomer>) -> AppResult<(StatusCode, Json<Named>)> {
+pub async fn create_customer(
+    State(st): State<AppState>,
+    p: Principal,
+    ApiJson(b): ApiJson<NewCustomer>,
+) -> AppResult<(StatusCode, Json<Named>)> {
     p.require(Action::ManageReference)?;
-    Ok((StatusCode::CREATED, Json(super::create_named(&st.db, &p.actor(), "customers", "customer", &b.name, None).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(
+            super::create_named(&st.db, &p.actor(), "customers", "customer", &b.name, None).await?,
+        ),
+    ))
 }
 
 /// My tokens (administrators: everyone's).
 #[utoipa::path(get, path = "/api/v1/tokens", tag = "directory", responses((status = 200, body = Vec<Token>)), security(("bearer" = [])))]
 pub async fn list_tokens(State(st): State<AppState>, p: Principal) -> AppResult<Json<Vec<Token>>> {
     p.require(Action::OwnTokens)?;
-    let owner = if p.can(Action::ManageUsers) { None } else { Some(p.user_id) };
+    let owner = if p.can(Action::ManageUsers) {
+        None
+    } else {
+        Some(p.user_id)
+    };
     Ok(Json(super::list_tokens(&st.db, owner).await?))
 }
 
@@ -160,7 +215,11 @@ pub struct IssuedToken {
 
 /// Issue a bearer token for myself. The auditor role cannot (it changes nothing).
 #[utoipa::path(post, path = "/api/v1/tokens", tag = "directory", request_body = NewToken, responses((status = 201, body = IssuedToken)), security(("bearer" = [])))]
-pub async fn create_token(State(st): State<AppState>, p: Principal, ApiJson(b): ApiJson<NewToken>) -> AppResult<(StatusCode, Json<IssuedToken>)> {
+pub async fn create_token(
+    State(st): State<AppState>,
+    p: Principal,
+    ApiJson(b): ApiJson<NewToken>,
+) -> AppResult<(StatusCode, Json<IssuedToken>)> {
     p.require(Action::OwnTokens)?;
     let (token, secret) = super::create_token(&st.db, &p.actor(), p.user_id, &b.name).await?;
     Ok((StatusCode::CREATED, Json(IssuedToken { token, secret })))
@@ -168,9 +227,17 @@ pub async fn create_token(State(st): State<AppState>, p: Principal, ApiJson(b): 
 
 /// Revoke a token (my own; administrators any).
 #[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "directory", params(("id" = i64, Path)), responses((status = 204)), security(("bearer" = [])))]
-pub async fn revoke_token(State(st): State<AppState>, p: Principal, Path(id): Path<i64>) -> AppResult<StatusCode> {
+pub async fn revoke_token(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(id): Path<i64>,
+) -> AppResult<StatusCode> {
     p.require(Action::OwnTokens)?;
-    let owner = if p.can(Action::ManageUsers) { None } else { Some(p.user_id) };
+    let owner = if p.can(Action::ManageUsers) {
+        None
+    } else {
+        Some(p.user_id)
+    };
     super::revoke_token(&st.db, &p.actor(), id, owner).await?;
     Ok(StatusCode::NO_CONTENT)
 }

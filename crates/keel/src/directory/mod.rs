@@ -41,14 +41,26 @@ pub struct NewUser {
 }
 
 impl NewUser {
-    pub fn parse(email: &str, name: &str, role: &str, customer_id: Option<i64>, password: Option<String>) -> AppResult<Self> {
+    pub fn parse(
+        email: &str,
+        name: &str,
+        role: &str,
+        customer_id: Option<i64>,
+        password: Option<String>,
+    ) -> AppResult<Self> {
         let email = Email::parse(email).map_err(|e| AppError::invalid("email", e))?;
         let name = Line::parse(name, 200).map_err(|e| AppError::invalid("name", e))?;
         let role: Role = role.parse().map_err(|e| AppError::invalid("role", e))?;
         if let Some(p) = &password {
             crate::platform::auth::check_password("password", p)?;
         }
-        Ok(NewUser { email, name, role, customer_id, password })
+        Ok(NewUser {
+            email,
+            name,
+            role,
+            customer_id,
+            password,
+        })
     }
 }
 
@@ -59,7 +71,12 @@ pub async fn create_user(db: &Db, actor: &Actor, u: NewUser) -> AppResult<User> 
 }
 
 /// Create a user; `prehashed` lets bulk seeding reuse one argon2 hash.
-pub async fn create_user_hashed(db: &Db, actor: &Actor, u: NewUser, prehashed: Option<String>) -> AppResult<User> {
+pub async fn create_user_hashed(
+    db: &Db,
+    actor: &Actor,
+    u: NewUser,
+    prehashed: Option<String>,
+) -> AppResult<User> {
     let hash = match (&u.password, prehashed) {
         (_, Some(h)) => Some(h),
         (Some(p), None) => Some(hash_password(p)?),
@@ -90,7 +107,10 @@ pub async fn create_user_hashed(db: &Db, actor: &Actor, u: NewUser, prehashed: O
         fc("name", json!(u.name.as_str())),
         fc("role", json!(u.role.as_str())),
         fc("customer_id", json!(u.customer_id)),
-        fc("password", json!(if hash.is_some() { "(set)" } else { "(none)" })),
+        fc(
+            "password",
+            json!(if hash.is_some() { "(set)" } else { "(none)" }),
+        ),
     ];
     append(&mut tx, actor, "create", "user", &id.to_string(), changes).await?;
     tx.commit().await?;
@@ -98,13 +118,26 @@ pub async fn create_user_hashed(db: &Db, actor: &Actor, u: NewUser, prehashed: O
 }
 
 fn fc(field: &str, new: serde_json::Value) -> FieldChange {
-    FieldChange { field: field.into(), old: serde_json::Value::Null, new }
+    FieldChange {
+        field: field.into(),
+        old: serde_json::Value::Null,
+        new,
+    }
 }
 
 /// Check a referenced row exists, naming the field when it does not.
-pub async fn exists(tx: &mut crate::platform::db::Tx, table: &str, id: i64, field: &str) -> AppResult<()> {
-    let found: Option<(i64,)> = tx.opt(Q::new(format!("SELECT id FROM {table} WHERE id = $1")).bind(id)).await?;
-    found.map(|_| ()).ok_or_else(|| AppError::invalid(field, format!("no record with id {id}")))
+pub async fn exists(
+    tx: &mut crate::platform::db::Tx,
+    table: &str,
+    id: i64,
+    field: &str,
+) -> AppResult<()> {
+    let found: Option<(i64,)> = tx
+        .opt(Q::new(format!("SELECT id FROM {table} WHERE id = $1")).bind(id))
+        .await?;
+    found
+        .map(|_| ())
+        .ok_or_else(|| AppError::invalid(field, format!("no record with id {id}")))
 }
 
 pub async fn get_user(db: &Db, id: i64) -> AppResult<User> {
@@ -114,23 +147,44 @@ pub async fn get_user(db: &Db, id: i64) -> AppResult<User> {
 }
 
 pub async fn user_by_email(db: &Db, email: &str) -> AppResult<User> {
-    db.opt(Q::new(format!("SELECT {USER_COLS} FROM users WHERE email = $1")).bind(email.trim().to_lowercase()))
-        .await?
-        .ok_or_else(|| AppError::NotFound(format!("user {email}")))
+    db.opt(
+        Q::new(format!("SELECT {USER_COLS} FROM users WHERE email = $1"))
+            .bind(email.trim().to_lowercase()),
+    )
+    .await?
+    .ok_or_else(|| AppError::NotFound(format!("user {email}")))
 }
 
 pub async fn list_users(db: &Db) -> AppResult<Vec<User>> {
-    Ok(db.all(Q::new(format!("SELECT {USER_COLS} FROM users ORDER BY email"))).await?)
+    Ok(db
+        .all(Q::new(format!(
+            "SELECT {USER_COLS} FROM users ORDER BY email"
+        )))
+        .await?)
 }
 
 /// Disable or re-enable a user; disabling also ends their sessions and revokes their tokens.
 pub async fn set_disabled(db: &Db, actor: &Actor, id: i64, disabled: bool) -> AppResult<User> {
     let before = get_user(db, id).await?;
     let mut tx = db.begin().await?;
-    tx.exec(Q::new("UPDATE users SET disabled = $1, updated_at = $2 WHERE id = $3").bind(disabled).bind(now_ms()).bind(id)).await?;
+    tx.exec(
+        Q::new("UPDATE users SET disabled = $1, updated_at = $2 WHERE id = $3")
+            .bind(disabled)
+            .bind(now_ms())
+            .bind(id),
+    )
+    .await?;
     if disabled {
-        tx.exec(Q::new("DELETE FROM sessions WHERE user_id = $1").bind(id)).await?;
-        tx.exec(Q::new("UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL").bind(now_ms()).bind(id)).await?;
+        tx.exec(Q::new("DELETE FROM sessions WHERE user_id = $1").bind(id))
+            .await?;
+        tx.exec(
+            Q::new(
+                "UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
+            )
+            .bind(now_ms())
+            .bind(id),
+        )
+        .await?;
     }
     append(
         &mut tx,
@@ -138,7 +192,11 @@ pub async fn set_disabled(db: &Db, actor: &Actor, id: i64, disabled: bool) -> Ap
         "update",
         "user",
         &id.to_string(),
-        vec![FieldChange { field: "disabled".into(), old: json!(before.disabled != 0), new: json!(disabled) }],
+        vec![FieldChange {
+            field: "disabled".into(),
+            old: json!(before.disabled != 0),
+            new: json!(disabled),
+        }],
     )
     .await?;
     tx.commit().await?;
@@ -159,7 +217,13 @@ pub struct Group {
     pub manager_id: Option<i64>,
 }
 
-pub async fn create_group(db: &Db, actor: &Actor, name: &str, description: &str, manager_id: Option<i64>) -> AppResult<Group> {
+pub async fn create_group(
+    db: &Db,
+    actor: &Actor,
+    name: &str,
+    description: &str,
+    manager_id: Option<i64>,
+) -> AppResult<Group> {
     let name = Line::parse(name, 200).map_err(|e| AppError::invalid("name", e))?;
     let now = now_ms();
     let mut tx = db.begin().await?;
@@ -175,21 +239,56 @@ pub async fn create_group(db: &Db, actor: &Actor, name: &str, description: &str,
                 .bind(now),
         )
         .await?;
-    append(&mut tx, actor, "create", "group", &id.to_string(), vec![fc("name", json!(name.as_str())), fc("manager_id", json!(manager_id))]).await?;
+    append(
+        &mut tx,
+        actor,
+        "create",
+        "group",
+        &id.to_string(),
+        vec![
+            fc("name", json!(name.as_str())),
+            fc("manager_id", json!(manager_id)),
+        ],
+    )
+    .await?;
     tx.commit().await?;
-    Ok(db.one(Q::new("SELECT id, name, description, manager_id FROM support_groups WHERE id = $1").bind(id)).await?)
+    Ok(db
+        .one(
+            Q::new("SELECT id, name, description, manager_id FROM support_groups WHERE id = $1")
+                .bind(id),
+        )
+        .await?)
 }
 
 pub async fn list_groups(db: &Db) -> AppResult<Vec<Group>> {
-    Ok(db.all(Q::new("SELECT id, name, description, manager_id FROM support_groups ORDER BY name")).await?)
+    Ok(db
+        .all(Q::new(
+            "SELECT id, name, description, manager_id FROM support_groups ORDER BY name",
+        ))
+        .await?)
 }
 
 pub async fn add_member(db: &Db, actor: &Actor, group_id: i64, user_id: i64) -> AppResult<()> {
     let mut tx = db.begin().await?;
     exists(&mut tx, "support_groups", group_id, "group_id").await?;
     exists(&mut tx, "users", user_id, "user_id").await?;
-    tx.exec(Q::new("INSERT INTO group_members (group_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING").bind(group_id).bind(user_id)).await?;
-    append(&mut tx, actor, "member.add", "group", &group_id.to_string(), vec![fc("user_id", json!(user_id))]).await?;
+    tx.exec(
+        Q::new(
+            "INSERT INTO group_members (group_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(group_id)
+        .bind(user_id),
+    )
+    .await?;
+    append(
+        &mut tx,
+        actor,
+        "member.add",
+        "group",
+        &group_id.to_string(),
+        vec![fc("user_id", json!(user_id))],
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -201,7 +300,14 @@ pub async fn group_members(db: &Db, group_id: i64) -> AppResult<Vec<Named>> {
 }
 
 /// Create a customer or a service: both are named rows audited the same way.
-pub async fn create_named(db: &Db, actor: &Actor, table: &'static str, entity: &str, name: &str, description: Option<&str>) -> AppResult<Named> {
+pub async fn create_named(
+    db: &Db,
+    actor: &Actor,
+    table: &'static str,
+    entity: &str,
+    name: &str,
+    description: Option<&str>,
+) -> AppResult<Named> {
     let name = Line::parse(name, 200).map_err(|e| AppError::invalid("name", e))?;
     let now = now_ms();
     let mut tx = db.begin().await?;
@@ -210,16 +316,33 @@ pub async fn create_named(db: &Db, actor: &Actor, table: &'static str, entity: &
         None => Q::new(format!("INSERT INTO {table} (name, created_at, updated_at) VALUES ($1, $2, $2) RETURNING id")).bind(name.as_str()).bind(now),
     };
     let id = tx.insert(q).await.map_err(|e| match e {
-        DbError::Unique(_) => AppError::invalid("name", format!("a {entity} named {} exists", name.as_str())),
+        DbError::Unique(_) => {
+            AppError::invalid("name", format!("a {entity} named {} exists", name.as_str()))
+        }
         e => e.into(),
     })?;
-    append(&mut tx, actor, "create", entity, &id.to_string(), vec![fc("name", json!(name.as_str()))]).await?;
+    append(
+        &mut tx,
+        actor,
+        "create",
+        entity,
+        &id.to_string(),
+        vec![fc("name", json!(name.as_str()))],
+    )
+    .await?;
     tx.commit().await?;
-    Ok(Named { id, name: name.into_string() })
+    Ok(Named {
+        id,
+        name: name.into_string(),
+    })
 }
 
 pub async fn list_named(db: &Db, table: &'static str) -> AppResult<Vec<Named>> {
-    Ok(db.all(Q::new(format!("SELECT id, name FROM {table} ORDER BY name"))).await?)
+    Ok(db
+        .all(Q::new(format!(
+            "SELECT id, name FROM {table} ORDER BY name"
+        )))
+        .await?)
 }
 
 #[derive(Debug, Clone, sqlx::FromRow, Serialize, utoipa::ToSchema)]
@@ -232,7 +355,12 @@ pub struct Token {
 }
 
 /// Issue a bearer token; the secret is returned once and only its hash is kept.
-pub async fn create_token(db: &Db, actor: &Actor, user_id: i64, name: &str) -> AppResult<(Token, String)> {
+pub async fn create_token(
+    db: &Db,
+    actor: &Actor,
+    user_id: i64,
+    name: &str,
+) -> AppResult<(Token, String)> {
     let name = Line::parse(name, 100).map_err(|e| AppError::invalid("name", e))?;
     let secret = format!("keel_{}", random_secret());
     let mut tx = db.begin().await?;
@@ -246,9 +374,24 @@ pub async fn create_token(db: &Db, actor: &Actor, user_id: i64, name: &str) -> A
                 .bind(now_ms()),
         )
         .await?;
-    append(&mut tx, actor, "token.create", "user", &user_id.to_string(), vec![fc("token", json!(name.as_str()))]).await?;
+    append(
+        &mut tx,
+        actor,
+        "token.create",
+        "user",
+        &user_id.to_string(),
+        vec![fc("token", json!(name.as_str()))],
+    )
+    .await?;
     tx.commit().await?;
-    let t = db.one(Q::new("SELECT id, user_id, name, created_at, revoked_at FROM api_tokens WHERE id = $1").bind(id)).await?;
+    let t = db
+        .one(
+            Q::new(
+                "SELECT id, user_id, name, created_at, revoked_at FROM api_tokens WHERE id = $1",
+            )
+            .bind(id),
+        )
+        .await?;
     Ok((t, secret))
 }
 
@@ -262,14 +405,40 @@ pub async fn list_tokens(db: &Db, user_id: Option<i64>) -> AppResult<Vec<Token>>
 
 /// Revoke a token; `owner` restricts to one user's tokens (non-admins revoke only their own).
 pub async fn revoke_token(db: &Db, actor: &Actor, id: i64, owner: Option<i64>) -> AppResult<()> {
-    let t: Option<Token> = db.opt(Q::new("SELECT id, user_id, name, created_at, revoked_at FROM api_tokens WHERE id = $1").bind(id)).await?;
-    let t = t.filter(|t| owner.is_none_or(|o| o == t.user_id)).ok_or_else(|| AppError::NotFound(format!("token {id}")))?;
+    let t: Option<Token> = db
+        .opt(
+            Q::new(
+                "SELECT id, user_id, name, created_at, revoked_at FROM api_tokens WHERE id = $1",
+            )
+            .bind(id),
+        )
+        .await?;
+    let t = t
+        .filter(|t| owner.is_none_or(|o| o == t.user_id))
+        .ok_or_else(|| AppError::NotFound(format!("token {id}")))?;
     if t.revoked_at.is_some() {
         return Ok(());
     }
     let mut tx = db.begin().await?;
-    tx.exec(Q::new("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2").bind(now_ms()).bind(id)).await?;
-    append(&mut tx, actor, "token.revoke", "user", &t.user_id.to_string(), vec![FieldChange { field: "token".into(), old: json!(t.name), new: serde_json::Value::Null }]).await?;
+    tx.exec(
+        Q::new("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2")
+            .bind(now_ms())
+            .bind(id),
+    )
+    .await?;
+    append(
+        &mut tx,
+        actor,
+        "token.revoke",
+        "user",
+        &t.user_id.to_string(),
+        vec![FieldChange {
+            field: "token".into(),
+            old: json!(t.name),
+            new: serde_json::Value::Null,
+        }],
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }

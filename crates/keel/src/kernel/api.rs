@@ -26,7 +26,10 @@ pub struct Ref {
 }
 
 fn r(id: Option<i64>, name: Option<String>) -> Option<Ref> {
-    id.map(|id| Ref { id, name: name.unwrap_or_default() })
+    id.map(|id| Ref {
+        id,
+        name: name.unwrap_or_default(),
+    })
 }
 
 /// A work item as the API shows it.
@@ -66,7 +69,13 @@ pub struct ItemView {
 impl From<ItemRow> for ItemView {
     fn from(w: ItemRow) -> Self {
         let next = Kind::parse(&w.kind)
-            .map(|k| k.lifecycle().next_states(&w.state).into_iter().map(String::from).collect())
+            .map(|k| {
+                k.lifecycle()
+                    .next_states(&w.state)
+                    .into_iter()
+                    .map(String::from)
+                    .collect()
+            })
             .unwrap_or_default();
         ItemView {
             number: w.number,
@@ -136,14 +145,28 @@ impl ListParams {
     pub fn filter(&self, kind: Kind, p: &Principal) -> AppResult<super::Filter> {
         let lc = kind.lifecycle();
         let mut states = Vec::new();
-        for s in self.state.iter().flat_map(|s| s.split(',')).map(str::trim).filter(|s| !s.is_empty()) {
-            let st = lc.state(s).ok_or_else(|| AppError::invalid("state", format!("unknown state `{s}` (states: {})", lc.states.join(", "))))?;
+        for s in self
+            .state
+            .iter()
+            .flat_map(|s| s.split(','))
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            let st = lc.state(s).ok_or_else(|| {
+                AppError::invalid(
+                    "state",
+                    format!("unknown state `{s}` (states: {})", lc.states.join(", ")),
+                )
+            })?;
             states.push(st.to_string());
         }
         let assignee_id = match self.assignee.as_deref() {
             None | Some("") => None,
             Some("me") => Some(p.user_id),
-            Some(v) => Some(v.parse().map_err(|_| AppError::invalid("assignee", "must be a user id or `me`"))?),
+            Some(v) => Some(
+                v.parse()
+                    .map_err(|_| AppError::invalid("assignee", "must be a user id or `me`"))?,
+            ),
         };
         if let Some(pm) = self.priority_max
             && !(1..=5).contains(&pm)
@@ -172,13 +195,35 @@ impl ListParams {
     }
 }
 
-pub async fn list(st: &AppState, p: &Principal, kind: Kind, params: ListParams) -> AppResult<Json<ItemPage>> {
+pub async fn list(
+    st: &AppState,
+    p: &Principal,
+    kind: Kind,
+    params: ListParams,
+) -> AppResult<Json<ItemPage>> {
     p.require(Action::ReadWorkItems)?;
     let limit = page::limit(params.limit).map_err(|e| AppError::invalid("limit", e))?;
-    let cursor = params.cursor.as_deref().map(Cursor::decode).transpose().map_err(|e| AppError::invalid("cursor", e))?;
+    let cursor = params
+        .cursor
+        .as_deref()
+        .map(Cursor::decode)
+        .transpose()
+        .map_err(|e| AppError::invalid("cursor", e))?;
     let filter = params.filter(kind, p)?;
-    let page = super::list(&st.db, kind, Scope::of(p), &filter, params.sort()?, cursor, limit).await?;
-    Ok(Json(ItemPage { items: page.items.into_iter().map(ItemView::from).collect(), next_cursor: page.next_cursor }))
+    let page = super::list(
+        &st.db,
+        kind,
+        Scope::of(p),
+        &filter,
+        params.sort()?,
+        cursor,
+        limit,
+    )
+    .await?;
+    Ok(Json(ItemPage {
+        items: page.items.into_iter().map(ItemView::from).collect(),
+        next_cursor: page.next_cursor,
+    }))
 }
 
 /// Body of a create request.
@@ -200,7 +245,8 @@ pub struct CreateBody {
 }
 
 fn etag(version: i64) -> HeaderValue {
-    HeaderValue::from_str(&format!("\"v{version}\"")).unwrap_or_else(|_| HeaderValue::from_static("\"v0\""))
+    HeaderValue::from_str(&format!("\"v{version}\""))
+        .unwrap_or_else(|_| HeaderValue::from_static("\"v0\""))
 }
 
 /// `200 OK` with the item and its ETag.
@@ -219,13 +265,28 @@ pub fn item_response(status: StatusCode, row: ItemRow) -> Response {
 
 /// Create, honouring `Idempotency-Key`: the key, the request's fingerprint and the response are
 /// stored in the creating transaction, so a retry returns the first response and makes nothing.
-pub async fn create(st: &AppState, p: &Principal, kind: Kind, headers: &HeaderMap, body: Bytes) -> AppResult<Response> {
+pub async fn create(
+    st: &AppState,
+    p: &Principal,
+    kind: Kind,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> AppResult<Response> {
     p.require(Action::CreateIncident)?;
     let key = match headers.get("idempotency-key") {
         None => None,
         Some(v) => {
-            let k = v.to_str().ok().map(str::trim).filter(|k| !k.is_empty() && k.len() <= 255);
-            Some(k.ok_or_else(|| AppError::invalid("Idempotency-Key", "must be 1–255 visible characters"))?.to_string())
+            let k = v
+                .to_str()
+                .ok()
+                .map(str::trim)
+                .filter(|k| !k.is_empty() && k.len() <= 255);
+            Some(
+                k.ok_or_else(|| {
+                    AppError::invalid("Idempotency-Key", "must be 1–255 visible characters")
+                })?
+                .to_string(),
+            )
         }
     };
     let fingerprint = hex::encode(sha2::Sha256::digest(&body));
@@ -249,9 +310,12 @@ pub async fn create(st: &AppState, p: &Principal, kind: Kind, headers: &HeaderMa
     };
     let mut tx = st.db.begin().await?;
     let id = super::create_in(&mut tx, kind, &p.actor(), p, input).await?;
-    let row: ItemRow = tx.one(Q::new(format!("{} WHERE w.id = $1", super::SELECT_ITEM)).bind(id)).await?;
+    let row: ItemRow = tx
+        .one(Q::new(format!("{} WHERE w.id = $1", super::SELECT_ITEM)).bind(id))
+        .await?;
     if let Some(k) = &key {
-        let body = serde_json::to_string(&ItemView::from(row.clone())).map_err(|e| AppError::Internal(e.into()))?;
+        let body = serde_json::to_string(&ItemView::from(row.clone()))
+            .map_err(|e| AppError::Internal(e.into()))?;
         let stored = tx
             .exec(
                 Q::new("INSERT INTO idempotency_keys (user_id, key, fingerprint, status, body, location, created_at) VALUES ($1, $2, $3, 201, $4, $5, $6)")
@@ -266,7 +330,11 @@ pub async fn create(st: &AppState, p: &Principal, kind: Kind, headers: &HeaderMa
         if let Err(crate::platform::db::DbError::Unique(_)) = stored {
             // A concurrent request with the same key won; answer with its response.
             drop(tx);
-            return replay(st, p.user_id, k, &fingerprint).await?.ok_or_else(|| AppError::Conflict("request with this Idempotency-Key is in progress".into()));
+            return replay(st, p.user_id, k, &fingerprint)
+                .await?
+                .ok_or_else(|| {
+                    AppError::Conflict("request with this Idempotency-Key is in progress".into())
+                });
         }
         stored?;
     }
@@ -275,18 +343,29 @@ pub async fn create(st: &AppState, p: &Principal, kind: Kind, headers: &HeaderMa
     Ok(item_response(StatusCode::CREATED, row))
 }
 
-async fn replay(st: &AppState, user_id: i64, key: &str, fingerprint: &str) -> AppResult<Option<Response>> {
+async fn replay(
+    st: &AppState,
+    user_id: i64,
+    key: &str,
+    fingerprint: &str,
+) -> AppResult<Option<Response>> {
     let row: Option<(String, i64, String, Option<String>)> = st
         .db
         .opt(Q::new("SELECT fingerprint, status, body, location FROM idempotency_keys WHERE user_id = $1 AND key = $2").bind(user_id).bind(key))
         .await?;
-    let Some((fp, status, body, location)) = row else { return Ok(None) };
+    let Some((fp, status, body, location)) = row else {
+        return Ok(None);
+    };
     if fp != fingerprint {
-        return Err(AppError::invalid("Idempotency-Key", "was used before with a different request body"));
+        return Err(AppError::invalid(
+            "Idempotency-Key",
+            "was used before with a different request body",
+        ));
     }
     let status = StatusCode::from_u16(status as u16).unwrap_or(StatusCode::OK);
     let mut resp = (status, [(header::CONTENT_TYPE, "application/json")], body).into_response();
-    resp.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+    resp.headers_mut()
+        .insert("idempotent-replayed", HeaderValue::from_static("true"));
     if let Some(l) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
         resp.headers_mut().insert(header::LOCATION, l);
     }
@@ -370,8 +449,13 @@ impl From<PatchBody> for super::Patch {
 
 /// Parse `If-Match: "v7"` (or `*`).
 pub fn if_match(headers: &HeaderMap) -> AppResult<Option<i64>> {
-    let Some(v) = headers.get(header::IF_MATCH) else { return Ok(None) };
-    let s = v.to_str().map_err(|_| AppError::invalid("If-Match", "must be an ETag"))?.trim();
+    let Some(v) = headers.get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let s = v
+        .to_str()
+        .map_err(|_| AppError::invalid("If-Match", "must be an ETag"))?
+        .trim();
     if s == "*" {
         return Ok(None);
     }
@@ -380,13 +464,31 @@ pub fn if_match(headers: &HeaderMap) -> AppResult<Option<i64>> {
         .strip_prefix('v')
         .and_then(|n| n.parse().ok())
         .map(Some)
-        .ok_or_else(|| AppError::invalid("If-Match", "must be an ETag this API issued, like \"v3\""))
+        .ok_or_else(|| {
+            AppError::invalid("If-Match", "must be an ETag this API issued, like \"v3\"")
+        })
 }
 
-pub async fn patch(st: &AppState, p: &Principal, kind: Kind, number: &str, headers: &HeaderMap, body: PatchBody) -> AppResult<Response> {
+pub async fn patch(
+    st: &AppState,
+    p: &Principal,
+    kind: Kind,
+    number: &str,
+    headers: &HeaderMap,
+    body: PatchBody,
+) -> AppResult<Response> {
     p.require(Action::UpdateWorkItems)?;
     let expected = if_match(headers)?;
-    let row = super::update(&st.db, kind, number, Scope::of(p), &p.actor(), body.into(), expected).await?;
+    let row = super::update(
+        &st.db,
+        kind,
+        number,
+        Scope::of(p),
+        &p.actor(),
+        body.into(),
+        expected,
+    )
+    .await?;
     Ok(item_response(StatusCode::OK, row))
 }
 
@@ -420,10 +522,20 @@ pub struct History {
     pub states: Vec<super::StateEntry>,
 }
 
-pub async fn history(st: &AppState, p: &Principal, kind: Kind, number: &str) -> AppResult<Json<History>> {
+pub async fn history(
+    st: &AppState,
+    p: &Principal,
+    kind: Kind,
+    number: &str,
+) -> AppResult<Json<History>> {
     p.require(Action::ReadAudit)?;
     let row = super::get(&st.db, kind, number, Scope::of(p)).await?;
-    let mut entries: Vec<HistoryEntry> = audit_trail::for_entity(&st.db, kind.as_str(), &row.number).await?.into_iter().map(HistoryEntry::from).collect();
+    let mut entries: Vec<HistoryEntry> =
+        audit_trail::for_entity(&st.db, kind.as_str(), &row.number)
+            .await?
+            .into_iter()
+            .map(HistoryEntry::from)
+            .collect();
     if !p.can(Action::InternalNotes) {
         entries.retain(|e| e.action != "comment.internal");
     }
@@ -440,13 +552,26 @@ pub struct CommentBody {
     pub internal: bool,
 }
 
-pub async fn comments(st: &AppState, p: &Principal, kind: Kind, number: &str) -> AppResult<Json<Vec<super::Comment>>> {
+pub async fn comments(
+    st: &AppState,
+    p: &Principal,
+    kind: Kind,
+    number: &str,
+) -> AppResult<Json<Vec<super::Comment>>> {
     p.require(Action::ReadWorkItems)?;
     let row = super::get(&st.db, kind, number, Scope::of(p)).await?;
-    Ok(Json(super::comments(&st.db, &row, p.can(Action::InternalNotes)).await?))
+    Ok(Json(
+        super::comments(&st.db, &row, p.can(Action::InternalNotes)).await?,
+    ))
 }
 
-pub async fn add_comment(st: &AppState, p: &Principal, kind: Kind, number: &str, b: CommentBody) -> AppResult<(StatusCode, Json<super::Comment>)> {
+pub async fn add_comment(
+    st: &AppState,
+    p: &Principal,
+    kind: Kind,
+    number: &str,
+    b: CommentBody,
+) -> AppResult<(StatusCode, Json<super::Comment>)> {
     p.require(Action::CommentPublic)?;
     let row = super::get(&st.db, kind, number, Scope::of(p)).await?;
     let c = super::add_comment(&st.db, &row, p, &p.actor(), &b.body, b.internal).await?;
@@ -462,20 +587,36 @@ pub struct LinkBody {
     pub to: String,
 }
 
-pub async fn links(st: &AppState, p: &Principal, kind: Kind, number: &str) -> AppResult<Json<Vec<super::Link>>> {
+pub async fn links(
+    st: &AppState,
+    p: &Principal,
+    kind: Kind,
+    number: &str,
+) -> AppResult<Json<Vec<super::Link>>> {
     p.require(Action::ReadWorkItems)?;
     let row = super::get(&st.db, kind, number, Scope::of(p)).await?;
     Ok(Json(super::links(&st.db, &row).await?))
 }
 
-pub async fn add_link(st: &AppState, p: &Principal, kind: Kind, number: &str, b: LinkBody) -> AppResult<(StatusCode, Json<Vec<super::Link>>)> {
+pub async fn add_link(
+    st: &AppState,
+    p: &Principal,
+    kind: Kind,
+    number: &str,
+    b: LinkBody,
+) -> AppResult<(StatusCode, Json<Vec<super::Link>>)> {
     p.require(Action::UpdateWorkItems)?;
     let row = super::get(&st.db, kind, number, Scope::of(p)).await?;
     super::add_link(&st.db, &row, &p.actor(), &b.kind, &b.to, Scope::of(p)).await?;
     Ok((StatusCode::CREATED, Json(super::links(&st.db, &row).await?)))
 }
 
-pub async fn attachments(st: &AppState, p: &Principal, kind: Kind, number: &str) -> AppResult<Json<Vec<super::Attachment>>> {
+pub async fn attachments(
+    st: &AppState,
+    p: &Principal,
+    kind: Kind,
+    number: &str,
+) -> AppResult<Json<Vec<super::Attachment>>> {
     p.require(Action::ReadWorkItems)?;
     let row = super::get(&st.db, kind, number, Scope::of(p)).await?;
     Ok(Json(super::attachments(&st.db, &row).await?))
@@ -489,30 +630,70 @@ pub struct UploadParams {
 }
 
 /// Upload the raw request body as an attachment (`Content-Type` is kept).
-pub async fn upload(st: &AppState, p: &Principal, kind: Kind, number: &str, filename: &str, headers: &HeaderMap, body: Bytes) -> AppResult<(StatusCode, Json<super::Attachment>)> {
+pub async fn upload(
+    st: &AppState,
+    p: &Principal,
+    kind: Kind,
+    number: &str,
+    filename: &str,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> AppResult<(StatusCode, Json<super::Attachment>)> {
     p.require(Action::Attach)?;
     let row = super::get(&st.db, kind, number, Scope::of(p)).await?;
     if body.len() > st.cfg.max_attachment_bytes {
-        return Err(AppError::TooLarge { limit: st.cfg.max_attachment_bytes });
+        return Err(AppError::TooLarge {
+            limit: st.cfg.max_attachment_bytes,
+        });
     }
     if body.is_empty() {
         return Err(AppError::invalid("body", "the file is empty"));
     }
-    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("application/octet-stream");
-    let a = super::add_attachment(&st.db, st.cfg.attachments_dir.as_deref(), &row, &p.actor(), filename, ct, body.to_vec()).await?;
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/octet-stream");
+    let a = super::add_attachment(
+        &st.db,
+        st.cfg.attachments_dir.as_deref(),
+        &row,
+        &p.actor(),
+        filename,
+        ct,
+        body.to_vec(),
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(a)))
 }
 
-pub async fn download(st: &AppState, p: &Principal, kind: Kind, number: &str, id: i64) -> AppResult<Response> {
+pub async fn download(
+    st: &AppState,
+    p: &Principal,
+    kind: Kind,
+    number: &str,
+    id: i64,
+) -> AppResult<Response> {
     p.require(Action::ReadWorkItems)?;
     let row = super::get(&st.db, kind, number, Scope::of(p)).await?;
-    let (meta, bytes) = super::attachment_data(&st.db, st.cfg.attachments_dir.as_deref(), &row, id).await?;
+    let (meta, bytes) =
+        super::attachment_data(&st.db, st.cfg.attachments_dir.as_deref(), &row, id).await?;
     let disposition = format!("attachment; filename*=UTF-8''{}", pct(&meta.filename));
     Ok((
         [
-            (header::CONTENT_TYPE, HeaderValue::from_str(&meta.content_type).unwrap_or(HeaderValue::from_static("application/octet-stream"))),
-            (header::CONTENT_DISPOSITION, HeaderValue::from_str(&disposition).unwrap_or(HeaderValue::from_static("attachment"))),
-            (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_str(&meta.content_type)
+                    .unwrap_or(HeaderValue::from_static("application/octet-stream")),
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                HeaderValue::from_str(&disposition)
+                    .unwrap_or(HeaderValue::from_static("attachment")),
+            ),
+            (
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            ),
         ],
         bytes,
     )
@@ -522,6 +703,12 @@ pub async fn download(st: &AppState, p: &Principal, kind: Kind, number: &str, id
 /// RFC 5987 percent-encoding for file names in headers.
 fn pct(s: &str) -> String {
     s.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect()
 }

@@ -112,13 +112,19 @@ impl ItemRow {
 pub enum Scope {
     All,
     /// A requester: their own records and their organisation's.
-    Requester { user_id: i64, customer_id: Option<i64> },
+    Requester {
+        user_id: i64,
+        customer_id: Option<i64>,
+    },
 }
 
 impl Scope {
     pub fn of(p: &Principal) -> Scope {
         if p.role.is_scoped_to_own_records() {
-            Scope::Requester { user_id: p.user_id, customer_id: p.customer_id }
+            Scope::Requester {
+                user_id: p.user_id,
+                customer_id: p.customer_id,
+            }
         } else {
             Scope::All
         }
@@ -126,7 +132,11 @@ impl Scope {
 
     /// Append the scope condition to a WHERE clause.
     fn restrict(&self, q: &mut Q, conds: &mut Vec<String>) {
-        if let Scope::Requester { user_id, customer_id } = *self {
+        if let Scope::Requester {
+            user_id,
+            customer_id,
+        } = *self
+        {
             let u = q.arg(user_id);
             match customer_id {
                 Some(c) => {
@@ -174,13 +184,17 @@ pub struct Patch {
 fn level(field: &str, v: Option<i64>, default: Level) -> AppResult<Level> {
     match v {
         None => Ok(default),
-        Some(n) => Level::new(n).ok_or_else(|| AppError::invalid(field, "must be 1 (high), 2 (medium) or 3 (low)")),
+        Some(n) => Level::new(n)
+            .ok_or_else(|| AppError::invalid(field, "must be 1 (high), 2 (medium) or 3 (low)")),
     }
 }
 
 fn one_of(field: &str, v: &Option<String>, allowed: &[&str]) -> AppResult<()> {
     match v {
-        Some(s) if !allowed.contains(&s.as_str()) => Err(AppError::invalid(field, format!("must be one of: {}", allowed.join(", ")))),
+        Some(s) if !allowed.contains(&s.as_str()) => Err(AppError::invalid(
+            field,
+            format!("must be one of: {}", allowed.join(", ")),
+        )),
         _ => Ok(()),
     }
 }
@@ -209,20 +223,39 @@ async fn check_assignment(tx: &mut Tx, group: Option<i64>, assignee: Option<i64>
         exists(tx, "support_groups", g, "assignment_group_id").await?;
     }
     if let Some(a) = assignee {
-        let role: Option<(String,)> = tx.opt(Q::new("SELECT role FROM users WHERE id = $1 AND disabled = 0").bind(a)).await?;
+        let role: Option<(String,)> = tx
+            .opt(Q::new("SELECT role FROM users WHERE id = $1 AND disabled = 0").bind(a))
+            .await?;
         match role {
-            None => return Err(AppError::invalid("assignee_id", format!("no active user with id {a}"))),
+            None => {
+                return Err(AppError::invalid(
+                    "assignee_id",
+                    format!("no active user with id {a}"),
+                ));
+            }
             Some((r,)) if r == "requester" || r == "auditor" => {
-                return Err(AppError::invalid("assignee_id", format!("a user with role {r} cannot be assigned work")));
+                return Err(AppError::invalid(
+                    "assignee_id",
+                    format!("a user with role {r} cannot be assigned work"),
+                ));
             }
             _ => {}
         }
         if let Some(g) = group {
             let member: Option<(i64,)> = tx
-                .opt(Q::new("SELECT user_id FROM group_members WHERE group_id = $1 AND user_id = $2").bind(g).bind(a))
+                .opt(
+                    Q::new(
+                        "SELECT user_id FROM group_members WHERE group_id = $1 AND user_id = $2",
+                    )
+                    .bind(g)
+                    .bind(a),
+                )
                 .await?;
             if member.is_none() {
-                return Err(AppError::invalid("assignee_id", "the assignee is not a member of the assignment group"));
+                return Err(AppError::invalid(
+                    "assignee_id",
+                    "the assignee is not a member of the assignment group",
+                ));
             }
         }
     }
@@ -230,7 +263,13 @@ async fn check_assignment(tx: &mut Tx, group: Option<i64>, assignee: Option<i64>
 }
 
 /// Create a work item of `kind` on behalf of `actor`.
-pub async fn create(db: &Db, kind: Kind, actor: &Actor, requester: &Principal, input: NewItem) -> AppResult<ItemRow> {
+pub async fn create(
+    db: &Db,
+    kind: Kind,
+    actor: &Actor,
+    requester: &Principal,
+    input: NewItem,
+) -> AppResult<ItemRow> {
     let mut tx = db.begin().await?;
     let id = create_in(&mut tx, kind, actor, requester, input).await?;
     tx.commit().await?;
@@ -238,9 +277,16 @@ pub async fn create(db: &Db, kind: Kind, actor: &Actor, requester: &Principal, i
 }
 
 /// Create inside the caller's transaction (used with idempotency keys); returns the new id.
-pub async fn create_in(tx: &mut Tx, kind: Kind, actor: &Actor, requester: &Principal, input: NewItem) -> AppResult<i64> {
+pub async fn create_in(
+    tx: &mut Tx,
+    kind: Kind,
+    actor: &Actor,
+    requester: &Principal,
+    input: NewItem,
+) -> AppResult<i64> {
     let title = Line::parse(&input.title, MAX_TITLE).map_err(|e| AppError::invalid("title", e))?;
-    let description = bounded(&input.description, MAX_TEXT).map_err(|e| AppError::invalid("description", e))?;
+    let description =
+        bounded(&input.description, MAX_TEXT).map_err(|e| AppError::invalid("description", e))?;
     let impact = level("impact", input.impact, Level::LOW)?;
     let urgency = level("urgency", input.urgency, Level::LOW)?;
     let vocab = vocabulary(kind);
@@ -253,8 +299,11 @@ pub async fn create_in(tx: &mut Tx, kind: Kind, actor: &Actor, requester: &Princ
         let rid = input.requester_id.or(Some(requester.user_id));
         let mut cid = input.customer_id;
         if let Some(r) = input.requester_id {
-            let row: Option<(Option<i64>,)> = tx.opt(Q::new("SELECT customer_id FROM users WHERE id = $1").bind(r)).await?;
-            let (rc,) = row.ok_or_else(|| AppError::invalid("requester_id", format!("no user with id {r}")))?;
+            let row: Option<(Option<i64>,)> = tx
+                .opt(Q::new("SELECT customer_id FROM users WHERE id = $1").bind(r))
+                .await?;
+            let (rc,) = row
+                .ok_or_else(|| AppError::invalid("requester_id", format!("no user with id {r}")))?;
             cid = cid.or(rc);
         }
         (rid, cid)
@@ -421,7 +470,15 @@ pub struct Page {
     pub next_cursor: Option<String>,
 }
 
-pub async fn list(db: &Db, kind: Kind, scope: Scope, f: &Filter, sort: (SortKey, bool), cursor: Option<Cursor>, limit: u32) -> AppResult<Page> {
+pub async fn list(
+    db: &Db,
+    kind: Kind,
+    scope: Scope,
+    f: &Filter,
+    sort: (SortKey, bool),
+    cursor: Option<Cursor>,
+    limit: u32,
+) -> AppResult<Page> {
     let mut q = Q::new("");
     let k = q.arg(kind.as_str());
     let mut conds = vec![format!("w.kind = {k}")];
@@ -433,7 +490,11 @@ pub async fn list(db: &Db, kind: Kind, scope: Scope, f: &Filter, sort: (SortKey,
     if let Some(open) = f.open {
         let terminal = kind.lifecycle().terminal;
         let ph: Vec<String> = terminal.iter().map(|s| q.arg(*s)).collect();
-        conds.push(format!("w.state {} IN ({})", if open { "NOT" } else { "" }, ph.join(", ")));
+        conds.push(format!(
+            "w.state {} IN ({})",
+            if open { "NOT" } else { "" },
+            ph.join(", ")
+        ));
     }
     if let Some(p) = f.priority_max {
         conds.push(format!("w.priority <= {}", q.arg(p)));
@@ -457,26 +518,49 @@ pub async fn list(db: &Db, kind: Kind, scope: Scope, f: &Filter, sort: (SortKey,
         conds.push(format!("w.service_id = {}", q.arg(s)));
     }
     if let Some(t) = f.text.as_deref().filter(|t| !t.trim().is_empty()) {
-        let like = format!("%{}%", t.trim().to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+        let like = format!(
+            "%{}%",
+            t.trim()
+                .to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
         let p = q.arg(like);
-        conds.push(format!("(LOWER(w.title) LIKE {p} ESCAPE '\\' OR LOWER(w.number) LIKE {p} ESCAPE '\\')"));
+        conds.push(format!(
+            "(LOWER(w.title) LIKE {p} ESCAPE '\\' OR LOWER(w.number) LIKE {p} ESCAPE '\\')"
+        ));
     }
     let (key, desc) = sort;
     let col = key.column();
     if let Some(c) = cursor {
-        let v: i64 = c.key.parse().map_err(|_| AppError::invalid("cursor", "is not a cursor issued by this list"))?;
+        let v: i64 = c
+            .key
+            .parse()
+            .map_err(|_| AppError::invalid("cursor", "is not a cursor issued by this list"))?;
         let vp = q.arg(v);
         let ip = q.arg(c.id);
         let op = if desc { "<" } else { ">" };
-        conds.push(format!("({col} {op} {vp} OR ({col} = {vp} AND w.id {op} {ip}))"));
+        conds.push(format!(
+            "({col} {op} {vp} OR ({col} = {vp} AND w.id {op} {ip}))"
+        ));
     }
     let dir = if desc { "DESC" } else { "ASC" };
     let lim = q.arg(i64::from(limit) + 1);
-    q.sql = format!("{SELECT_ITEM} WHERE {} ORDER BY {col} {dir}, w.id {dir} LIMIT {lim}", conds.join(" AND "));
+    q.sql = format!(
+        "{SELECT_ITEM} WHERE {} ORDER BY {col} {dir}, w.id {dir} LIMIT {lim}",
+        conds.join(" AND ")
+    );
     let mut items: Vec<ItemRow> = db.all(q).await?;
     let next_cursor = if items.len() > limit as usize {
         items.truncate(limit as usize);
-        items.last().map(|r| Cursor { key: key.value(r).to_string(), id: r.id }.encode())
+        items.last().map(|r| {
+            Cursor {
+                key: key.value(r).to_string(),
+                id: r.id,
+            }
+            .encode()
+        })
     } else {
         None
     };
@@ -485,22 +569,39 @@ pub async fn list(db: &Db, kind: Kind, scope: Scope, f: &Filter, sort: (SortKey,
 
 /// Apply a patch: validate, enforce the lifecycle, bump the version, record the transition and
 /// audit the diff. `expected_version` (from `If-Match`) makes a stale update fail with 412.
-pub async fn update(db: &Db, kind: Kind, number: &str, scope: Scope, actor: &Actor, patch: Patch, expected_version: Option<i64>) -> AppResult<ItemRow> {
+pub async fn update(
+    db: &Db,
+    kind: Kind,
+    number: &str,
+    scope: Scope,
+    actor: &Actor,
+    patch: Patch,
+    expected_version: Option<i64>,
+) -> AppResult<ItemRow> {
     let before = get(db, kind, number, scope).await?;
     if let Some(v) = expected_version
         && v != before.version
     {
-        return Err(AppError::Stale { current: before.version });
+        return Err(AppError::Stale {
+            current: before.version,
+        });
     }
     let mut after = before.clone();
     if let Some(t) = &patch.title {
-        after.title = Line::parse(t, MAX_TITLE).map_err(|e| AppError::invalid("title", e))?.into_string();
+        after.title = Line::parse(t, MAX_TITLE)
+            .map_err(|e| AppError::invalid("title", e))?
+            .into_string();
     }
     if let Some(d) = &patch.description {
-        after.description = bounded(d, MAX_TEXT).map_err(|e| AppError::invalid("description", e))?;
+        after.description =
+            bounded(d, MAX_TEXT).map_err(|e| AppError::invalid("description", e))?;
     }
     let impact = level("impact", patch.impact.or(Some(before.impact)), Level::LOW)?;
-    let urgency = level("urgency", patch.urgency.or(Some(before.urgency)), Level::LOW)?;
+    let urgency = level(
+        "urgency",
+        patch.urgency.or(Some(before.urgency)),
+        Level::LOW,
+    )?;
     after.impact = i64::from(impact.get());
     after.urgency = i64::from(urgency.get());
     after.priority = i64::from(Matrix::default().priority(impact, urgency).get());
@@ -528,7 +629,9 @@ pub async fn update(db: &Db, kind: Kind, number: &str, scope: Scope, actor: &Act
     }
     if let Some(n) = patch.resolution_notes {
         after.resolution_notes = match n {
-            Some(n) => Some(bounded(&n, MAX_TEXT).map_err(|e| AppError::invalid("resolution_notes", e))?),
+            Some(n) => {
+                Some(bounded(&n, MAX_TEXT).map_err(|e| AppError::invalid("resolution_notes", e))?)
+            }
             None => None,
         };
     }
@@ -562,7 +665,9 @@ pub async fn update(db: &Db, kind: Kind, number: &str, scope: Scope, actor: &Act
     if let Some(s) = after.service_id.filter(|s| Some(*s) != before.service_id) {
         exists(&mut tx, "services", s, "service_id").await?;
     }
-    if after.assignment_group_id != before.assignment_group_id || after.assignee_id != before.assignee_id {
+    if after.assignment_group_id != before.assignment_group_id
+        || after.assignee_id != before.assignee_id
+    {
         check_assignment(&mut tx, after.assignment_group_id, after.assignee_id).await?;
     }
     let n = tx
@@ -594,7 +699,9 @@ pub async fn update(db: &Db, kind: Kind, number: &str, scope: Scope, actor: &Act
         .await?;
     if n == 0 {
         // Someone else committed between our read and write.
-        return Err(AppError::Stale { current: before.version + 1 });
+        return Err(AppError::Stale {
+            current: before.version + 1,
+        });
     }
     if state_changed {
         tx.exec(
@@ -607,7 +714,15 @@ pub async fn update(db: &Db, kind: Kind, number: &str, scope: Scope, actor: &Act
         )
         .await?;
     }
-    append(&mut tx, actor, "update", kind.as_str(), &before.number, changes).await?;
+    append(
+        &mut tx,
+        actor,
+        "update",
+        kind.as_str(),
+        &before.number,
+        changes,
+    )
+    .await?;
     tx.commit().await?;
     get_by_id(db, before.id).await
 }
@@ -624,7 +739,14 @@ pub struct Comment {
     pub created_at: i64,
 }
 
-pub async fn add_comment(db: &Db, item: &ItemRow, p: &Principal, actor: &Actor, body: &str, internal: bool) -> AppResult<Comment> {
+pub async fn add_comment(
+    db: &Db,
+    item: &ItemRow,
+    p: &Principal,
+    actor: &Actor,
+    body: &str,
+    internal: bool,
+) -> AppResult<Comment> {
     if body.trim().is_empty() {
         return Err(AppError::invalid("body", "must not be empty"));
     }
@@ -632,7 +754,10 @@ pub async fn add_comment(db: &Db, item: &ItemRow, p: &Principal, actor: &Actor, 
     if internal {
         p.require(Action::InternalNotes)?;
         if !p.can(Action::UpdateWorkItems) {
-            return Err(AppError::Forbidden(format!("the {} role may not write internal notes", p.role)));
+            return Err(AppError::Forbidden(format!(
+                "the {} role may not write internal notes",
+                p.role
+            )));
         }
     }
     let mut tx = db.begin().await?;
@@ -646,25 +771,51 @@ pub async fn add_comment(db: &Db, item: &ItemRow, p: &Principal, actor: &Actor, 
                 .bind(now_ms()),
         )
         .await?;
-    tx.exec(Q::new("UPDATE work_items SET updated_at = $1 WHERE id = $2").bind(now_ms()).bind(item.id)).await?;
+    tx.exec(
+        Q::new("UPDATE work_items SET updated_at = $1 WHERE id = $2")
+            .bind(now_ms())
+            .bind(item.id),
+    )
+    .await?;
     append(
         &mut tx,
         actor,
-        if internal { "comment.internal" } else { "comment.public" },
+        if internal {
+            "comment.internal"
+        } else {
+            "comment.public"
+        },
         &item.kind,
         &item.number,
-        vec![FieldChange { field: "comment".into(), old: Value::Null, new: json!(body) }],
+        vec![FieldChange {
+            field: "comment".into(),
+            old: Value::Null,
+            new: json!(body),
+        }],
     )
     .await?;
     tx.commit().await?;
-    Ok(db.one(Q::new(format!("{COMMENT_SELECT} WHERE c.id = $1")).bind(id)).await?)
+    Ok(db
+        .one(Q::new(format!("{COMMENT_SELECT} WHERE c.id = $1")).bind(id))
+        .await?)
 }
 
 const COMMENT_SELECT: &str = "SELECT c.id, c.author_id, u.name AS author_name, c.body, c.internal, c.created_at FROM comments c LEFT JOIN users u ON u.id = c.author_id";
 
 pub async fn comments(db: &Db, item: &ItemRow, include_internal: bool) -> AppResult<Vec<Comment>> {
-    let extra = if include_internal { "" } else { " AND c.internal = 0" };
-    Ok(db.all(Q::new(format!("{COMMENT_SELECT} WHERE c.item_id = $1{extra} ORDER BY c.created_at, c.id")).bind(item.id)).await?)
+    let extra = if include_internal {
+        ""
+    } else {
+        " AND c.internal = 0"
+    };
+    Ok(db
+        .all(
+            Q::new(format!(
+                "{COMMENT_SELECT} WHERE c.item_id = $1{extra} ORDER BY c.created_at, c.id"
+            ))
+            .bind(item.id),
+        )
+        .await?)
 }
 
 #[derive(Debug, Clone, sqlx::FromRow, Serialize, utoipa::ToSchema)]
@@ -678,12 +829,28 @@ pub struct Link {
     pub state: String,
 }
 
-pub async fn add_link(db: &Db, item: &ItemRow, actor: &Actor, kind: &str, to_number: &str, scope: Scope) -> AppResult<()> {
+pub async fn add_link(
+    db: &Db,
+    item: &ItemRow,
+    actor: &Actor,
+    kind: &str,
+    to_number: &str,
+    scope: Scope,
+) -> AppResult<()> {
     let lk = LinkKind::parse(kind).ok_or_else(|| {
-        AppError::invalid("kind", format!("must be one of: {}", LinkKind::ALL.map(|k| k.as_str()).join(", ")))
+        AppError::invalid(
+            "kind",
+            format!(
+                "must be one of: {}",
+                LinkKind::ALL.map(|k| k.as_str()).join(", ")
+            ),
+        )
     })?;
-    let (to_kind, _) = parse_number(to_number).ok_or_else(|| AppError::invalid("to", "is not a work item number"))?;
-    let target = get(db, to_kind, to_number, scope).await.map_err(|_| AppError::invalid("to", format!("no work item {to_number}")))?;
+    let (to_kind, _) = parse_number(to_number)
+        .ok_or_else(|| AppError::invalid("to", "is not a work item number"))?;
+    let target = get(db, to_kind, to_number, scope)
+        .await
+        .map_err(|_| AppError::invalid("to", format!("no work item {to_number}")))?;
     if target.id == item.id {
         return Err(AppError::invalid("to", "an item cannot link to itself"));
     }
@@ -701,7 +868,19 @@ pub async fn add_link(db: &Db, item: &ItemRow, actor: &Actor, kind: &str, to_num
         crate::platform::db::DbError::Unique(_) => AppError::Conflict("that link exists already".into()),
         e => e.into(),
     })?;
-    append(&mut tx, actor, "link.add", &item.kind, &item.number, vec![FieldChange { field: lk.as_str().into(), old: Value::Null, new: json!(target.number) }]).await?;
+    append(
+        &mut tx,
+        actor,
+        "link.add",
+        &item.kind,
+        &item.number,
+        vec![FieldChange {
+            field: lk.as_str().into(),
+            old: Value::Null,
+            new: json!(target.number),
+        }],
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -710,9 +889,9 @@ pub async fn links(db: &Db, item: &ItemRow) -> AppResult<Vec<Link>> {
     Ok(db
         .all(
             Q::new(
-                "SELECT l.id, l.kind, 'outgoing' AS direction, w.number, w.title, w.state FROM work_item_links l JOIN work_items w ON w.id = l.to_id WHERE l.from_id = $1 \
+                "SELECT l.id AS id, l.kind AS kind, 'outgoing' AS direction, w.number, w.title, w.state FROM work_item_links l JOIN work_items w ON w.id = l.to_id WHERE l.from_id = $1 \
                  UNION ALL \
-                 SELECT l.id, l.kind, 'incoming' AS direction, w.number, w.title, w.state FROM work_item_links l JOIN work_items w ON w.id = l.from_id WHERE l.to_id = $1 \
+                 SELECT l.id AS id, l.kind AS kind, 'incoming' AS direction, w.number, w.title, w.state FROM work_item_links l JOIN work_items w ON w.id = l.from_id WHERE l.to_id = $1 \
                  ORDER BY id",
             )
             .bind(item.id),
@@ -756,7 +935,8 @@ pub async fn add_attachment(
     content_type: &str,
     data: Vec<u8>,
 ) -> AppResult<Attachment> {
-    let filename = sanitize_filename(filename).ok_or_else(|| AppError::invalid("filename", "must be a plain file name"))?;
+    let filename = sanitize_filename(filename)
+        .ok_or_else(|| AppError::invalid("filename", "must be a plain file name"))?;
     let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&data));
     let size = data.len() as i64;
     let (blob, path) = match dir {
@@ -764,11 +944,21 @@ pub async fn add_attachment(
             let p = d.join(&sha);
             if !p.exists() {
                 let tmp = d.join(format!("{sha}.tmp{}", std::process::id()));
-                tokio::fs::create_dir_all(d).await.map_err(|e| AppError::Internal(e.into()))?;
-                tokio::fs::write(&tmp, &data).await.map_err(|e| AppError::Internal(e.into()))?;
-                let f = tokio::fs::File::open(&tmp).await.map_err(|e| AppError::Internal(e.into()))?;
-                f.sync_all().await.map_err(|e| AppError::Internal(e.into()))?;
-                tokio::fs::rename(&tmp, &p).await.map_err(|e| AppError::Internal(e.into()))?;
+                tokio::fs::create_dir_all(d)
+                    .await
+                    .map_err(|e| AppError::Internal(e.into()))?;
+                tokio::fs::write(&tmp, &data)
+                    .await
+                    .map_err(|e| AppError::Internal(e.into()))?;
+                let f = tokio::fs::File::open(&tmp)
+                    .await
+                    .map_err(|e| AppError::Internal(e.into()))?;
+                f.sync_all()
+                    .await
+                    .map_err(|e| AppError::Internal(e.into()))?;
+                tokio::fs::rename(&tmp, &p)
+                    .await
+                    .map_err(|e| AppError::Internal(e.into()))?;
             }
             (None, Some(sha.clone()))
         }
@@ -789,7 +979,19 @@ pub async fn add_attachment(
                 .bind(now_ms()),
         )
         .await?;
-    append(&mut tx, actor, "attachment.add", &item.kind, &item.number, vec![FieldChange { field: "attachment".into(), old: Value::Null, new: json!({"filename": filename, "size": size, "sha256": sha}) }]).await?;
+    append(
+        &mut tx,
+        actor,
+        "attachment.add",
+        &item.kind,
+        &item.number,
+        vec![FieldChange {
+            field: "attachment".into(),
+            old: Value::Null,
+            new: json!({"filename": filename, "size": size, "sha256": sha}),
+        }],
+    )
+    .await?;
     tx.commit().await?;
     Ok(db.one(Q::new("SELECT id, filename, content_type, size, sha256, created_at FROM attachments WHERE id = $1").bind(id)).await?)
 }
@@ -799,16 +1001,29 @@ pub async fn attachments(db: &Db, item: &ItemRow) -> AppResult<Vec<Attachment>> 
 }
 
 /// An attachment's metadata and bytes.
-pub async fn attachment_data(db: &Db, dir: Option<&std::path::Path>, item: &ItemRow, id: i64) -> AppResult<(Attachment, Vec<u8>)> {
+pub async fn attachment_data(
+    db: &Db,
+    dir: Option<&std::path::Path>,
+    item: &ItemRow,
+    id: i64,
+) -> AppResult<(Attachment, Vec<u8>)> {
     let meta: Attachment = db
         .opt(Q::new("SELECT id, filename, content_type, size, sha256, created_at FROM attachments WHERE id = $1 AND item_id = $2").bind(id).bind(item.id))
         .await?
         .ok_or_else(|| AppError::NotFound(format!("attachment {id}")))?;
-    let (data, path): (Option<Vec<u8>>, Option<String>) = db.one(Q::new("SELECT data, path FROM attachments WHERE id = $1").bind(id)).await?;
+    let (data, path): (Option<Vec<u8>>, Option<String>) = db
+        .one(Q::new("SELECT data, path FROM attachments WHERE id = $1").bind(id))
+        .await?;
     let bytes = match (data, path, dir) {
         (Some(d), _, _) => d,
-        (None, Some(p), Some(dir)) => tokio::fs::read(dir.join(p)).await.map_err(|e| AppError::Internal(e.into()))?,
-        _ => return Err(AppError::Internal(anyhow::anyhow!("attachment {id} has no stored content (attachments directory not configured?)"))),
+        (None, Some(p), Some(dir)) => tokio::fs::read(dir.join(p))
+            .await
+            .map_err(|e| AppError::Internal(e.into()))?,
+        _ => {
+            return Err(AppError::Internal(anyhow::anyhow!(
+                "attachment {id} has no stored content (attachments directory not configured?)"
+            )));
+        }
     };
     Ok((meta, bytes))
 }
@@ -816,7 +1031,12 @@ pub async fn attachment_data(db: &Db, dir: Option<&std::path::Path>, item: &Item
 /// Keep only the last path component and refuse names that could escape or hide.
 pub fn sanitize_filename(raw: &str) -> Option<String> {
     let base = raw.rsplit(['/', '\\']).next()?.trim();
-    if base.is_empty() || base == "." || base == ".." || base.len() > 255 || base.chars().any(char::is_control) {
+    if base.is_empty()
+        || base == "."
+        || base == ".."
+        || base.len() > 255
+        || base.chars().any(char::is_control)
+    {
         return None;
     }
     Some(base.to_string())

@@ -4,15 +4,17 @@
 use super::{Filter, ItemRow, Patch, Scope, SortKey};
 use crate::kernel::api::{ItemView, ListParams};
 use crate::platform::error::AppError;
-use crate::platform::ui::{WebUser, check_csrf, clear_flash, flash, page_error, redirect_with_flash, viewer};
+use crate::platform::ui::{
+    WebUser, check_csrf, clear_flash, flash, page_error, redirect_with_flash, viewer,
+};
 use crate::platform::web::AppState;
 use crate::{directory, kernel};
+use axum::Form;
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::{get, post};
-use axum::Form;
 use keel_core::access::Action;
 use keel_core::kernel::Kind;
 use keel_core::page::{self, Cursor};
@@ -30,15 +32,30 @@ pub fn routes() -> Router<AppState> {
 
 const K: Kind = Kind::Incident;
 
-async fn list_page(State(st): State<AppState>, WebUser(p): WebUser, headers: HeaderMap, Query(q): Query<ListParams>) -> Response {
+async fn list_page(
+    State(st): State<AppState>,
+    WebUser(p): WebUser,
+    headers: HeaderMap,
+    Query(q): Query<ListParams>,
+) -> Response {
     let result = async {
         p.require(Action::ReadWorkItems)?;
         let limit = page::limit(q.limit).map_err(|e| AppError::invalid("limit", e))?;
-        let cursor = q.cursor.as_deref().filter(|c| !c.is_empty()).map(Cursor::decode).transpose().map_err(|e| AppError::invalid("cursor", e))?;
+        let cursor = q
+            .cursor
+            .as_deref()
+            .filter(|c| !c.is_empty())
+            .map(Cursor::decode)
+            .transpose()
+            .map_err(|e| AppError::invalid("cursor", e))?;
         let filter: Filter = q.filter(K, &p)?;
         let sort: (SortKey, bool) = q.sort()?;
         let page = kernel::list(&st.db, K, Scope::of(&p), &filter, sort, cursor, limit).await?;
-        let groups = if p.can(Action::ReadDirectory) { directory::list_groups(&st.db).await? } else { vec![] };
+        let groups = if p.can(Action::ReadDirectory) {
+            directory::list_groups(&st.db).await?
+        } else {
+            vec![]
+        };
         Ok::<_, AppError>((page, groups))
     }
     .await;
@@ -46,7 +63,12 @@ async fn list_page(State(st): State<AppState>, WebUser(p): WebUser, headers: Hea
         Ok((page, groups)) => {
             let items: Vec<ItemView> = page.items.into_iter().map(ItemView::from).collect();
             let mut next_q = Vec::new();
-            for (k, v) in [("state", &q.state), ("sort", &q.sort), ("q", &q.q), ("assignee", &q.assignee)] {
+            for (k, v) in [
+                ("state", &q.state),
+                ("sort", &q.sort),
+                ("q", &q.q),
+                ("assignee", &q.assignee),
+            ] {
                 if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
                     next_q.push(format!("{k}={}", crate::platform::ui::urlencode(v)));
                 }
@@ -83,10 +105,19 @@ async fn new_page(State(st): State<AppState>, WebUser(p): WebUser) -> Response {
     render_new(&st, &p, None, &NewForm::default()).await
 }
 
-async fn render_new(st: &AppState, p: &crate::platform::auth::Principal, error: Option<AppError>, f: &NewForm) -> Response {
-    let services = directory::list_named(&st.db, "services").await.unwrap_or_default();
+async fn render_new(
+    st: &AppState,
+    p: &crate::platform::auth::Principal,
+    error: Option<AppError>,
+    f: &NewForm,
+) -> Response {
+    let services = directory::list_named(&st.db, "services")
+        .await
+        .unwrap_or_default();
     let (field, msg) = match &error {
-        Some(AppError::Invalid { field, detail }) => (Some(field.clone()), Some(format!("{field}: {detail}"))),
+        Some(AppError::Invalid { field, detail }) => {
+            (Some(field.clone()), Some(format!("{field}: {detail}")))
+        }
         Some(e) => (None, Some(e.to_string())),
         None => (None, None),
     };
@@ -118,15 +149,25 @@ struct NewForm {
 fn opt_num(field: &str, v: &Option<String>) -> Result<Option<i64>, AppError> {
     match v.as_deref().map(str::trim) {
         None | Some("") => Ok(None),
-        Some(s) => s.parse().map(Some).map_err(|_| AppError::invalid(field, "must be a number")),
+        Some(s) => s
+            .parse()
+            .map(Some)
+            .map_err(|_| AppError::invalid(field, "must be a number")),
     }
 }
 
 fn opt_text(v: &Option<String>) -> Option<String> {
-    v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string)
+    v.as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
 }
 
-async fn create_submit(State(st): State<AppState>, WebUser(p): WebUser, Form(f): Form<NewForm>) -> Response {
+async fn create_submit(
+    State(st): State<AppState>,
+    WebUser(p): WebUser,
+    Form(f): Form<NewForm>,
+) -> Response {
     let result = async {
         check_csrf(&p, &f.csrf)?;
         p.require(Action::CreateIncident)?;
@@ -143,13 +184,21 @@ async fn create_submit(State(st): State<AppState>, WebUser(p): WebUser, Form(f):
     }
     .await;
     match result {
-        Ok(row) => redirect_with_flash(&format!("/incidents/{}", row.number), &format!("{} created.", row.number)),
+        Ok(row) => redirect_with_flash(
+            &format!("/incidents/{}", row.number),
+            &format!("{} created.", row.number),
+        ),
         Err(e @ AppError::Invalid { .. }) => render_new(&st, &p, Some(e), &f).await,
         Err(e) => page_error(&st, Some(&p), e),
     }
 }
 
-async fn detail_page(State(st): State<AppState>, WebUser(p): WebUser, headers: HeaderMap, Path(number): Path<String>) -> Response {
+async fn detail_page(
+    State(st): State<AppState>,
+    WebUser(p): WebUser,
+    headers: HeaderMap,
+    Path(number): Path<String>,
+) -> Response {
     match load_detail(&st, &p, &number).await {
         Ok(ctx) => clear_flash(render_detail(&st, &p, ctx, flash(&headers), None)),
         Err(e) => page_error(&st, Some(&p), e),
@@ -167,13 +216,21 @@ struct Detail {
     services: Vec<directory::Named>,
 }
 
-async fn load_detail(st: &AppState, p: &crate::platform::auth::Principal, number: &str) -> Result<Detail, AppError> {
+async fn load_detail(
+    st: &AppState,
+    p: &crate::platform::auth::Principal,
+    number: &str,
+) -> Result<Detail, AppError> {
     p.require(Action::ReadWorkItems)?;
     let row = kernel::get(&st.db, K, number, Scope::of(p)).await?;
     let comments = kernel::comments(&st.db, &row, p.can(Action::InternalNotes)).await?;
     let history = if p.can(Action::ReadAudit) {
         let mut h: Vec<crate::kernel::api::HistoryEntry> =
-            crate::management::support::audit_trail::for_entity(&st.db, K.as_str(), &row.number).await?.into_iter().map(Into::into).collect();
+            crate::management::support::audit_trail::for_entity(&st.db, K.as_str(), &row.number)
+                .await?
+                .into_iter()
+                .map(Into::into)
+                .collect();
         if !p.can(Action::InternalNotes) {
             h.retain(|e| e.action != "comment.internal");
         }
@@ -184,18 +241,43 @@ async fn load_detail(st: &AppState, p: &crate::platform::auth::Principal, number
     let links = kernel::links(&st.db, &row).await?;
     let attachments = kernel::attachments(&st.db, &row).await?;
     let (groups, agents, services) = if p.can(Action::UpdateWorkItems) {
-        let agents = directory::list_users(&st.db).await?.into_iter().filter(|u| !matches!(u.role.as_str(), "requester" | "auditor") && u.disabled == 0).collect();
-        (directory::list_groups(&st.db).await?, agents, directory::list_named(&st.db, "services").await?)
+        let agents = directory::list_users(&st.db)
+            .await?
+            .into_iter()
+            .filter(|u| !matches!(u.role.as_str(), "requester" | "auditor") && u.disabled == 0)
+            .collect();
+        (
+            directory::list_groups(&st.db).await?,
+            agents,
+            directory::list_named(&st.db, "services").await?,
+        )
     } else {
         (vec![], vec![], vec![])
     };
-    Ok(Detail { row, comments, history, links, attachments, groups, agents, services })
+    Ok(Detail {
+        row,
+        comments,
+        history,
+        links,
+        attachments,
+        groups,
+        agents,
+        services,
+    })
 }
 
-fn render_detail(st: &AppState, p: &crate::platform::auth::Principal, d: Detail, flash: Option<String>, error: Option<AppError>) -> Response {
+fn render_detail(
+    st: &AppState,
+    p: &crate::platform::auth::Principal,
+    d: Detail,
+    flash: Option<String>,
+    error: Option<AppError>,
+) -> Response {
     let vocab = kernel::vocabulary(K);
     let (field, msg) = match &error {
-        Some(AppError::Invalid { field, detail }) => (Some(field.clone()), Some(format!("{field}: {detail}"))),
+        Some(AppError::Invalid { field, detail }) => {
+            (Some(field.clone()), Some(format!("{field}: {detail}")))
+        }
         Some(e) => (None, Some(e.to_string())),
         None => (None, None),
     };
@@ -234,7 +316,12 @@ struct UpdateForm {
     resolution_notes: Option<String>,
 }
 
-async fn update_submit(State(st): State<AppState>, WebUser(p): WebUser, Path(number): Path<String>, Form(f): Form<UpdateForm>) -> Response {
+async fn update_submit(
+    State(st): State<AppState>,
+    WebUser(p): WebUser,
+    Path(number): Path<String>,
+    Form(f): Form<UpdateForm>,
+) -> Response {
     let result = async {
         check_csrf(&p, &f.csrf)?;
         p.require(Action::UpdateWorkItems)?;
@@ -244,23 +331,52 @@ async fn update_submit(State(st): State<AppState>, WebUser(p): WebUser, Path(num
             impact: opt_num("impact", &f.impact)?,
             urgency: opt_num("urgency", &f.urgency)?,
             category: f.category.as_ref().map(|_| opt_text(&f.category)),
-            service_id: f.service_id.as_ref().map(|_| opt_num("service_id", &f.service_id)).transpose()?,
-            assignment_group_id: f.assignment_group_id.as_ref().map(|_| opt_num("assignment_group_id", &f.assignment_group_id)).transpose()?,
-            assignee_id: f.assignee_id.as_ref().map(|_| opt_num("assignee_id", &f.assignee_id)).transpose()?,
+            service_id: f
+                .service_id
+                .as_ref()
+                .map(|_| opt_num("service_id", &f.service_id))
+                .transpose()?,
+            assignment_group_id: f
+                .assignment_group_id
+                .as_ref()
+                .map(|_| opt_num("assignment_group_id", &f.assignment_group_id))
+                .transpose()?,
+            assignee_id: f
+                .assignee_id
+                .as_ref()
+                .map(|_| opt_num("assignee_id", &f.assignee_id))
+                .transpose()?,
             state: opt_text(&f.state),
             hold_reason: f.hold_reason.as_ref().map(|_| opt_text(&f.hold_reason)),
-            resolution_code: f.resolution_code.as_ref().map(|_| opt_text(&f.resolution_code)),
-            resolution_notes: f.resolution_notes.as_ref().map(|_| opt_text(&f.resolution_notes)),
+            resolution_code: f
+                .resolution_code
+                .as_ref()
+                .map(|_| opt_text(&f.resolution_code)),
+            resolution_notes: f
+                .resolution_notes
+                .as_ref()
+                .map(|_| opt_text(&f.resolution_notes)),
         };
-        kernel::update(&st.db, K, &number, Scope::of(&p), &p.actor(), patch, f.version).await
+        kernel::update(
+            &st.db,
+            K,
+            &number,
+            Scope::of(&p),
+            &p.actor(),
+            patch,
+            f.version,
+        )
+        .await
     }
     .await;
     match result {
         Ok(row) => redirect_with_flash(&format!("/incidents/{}", row.number), "Saved."),
-        Err(e @ (AppError::Invalid { .. } | AppError::Conflict(_) | AppError::Stale { .. })) => match load_detail(&st, &p, &number).await {
-            Ok(d) => render_detail(&st, &p, d, None, Some(e)),
-            Err(e2) => page_error(&st, Some(&p), e2),
-        },
+        Err(e @ (AppError::Invalid { .. } | AppError::Conflict(_) | AppError::Stale { .. })) => {
+            match load_detail(&st, &p, &number).await {
+                Ok(d) => render_detail(&st, &p, d, None, Some(e)),
+                Err(e2) => page_error(&st, Some(&p), e2),
+            }
+        }
         Err(e) => page_error(&st, Some(&p), e),
     }
 }
@@ -274,7 +390,12 @@ struct CommentForm {
     internal: Option<String>,
 }
 
-async fn comment_submit(State(st): State<AppState>, WebUser(p): WebUser, Path(number): Path<String>, Form(f): Form<CommentForm>) -> Response {
+async fn comment_submit(
+    State(st): State<AppState>,
+    WebUser(p): WebUser,
+    Path(number): Path<String>,
+    Form(f): Form<CommentForm>,
+) -> Response {
     let result = async {
         check_csrf(&p, &f.csrf)?;
         p.require(Action::CommentPublic)?;

@@ -6,9 +6,9 @@ use crate::management::support::audit_trail::{Actor, Channel};
 use crate::platform::db::{Db, DbResult, Q, now_ms};
 use crate::platform::error::{AppError, AppResult};
 use crate::platform::web::AppState;
+use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
-use argon2::Argon2;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{Method, header};
@@ -37,14 +37,22 @@ pub fn sha256_hex(s: &str) -> String {
 pub fn hash_password(password: &str) -> AppResult<String> {
     let mut salt = [0u8; 16];
     getrandom::fill(&mut salt).map_err(|e| AppError::Internal(anyhow::anyhow!("rng: {e}")))?;
-    PasswordHasher::<PasswordHash>::hash_password_with_salt(&Argon2::default(), password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("hashing: {e}")))
+    PasswordHasher::<PasswordHash>::hash_password_with_salt(
+        &Argon2::default(),
+        password.as_bytes(),
+        &salt,
+    )
+    .map(|h| h.to_string())
+    .map_err(|e| AppError::Internal(anyhow::anyhow!("hashing: {e}")))
 }
 
 pub fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash)
-        .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+        .map(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 
@@ -190,13 +198,23 @@ pub async fn authenticate(parts: &Parts, state: &AppState) -> AppResult<Option<P
 /// methods (so another site cannot make a logged-in browser change data).
 impl FromRequestParts<AppState> for Principal {
     type Rejection = AppError;
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let p = authenticate(parts, state).await?.ok_or(AppError::Unauthenticated)?;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let p = authenticate(parts, state)
+            .await?
+            .ok_or(AppError::Unauthenticated)?;
         let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
         if p.channel == Channel::Web && !safe {
-            let sent = parts.headers.get("x-csrf-token").and_then(|v| v.to_str().ok());
+            let sent = parts
+                .headers
+                .get("x-csrf-token")
+                .and_then(|v| v.to_str().ok());
             if sent.is_none() || sent != p.csrf.as_deref() {
-                return Err(AppError::Forbidden("missing or wrong X-CSRF-Token header".into()));
+                return Err(AppError::Forbidden(
+                    "missing or wrong X-CSRF-Token header".into(),
+                ));
             }
         }
         Ok(p)
@@ -240,10 +258,16 @@ pub async fn login(db: &Db, email: &str, password: &str) -> AppResult<(String, S
         });
     }
     let row: Option<LoginRow> = db
-        .opt(Q::new("SELECT id, password_hash FROM users WHERE email = $1 AND disabled = 0").bind(&email))
+        .opt(
+            Q::new("SELECT id, password_hash FROM users WHERE email = $1 AND disabled = 0")
+                .bind(&email),
+        )
         .await?;
     let ok = match &row {
-        Some(LoginRow { password_hash: Some(h), .. }) => verify_password(password, h),
+        Some(LoginRow {
+            password_hash: Some(h),
+            ..
+        }) => verify_password(password, h),
         _ => {
             // Spend the same time as a real check so timing does not reveal which accounts exist.
             let _ = verify_password(password, DUMMY_HASH);
@@ -267,21 +291,39 @@ pub async fn login(db: &Db, email: &str, password: &str) -> AppResult<(String, S
             .bind(now + SESSION_TTL_MS),
     )
     .await?;
-    tx.exec(Q::new("DELETE FROM login_failures WHERE email = $1").bind(&email)).await?;
+    tx.exec(Q::new("DELETE FROM login_failures WHERE email = $1").bind(&email))
+        .await?;
     let actor = Actor {
         user_id: Some(row.id),
         label: email.clone(),
         channel: Channel::Web,
     };
-    crate::management::support::audit_trail::append(&mut tx, &actor, "login", "user", &row.id.to_string(), vec![]).await?;
+    crate::management::support::audit_trail::append(
+        &mut tx,
+        &actor,
+        "login",
+        "user",
+        &row.id.to_string(),
+        vec![],
+    )
+    .await?;
     tx.commit().await?;
     Ok((token, csrf))
 }
 
 pub async fn logout(db: &Db, token: &str, p: &Principal) -> AppResult<()> {
     let mut tx = db.begin().await?;
-    tx.exec(Q::new("DELETE FROM sessions WHERE token_hash = $1").bind(sha256_hex(token))).await?;
-    crate::management::support::audit_trail::append(&mut tx, &p.actor(), "logout", "user", &p.user_id.to_string(), vec![]).await?;
+    tx.exec(Q::new("DELETE FROM sessions WHERE token_hash = $1").bind(sha256_hex(token)))
+        .await?;
+    crate::management::support::audit_trail::append(
+        &mut tx,
+        &p.actor(),
+        "logout",
+        "user",
+        &p.user_id.to_string(),
+        vec![],
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }

@@ -9,7 +9,9 @@
 //! connection avoids `SQLITE_BUSY` storms) and a pool of readers.
 
 use sqlx::postgres::{PgPoolOptions, PgRow};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
 use sqlx::{FromRow, PgPool, SqlitePool};
 use std::str::FromStr;
 use std::time::Duration;
@@ -132,7 +134,8 @@ impl Q {
 
 /// A row type decodable from both backends.
 pub trait Row: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin {}
-impl<T> Row for T where T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin {}
+impl<T> Row for T where T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin
+{}
 
 macro_rules! bind_args {
     ($query:expr, $args:expr) => {{
@@ -155,9 +158,15 @@ macro_rules! run {
         let Q { sql, args } = $q;
         match $self {
             Exec::Sqlite($e) => {
-                bind_args!(sqlx::query_as::<_, $T>(sqlx::AssertSqlSafe(sql)), args).$method($sqlite).await
+                bind_args!(sqlx::query_as::<_, $T>(sqlx::AssertSqlSafe(sql)), args)
+                    .$method($sqlite)
+                    .await
             }
-            Exec::Pg($e) => bind_args!(sqlx::query_as::<_, $T>(sqlx::AssertSqlSafe(sql)), args).$method($pg).await,
+            Exec::Pg($e) => {
+                bind_args!(sqlx::query_as::<_, $T>(sqlx::AssertSqlSafe(sql)), args)
+                    .$method($pg)
+                    .await
+            }
         }
     }};
 }
@@ -190,8 +199,14 @@ impl Exec<'_> {
     async fn exec(self, q: Q) -> DbResult<u64> {
         let Q { sql, args } = q;
         Ok(match self {
-            Exec::Sqlite(c) => bind_args!(sqlx::query(sqlx::AssertSqlSafe(sql)), args).execute(c).await?.rows_affected(),
-            Exec::Pg(c) => bind_args!(sqlx::query(sqlx::AssertSqlSafe(sql)), args).execute(c).await?.rows_affected(),
+            Exec::Sqlite(c) => bind_args!(sqlx::query(sqlx::AssertSqlSafe(sql)), args)
+                .execute(c)
+                .await?
+                .rows_affected(),
+            Exec::Pg(c) => bind_args!(sqlx::query(sqlx::AssertSqlSafe(sql)), args)
+                .execute(c)
+                .await?
+                .rows_affected(),
         })
     }
 }
@@ -257,7 +272,9 @@ impl Db {
     /// The schema version in force (the highest applied migration).
     pub async fn schema_version(&self) -> DbResult<i64> {
         let v: Option<(i64,)> = self
-            .opt(Q::new("SELECT MAX(version) FROM _sqlx_migrations WHERE success = TRUE"))
+            .opt(Q::new(
+                "SELECT MAX(version) FROM _sqlx_migrations WHERE success = TRUE",
+            ))
             .await?;
         Ok(v.map(|v| v.0).unwrap_or(0))
     }
@@ -308,7 +325,9 @@ impl Db {
 
     /// Is the database reachable? Used by `/readyz`.
     pub async fn ping(&self) -> bool {
-        self.opt::<(i64,)>(Q::new("SELECT 1")).await.is_ok()
+        self.opt::<(i64,)>(Q::new("SELECT CAST(1 AS BIGINT)"))
+            .await
+            .is_ok()
     }
 
     pub async fn close(&self) {
@@ -363,4 +382,27 @@ impl Tx {
 /// Milliseconds since the Unix epoch: how every instant is stored.
 pub fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
+}
+
+impl Db {
+    /// Apply migrations up to and including `version` only (for upgrade tests and staged
+    /// roll-outs).
+    pub async fn migrate_to(&self, version: i64) -> DbResult<()> {
+        let base = match self {
+            Db::Sqlite { .. } => &SQLITE_MIGRATOR,
+            Db::Postgres(_) => &PG_MIGRATOR,
+        };
+        let mut m = sqlx::migrate::Migrator::DEFAULT;
+        m.migrations = std::borrow::Cow::Owned(
+            base.iter()
+                .filter(|m| m.version <= version)
+                .cloned()
+                .collect(),
+        );
+        match self {
+            Db::Sqlite { write, .. } => m.run(write).await?,
+            Db::Postgres(p) => m.run(p).await?,
+        }
+        Ok(())
+    }
 }

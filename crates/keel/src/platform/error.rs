@@ -96,7 +96,9 @@ impl From<DbError> for AppError {
     fn from(e: DbError) -> Self {
         match e {
             DbError::NotFound => AppError::NotFound("record".into()),
-            DbError::Unique(c) => AppError::Conflict(format!("a record with the same unique value exists ({c})")),
+            DbError::Unique(c) => {
+                AppError::Conflict(format!("a record with the same unique value exists ({c})"))
+            }
             other => AppError::Internal(other.into()),
         }
     }

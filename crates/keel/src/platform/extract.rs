@@ -4,8 +4,8 @@ use crate::platform::error::AppError;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use serde::de::{DeserializeOwned, Deserializer};
 use serde::Deserialize;
+use serde::de::{DeserializeOwned, Deserializer};
 
 /// JSON body; a malformed body gets 400, a body of the wrong shape gets 422 naming the field.
 pub struct ApiJson<T>(pub T);
@@ -47,7 +47,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
 fn field_error(text: &str) -> AppError {
     let rest = text.split_once(": ").map(|(_, r)| r).unwrap_or(text);
     match rest.split_once(": ") {
-        Some((path, msg)) if !path.contains(' ') && !path.is_empty() => AppError::invalid(path, msg),
+        Some((path, msg)) if !path.contains(' ') && !path.is_empty() => {
+            AppError::invalid(path, msg)
+        }
         _ => {
             // serde's "missing field `x`" has no path prefix.
             if let Some(start) = rest.find("field `") {

@@ -34,7 +34,13 @@ pub struct Job {
 
 const JOB_COLS: &str = "id, kind, payload, state, run_at, attempts, max_attempts, last_error";
 
-pub async fn enqueue(db: &Db, kind: &str, payload: serde_json::Value, run_at: i64, max_attempts: i64) -> DbResult<i64> {
+pub async fn enqueue(
+    db: &Db,
+    kind: &str,
+    payload: serde_json::Value,
+    run_at: i64,
+    max_attempts: i64,
+) -> DbResult<i64> {
     let mut tx = db.begin().await?;
     let id = tx
         .insert(
@@ -122,7 +128,10 @@ pub const SCHEDULES: &[(&str, i64, &str)] = &[
 /// Run one job's work.
 pub async fn run(st: &AppState, job: &Job) -> Result<(), String> {
     match job.kind.as_str() {
-        "incident.auto_close" => auto_close(&st.db, st.cfg.auto_close_days).await.map(|_| ()).map_err(|e| e.to_string()),
+        "incident.auto_close" => auto_close(&st.db, st.cfg.auto_close_days)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
         "housekeeping" => housekeeping(&st.db).await.map_err(|e| e.to_string()),
         "noop" => Ok(()),
         "fail" => Err("asked to fail".into()),
@@ -146,7 +155,19 @@ pub async fn auto_close(db: &Db, days: i64) -> DbResult<u64> {
             .await?;
         if n == 1 {
             tx.exec(Q::new("INSERT INTO work_item_transitions (item_id, from_state, to_state, at, actor_id) VALUES ($1, 'resolved', 'closed', $2, NULL)").bind(id).bind(now)).await?;
-            append(&mut tx, &actor, "update", "incident", &number, vec![FieldChange { field: "state".into(), old: json!("resolved"), new: json!("closed") }]).await?;
+            append(
+                &mut tx,
+                &actor,
+                "update",
+                "incident",
+                &number,
+                vec![FieldChange {
+                    field: "state".into(),
+                    old: json!("resolved"),
+                    new: json!("closed"),
+                }],
+            )
+            .await?;
             closed += 1;
         }
         tx.commit().await?;
@@ -158,10 +179,17 @@ pub async fn auto_close(db: &Db, days: i64) -> DbResult<u64> {
 /// jobs older than 30 days. None of these is a record of the SMS, so none is audited.
 pub async fn housekeeping(db: &Db) -> DbResult<()> {
     let now = now_ms();
-    db.exec(Q::new("DELETE FROM sessions WHERE expires_at < $1").bind(now)).await?;
-    db.exec(Q::new("DELETE FROM login_failures WHERE at < $1").bind(now - 86_400_000)).await?;
-    db.exec(Q::new("DELETE FROM idempotency_keys WHERE created_at < $1").bind(now - 86_400_000)).await?;
-    db.exec(Q::new("DELETE FROM jobs WHERE state = 'done' AND finished_at < $1").bind(now - 30 * 86_400_000)).await?;
+    db.exec(Q::new("DELETE FROM sessions WHERE expires_at < $1").bind(now))
+        .await?;
+    db.exec(Q::new("DELETE FROM login_failures WHERE at < $1").bind(now - 86_400_000))
+        .await?;
+    db.exec(Q::new("DELETE FROM idempotency_keys WHERE created_at < $1").bind(now - 86_400_000))
+        .await?;
+    db.exec(
+        Q::new("DELETE FROM jobs WHERE state = 'done' AND finished_at < $1")
+            .bind(now - 30 * 86_400_000),
+    )
+    .await?;
     Ok(())
 }
 
@@ -187,10 +215,15 @@ pub async fn worker(st: AppState, node: String, mut stop: tokio::sync::watch::Re
                 Ok(Some(job)) => {
                     let result = run(&st, &job).await;
                     match &result {
-                        Ok(()) => st.metrics.jobs_done.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+                        Ok(()) => st
+                            .metrics
+                            .jobs_done
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed),
                         Err(e) => {
                             tracing::warn!(job = job.id, kind = %job.kind, error = %e, "job failed");
-                            st.metrics.jobs_failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                            st.metrics
+                                .jobs_failed
+                                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
                         }
                     };
                     if let Err(e) = finish(&st.db, &job, &node, result).await {
@@ -215,5 +248,11 @@ pub async fn worker(st: AppState, node: String, mut stop: tokio::sync::watch::Re
 #[utoipa::path(get, path = "/api/v1/jobs", tag = "operations", responses((status = 200, body = Vec<Job>)), security(("bearer" = [])))]
 pub async fn list_jobs(State(st): State<AppState>, p: Principal) -> AppResult<Json<Vec<Job>>> {
     p.require(Action::ReadOperations)?;
-    Ok(Json(st.db.all(Q::new(format!("SELECT {JOB_COLS} FROM jobs ORDER BY id DESC LIMIT 200"))).await?))
+    Ok(Json(
+        st.db
+            .all(Q::new(format!(
+                "SELECT {JOB_COLS} FROM jobs ORDER BY id DESC LIMIT 200"
+            )))
+            .await?,
+    ))
 }

@@ -29,22 +29,41 @@ impl Metrics {
         let mut out = String::new();
         out.push_str("# HELP keel_http_requests_total HTTP requests served, by status class.\n# TYPE keel_http_requests_total counter\n");
         for c in 1..=5 {
-            out.push_str(&format!("keel_http_requests_total{{class=\"{c}xx\"}} {}\n", self.by_class[c].load(Relaxed)));
+            out.push_str(&format!(
+                "keel_http_requests_total{{class=\"{c}xx\"}} {}\n",
+                self.by_class[c].load(Relaxed)
+            ));
         }
         let total: u64 = (1..=5).map(|c| self.by_class[c].load(Relaxed)).sum();
         out.push_str("# HELP keel_http_request_duration_seconds Time spent serving requests.\n# TYPE keel_http_request_duration_seconds summary\n");
-        out.push_str(&format!("keel_http_request_duration_seconds_sum {}\n", self.duration_us_sum.load(Relaxed) as f64 / 1e6));
-        out.push_str(&format!("keel_http_request_duration_seconds_count {total}\n"));
+        out.push_str(&format!(
+            "keel_http_request_duration_seconds_sum {}\n",
+            self.duration_us_sum.load(Relaxed) as f64 / 1e6
+        ));
+        out.push_str(&format!(
+            "keel_http_request_duration_seconds_count {total}\n"
+        ));
         out.push_str("# HELP keel_work_items_created_total Work items created by this process.\n# TYPE keel_work_items_created_total counter\n");
         for (i, k) in Kind::ALL.iter().enumerate() {
-            out.push_str(&format!("keel_work_items_created_total{{kind=\"{k}\"}} {}\n", self.created[i].load(Relaxed)));
+            out.push_str(&format!(
+                "keel_work_items_created_total{{kind=\"{k}\"}} {}\n",
+                self.created[i].load(Relaxed)
+            ));
         }
         out.push_str("# HELP keel_jobs_total Background jobs run by this process.\n# TYPE keel_jobs_total counter\n");
-        out.push_str(&format!("keel_jobs_total{{outcome=\"done\"}} {}\n", self.jobs_done.load(Relaxed)));
-        out.push_str(&format!("keel_jobs_total{{outcome=\"failed\"}} {}\n", self.jobs_failed.load(Relaxed)));
+        out.push_str(&format!(
+            "keel_jobs_total{{outcome=\"done\"}} {}\n",
+            self.jobs_done.load(Relaxed)
+        ));
+        out.push_str(&format!(
+            "keel_jobs_total{{outcome=\"failed\"}} {}\n",
+            self.jobs_failed.load(Relaxed)
+        ));
         out.push_str("# HELP keel_database_up Whether the database answered.\n# TYPE keel_database_up gauge\n");
         out.push_str(&format!("keel_database_up {}\n", u8::from(db_up)));
-        out.push_str("# HELP keel_uptime_seconds Seconds since start.\n# TYPE keel_uptime_seconds gauge\n");
+        out.push_str(
+            "# HELP keel_uptime_seconds Seconds since start.\n# TYPE keel_uptime_seconds gauge\n",
+        );
         out.push_str(&format!("keel_uptime_seconds {uptime_s:.3}\n"));
         out
     }

@@ -25,7 +25,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("error.html", include_str!("../../templates/error.html")),
     ("items.html", include_str!("../../templates/items.html")),
     ("item.html", include_str!("../../templates/item.html")),
-    ("item_new.html", include_str!("../../templates/item_new.html")),
+    (
+        "item_new.html",
+        include_str!("../../templates/item_new.html"),
+    ),
 ];
 
 const CSS: &str = include_str!("../../static/keel.css");
@@ -39,7 +42,9 @@ impl Templates {
             env.add_template(name, src).expect("template compiles");
         }
         env.add_filter("when", |ms: i64| -> String {
-            jiff::Timestamp::from_millisecond(ms).map(|t| t.strftime("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_default()
+            jiff::Timestamp::from_millisecond(ms)
+                .map(|t| t.strftime("%Y-%m-%d %H:%M UTC").to_string())
+                .unwrap_or_default()
         });
         Templates { env }
     }
@@ -49,7 +54,11 @@ impl Templates {
             Ok(html) => Html(html).into_response(),
             Err(e) => {
                 tracing::error!(error = %e, template = name, "template failed");
-                (StatusCode::INTERNAL_SERVER_ERROR, Html("<!doctype html><title>Error</title><p>Internal error.")).into_response()
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    Html("<!doctype html><title>Error</title><p>Internal error."),
+                )
+                    .into_response()
             }
         }
     }
@@ -78,13 +87,19 @@ impl FromRequestParts<AppState> for WebUser {
     async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, Self::Rejection> {
         let token = auth::cookie(parts, SESSION_COOKIE).map(str::to_string);
         let p = match token {
-            Some(t) => Principal::from_session(&st.db, &t).await.map_err(|e| page_error(st, None, AppError::from(e)))?,
+            Some(t) => Principal::from_session(&st.db, &t)
+                .await
+                .map_err(|e| page_error(st, None, AppError::from(e)))?,
             None => None,
         };
         match p {
             Some(p) => Ok(WebUser(p)),
             None => {
-                let next = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+                let next = parts
+                    .uri
+                    .path_and_query()
+                    .map(|p| p.as_str())
+                    .unwrap_or("/");
                 Err(Redirect::to(&format!("/login?next={}", urlencode(next))).into_response())
             }
         }
@@ -93,7 +108,13 @@ impl FromRequestParts<AppState> for WebUser {
 
 pub fn urlencode(s: &str) -> String {
     s.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect()
 }
 
@@ -101,7 +122,9 @@ pub fn urlencode(s: &str) -> String {
 pub fn check_csrf(p: &Principal, sent: &str) -> Result<(), AppError> {
     match &p.csrf {
         Some(c) if !sent.is_empty() && c == sent => Ok(()),
-        _ => Err(AppError::Forbidden("the form expired or came from another site; reload the page and try again".into())),
+        _ => Err(AppError::Forbidden(
+            "the form expired or came from another site; reload the page and try again".into(),
+        )),
     }
 }
 
@@ -111,7 +134,7 @@ pub fn page_error(st: &AppState, p: Option<&Principal>, e: AppError) -> Response
         tracing::error!(error = ?err, "internal error");
     }
     let status = e.status();
-    let mut r = st.ui.render("error.html", context! { me => p.map(viewer), status => status.as_u16(), title => status.canonical_reason().unwrap_or("Error"), detail => e.to_string() });
+    let mut r = st.ui.render("error.html", context! { me => p.map(viewer), flash => (), status => status.as_u16(), title => status.canonical_reason().unwrap_or("Error"), detail => e.to_string() });
     *r.status_mut() = status;
     r
 }
@@ -121,7 +144,10 @@ pub const FLASH_COOKIE: &str = "keel_flash";
 /// Redirect with a one-time message shown on the next page.
 pub fn redirect_with_flash(to: &str, msg: &str) -> Response {
     let mut r = Redirect::to(to).into_response();
-    if let Ok(v) = HeaderValue::from_str(&format!("{FLASH_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age=60", urlencode(msg))) {
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "{FLASH_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age=60",
+        urlencode(msg)
+    )) {
         r.headers_mut().append(header::SET_COOKIE, v);
     }
     r
@@ -141,7 +167,10 @@ pub fn flash(headers: &HeaderMap) -> Option<String> {
 }
 
 pub fn clear_flash(mut r: Response) -> Response {
-    r.headers_mut().append(header::SET_COOKIE, HeaderValue::from_static("keel_flash=; Path=/; Max-Age=0"));
+    r.headers_mut().append(
+        header::SET_COOKIE,
+        HeaderValue::from_static("keel_flash=; Path=/; Max-Age=0"),
+    );
     r
 }
 
@@ -168,7 +197,18 @@ pub fn routes() -> Router<AppState> {
         .route("/", get(home))
         .route("/login", get(login_page).post(login_submit))
         .route("/logout", axum::routing::post(logout))
-        .route("/static/keel.css", get(|| async { ([(header::CONTENT_TYPE, "text/css"), (header::CACHE_CONTROL, "public, max-age=3600")], CSS) }))
+        .route(
+            "/static/keel.css",
+            get(|| async {
+                (
+                    [
+                        (header::CONTENT_TYPE, "text/css"),
+                        (header::CACHE_CONTROL, "public, max-age=3600"),
+                    ],
+                    CSS,
+                )
+            }),
+        )
 }
 
 async fn home(_u: WebUser) -> Redirect {
@@ -188,7 +228,11 @@ fn safe_next(next: Option<&str>) -> String {
     }
 }
 
-async fn login_page(State(st): State<AppState>, headers: HeaderMap, Query(q): Query<NextParam>) -> Response {
+async fn login_page(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<NextParam>,
+) -> Response {
     let f = flash(&headers);
     clear_flash(st.ui.render("login.html", context! { me => (), flash => f, next => safe_next(q.next.as_deref()), error => (), email => "" }))
 }
@@ -204,20 +248,36 @@ async fn login_submit(State(st): State<AppState>, Form(f): Form<LoginForm>) -> R
     let next = safe_next(f.next.as_deref());
     match auth::login(&st.db, &f.email, &f.password).await {
         Ok((token, _csrf)) => {
-            let secure = if st.cfg.secure_cookies { "; Secure" } else { "" };
+            let secure = if st.cfg.secure_cookies {
+                "; Secure"
+            } else {
+                ""
+            };
             let mut r = redirect_with_flash(&next, "Signed in.");
-            if let Ok(v) = HeaderValue::from_str(&format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}", auth::SESSION_TTL_MS / 1000)) {
+            if let Ok(v) = HeaderValue::from_str(&format!(
+                "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+                auth::SESSION_TTL_MS / 1000
+            )) {
                 r.headers_mut().append(header::SET_COOKIE, v);
             }
             r
         }
         Err(e) => {
             let (status, msg) = match &e {
-                AppError::Unauthenticated => (StatusCode::UNAUTHORIZED, "Wrong e-mail address or password.".to_string()),
-                AppError::TooMany { .. } => (StatusCode::TOO_MANY_REQUESTS, "Too many failed attempts. Try again in 15 minutes.".to_string()),
+                AppError::Unauthenticated => (
+                    StatusCode::UNAUTHORIZED,
+                    "Wrong e-mail address or password.".to_string(),
+                ),
+                AppError::TooMany { .. } => (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "Too many failed attempts. Try again in 15 minutes.".to_string(),
+                ),
                 _ => return page_error(&st, None, e),
             };
-            let mut r = st.ui.render("login.html", context! { me => (), flash => (), next => next, error => msg, email => f.email });
+            let mut r = st.ui.render(
+                "login.html",
+                context! { me => (), flash => (), next => next, error => msg, email => f.email },
+            );
             *r.status_mut() = status;
             r
         }
@@ -230,7 +290,12 @@ struct CsrfForm {
     csrf: String,
 }
 
-async fn logout(State(st): State<AppState>, WebUser(p): WebUser, headers: HeaderMap, Form(f): Form<CsrfForm>) -> Response {
+async fn logout(
+    State(st): State<AppState>,
+    WebUser(p): WebUser,
+    headers: HeaderMap,
+    Form(f): Form<CsrfForm>,
+) -> Response {
     if let Err(e) = check_csrf(&p, &f.csrf) {
         return page_error(&st, Some(&p), e);
     }
@@ -247,6 +312,9 @@ async fn logout(State(st): State<AppState>, WebUser(p): WebUser, headers: Header
         return page_error(&st, Some(&p), e);
     }
     let mut r = redirect_with_flash("/login", "Signed out.");
-    r.headers_mut().append(header::SET_COOKIE, HeaderValue::from_static("keel_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"));
+    r.headers_mut().append(
+        header::SET_COOKIE,
+        HeaderValue::from_static("keel_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"),
+    );
     r
 }

@@ -41,7 +41,9 @@ impl AppState {
 
 /// RFC 3339 text for an epoch-millisecond instant.
 pub fn iso(ms: i64) -> String {
-    jiff::Timestamp::from_millisecond(ms).map(|t| t.to_string()).unwrap_or_default()
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|t| t.to_string())
+        .unwrap_or_default()
 }
 
 pub fn as_bool<S: serde::Serializer>(v: &i64, s: S) -> Result<S::Ok, S::Error> {
@@ -73,15 +75,33 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(inc::attachments, inc::upload))
         .routes(routes!(inc::download))
         .routes(routes!(directory::api::me))
-        .routes(routes!(directory::api::list_users, directory::api::create_user))
-        .routes(routes!(directory::api::get_user, directory::api::update_user))
-        .routes(routes!(directory::api::list_groups, directory::api::create_group))
+        .routes(routes!(
+            directory::api::list_users,
+            directory::api::create_user
+        ))
+        .routes(routes!(
+            directory::api::get_user,
+            directory::api::update_user
+        ))
+        .routes(routes!(
+            directory::api::list_groups,
+            directory::api::create_group
+        ))
         .routes(routes!(directory::api::add_member))
-        .routes(routes!(directory::api::list_customers, directory::api::create_customer))
-        .routes(routes!(directory::api::list_tokens, directory::api::create_token))
+        .routes(routes!(
+            directory::api::list_customers,
+            directory::api::create_customer
+        ))
+        .routes(routes!(
+            directory::api::list_tokens,
+            directory::api::create_token
+        ))
         .routes(routes!(directory::api::revoke_token))
-        .routes(routes!(operation::portfolio::list_services, operation::portfolio::create_service))
-        .routes(routes!(management::support::audit_trail_api::list, ))
+        .routes(routes!(
+            operation::portfolio::list_services,
+            operation::portfolio::create_service
+        ))
+        .routes(routes!(management::support::audit_trail_api::list,))
         .routes(routes!(management::support::audit_trail_api::verify))
         .routes(routes!(platform::jobs::list_jobs))
 }
@@ -90,7 +110,10 @@ pub fn api_router() -> OpenApiRouter<AppState> {
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let (_, mut doc) = api_router().split_for_parts();
     let comps = doc.components.get_or_insert_with(Default::default);
-    comps.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+    comps.add_security_scheme(
+        "bearer",
+        SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+    );
     doc
 }
 
@@ -100,7 +123,13 @@ pub fn router(state: AppState) -> Router {
     let limit = state.cfg.max_attachment_bytes + 1024 * 1024;
     Router::new()
         .merge(api)
-        .route("/api/v1/openapi.json", get(move || { let d = doc.clone(); async move { axum::Json((*d).clone()) } }))
+        .route(
+            "/api/v1/openapi.json",
+            get(move || {
+                let d = doc.clone();
+                async move { axum::Json((*d).clone()) }
+            }),
+        )
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -114,9 +143,16 @@ pub fn router(state: AppState) -> Router {
 
 async fn not_found(req: Request) -> Response {
     if req.uri().path().starts_with("/api/") {
-        crate::platform::error::AppError::NotFound(format!("route {}", req.uri().path())).into_response()
+        crate::platform::error::AppError::NotFound(format!("route {}", req.uri().path()))
+            .into_response()
     } else {
-        (StatusCode::NOT_FOUND, axum::response::Html("<!doctype html><title>Not found</title><p>Not found. <a href=\"/\">Home</a></p>")).into_response()
+        (
+            StatusCode::NOT_FOUND,
+            axum::response::Html(
+                "<!doctype html><title>Not found</title><p>Not found. <a href=\"/\">Home</a></p>",
+            ),
+        )
+            .into_response()
     }
 }
 
@@ -141,12 +177,21 @@ async fn metrics(State(st): State<AppState>) -> Response {
 async fn observe(State(st): State<AppState>, req: Request, next: Next) -> Response {
     let start = Instant::now();
     let mut resp = next.run(req).await;
-    st.metrics.observe(resp.status().as_u16(), start.elapsed().as_micros() as u64);
+    st.metrics
+        .observe(resp.status().as_u16(), start.elapsed().as_micros() as u64);
     let h = resp.headers_mut();
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
-    if h.get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"text/html")) {
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    if h.get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/html"))
+    {
         h.insert(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static("default-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'"),

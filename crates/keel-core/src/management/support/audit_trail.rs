@@ -76,7 +76,10 @@ pub fn changes_json(changes: &[FieldChange]) -> String {
 }
 
 /// Compare two field sets and list what differs. Fields in `after` but not `before` are creations.
-pub fn diff(before: &[(&str, serde_json::Value)], after: &[(&str, serde_json::Value)]) -> Vec<FieldChange> {
+pub fn diff(
+    before: &[(&str, serde_json::Value)],
+    after: &[(&str, serde_json::Value)],
+) -> Vec<FieldChange> {
     let mut out = Vec::new();
     for (field, new) in after {
         let old = before
@@ -232,14 +235,21 @@ mod tests {
     fn truncation_is_caught() {
         let c = chain(5);
         let (s, h) = head(&c);
-        assert_eq!(verify(&c[..4], s, &h), Err(ChainError::Truncated { last: 4, head: 5 }));
+        assert_eq!(
+            verify(&c[..4], s, &h),
+            Err(ChainError::Truncated { last: 4, head: 5 })
+        );
     }
 
     #[test]
     fn diff_lists_only_changes() {
         let d = diff(
             &[("title", json!("a")), ("state", json!("new"))],
-            &[("title", json!("a")), ("state", json!("closed")), ("x", json!(1))],
+            &[
+                ("title", json!("a")),
+                ("state", json!("closed")),
+                ("x", json!(1)),
+            ],
         );
         assert_eq!(d.len(), 2);
         assert_eq!(d[0].field, "state");

@@ -14,7 +14,14 @@ const fn t(from: &'static str, to: &'static str) -> Transition {
 /// resolved. Putting on hold needs a reason; resolving needs a resolution code and notes
 /// (8.6.1: incidents are resolved and the resolution recorded).
 pub static LIFECYCLE: Lifecycle = Lifecycle {
-    states: &["new", "in_progress", "on_hold", "resolved", "closed", "cancelled"],
+    states: &[
+        "new",
+        "in_progress",
+        "on_hold",
+        "resolved",
+        "closed",
+        "cancelled",
+    ],
     terminal: &["resolved", "closed", "cancelled"],
     transitions: &[
         t("new", "in_progress"),
@@ -72,13 +79,7 @@ pub const RESOLUTION_CODES: &[&str] = &[
 
 /// Categories offered for classification.
 pub const CATEGORIES: &[&str] = &[
-    "hardware",
-    "software",
-    "network",
-    "access",
-    "database",
-    "security",
-    "other",
+    "hardware", "software", "network", "access", "database", "security", "other",
 ];
 
 #[cfg(test)]
@@ -112,7 +113,10 @@ mod tests {
                 field: "resolution_notes"
             })
         );
-        assert_eq!(LIFECYCLE.check("in_progress", "resolved", |_| true), Ok("resolved"));
+        assert_eq!(
+            LIFECYCLE.check("in_progress", "resolved", |_| true),
+            Ok("resolved")
+        );
     }
 
     #[test]
@@ -129,6 +133,9 @@ mod tests {
 
     #[test]
     fn reopen_from_resolved() {
-        assert_eq!(LIFECYCLE.check("resolved", "in_progress", |_| true), Ok("in_progress"));
+        assert_eq!(
+            LIFECYCLE.check("resolved", "in_progress", |_| true),
+            Ok("in_progress")
+        );
     }
 }

@@ -6,8 +6,10 @@
 //! which serializes appends (the row lock on PostgreSQL, the single writer on SQLite) and keeps
 //! sequence numbers gapless across nodes.
 
-use crate::platform::db::{DbResult, Db, Q, Tx, now_ms};
-use keel_core::management::support::audit_trail::{self as chain, ChainError, Entry, FieldChange, Stored};
+use crate::platform::db::{Db, DbResult, Q, Tx, now_ms};
+use keel_core::management::support::audit_trail::{
+    self as chain, ChainError, Entry, FieldChange, Stored,
+};
 use serde::Serialize;
 
 /// Through which door a change came in.
@@ -150,7 +152,8 @@ impl AuditRow {
     }
 }
 
-const COLS: &str = "seq, at, actor_id, actor, channel, action, entity_type, entity_id, changes, prev_hash, hash";
+const COLS: &str =
+    "seq, at, actor_id, actor, channel, action, entity_type, entity_id, changes, prev_hash, hash";
 
 /// The history of one record, oldest first.
 pub async fn for_entity(db: &Db, entity_type: &str, entity_id: &str) -> DbResult<Vec<AuditRow>> {
@@ -191,8 +194,10 @@ pub async fn verify(db: &Db) -> DbResult<Result<i64, ChainError>> {
     loop {
         let rows: Vec<AuditRow> = db
             .all(
-                Q::new(format!("SELECT {COLS} FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT 5000"))
-                    .bind(after),
+                Q::new(format!(
+                    "SELECT {COLS} FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT 5000"
+                ))
+                .bind(after),
             )
             .await?;
         let Some(last) = rows.last() else { break };
@@ -203,7 +208,8 @@ pub async fn verify(db: &Db) -> DbResult<Result<i64, ChainError>> {
             }
         }
     }
-    let (head_seq, head_hash): (i64, String) =
-        db.one(Q::new("SELECT seq, last_hash FROM audit_head WHERE id = 1")).await?;
+    let (head_seq, head_hash): (i64, String) = db
+        .one(Q::new("SELECT seq, last_hash FROM audit_head WHERE id = 1"))
+        .await?;
     Ok(v.finish(head_seq, &head_hash))
 }

@@ -28,20 +28,36 @@ pub struct AuditPage {
 
 /// The audit trail, newest first.
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditParams), responses((status = 200, body = AuditPage)), security(("bearer" = [])))]
-pub async fn list(State(st): State<AppState>, p: Principal, ApiQuery(q): ApiQuery<AuditParams>) -> AppResult<Json<AuditPage>> {
+pub async fn list(
+    State(st): State<AppState>,
+    p: Principal,
+    ApiQuery(q): ApiQuery<AuditParams>,
+) -> AppResult<Json<AuditPage>> {
     p.require(Action::ReadAudit)?;
     if !p.can(Action::ReadDirectory) {
-        return Err(AppError::Forbidden("reading the whole trail needs directory access".into()));
+        return Err(AppError::Forbidden(
+            "reading the whole trail needs directory access".into(),
+        ));
     }
     let limit = keel_core::page::limit(q.limit).map_err(|e| AppError::invalid("limit", e))?;
     let before = match q.cursor.as_deref() {
         None => None,
-        Some(c) => Some(keel_core::page::Cursor::decode(c).map_err(|e| AppError::invalid("cursor", e))?.id),
+        Some(c) => Some(
+            keel_core::page::Cursor::decode(c)
+                .map_err(|e| AppError::invalid("cursor", e))?
+                .id,
+        ),
     };
     let mut items = audit_trail::page(&st.db, before, limit + 1).await?;
     let next_cursor = if items.len() > limit as usize {
         items.truncate(limit as usize);
-        items.last().map(|r| keel_core::page::Cursor { key: String::new(), id: r.seq }.encode())
+        items.last().map(|r| {
+            keel_core::page::Cursor {
+                key: String::new(),
+                id: r.seq,
+            }
+            .encode()
+        })
     } else {
         None
     };
@@ -54,7 +70,15 @@ pub async fn verify(State(st): State<AppState>, p: Principal) -> AppResult<Json<
     p.require(Action::ReadAudit)?;
     p.require(Action::ReadDirectory)?;
     Ok(Json(match audit_trail::verify(&st.db).await? {
-        Ok(n) => Verification { ok: true, entries: n, error: None },
-        Err(e) => Verification { ok: false, entries: 0, error: Some(e.to_string()) },
+        Ok(n) => Verification {
+            ok: true,
+            entries: n,
+            error: None,
+        },
+        Err(e) => Verification {
+            ok: false,
+            entries: 0,
+            error: Some(e.to_string()),
+        },
     }))
 }

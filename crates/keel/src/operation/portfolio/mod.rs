@@ -22,14 +22,34 @@ pub struct NewService {
 
 /// List services.
 #[utoipa::path(get, path = "/api/v1/services", tag = "portfolio", responses((status = 200, body = Vec<Named>)), security(("bearer" = [])))]
-pub async fn list_services(State(st): State<AppState>, p: Principal) -> AppResult<Json<Vec<Named>>> {
+pub async fn list_services(
+    State(st): State<AppState>,
+    p: Principal,
+) -> AppResult<Json<Vec<Named>>> {
     p.require(Action::ReadDirectory)?;
     Ok(Json(list_named(&st.db, "services").await?))
 }
 
 /// Create a service.
 #[utoipa::path(post, path = "/api/v1/services", tag = "portfolio", request_body = NewService, responses((status = 201, body = Named)), security(("bearer" = [])))]
-pub async fn create_service(State(st): State<AppState>, p: Principal, ApiJson(b): ApiJson<NewService>) -> AppResult<(StatusCode, Json<Named>)> {
+pub async fn create_service(
+    State(st): State<AppState>,
+    p: Principal,
+    ApiJson(b): ApiJson<NewService>,
+) -> AppResult<(StatusCode, Json<Named>)> {
     p.require(Action::ManageReference)?;
-    Ok((StatusCode::CREATED, Json(create_named(&st.db, &p.actor(), "services", "service", &b.name, Some(&b.description)).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(
+            create_named(
+                &st.db,
+                &p.actor(),
+                "services",
+                "service",
+                &b.name,
+                Some(&b.description),
+            )
+            .await?,
+        ),
+    ))
 }

@@ -3,7 +3,10 @@
 //! `keel_core::operation::resolution::incident`.
 
 use crate::kernel::Attachment;
-use crate::kernel::api::{self, CommentBody, CreateBody, History, ItemPage, ItemView, LinkBody, ListParams, PatchBody, UploadParams};
+use crate::kernel::api::{
+    self, CommentBody, CreateBody, History, ItemPage, ItemView, LinkBody, ListParams, PatchBody,
+    UploadParams,
+};
 use crate::kernel::{Comment, Link};
 use crate::platform::auth::Principal;
 use crate::platform::error::{AppResult, Problem};
@@ -21,7 +24,11 @@ const K: Kind = Kind::Incident;
 /// List incidents (requesters see their own and their organisation's).
 #[utoipa::path(get, path = "/api/v1/incidents", tag = "incidents", params(ListParams),
     responses((status = 200, body = ItemPage), (status = 400, body = Problem), (status = 422, body = Problem)), security(("bearer" = [])))]
-pub async fn list(State(st): State<AppState>, p: Principal, ApiQuery(q): ApiQuery<ListParams>) -> AppResult<Json<ItemPage>> {
+pub async fn list(
+    State(st): State<AppState>,
+    p: Principal,
+    ApiQuery(q): ApiQuery<ListParams>,
+) -> AppResult<Json<ItemPage>> {
     api::list(&st, &p, K, q).await
 }
 
@@ -29,14 +36,23 @@ pub async fn list(State(st): State<AppState>, p: Principal, ApiQuery(q): ApiQuer
 #[utoipa::path(post, path = "/api/v1/incidents", tag = "incidents", request_body = CreateBody,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried create return the first response")),
     responses((status = 201, body = ItemView), (status = 422, body = Problem)), security(("bearer" = [])))]
-pub async fn create(State(st): State<AppState>, p: Principal, headers: HeaderMap, body: Bytes) -> AppResult<Response> {
+pub async fn create(
+    State(st): State<AppState>,
+    p: Principal,
+    headers: HeaderMap,
+    body: Bytes,
+) -> AppResult<Response> {
     api::create(&st, &p, K, &headers, body).await
 }
 
 /// Get an incident by number; the `ETag` header carries its version.
 #[utoipa::path(get, path = "/api/v1/incidents/{number}", tag = "incidents", params(("number" = String, Path, example = "INC-000001")),
     responses((status = 200, body = ItemView), (status = 404, body = Problem)), security(("bearer" = [])))]
-pub async fn get(State(st): State<AppState>, p: Principal, Path(number): Path<String>) -> AppResult<Response> {
+pub async fn get(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(number): Path<String>,
+) -> AppResult<Response> {
     api::get(&st, &p, K, &number).await
 }
 
@@ -44,49 +60,81 @@ pub async fn get(State(st): State<AppState>, p: Principal, Path(number): Path<St
 #[utoipa::path(patch, path = "/api/v1/incidents/{number}", tag = "incidents", request_body = PatchBody,
     params(("number" = String, Path), ("If-Match" = Option<String>, Header, description = "ETag from a previous read")),
     responses((status = 200, body = ItemView), (status = 409, body = Problem), (status = 412, body = Problem), (status = 422, body = Problem)), security(("bearer" = [])))]
-pub async fn patch(State(st): State<AppState>, p: Principal, Path(number): Path<String>, headers: HeaderMap, ApiJson(b): ApiJson<PatchBody>) -> AppResult<Response> {
+pub async fn patch(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(number): Path<String>,
+    headers: HeaderMap,
+    ApiJson(b): ApiJson<PatchBody>,
+) -> AppResult<Response> {
     api::patch(&st, &p, K, &number, &headers, b).await
 }
 
 /// The incident's audit history and state-entry times.
 #[utoipa::path(get, path = "/api/v1/incidents/{number}/history", tag = "incidents", params(("number" = String, Path)),
     responses((status = 200, body = History)), security(("bearer" = [])))]
-pub async fn history(State(st): State<AppState>, p: Principal, Path(number): Path<String>) -> AppResult<Json<History>> {
+pub async fn history(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(number): Path<String>,
+) -> AppResult<Json<History>> {
     api::history(&st, &p, K, &number).await
 }
 
 /// Comments (internal notes only for agents and above).
 #[utoipa::path(get, path = "/api/v1/incidents/{number}/comments", tag = "incidents", params(("number" = String, Path)),
     responses((status = 200, body = Vec<Comment>)), security(("bearer" = [])))]
-pub async fn comments(State(st): State<AppState>, p: Principal, Path(number): Path<String>) -> AppResult<Json<Vec<Comment>>> {
+pub async fn comments(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(number): Path<String>,
+) -> AppResult<Json<Vec<Comment>>> {
     api::comments(&st, &p, K, &number).await
 }
 
 /// Add a comment or an internal note.
 #[utoipa::path(post, path = "/api/v1/incidents/{number}/comments", tag = "incidents", params(("number" = String, Path)), request_body = CommentBody,
     responses((status = 201, body = Comment)), security(("bearer" = [])))]
-pub async fn add_comment(State(st): State<AppState>, p: Principal, Path(number): Path<String>, ApiJson(b): ApiJson<CommentBody>) -> AppResult<(StatusCode, Json<Comment>)> {
+pub async fn add_comment(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(number): Path<String>,
+    ApiJson(b): ApiJson<CommentBody>,
+) -> AppResult<(StatusCode, Json<Comment>)> {
     api::add_comment(&st, &p, K, &number, b).await
 }
 
 /// Links to other work items, both directions.
 #[utoipa::path(get, path = "/api/v1/incidents/{number}/links", tag = "incidents", params(("number" = String, Path)),
     responses((status = 200, body = Vec<Link>)), security(("bearer" = [])))]
-pub async fn links(State(st): State<AppState>, p: Principal, Path(number): Path<String>) -> AppResult<Json<Vec<Link>>> {
+pub async fn links(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(number): Path<String>,
+) -> AppResult<Json<Vec<Link>>> {
     api::links(&st, &p, K, &number).await
 }
 
 /// Link this incident to another work item.
 #[utoipa::path(post, path = "/api/v1/incidents/{number}/links", tag = "incidents", params(("number" = String, Path)), request_body = LinkBody,
     responses((status = 201, body = Vec<Link>)), security(("bearer" = [])))]
-pub async fn add_link(State(st): State<AppState>, p: Principal, Path(number): Path<String>, ApiJson(b): ApiJson<LinkBody>) -> AppResult<(StatusCode, Json<Vec<Link>>)> {
+pub async fn add_link(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(number): Path<String>,
+    ApiJson(b): ApiJson<LinkBody>,
+) -> AppResult<(StatusCode, Json<Vec<Link>>)> {
     api::add_link(&st, &p, K, &number, b).await
 }
 
 /// Attachments' metadata.
 #[utoipa::path(get, path = "/api/v1/incidents/{number}/attachments", tag = "incidents", params(("number" = String, Path)),
     responses((status = 200, body = Vec<Attachment>)), security(("bearer" = [])))]
-pub async fn attachments(State(st): State<AppState>, p: Principal, Path(number): Path<String>) -> AppResult<Json<Vec<Attachment>>> {
+pub async fn attachments(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(number): Path<String>,
+) -> AppResult<Json<Vec<Attachment>>> {
     api::attachments(&st, &p, K, &number).await
 }
 
@@ -94,13 +142,24 @@ pub async fn attachments(State(st): State<AppState>, p: Principal, Path(number):
 #[utoipa::path(post, path = "/api/v1/incidents/{number}/attachments", tag = "incidents", params(("number" = String, Path), UploadParams),
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
     responses((status = 201, body = Attachment), (status = 413, body = Problem)), security(("bearer" = [])))]
-pub async fn upload(State(st): State<AppState>, p: Principal, Path(number): Path<String>, ApiQuery(q): ApiQuery<UploadParams>, headers: HeaderMap, body: Bytes) -> AppResult<(StatusCode, Json<Attachment>)> {
+pub async fn upload(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(number): Path<String>,
+    ApiQuery(q): ApiQuery<UploadParams>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> AppResult<(StatusCode, Json<Attachment>)> {
     api::upload(&st, &p, K, &number, &q.filename, &headers, body).await
 }
 
 /// Download an attachment.
 #[utoipa::path(get, path = "/api/v1/incidents/{number}/attachments/{id}", tag = "incidents", params(("number" = String, Path), ("id" = i64, Path)),
     responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>)), security(("bearer" = [])))]
-pub async fn download(State(st): State<AppState>, p: Principal, Path((number, id)): Path<(String, i64)>) -> AppResult<Response> {
+pub async fn download(
+    State(st): State<AppState>,
+    p: Principal,
+    Path((number, id)): Path<(String, i64)>,
+) -> AppResult<Response> {
     api::download(&st, &p, K, &number, id).await
 }

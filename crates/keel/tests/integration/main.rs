@@ -1,0 +1,11 @@
+//! Integration tests: the real HTTP API (the production router, in process) against real SQLite
+//! files and a real PostgreSQL database, plus black-box tests of the `keel` binary.
+//! Every story runs on both databases (see `db_test!`).
+
+mod common;
+
+mod access;
+mod api;
+mod cli;
+mod schema;
+mod ui;

@@ -1,0 +1,251 @@
+//! The HTML shell over HTTP: login, sessions, CSRF, flash messages, the incident pages.
+//! (Clicking through in a real browser is `tests/browser/`.)
+
+use crate::common::App;
+use crate::db_test;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use serde_json::json;
+
+async fn login(app: &App, email: &str, password: &str) -> (StatusCode, Option<String>) {
+    let r = app
+        .send(
+            Request::post("/login")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(Body::from(format!(
+                    "email={}&password={}&next=%2Fincidents",
+                    email.replace('@', "%40"),
+                    password.replace(' ', "+")
+                )))
+                .expect("req"),
+        )
+        .await;
+    let cookie = r
+        .headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("keel_session="))
+        .map(|v| v.split(';').next().unwrap_or_default().to_string());
+    (r.status, cookie)
+}
+
+fn html(r: &crate::common::Resp) -> String {
+    String::from_utf8_lossy(&r.raw).into_owned()
+}
+
+fn csrf_of(page: &str) -> String {
+    let i = page.find("name=\"csrf\" value=\"").expect("csrf field") + 19;
+    page[i..i + 64].to_string()
+}
+
+async fn page(app: &App, cookie: &str, path: &str) -> crate::common::Resp {
+    app.send(
+        Request::get(path)
+            .header("cookie", cookie)
+            .body(Body::empty())
+            .expect("req"),
+    )
+    .await
+}
+
+async fn form(app: &App, cookie: &str, path: &str, body: &str) -> crate::common::Resp {
+    app.send(
+        Request::post(path)
+            .header("cookie", cookie)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(body.to_string()))
+            .expect("req"),
+    )
+    .await
+}
+
+async fn user_with_password(app: &App, email: &str, role: &str) {
+    let u = keel::directory::NewUser::parse(
+        email,
+        "Pat Person",
+        role,
+        Some(app.customers[0]),
+        Some("correct horse battery".into()),
+    )
+    .expect("user");
+    keel::directory::create_user(
+        &app.db,
+        &keel::management::support::audit_trail::Actor::cli(),
+        u,
+    )
+    .await
+    .expect("create");
+}
+
+db_test!(login_session_csrf_and_pages, |app| {
+    user_with_password(app, "pat@test.keel", "agent").await;
+    // Anonymous pages redirect to login, keeping where you were going.
+    let r = app.get("", "/incidents?state=new").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        r.headers["location"],
+        "/login?next=/incidents%3Fstate%3Dnew"
+    );
+    let r = app.get("", "/login").await;
+    assert!(html(&r).contains("<label for=\"email\">"));
+    // Wrong password: 401, a message, no session.
+    let (status, cookie) = login(app, "pat@test.keel", "wrong password").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(cookie.is_none());
+    let (status, cookie) = login(app, "pat@test.keel", "correct horse battery").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let cookie = cookie.expect("session cookie");
+    // The list page, then the new-incident form, with CSRF.
+    let list = page(app, &cookie, "/incidents").await;
+    assert_eq!(list.status, StatusCode::OK);
+    let body = html(&list);
+    assert!(body.contains("Pat Person"));
+    let csrf = csrf_of(&body);
+    let r = form(
+        app,
+        &cookie,
+        "/incidents",
+        "title=From+the+web&impact=1&urgency=1",
+    )
+    .await;
+    assert_eq!(
+        r.status,
+        StatusCode::FORBIDDEN,
+        "a form without the CSRF token is refused"
+    );
+    let r = form(
+        app,
+        &cookie,
+        "/incidents",
+        &format!("csrf={csrf}&title=From+the+web&impact=1&urgency=1&category=&service_id="),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let loc = r.headers["location"].to_str().expect("loc").to_string();
+    assert_eq!(loc, "/incidents/INC-000001");
+    let r = form(
+        app,
+        &cookie,
+        "/incidents",
+        &format!("csrf={csrf}&title=+&impact=1&urgency=1"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html(&r).contains("title: must not be empty"));
+    // The detail page: edit with version, illegal move shown as an error, comment.
+    let d = page(app, &cookie, &loc).await;
+    assert!(
+        html(&d).contains("From the web"),
+        "{} {}",
+        d.status,
+        html(&d)
+    );
+    let r = form(
+        app,
+        &cookie,
+        &loc,
+        &format!("csrf={csrf}&version=1&state=resolved&resolution_code=&resolution_notes="),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html(&r).contains("resolution_code"));
+    let r = form(
+        app,
+        &cookie,
+        &loc,
+        &format!("csrf={csrf}&version=1&state=in_progress"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let r = form(
+        app,
+        &cookie,
+        &loc,
+        &format!("csrf={csrf}&version=1&title=Stale+edit"),
+    )
+    .await;
+    assert_eq!(
+        r.status,
+        StatusCode::PRECONDITION_FAILED,
+        "a stale form does not overwrite"
+    );
+    let r = form(
+        app,
+        &cookie,
+        &format!("{loc}/comments"),
+        &format!("csrf={csrf}&body=Looking+into+it"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let d = html(&page(app, &cookie, &loc).await);
+    assert!(d.contains("Looking into it"));
+    assert!(d.contains("comment.public"), "history is on the page");
+    // The API accepts the session cookie only with the CSRF header on writes.
+    let r = app
+        .send(
+            Request::post("/api/v1/incidents")
+                .header("cookie", &cookie)
+                .header("content-type", "application/json")
+                .body(Body::from(json!({"title": "x"}).to_string()))
+                .expect("req"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = app
+        .send(
+            Request::post("/api/v1/incidents")
+                .header("cookie", &cookie)
+                .header("x-csrf-token", &csrf)
+                .header("content-type", "application/json")
+                .body(Body::from(json!({"title": "x"}).to_string()))
+                .expect("req"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    assert_eq!(r.body["channel"], "web");
+    // Logout ends the session.
+    let r = form(app, &cookie, "/logout", &format!("csrf={csrf}")).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        page(app, &cookie, "/incidents").await.status,
+        StatusCode::SEE_OTHER
+    );
+    // Security headers on pages.
+    let r = app.get("", "/login").await;
+    assert!(r.headers.contains_key("content-security-policy"));
+    assert_eq!(r.headers["x-frame-options"], "DENY");
+});
+
+db_test!(login_is_throttled, |app| {
+    user_with_password(app, "sam@test.keel", "agent").await;
+    for _ in 0..5 {
+        assert_eq!(
+            login(app, "sam@test.keel", "guess guess").await.0,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    // Even the right password is refused while throttled.
+    assert_eq!(
+        login(app, "sam@test.keel", "correct horse battery").await.0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+});
+
+db_test!(requester_pages_are_scoped, |app| {
+    user_with_password(app, "rita@test.keel", "requester").await;
+    let other = app
+        .incident("requester2", json!({"title": "Beta only"}))
+        .await;
+    let (_, cookie) = login(app, "rita@test.keel", "correct horse battery").await;
+    let cookie = cookie.expect("cookie");
+    let list = html(&page(app, &cookie, "/incidents").await);
+    assert!(list.contains("My tickets"));
+    assert!(!list.contains("Beta only"));
+    assert_eq!(
+        page(app, &cookie, &format!("/incidents/{other}"))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+});
