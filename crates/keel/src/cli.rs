@@ -165,8 +165,8 @@ pub fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let explicit =
-        std::env::var_os("KEEL_CONFIG").is_some() || cli.config != PathBuf::from("keel.toml");
+    let explicit = std::env::var_os("KEEL_CONFIG").is_some()
+        || cli.config != std::path::Path::new("keel.toml");
     let file = FileConfig::load(&cli.config, explicit)?;
     let url = cli
         .database_url
@@ -197,8 +197,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let addr: std::net::SocketAddr = listen.parse().map_err(|_| {
                 anyhow::anyhow!("--listen: `{listen}` is not an address like 127.0.0.1:8080")
             })?;
-            let mut cfg = Config::default();
-            cfg.attachments_dir = attachments_dir.or(file.attachments_dir.clone());
+            let mut cfg = Config {
+                attachments_dir: attachments_dir.or(file.attachments_dir.clone()),
+                ..Config::default()
+            };
             if let Some(mb) = file.max_attachment_mb {
                 cfg.max_attachment_bytes = mb * 1024 * 1024;
             }
@@ -213,6 +215,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 } else {
                     eprintln!("Database already has data; demo seeding skipped.");
                 }
+            } else if directory::list_users(&db)
+                .await
+                .map_err(cli_field)?
+                .is_empty()
+            {
+                eprintln!(
+                    "No users yet. Create the first administrator with:\n  keel user add --email you@example.org --name \"Your Name\" --role admin\nor start with --demo for a demo organisation."
+                );
             }
             serve(db, cfg, addr, !no_worker).await?;
             Ok(ExitCode::SUCCESS)

@@ -344,8 +344,8 @@ impl Db {
 impl Tx {
     fn exec_ref(&mut self) -> Exec<'_> {
         match self {
-            Tx::Sqlite(t) => Exec::Sqlite(&mut **t),
-            Tx::Pg(t) => Exec::Pg(&mut **t),
+            Tx::Sqlite(t) => Exec::Sqlite(t),
+            Tx::Pg(t) => Exec::Pg(t),
         }
     }
     pub async fn all<T: Row>(&mut self, q: Q) -> DbResult<Vec<T>> {

@@ -1062,3 +1062,73 @@ db_test!(health_readiness_metrics, |app| {
     assert!(text.contains("keel_database_up 1"));
     assert!(text.contains("# TYPE keel_http_requests_total counter"));
 });
+
+/// Attachments can live in a directory instead of the database; identical files are stored once.
+async fn attachments_in_directory(backend: crate::common::Backend) {
+    let dir = crate::common::tempfile_dir::Dir::new();
+    let cfg = keel::platform::config::Config {
+        attachments_dir: Some(dir.path.join("files")),
+        ..Default::default()
+    };
+    let app = crate::common::App::with_config(backend, cfg).await;
+    let n = app.incident("agent", json!({"title": "With files"})).await;
+    let mut ids = Vec::new();
+    for name in ["one.txt", "two.txt"] {
+        let r = app
+            .send(
+                axum::http::Request::post(format!(
+                    "/api/v1/incidents/{n}/attachments?filename={name}"
+                ))
+                .header("authorization", format!("Bearer {}", app.tokens["agent"]))
+                .header("content-type", "text/plain")
+                .body(axum::body::Body::from("same bytes"))
+                .expect("req"),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        ids.push(r.body["id"].as_i64().expect("id"));
+    }
+    let files: Vec<_> = std::fs::read_dir(dir.path.join("files"))
+        .expect("dir")
+        .collect();
+    assert_eq!(
+        files.len(),
+        1,
+        "content-addressed: one file for identical content"
+    );
+    let (blob,): (Option<Vec<u8>>,) = app
+        .db
+        .one(keel::platform::db::Q::new("SELECT data FROM attachments WHERE id = $1").bind(ids[0]))
+        .await
+        .expect("row");
+    assert!(blob.is_none(), "not duplicated in the database");
+    let down = app
+        .get(
+            "requester",
+            &format!("/api/v1/incidents/{n}/attachments/{}", ids[1]),
+        )
+        .await;
+    assert_eq!(
+        down.status,
+        StatusCode::NOT_FOUND,
+        "requester is out of scope"
+    );
+    let down = app
+        .get(
+            "agent",
+            &format!("/api/v1/incidents/{n}/attachments/{}", ids[1]),
+        )
+        .await;
+    assert_eq!(down.raw, b"same bytes");
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attachments_in_directory_sqlite() {
+    attachments_in_directory(crate::common::Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attachments_in_directory_postgres() {
+    attachments_in_directory(crate::common::Backend::Postgres).await;
+}

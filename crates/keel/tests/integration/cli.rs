@@ -139,12 +139,11 @@ fn users_tokens_and_audit_verify() {
 #[test]
 fn backup_from_sqlite_restores_on_postgres() {
     let (lite, _d) = fresh(Backend::Sqlite);
-    let seeded = rt().block_on(async {
+    rt().block_on(async {
         let db = keel::platform::db::Db::connect(&lite).await.expect("db");
         keel::demo::seed(&db).await.expect("seed");
         db.close().await;
     });
-    let _ = seeded;
     let dir = crate::common::tempfile_dir::Dir::new();
     let file = dir.path.join("backup.jsonl");
     let o = keel(&lite, &["backup", "--to", file.to_str().expect("path")]);
@@ -202,6 +201,7 @@ fn start(url: &str, port: u16) -> Child {
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn keel serve");
+    let mut child = child;
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
         if let Ok((200, _)) = http(port, "GET", "/readyz", None, None) {
@@ -209,6 +209,8 @@ fn start(url: &str, port: u16) -> Child {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("keel serve did not become ready");
 }
 
@@ -336,4 +338,117 @@ fn acknowledged_writes_survive_kill_sqlite() {
 #[test]
 fn acknowledged_writes_survive_kill_postgres() {
     acknowledged_writes_survive_kill(Backend::Postgres);
+}
+
+/// Flags override `KEEL_*` variables, which override `keel.toml`.
+#[test]
+fn configuration_layers() {
+    let dir = crate::common::tempfile_dir::Dir::new();
+    let from_file = format!("sqlite://{}/file.db", dir.path.display());
+    let from_env = format!("sqlite://{}/env.db", dir.path.display());
+    let from_flag = format!("sqlite://{}/flag.db", dir.path.display());
+    let toml = dir.path.join("keel.toml");
+    std::fs::write(&toml, format!("database_url = \"{from_file}\"\n")).expect("write");
+    let run = |env: Option<&str>, flag: Option<&str>| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_keel"));
+        c.current_dir(&dir.path)
+            .env_remove("KEEL_DATABASE_URL")
+            .env_remove("KEEL_CONFIG")
+            .arg("migrate");
+        if let Some(e) = env {
+            c.env("KEEL_DATABASE_URL", e);
+        }
+        if let Some(f) = flag {
+            c.args(["--database-url", f]);
+        }
+        let o = c.output().expect("run");
+        assert!(o.status.success(), "{}", stderr(&o));
+    };
+    run(None, None);
+    assert!(
+        dir.path.join("file.db").exists(),
+        "keel.toml is read from the working directory"
+    );
+    run(Some(&from_env), None);
+    assert!(
+        dir.path.join("env.db").exists(),
+        "KEEL_DATABASE_URL beats keel.toml"
+    );
+    run(Some(&from_env), Some(&from_flag));
+    assert!(
+        dir.path.join("flag.db").exists(),
+        "--database-url beats KEEL_DATABASE_URL"
+    );
+    std::fs::write(&toml, "databse_url = \"typo\"\n").expect("write");
+    let o = Command::new(env!("CARGO_BIN_EXE_keel"))
+        .current_dir(&dir.path)
+        .env_remove("KEEL_CONFIG")
+        .arg("migrate")
+        .output()
+        .expect("run");
+    assert!(!o.status.success(), "unknown keys in keel.toml are errors");
+    assert!(stderr(&o).contains("databse_url"), "{}", stderr(&o));
+}
+
+/// Two `keel serve` nodes on one PostgreSQL database act as one system: creates through both
+/// get distinct, gapless numbers and one valid audit chain.
+#[test]
+fn two_nodes_on_one_postgres() {
+    let (url, _d) = fresh(Backend::Postgres);
+    keel(
+        &url,
+        &[
+            "user",
+            "add",
+            "--email",
+            "n@test.keel",
+            "--name",
+            "N",
+            "--role",
+            "agent",
+        ],
+    );
+    let token =
+        String::from_utf8_lossy(&keel(&url, &["token", "create", "--user", "n@test.keel"]).stdout)
+            .trim()
+            .to_string();
+    let ports = [free_port(), free_port()];
+    let mut nodes: Vec<Child> = ports.iter().map(|p| start(&url, *p)).collect();
+    let threads: Vec<_> = (0..4)
+        .map(|i| {
+            let port = ports[i % 2];
+            let token = token.clone();
+            std::thread::spawn(move || {
+                (0..25)
+                    .map(|j| {
+                        let (status, body) = http(
+                            port,
+                            "POST",
+                            "/api/v1/incidents",
+                            Some(&token),
+                            Some(&format!("{{\"title\":\"node {i} #{j}\"}}")),
+                        )
+                        .expect("post");
+                        assert_eq!(status, 201, "{body}");
+                        let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+                        v["number"].as_str().expect("number").to_string()
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut numbers: Vec<String> = threads
+        .into_iter()
+        .flat_map(|t| t.join().expect("thread"))
+        .collect();
+    numbers.sort();
+    let expected: Vec<String> = (1..=100).map(|i| format!("INC-{i:06}")).collect();
+    assert_eq!(numbers, expected);
+    for n in &mut nodes {
+        let _ = n.kill();
+        let _ = n.wait();
+    }
+    let o = keel(&url, &["audit", "verify"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+    rt().block_on(crate::common::drop_db(Backend::Postgres, &url));
 }

@@ -12,13 +12,16 @@ struct Col {
     notnull: i64,
 }
 
+/// table, cid, name, type, notnull, default, pk
+type PragmaRow = (String, i64, String, String, i64, Option<String>, i64);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_and_postgres_schemas_match() {
     let (lite, _, _dir) = fresh_db(Backend::Sqlite).await;
     let (pg, pg_url, _) = fresh_db(Backend::Postgres).await;
     // pragma_table_info's columns: cid, name, type, notnull, dflt_value, pk (decoded by position,
     // since `notnull` is a keyword the bundled SQLite will not take as a column name).
-    let rows: Vec<(String, i64, String, String, i64, Option<String>, i64)> = lite
+    let rows: Vec<PragmaRow> = lite
         .all(Q::new(
             "SELECT m.name, p.* FROM sqlite_master m JOIN pragma_table_info(m.name) p \
              WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name <> '_sqlx_migrations'",
