@@ -28,6 +28,8 @@ pub fn routes() -> Router<AppState> {
         .route("/incidents/new", get(new_page))
         .route("/incidents/{number}", get(detail_page).post(update_submit))
         .route("/incidents/{number}/comments", post(comment_submit))
+        .route("/incidents/{number}/attachments", post(upload_submit))
+        .route("/incidents/{number}/attachments/{id}", get(download))
 }
 
 const K: Kind = Kind::Incident;
@@ -409,6 +411,86 @@ async fn comment_submit(
             Ok(d) => render_detail(&st, &p, d, None, Some(e)),
             Err(e2) => page_error(&st, Some(&p), e2),
         },
+        Err(e) => page_error(&st, Some(&p), e),
+    }
+}
+
+/// Upload a file from the detail page (multipart form with `csrf` and `file`).
+async fn upload_submit(
+    State(st): State<AppState>,
+    WebUser(p): WebUser,
+    Path(number): Path<String>,
+    mut mp: axum::extract::Multipart,
+) -> Response {
+    let result = async {
+        p.require(Action::Attach)?;
+        let row = kernel::get(&st.db, K, &number, Scope::of(&p)).await?;
+        let mut csrf = String::new();
+        let mut file: Option<(String, String, Vec<u8>)> = None;
+        while let Some(field) = mp
+            .next_field()
+            .await
+            .map_err(|e| AppError::BadRequest(e.body_text()))?
+        {
+            match field.name() {
+                Some("csrf") => {
+                    csrf = field
+                        .text()
+                        .await
+                        .map_err(|e| AppError::BadRequest(e.body_text()))?
+                }
+                Some("file") => {
+                    let name = field.file_name().unwrap_or("file").to_string();
+                    let ct = field
+                        .content_type()
+                        .unwrap_or("application/octet-stream")
+                        .to_string();
+                    let bytes = field
+                        .bytes()
+                        .await
+                        .map_err(|e| AppError::BadRequest(e.body_text()))?;
+                    file = Some((name, ct, bytes.to_vec()));
+                }
+                _ => {}
+            }
+        }
+        check_csrf(&p, &csrf)?;
+        let (name, ct, bytes) = file
+            .filter(|f| !f.2.is_empty())
+            .ok_or_else(|| AppError::invalid("file", "choose a non-empty file"))?;
+        if bytes.len() > st.cfg.max_attachment_bytes {
+            return Err(AppError::TooLarge {
+                limit: st.cfg.max_attachment_bytes,
+            });
+        }
+        kernel::add_attachment(
+            &st.db,
+            st.cfg.attachments_dir.as_deref(),
+            &row,
+            &p.actor(),
+            &name,
+            &ct,
+            bytes,
+        )
+        .await
+    }
+    .await;
+    match result {
+        Ok(a) => redirect_with_flash(
+            &format!("/incidents/{number}"),
+            &format!("Attached {}.", a.filename),
+        ),
+        Err(e) => page_error(&st, Some(&p), e),
+    }
+}
+
+async fn download(
+    State(st): State<AppState>,
+    WebUser(p): WebUser,
+    Path((number, id)): Path<(String, i64)>,
+) -> Response {
+    match crate::kernel::api::download(&st, &p, K, &number, id).await {
+        Ok(r) => r,
         Err(e) => page_error(&st, Some(&p), e),
     }
 }
