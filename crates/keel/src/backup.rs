@@ -44,24 +44,15 @@ const IDENTITY: &[&str] = &[
     "jobs",
 ];
 
-fn decode_sqlite(row: &sqlx::sqlite::SqliteRow) -> Map<String, Value> {
-    let mut m = Map::new();
-    for (i, c) in row.columns().iter().enumerate() {
-        let v = if let Ok(v) = row.try_get::<Option<i64>, _>(i) {
-            json!(v)
-        } else if let Ok(v) = row.try_get::<Option<String>, _>(i) {
-            json!(v)
-        } else if let Ok(Some(v)) = row.try_get::<Option<Vec<u8>>, _>(i) {
-            json!({ "hex": hex::encode(v) })
-        } else {
-            Value::Null
-        };
-        m.insert(c.name().to_string(), v);
-    }
-    m
-}
-
-fn decode_pg(row: &sqlx::postgres::PgRow) -> Map<String, Value> {
+/// A row as JSON: integers, text, blobs (as `{"hex": …}`) or null, whatever the backend.
+fn decode<R>(row: &R) -> Map<String, Value>
+where
+    R: Row,
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> Option<i64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<Vec<u8>>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
     let mut m = Map::new();
     for (i, c) in row.columns().iter().enumerate() {
         let v = if let Ok(v) = row.try_get::<Option<i64>, _>(i) {
@@ -95,13 +86,13 @@ pub async fn backup(db: &Db, to: &Path) -> anyhow::Result<u64> {
                 .fetch_all(read)
                 .await?
                 .iter()
-                .map(decode_sqlite)
+                .map(decode)
                 .collect(),
             Db::Postgres(p) => sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
                 .fetch_all(p)
                 .await?
                 .iter()
-                .map(decode_pg)
+                .map(decode)
                 .collect(),
         };
         for r in rows {

@@ -373,13 +373,7 @@ async fn update_submit(
     .await;
     match result {
         Ok(row) => redirect_with_flash(&format!("/incidents/{}", row.number), "Saved."),
-        Err(e @ (AppError::Invalid { .. } | AppError::Conflict(_) | AppError::Stale { .. })) => {
-            match load_detail(&st, &p, &number).await {
-                Ok(d) => render_detail(&st, &p, d, None, Some(e)),
-                Err(e2) => page_error(&st, Some(&p), e2),
-            }
-        }
-        Err(e) => page_error(&st, Some(&p), e),
+        Err(e) => detail_with_error(&st, &p, &number, e).await,
     }
 }
 
@@ -407,11 +401,27 @@ async fn comment_submit(
     .await;
     match result {
         Ok(_) => redirect_with_flash(&format!("/incidents/{number}#comments"), "Comment added."),
-        Err(e @ AppError::Invalid { .. }) => match load_detail(&st, &p, &number).await {
-            Ok(d) => render_detail(&st, &p, d, None, Some(e)),
-            Err(e2) => page_error(&st, Some(&p), e2),
-        },
-        Err(e) => page_error(&st, Some(&p), e),
+        Err(e) => detail_with_error(&st, &p, &number, e).await,
+    }
+}
+
+/// A form on the detail page failed: show the page again with the error next to the form when
+/// the user can fix it (a field, an illegal move, a stale version); otherwise an error page.
+async fn detail_with_error(
+    st: &AppState,
+    p: &crate::platform::auth::Principal,
+    number: &str,
+    e: AppError,
+) -> Response {
+    if !matches!(
+        e,
+        AppError::Invalid { .. } | AppError::Conflict(_) | AppError::Stale { .. }
+    ) {
+        return page_error(st, Some(p), e);
+    }
+    match load_detail(st, p, number).await {
+        Ok(d) => render_detail(st, p, d, None, Some(e)),
+        Err(e2) => page_error(st, Some(p), e2),
     }
 }
 
