@@ -1,0 +1,970 @@
+// Headless-Chromium tests of Keel's server-rendered web UI.
+//
+// Run them with `bash tests/browser/run.sh [path/to/keel]`, which starts a demo server on a
+// fresh SQLite database and sets KEEL_URL. To run against a server that is already up:
+//   cd tests/browser && npm ci && KEEL_URL=http://127.0.0.1:8080 node --test
+// The server must have been started with `--demo` (demo users, 300 seeded incidents).
+//
+// Known bugs: a probe in `before` checks the server for each bug listed in KNOWN_BUGS. While a
+// bug is present, the tests that hit it are reported as TODO (they still run and show their
+// failure) instead of failing the run; once it is fixed they are ordinary tests again, so a
+// regression fails the run. KEEL_BROWSER_STRICT=1 turns the TODOs off (every test must pass).
+// Remove an entry from KNOWN_BUGS (and its probe) when the bug has been fixed.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { chromium } from 'playwright-core';
+
+const BASE = (process.env.KEEL_URL || 'http://127.0.0.1:8080').replace(/\/+$/, '');
+const STRICT = process.env.KEEL_BROWSER_STRICT === '1';
+const PASSWORD = 'keel-demo-2026';
+const USERS = {
+  agent: 'agent@demo.keel',
+  requester: 'requester@demo.keel',
+  auditor: 'auditor@demo.keel',
+  // Used only for the wrong-password test, so that failed-login throttling (5 failures per
+  // address) can never lock out an account that the other tests sign in with.
+  throttleVictim: 'sms@demo.keel',
+};
+const AGENT_NAME = 'Alex Agent';
+const REQUESTER_ORG = 'Northwind Traders';
+const RUN = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 7)}`;
+const NUMBER_RE = /^INC-\d{6}$/;
+const TEST_TIMEOUT_MS = 45_000;
+
+const KNOWN_BUGS = {
+  groupAny:
+    'known bug: the list\'s filter form with Group "Any" sends assignment_group_id= and gets 400 "cannot parse integer from empty string"',
+  unassignedNext:
+    'known bug: the "Next page →" link of /incidents?unassigned=true&open=true drops unassigned=true, so page 2 lists assigned incidents',
+  unassignedForm:
+    'known bug: the filter form on the "Unassigned" list has no unassigned/open fields, so Apply drops those filters',
+};
+const present = { groupAny: false, unassignedNext: false, unassignedForm: false };
+
+let browser;
+/** Signed-in browser storage (cookies) per role, made once in `before`. */
+const sessions = {};
+
+before(async () => {
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+  await probeKnownBugs();
+  await Promise.all(
+    ['agent', 'requester', 'auditor'].map(async (role) => {
+      const page = await newPage();
+      await signIn(page, USERS[role]);
+      sessions[role] = await page.context().storageState();
+      await page.context().close();
+    }),
+  );
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+/** Checks, without the browser, which of KNOWN_BUGS the server under test still has. */
+async function probeKnownBugs() {
+  const login = await fetch(`${BASE}/login`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ email: USERS.agent, password: PASSWORD, next: '/' }),
+  });
+  const session = login.headers.getSetCookie().map((c) => c.split(';')[0]).find((c) => c.startsWith('keel_session='));
+  assert.ok(session, `probe: agent login did not set a session cookie (status ${login.status})`);
+  const get = (path) => fetch(`${BASE}${path}`, { headers: { cookie: session }, redirect: 'manual' });
+  // What the filter form sends with every field left at its default.
+  const filters = await get('/incidents?q=&state=&assignment_group_id=&sort=-created_at');
+  present.groupAny = filters.status === 400;
+  const unassigned = await (await get('/incidents?unassigned=true&open=true')).text();
+  const next = unassigned.match(/href="([^"]*)" rel="next"/);
+  present.unassignedNext = Boolean(next) && !next[1].includes('unassigned=true');
+  const form = unassigned.slice(unassigned.indexOf('<form method="get"'), unassigned.indexOf('</form>'));
+  present.unassignedForm = !form.includes('name="unassigned"');
+}
+
+/** Marks the running test TODO while `bug` is present (unless KEEL_BROWSER_STRICT=1). */
+function dependsOn(t, ...bugs) {
+  for (const bug of bugs) {
+    if (present[bug] && !STRICT) {
+      t.todo(KNOWN_BUGS[bug]);
+      return;
+    }
+  }
+}
+
+async function newPage(storageState) {
+  const context = await browser.newContext({ baseURL: BASE, viewport: { width: 1280, height: 900 }, storageState });
+  context.setDefaultTimeout(5_000);
+  context.setDefaultNavigationTimeout(15_000);
+  const page = await context.newPage();
+  return page;
+}
+
+async function withPage(fn) {
+  const page = await newPage();
+  try {
+    return await fn(page);
+  } finally {
+    await page.context().close();
+  }
+}
+
+/** Runs `action` (which should make the main frame navigate) and returns the final response. */
+async function navigate(page, action) {
+  const [response] = await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), action()]);
+  return response;
+}
+
+async function signIn(page, email) {
+  await page.goto('/login');
+  await page.fill('#email', email);
+  await page.fill('#password', PASSWORD);
+  const response = await navigate(page, () => page.getByRole('button', { name: 'Sign in' }).click());
+  assert.equal(response.status(), 200, `sign-in as ${email} landed on ${page.url()} with ${response.status()}`);
+  assert.ok(!new URL(page.url()).pathname.startsWith('/login'), `sign-in as ${email} stayed on ${page.url()}`);
+  return response;
+}
+
+/** A page of a new browser context signed in as `role` (the session made in `before`), at `start`. */
+async function pageAs(role, start = '/incidents') {
+  const page = await newPage(sessions[role]);
+  const response = await page.goto(start);
+  assert.ok(!new URL(page.url()).pathname.startsWith('/login'), `the ${role} session is no longer valid`);
+  return { page, response };
+}
+
+/** Runs `fn(page, response)` with a page signed in as `role` that has opened `start`. */
+async function asRole(role, start, fn) {
+  if (typeof start === 'function') [start, fn] = ['/incidents', start];
+  const { page, response } = await pageAs(role, start);
+  try {
+    if (start === '/incidents') assert.equal(response.status(), 200);
+    return await fn(page, response);
+  } finally {
+    await page.context().close();
+  }
+}
+
+/** The REST API as `role` calls it from the browser (with the session cookie). */
+async function apiAs(role) {
+  const context = await browser.newContext({ baseURL: BASE, storageState: sessions[role] });
+  return { request: context.request, close: () => context.close() };
+}
+
+/** Every incident the API's caller may see, following the cursor. */
+async function allIncidents(request) {
+  const all = [];
+  let cursor = '';
+  for (let i = 0; i < 50; i++) {
+    const res = await request.get(`/api/v1/incidents?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+    assert.equal(res.status(), 200, `GET /api/v1/incidents: ${res.status()}`);
+    const body = await res.json();
+    all.push(...body.items);
+    if (!body.next_cursor) return all;
+    cursor = body.next_cursor;
+  }
+  assert.fail('the API list did not end');
+}
+
+/** The incident list's rows as plain objects (empty when the list says nothing matches). */
+async function listRows(page) {
+  return page.$$eval('table.list tbody tr', (trs) =>
+    trs
+      .filter((tr) => tr.querySelector('td a'))
+      .map((tr) => {
+        const td = [...tr.querySelectorAll('td')].map((c) => c.textContent.trim());
+        return {
+          number: td[0],
+          title: td[1],
+          state: td[2],
+          stateClass: tr.querySelector('td:nth-child(3) span')?.className ?? '',
+          priority: Number(td[3].replace(/^P/, '')),
+          group: td[4],
+          assignee: td[5],
+        };
+      }),
+  );
+}
+
+/** The trimmed text of the first element matching `selector`; fails at once when there is none. */
+async function text(page, selector) {
+  const t = await page.$$eval(selector, (els) => (els.length ? els[0].textContent.trim() : null));
+  if (t === null) assert.fail(`nothing matches ${selector} on ${page.url()}`);
+  return t;
+}
+
+async function texts(page, selector) {
+  return page.$$eval(selector, (els) => els.map((e) => e.textContent.trim()));
+}
+
+/**
+ * Posts a form that the page does not offer (with the session's valid CSRF token, taken from the
+ * header's sign-out form), as a user who crafts one would, and returns the final response.
+ */
+async function postForm(page, action, fields) {
+  return navigate(page, () =>
+    page.evaluate(
+      ({ action, fields }) => {
+        const form = document.createElement('form');
+        form.method = 'post';
+        form.action = action;
+        const csrf = document.querySelector('form[action="/logout"] input[name=csrf]').value;
+        for (const [name, value] of Object.entries({ csrf, ...fields })) {
+          const input = document.createElement('input');
+          input.type = 'hidden';
+          input.name = name;
+          input.value = value;
+          form.append(input);
+        }
+        document.body.append(form);
+        form.submit();
+      },
+      { action, fields },
+    ),
+  );
+}
+
+/** Submits the list's filter form. */
+async function applyFilters(page) {
+  if (present.groupAny && !STRICT) {
+    // Work around the known bug (see KNOWN_BUGS.groupAny) so that filtering and sorting are
+    // still tested: leave out the empty Group select, as a fixed form would.
+    await page.evaluate(() => {
+      const g = document.querySelector('#f-group');
+      if (g && g.value === '') g.disabled = true;
+    });
+  }
+  const response = await navigate(page, () => page.getByRole('button', { name: 'Apply' }).click());
+  assert.equal(response.status(), 200, `filtering answered ${response.status()}: ${page.url()}`);
+  return response;
+}
+
+async function flashText(page) {
+  const flash = page.locator('p.flash');
+  return (await flash.count()) ? (await flash.textContent()).trim() : null;
+}
+
+async function alertText(page) {
+  const alert = page.locator('p.error[role=alert]');
+  return (await alert.count()) ? (await alert.textContent()).trim() : null;
+}
+
+/** The text of a `<dt>` fact's `<dd>` on an incident page. */
+async function fact(page, name) {
+  return page.evaluate((name) => {
+    const dt = [...document.querySelectorAll('dl.facts dt')].find((d) => d.textContent.trim() === name);
+    return dt ? dt.nextElementSibling.textContent.replace(/\s+/g, ' ').trim() : null;
+  }, name);
+}
+
+async function lastComment(page) {
+  const all = await page.$$eval('ol.timeline > li', (lis) =>
+    lis.map((li) => ({ text: li.textContent.trim(), meta: li.querySelector('.meta')?.textContent.trim() ?? '', className: li.className })),
+  );
+  assert.ok(all.length, 'the timeline has entries');
+  return all.at(-1);
+}
+
+async function historyActions(page) {
+  return page.$$eval('table.history tbody tr', (trs) => trs.map((tr) => tr.querySelectorAll('td')[2].textContent.trim()));
+}
+
+/** Visible form controls on the page (or inside `scope`) that no <label> names. */
+async function unlabelledControls(page, scope = 'body') {
+  return page.$$eval(`${scope} input:not([type=hidden]), ${scope} select, ${scope} textarea`, (els) =>
+    els
+      .filter((el) => !el.labels || el.labels.length === 0 || ![...el.labels].some((l) => l.textContent.trim()))
+      .map((el) => el.outerHTML.slice(0, 80)),
+  );
+}
+
+async function selectedText(page, selector) {
+  return page.$eval(selector, (s) => s.selectedOptions[0]?.textContent.trim() ?? '');
+}
+
+async function createIncident(page, fields) {
+  if (new URL(page.url()).pathname !== '/incidents/new') await page.goto('/incidents/new');
+  await page.fill('#title', fields.title);
+  if (fields.description) await page.fill('#description', fields.description);
+  if (fields.impact) await page.selectOption('#impact', { label: fields.impact });
+  if (fields.urgency) await page.selectOption('#urgency', { label: fields.urgency });
+  if (fields.category) await page.selectOption('#category', fields.category);
+  if (fields.service) await page.selectOption('#service_id', { label: fields.service });
+  const response = await navigate(page, () => page.getByRole('button', { name: 'Create' }).click());
+  const m = new URL(page.url()).pathname.match(/^\/incidents\/(INC-\d{6})$/);
+  assert.ok(m, `creating "${fields.title}" landed on ${page.url()} (status ${response.status()})`);
+  return { number: m[1], response };
+}
+
+// State shared by the agent's journey below (tests in one file run in order).
+const agentIncident = {
+  title: `Printer on floor 3 jams ${RUN}`,
+  description: `Browser test ${RUN}: paper jams on every second page.`,
+  comment: `Public comment ${RUN}: replaced the fuser.`,
+  note: `Internal note ${RUN}: spare fuser taken from stock.`,
+  number: null,
+};
+const requesterIncident = { title: `VPN keeps dropping ${RUN}`, number: null };
+
+// ---------------------------------------------------------------------------------------------
+// Signing in and out
+
+test('wrong password re-renders the login page with 401 and an alert', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await withPage(async (page) => {
+    await page.goto('/login');
+    assert.equal(await text(page, 'h1'), 'Sign in to Keel');
+    await page.fill('#email', USERS.throttleVictim);
+    await page.fill('#password', 'not-the-password');
+    const response = await navigate(page, () => page.getByRole('button', { name: 'Sign in' }).click());
+    assert.equal(response.status(), 401);
+    assert.equal(new URL(page.url()).pathname, '/login');
+    assert.equal(await alertText(page), 'Wrong e-mail address or password.');
+    assert.equal(await page.inputValue('#email'), USERS.throttleVictim, 'the e-mail address is kept');
+    assert.equal(await page.inputValue('#password'), '', 'the password is not echoed back');
+    assert.equal(await page.getAttribute('#email', 'aria-describedby'), 'login-error');
+    assert.equal(await page.locator('form[action="/logout"]').count(), 0, 'no signed-in header');
+  });
+});
+
+test('an anonymous visit is sent to /login and back to the page asked for after signing in', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await withPage(async (page) => {
+    await page.goto('/incidents?state=on_hold');
+    const url = new URL(page.url());
+    assert.equal(url.pathname, '/login');
+    assert.equal(url.searchParams.get('next'), '/incidents?state=on_hold');
+    await page.fill('#email', USERS.agent);
+    await page.fill('#password', PASSWORD);
+    await navigate(page, () => page.getByRole('button', { name: 'Sign in' }).click());
+    const landed = new URL(page.url());
+    assert.equal(landed.pathname, '/incidents');
+    assert.equal(landed.searchParams.get('state'), 'on_hold');
+    assert.equal(await flashText(page), 'Signed in.');
+  });
+});
+
+test('sign-in by keyboard alone; the skip link comes first', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await withPage(async (page) => {
+    await page.goto('/login');
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement.className), 'skip', 'first Tab stop is the skip link');
+    assert.equal(await page.evaluate(() => document.activeElement.getAttribute('href')), '#main');
+    assert.equal(await page.locator('#main').count(), 1, 'the skip link has a target');
+    for (let i = 0; i < 6 && (await page.evaluate(() => document.activeElement.id)) !== 'email'; i++) {
+      await page.keyboard.press('Tab');
+    }
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'email', 'Tab reaches the e-mail field');
+    await page.keyboard.type(USERS.agent);
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'password');
+    await page.keyboard.type(PASSWORD);
+    await navigate(page, () => page.keyboard.press('Enter'));
+    assert.equal(new URL(page.url()).pathname, '/incidents');
+  });
+});
+
+test('sign out ends the session on the server', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await withPage(async (page) => {
+    await signIn(page, USERS.agent);
+    const cookies = await page.context().cookies();
+    assert.ok(cookies.some((c) => c.name === 'keel_session'), 'a session cookie is set');
+    await navigate(page, () => page.getByRole('button', { name: 'Sign out' }).click());
+    assert.equal(new URL(page.url()).pathname, '/login');
+    assert.equal(await flashText(page), 'Signed out.');
+    await page.goto('/incidents');
+    assert.equal(new URL(page.url()).pathname, '/login', 'signed out: the list asks to sign in');
+    // Replaying the old session cookie must not work either.
+    await page.context().addCookies(cookies.filter((c) => c.name === 'keel_session'));
+    await page.goto('/incidents');
+    assert.equal(new URL(page.url()).pathname, '/login', 'the old session token was revoked');
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// The agent's incident list
+
+test('agent: incident list, navigation and screenshot', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await asRole('agent', async (page) => {
+    assert.equal(new URL(page.url()).pathname, '/incidents');
+    assert.equal(await text(page, 'main h1'), 'Incidents');
+    const nav = await page.locator('nav[aria-label=Main] a').allTextContents();
+    assert.deepEqual(nav, ['Incidents', 'Assigned to me', 'Unassigned', 'New incident']);
+    assert.match(await text(page, 'header .who'), new RegExp(`${AGENT_NAME}\\s*\\(agent\\)`));
+    const rows = await listRows(page);
+    assert.equal(rows.length, 50, 'a full first page');
+    for (const r of rows) {
+      assert.match(r.number, NUMBER_RE);
+      assert.ok(r.title.length > 0);
+      assert.match(r.stateClass, /^state state-(new|in_progress|on_hold|resolved|closed|cancelled)$/);
+      assert.ok(r.priority >= 1 && r.priority <= 5, `priority P${r.priority}`);
+    }
+    const href = await page.locator('table.list tbody tr td a').first().getAttribute('href');
+    assert.equal(href, `/incidents/${rows[0].number}`);
+    assert.equal(await selectedText(page, '#f-sort'), 'Newest');
+    assert.deepEqual(await unlabelledControls(page, 'form.filters'), []);
+    await page.screenshot({ path: '/tmp/keel-list.png', fullPage: true });
+  });
+});
+
+test('agent: filter by state on_hold shows only on-hold rows, on every page', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await asRole('agent', async (page) => {
+    await page.selectOption('#f-state', 'on_hold');
+    await applyFilters(page);
+    assert.equal(new URL(page.url()).searchParams.get('state'), 'on_hold');
+    assert.equal(await page.inputValue('#f-state'), 'on_hold', 'the filter keeps its value');
+    let seen = 0;
+    for (let pageNo = 1; pageNo <= 20; pageNo++) {
+      const rows = await listRows(page);
+      assert.ok(rows.length > 0, `page ${pageNo} of on-hold incidents is empty`);
+      for (const r of rows) {
+        assert.equal(r.state, 'on hold', `${r.number} is ${r.state}`);
+        assert.equal(r.stateClass, 'state state-on_hold');
+      }
+      seen += rows.length;
+      const next = page.locator('a[rel=next]');
+      if (!(await next.count())) break;
+      assert.equal(new URL(await next.getAttribute('href'), BASE).searchParams.get('state'), 'on_hold', 'next page keeps the filter');
+      await navigate(page, () => next.click());
+    }
+    assert.ok(seen > 0);
+    // A search that matches nothing: the empty-list message, no next page.
+    await page.goto(`/incidents?q=${encodeURIComponent(`no such incident ${RUN}`)}`);
+    assert.deepEqual(await listRows(page), []);
+    assert.equal(await text(page, 'table.list tbody td'), 'Nothing matches these filters.');
+    assert.equal(await page.locator('a[rel=next]').count(), 0);
+  });
+});
+
+test('agent: the filter form works as sent by the browser, Group "Any" included', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+  dependsOn(t, 'groupAny');
+  await asRole('agent', async (page) => {
+    assert.equal(await page.inputValue('#f-group'), '', 'Group starts at "Any"');
+    await page.selectOption('#f-state', 'new');
+    const response = await navigate(page, () => page.getByRole('button', { name: 'Apply' }).click());
+    assert.equal(response.status(), 200, `Apply answered ${response.status()}: ${(await page.content()).slice(0, 200)}`);
+    const rows = await listRows(page);
+    assert.ok(rows.length > 0);
+    for (const r of rows) assert.equal(r.state, 'new');
+  });
+});
+
+test('agent: filter by group shows only that group\'s rows', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await asRole('agent', async (page) => {
+    await page.selectOption('#f-group', { label: 'Network' });
+    await applyFilters(page);
+    assert.equal(await selectedText(page, '#f-group'), 'Network');
+    const rows = await listRows(page);
+    assert.ok(rows.length > 0, 'the Network group has incidents');
+    for (const r of rows) assert.equal(r.group, 'Network', `${r.number} is in ${r.group}`);
+  });
+});
+
+test('agent: "Unassigned" stays unassigned on the next page', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+  dependsOn(t, 'unassignedNext');
+  await asRole('agent', async (page) => {
+    await navigate(page, () => page.getByRole('link', { name: 'Unassigned' }).click());
+    for (let pageNo = 1; pageNo <= 3; pageNo++) {
+      const rows = await listRows(page);
+      for (const r of rows) {
+        assert.equal(r.assignee, '—', `page ${pageNo}: ${r.number} is assigned to ${r.assignee}`);
+        assert.ok(['new', 'in progress', 'on hold'].includes(r.state), `page ${pageNo}: ${r.number} is ${r.state}`);
+      }
+      const next = page.locator('a[rel=next]');
+      if (!(await next.count())) break;
+      await navigate(page, () => next.click());
+    }
+  });
+});
+
+test('agent: sorting the "Unassigned" list keeps it unassigned', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+  dependsOn(t, 'unassignedForm');
+  await asRole('agent', '/incidents?unassigned=true&open=true', async (page) => {
+    await page.selectOption('#f-sort', { label: 'Oldest' });
+    await applyFilters(page);
+    const rows = await listRows(page);
+    assert.ok(rows.length > 0);
+    for (const r of rows) assert.equal(r.assignee, '—', `${r.number} is assigned to ${r.assignee}`);
+  });
+});
+
+test('agent: sorting by oldest, priority and number', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await asRole('agent', async (page) => {
+    const sortBy = async (label) => {
+      await page.selectOption('#f-sort', { label });
+      await applyFilters(page);
+      assert.equal(await selectedText(page, '#f-sort'), label, 'the sort keeps its value');
+      const rows = await listRows(page);
+      assert.ok(rows.length > 1);
+      return rows;
+    };
+    const num = (r) => Number(r.number.slice(4));
+    // The list shows no creation time: take it from the API (the agent's view is unscoped).
+    const api = await apiAs('agent');
+    let created;
+    try {
+      created = new Map((await allIncidents(api.request)).map((i) => [i.number, Date.parse(i.created_at)]));
+    } finally {
+      await api.close();
+    }
+    const at = (r) => created.get(r.number);
+
+    const oldest = await sortBy('Oldest');
+    assert.equal(new URL(page.url()).searchParams.get('sort'), 'created_at');
+    assert.equal(at(oldest[0]), Math.min(...created.values()), `oldest first, not ${oldest[0].number}`);
+    for (let i = 1; i < oldest.length; i++) assert.ok(at(oldest[i - 1]) <= at(oldest[i]), `${oldest[i - 1].number} before ${oldest[i].number}`);
+
+    const byPriority = await sortBy('Priority (critical first)');
+    assert.equal(byPriority[0].priority, 1, 'critical first');
+    for (let i = 1; i < byPriority.length; i++) {
+      assert.ok(byPriority[i - 1].priority <= byPriority[i].priority, `P${byPriority[i - 1].priority} before P${byPriority[i].priority}`);
+    }
+
+    const byNumber = await sortBy('Number (descending)');
+    for (let i = 1; i < byNumber.length; i++) assert.ok(num(byNumber[i - 1]) > num(byNumber[i]), `${byNumber[i - 1].number} before ${byNumber[i].number}`);
+
+    const newest = await sortBy('Newest');
+    assert.equal(at(newest[0]), Math.max(...created.values()), `newest first, not ${newest[0].number}`);
+    for (let i = 1; i < newest.length; i++) assert.ok(at(newest[i - 1]) >= at(newest[i]), `${newest[i - 1].number} before ${newest[i].number}`);
+  });
+});
+
+test('agent: "Next page →" walks the whole list without gaps or repeats', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await asRole('agent', '/incidents?sort=-number', async (page) => {
+    const all = [];
+    let pages = 0;
+    for (; pages < 30; pages++) {
+      const rows = await listRows(page);
+      assert.ok(rows.length > 0 && rows.length <= 50, `page ${pages + 1} has ${rows.length} rows`);
+      all.push(...rows.map((r) => Number(r.number.slice(4))));
+      const next = page.locator('a[rel=next]');
+      if (!(await next.count())) break;
+      assert.equal(await next.textContent(), 'Next page →');
+      const before = page.url();
+      await navigate(page, () => next.click());
+      assert.notEqual(page.url(), before);
+      assert.ok(new URL(page.url()).searchParams.get('cursor'), 'the next page has a cursor');
+      assert.equal(new URL(page.url()).searchParams.get('sort'), '-number', 'the next page keeps the sort');
+    }
+    assert.ok(pages >= 5, `the demo data spans several pages (saw ${pages + 1})`);
+    assert.equal(new Set(all).size, all.length, 'no incident appears twice');
+    for (let i = 1; i < all.length; i++) assert.ok(all[i - 1] > all[i], `INC-${all[i - 1]} before INC-${all[i]}`);
+    // Numbers are handed out 1, 2, 3, … and never deleted: every one must have been listed.
+    assert.equal(all.at(-1), 1, 'the last page ends with INC-000001');
+    assert.equal(all.length, all[0], 'no incident was skipped');
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// The agent creates and works an incident
+
+test('new-incident form: every control has a label', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await asRole('agent', '/incidents/new', async (page) => {
+    assert.equal(await text(page, 'main h1'), 'New incident');
+    const controls = await page.$$eval('main form input:not([type=hidden]), main form select, main form textarea', (els) => els.map((e) => e.id));
+    assert.deepEqual(controls.sort(), ['category', 'description', 'impact', 'service_id', 'title', 'urgency'].sort());
+    assert.deepEqual(await unlabelledControls(page, 'main form'), []);
+    const labels = await page.$$eval('main form label', (ls) => ls.map((l) => l.textContent.trim()));
+    assert.deepEqual(labels, ['Title', 'Description', 'Impact', 'Urgency', 'Category', 'Service']);
+    // Clicking a label focuses its control.
+    await page.click('label[for=description]');
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'description');
+  });
+});
+
+test('new-incident form: an empty title is refused with 422 and the input kept', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await asRole('agent', '/incidents/new', async (page) => {
+    // Whitespace passes the browser's `required` check but not the server's.
+    await page.fill('#title', '   ');
+    await page.fill('#description', `kept ${RUN}`);
+    await page.selectOption('#impact', { label: 'High' });
+    let response = await navigate(page, () => page.getByRole('button', { name: 'Create' }).click());
+    assert.equal(response.status(), 422);
+    let alert = await alertText(page);
+    assert.ok(alert && alert.includes('title'), `alert names the field: ${alert}`);
+    assert.equal(await page.getAttribute('#title', 'aria-invalid'), 'true');
+    assert.equal(await page.getAttribute('#title', 'aria-describedby'), 'form-error');
+    assert.equal(await page.inputValue('#description'), `kept ${RUN}`, 'the description is kept');
+    assert.equal(await page.inputValue('#impact'), '1', 'the impact is kept');
+
+    // And entirely empty, with the browser's own check switched off.
+    await page.evaluate(() => document.querySelector('#title').removeAttribute('required'));
+    await page.fill('#title', '');
+    response = await navigate(page, () => page.getByRole('button', { name: 'Create' }).click());
+    assert.equal(response.status(), 422);
+    alert = await alertText(page);
+    assert.ok(alert && alert.includes('title'), `alert names the field: ${alert}`);
+  });
+});
+
+test('agent creates an incident through the form; it can be found in the list', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await asRole('agent', '/incidents/new', async (page) => {
+    const { number } = await createIncident(page, { ...agentIncident, impact: 'Medium', urgency: 'High', category: 'hardware', service: 'Service Desk' });
+    agentIncident.number = number;
+    await navigate(page, () => page.locator('nav[aria-label=Main]').getByRole('link', { name: 'Incidents', exact: true }).click());
+    await page.fill('#f-q', agentIncident.title);
+    await applyFilters(page);
+    const rows = await listRows(page);
+    assert.deepEqual(rows.map((r) => r.number), [number]);
+    assert.equal(rows[0].title, agentIncident.title);
+    assert.equal(rows[0].state, 'new');
+    assert.equal(rows[0].assignee, '—');
+    assert.equal(await page.inputValue('#f-q'), agentIncident.title, 'the search box keeps its text');
+    // Search by number too.
+    await page.goto(`/incidents?q=${number}`);
+    assert.deepEqual((await listRows(page)).map((r) => r.number), [number]);
+    // The number links to the incident page.
+    assert.equal(await page.getAttribute(`table.list a:text-is("${number}")`, 'href'), `/incidents/${number}`);
+  });
+});
+
+test('the new incident page shows the flash, the heading and the details (markup escaped)', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await asRole('agent', '/incidents/new', async (page) => {
+    const title = `Monitor <b>flickers</b> ${RUN}`;
+    const { number, response } = await createIncident(page, {
+      title,
+      description: 'Second screen flickers. <img src=x onerror=alert(1)>',
+      impact: 'Low',
+      urgency: 'Low',
+      category: 'hardware',
+    });
+    assert.equal(response.status(), 200);
+    assert.equal(await flashText(page), `${number} created.`);
+    await page.reload();
+    assert.equal(await flashText(page), null, 'the flash is shown once');
+    assert.equal(await text(page, 'main h1 .num'), number);
+    assert.equal(await text(page, 'main h1'), `${number} ${title}`, 'the title is shown as typed');
+    assert.equal(await page.locator('main h1 b, main img').count(), 0, 'user input is not markup');
+    assert.equal(await fact(page, 'State'), 'new');
+    assert.equal(await fact(page, 'Category'), 'hardware');
+    assert.match(await fact(page, 'Requester'), new RegExp(AGENT_NAME));
+    assert.equal(await text(page, '.cols .text'), 'Second screen flickers. <img src=x onerror=alert(1)>');
+    assert.equal(await page.title(), `${number} · Keel`);
+  });
+});
+
+test('agent moves the incident to in progress with a group and assignee', { timeout: TEST_TIMEOUT_MS }, async () => {
+  assert.ok(agentIncident.number, 'the create test ran first');
+  await asRole('agent', `/incidents/${agentIncident.number}`, async (page, response) => {
+    assert.equal(response.status(), 200);
+    assert.match(await text(page, 'main h1'), new RegExp(agentIncident.number));
+    assert.equal(await fact(page, 'Service'), 'Service Desk');
+    assert.match(await fact(page, 'Priority'), /^P\d \(impact 2, urgency 1\)$/);
+    assert.equal(await text(page, '#h-edit'), 'Update');
+    assert.deepEqual(await unlabelledControls(page, 'main'), [], 'update and comment forms are labelled');
+    const states = await page.$$eval('#state option', (os) => os.map((o) => o.value));
+    assert.equal(states[0], 'new', 'the current state comes first');
+    for (const s of ['in_progress', 'on_hold', 'resolved', 'cancelled']) assert.ok(states.includes(s), `can move to ${s}`);
+    assert.ok(!states.includes('closed'), 'new cannot go straight to closed');
+
+    await page.selectOption('#state', 'in_progress');
+    await page.selectOption('#assignment_group_id', { label: 'Service Desk' });
+    await page.selectOption('#assignee_id', { label: AGENT_NAME });
+    await navigate(page, () => page.getByRole('button', { name: 'Save' }).click());
+    assert.equal(await flashText(page), 'Saved.');
+    assert.equal(await fact(page, 'State'), 'in progress');
+    assert.equal(await fact(page, 'Group'), 'Service Desk');
+    assert.equal(await fact(page, 'Assignee'), AGENT_NAME);
+    assert.equal(await page.inputValue('#state'), 'in_progress');
+    assert.equal(await selectedText(page, '#assignee_id'), AGENT_NAME);
+
+    // It now shows up under "Assigned to me" and not under "Unassigned".
+    await navigate(page, () => page.getByRole('link', { name: 'Assigned to me' }).click());
+    let rows = await listRows(page);
+    assert.ok(rows.some((r) => r.number === agentIncident.number), 'listed under Assigned to me');
+    for (const r of rows) assert.equal(r.assignee, AGENT_NAME, `${r.number} is assigned to ${r.assignee}`);
+    await navigate(page, () => page.getByRole('link', { name: 'Unassigned' }).click());
+    rows = await listRows(page);
+    assert.ok(!rows.some((r) => r.number === agentIncident.number), 'not listed under Unassigned');
+    for (const r of rows) assert.equal(r.assignee, '—', `${r.number} is assigned to ${r.assignee}`);
+  });
+});
+
+test('agent adds a public comment and an internal note; both show in timeline and history', { timeout: TEST_TIMEOUT_MS }, async () => {
+  assert.ok(agentIncident.number, 'the create test ran first');
+  await asRole('agent', `/incidents/${agentIncident.number}`, async (page) => {
+    await page.fill('#body', agentIncident.comment);
+    await navigate(page, () => page.getByRole('button', { name: 'Add comment' }).click());
+    assert.equal(await flashText(page), 'Comment added.');
+    assert.equal(new URL(page.url()).hash, '#comments');
+    let last = await lastComment(page);
+    assert.match(last.text, new RegExp(agentIncident.comment));
+    assert.match(last.meta, new RegExp(AGENT_NAME));
+    assert.equal(last.className, '', 'a public comment is not marked internal');
+
+    await page.fill('#body', agentIncident.note);
+    await page.getByLabel('Internal note').check();
+    await navigate(page, () => page.getByRole('button', { name: 'Add comment' }).click());
+    assert.equal(await flashText(page), 'Comment added.');
+    last = await lastComment(page);
+    assert.match(last.text, new RegExp(agentIncident.note));
+    assert.equal(last.className, 'internal');
+    assert.match(last.meta, /internal note/);
+
+    assert.equal(await page.locator('section:has(h2:text-is("History"))').count(), 1);
+    const actions = await historyActions(page);
+    for (const a of ['create', 'update', 'comment.public', 'comment.internal']) assert.ok(actions.includes(a), `history has ${a}: ${actions}`);
+    const changes = await text(page, 'table.history');
+    assert.match(changes, /state: new → in_progress/, 'the state change is in the history');
+  });
+});
+
+test('resolving without a resolution code is refused with 422; with one it resolves', { timeout: TEST_TIMEOUT_MS }, async () => {
+  assert.ok(agentIncident.number, 'the create test ran first');
+  await asRole('agent', `/incidents/${agentIncident.number}`, async (page) => {
+    await page.selectOption('#state', 'resolved');
+    await page.selectOption('#resolution_code', '');
+    await page.fill('#resolution_notes', `Fixed in run ${RUN}`);
+    const response = await navigate(page, () => page.getByRole('button', { name: 'Save' }).click());
+    assert.equal(response.status(), 422);
+    const alert = await alertText(page);
+    assert.ok(alert && alert.includes('resolution_code'), `alert names resolution_code: ${alert}`);
+    assert.equal(await page.getAttribute('#resolution_code', 'aria-invalid'), 'true');
+    assert.equal(await fact(page, 'State'), 'in progress', 'nothing was saved');
+
+    await page.selectOption('#state', 'resolved');
+    await page.selectOption('#resolution_code', 'fixed');
+    await page.fill('#resolution_notes', `Fixed in run ${RUN}`);
+    await navigate(page, () => page.getByRole('button', { name: 'Save' }).click());
+    assert.equal(await flashText(page), 'Saved.');
+    assert.equal(await fact(page, 'State'), 'resolved');
+    assert.match(await fact(page, 'Resolved'), new RegExp(`fixed: Fixed in run ${RUN}`));
+  });
+});
+
+test('agent attaches a file to the incident and downloads it again', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+  assert.ok(agentIncident.number, 'the create test ran first');
+  await asRole('agent', `/incidents/${agentIncident.number}`, async (page) => {
+    if (!(await page.locator('input[type=file]#file').count())) {
+      t.skip('this build has no attachment form');
+      return;
+    }
+    const filename = `printer-log-${RUN}.txt`;
+    const content = `jam at tray 2, run ${RUN}\n`;
+    await page.setInputFiles('#file', { name: filename, mimeType: 'text/plain', buffer: Buffer.from(content) });
+    await navigate(page, () => page.getByRole('button', { name: 'Upload' }).click());
+    assert.equal(await flashText(page), `Attached ${filename}.`);
+    const link = page.getByRole('link', { name: filename, exact: true });
+    assert.equal(await link.count(), 1, 'the attachment is listed');
+    const download = await page.request.get(await link.getAttribute('href'));
+    assert.equal(download.status(), 200);
+    assert.equal(await download.text(), content);
+    assert.ok((await historyActions(page)).some((a) => a.startsWith('attach')), 'the upload is in the history');
+  });
+});
+
+test('agent: a missing incident and a forged form get proper error pages', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await asRole('agent', '/incidents/INC-999999', async (page, response) => {
+    assert.equal(response.status(), 404);
+    assert.match(await text(page, 'main h1'), /^404/);
+    assert.ok(await alertText(page), 'the error page explains');
+    assert.equal(await page.locator('form[action="/logout"]').count(), 1, 'the layout with the header is kept');
+
+    await page.goto('/incidents/new');
+    await page.fill('#title', `Forged ${RUN}`);
+    await page.evaluate(() => { document.querySelector('main form input[name=csrf]').value = 'forged'; });
+    const forged = await navigate(page, () => page.getByRole('button', { name: 'Create' }).click());
+    assert.equal(forged.status(), 403);
+    assert.match(await text(page, 'main h1'), /^403/);
+    assert.match(await alertText(page), /form expired/);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Requester
+
+test('requester: "My tickets" lists only their organisation\'s incidents', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const agent = await apiAs('agent');
+  try {
+    await asRole('requester', async (page) => {
+      assert.equal(await text(page, 'main h1'), 'My tickets');
+      const nav = await page.locator('nav[aria-label=Main] a').allTextContents();
+      assert.deepEqual(nav, ['My tickets', 'Report a problem']);
+      assert.equal(await page.locator('#f-group').count(), 0, 'no group filter for requesters');
+      const rows = await listRows(page);
+      assert.ok(rows.length > 0, 'the demo requester has tickets');
+      // Who the customer is comes from the agent's (unscoped) view of each incident.
+      for (const r of rows.slice(0, 20)) {
+        const res = await agent.request.get(`/api/v1/incidents/${r.number}`);
+        assert.equal(res.status(), 200);
+        const item = await res.json();
+        assert.equal(item.customer?.name, REQUESTER_ORG, `${r.number} belongs to ${item.customer?.name}`);
+      }
+    });
+  } finally {
+    await agent.close();
+  }
+});
+
+test('requester cannot open other customers\' incidents (404, nothing leaked)', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const agent = await apiAs('agent');
+  let others;
+  try {
+    const res = await agent.request.get('/api/v1/incidents?limit=100&sort=created_at');
+    assert.equal(res.status(), 200);
+    const { items } = await res.json();
+    others = items.filter((i) => i.customer && i.customer.name !== REQUESTER_ORG).slice(0, 3);
+    assert.ok(others.length >= 2, 'the demo data has incidents of other customers');
+  } finally {
+    await agent.close();
+  }
+  await asRole('requester', async (page) => {
+    for (const other of others) {
+      const response = await page.goto(`/incidents/${other.number}`);
+      assert.equal(response.status(), 404, `${other.number} (${other.customer.name}) answered ${response.status()}`);
+      const html = await page.content();
+      assert.ok(!html.includes(other.title), `${other.number}'s title leaked`);
+      // Nor through the list's search.
+      await page.goto(`/incidents?q=${other.number}`);
+      assert.deepEqual(await listRows(page), [], `${other.number} is found by search`);
+    }
+  });
+});
+
+test('requester can open their organisation\'s incidents; any other number is 404', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const api = await apiAs('agent');
+  let own;
+  try {
+    own = (await allIncidents(api.request)).filter((i) => i.customer?.name === REQUESTER_ORG).slice(0, 3);
+    assert.ok(own.length > 0, `the demo data has ${REQUESTER_ORG} incidents`);
+  } finally {
+    await api.close();
+  }
+  await asRole('requester', async (page) => {
+    for (const item of own) {
+      const response = await page.goto(`/incidents/${item.number}`);
+      assert.equal(response.status(), 200, `${item.number} answered ${response.status()}`);
+      assert.equal(await text(page, 'main h1 .num'), item.number);
+      assert.match(await fact(page, 'Requester'), new RegExp(`· ${REQUESTER_ORG}$`));
+    }
+    // Whatever a requester opens by number is their organisation's, or not found.
+    for (let n = 1; n <= 6; n++) {
+      const number = `INC-${String(n).padStart(6, '0')}`;
+      const response = await page.goto(`/incidents/${number}`);
+      assert.ok([200, 404].includes(response.status()), `${number} answered ${response.status()}`);
+      if (response.status() === 200) {
+        assert.match(await fact(page, 'Requester'), new RegExp(`· ${REQUESTER_ORG}$`), `${number} belongs to another customer`);
+      }
+    }
+  });
+});
+
+test('requester reports a problem and sees it without the agent-only parts', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await asRole('requester', async (page) => {
+    await navigate(page, () => page.getByRole('link', { name: 'Report a problem' }).click());
+    assert.equal(new URL(page.url()).pathname, '/incidents/new');
+    assert.equal(await text(page, 'main h1'), 'Report a problem');
+    assert.deepEqual(await unlabelledControls(page, 'main form'), []);
+    const { number, response } = await createIncident(page, {
+      title: requesterIncident.title,
+      description: 'Drops every ten minutes since Monday.',
+      impact: 'Medium',
+      urgency: 'Medium',
+    });
+    requesterIncident.number = number;
+
+    // It is in "My tickets".
+    await page.goto(`/incidents?q=${encodeURIComponent(requesterIncident.title)}`);
+    assert.deepEqual((await listRows(page)).map((r) => r.number), [number]);
+
+    assert.equal(response.status(), 200);
+    await page.goto(`/incidents/${number}`);
+    assert.match(await text(page, 'main h1'), new RegExp(requesterIncident.title));
+    assert.match(await fact(page, 'Requester'), new RegExp(REQUESTER_ORG));
+    assert.equal(await page.locator('#h-edit').count(), 0, 'no Update section');
+    assert.equal(await page.getByRole('button', { name: 'Save' }).count(), 0, 'no Save button');
+    assert.equal(await page.locator('h2:text-is("History")').count(), 0, 'no History section');
+    assert.equal(await page.locator('table.history').count(), 0);
+    assert.equal(await page.locator('input[name=internal]').count(), 0, 'no internal-note checkbox');
+
+    await page.fill('#body', `Still dropping ${RUN}`);
+    await navigate(page, () => page.getByRole('button', { name: 'Add comment' }).click());
+    assert.equal(await flashText(page), 'Comment added.');
+    assert.match((await texts(page, 'ol.timeline > li')).at(-1), new RegExp(`Still dropping ${RUN}`));
+
+    // A crafted update form is refused, and nothing changes.
+    const refused = await postForm(page, `/incidents/${number}`, { state: 'cancelled', title: `Hijacked ${RUN}` });
+    assert.equal(refused.status(), 403);
+    await page.goto(`/incidents/${number}`);
+    assert.equal(await fact(page, 'State'), 'new');
+    assert.match(await text(page, 'main h1'), new RegExp(requesterIncident.title));
+  });
+});
+
+test('requester does not see the agent\'s internal note', { timeout: TEST_TIMEOUT_MS }, async () => {
+  // The agent adds an internal note to the requester's own incident.
+  assert.ok(requesterIncident.number, 'the requester test ran first');
+  const note = `Internal only ${RUN}`;
+  await asRole('agent', `/incidents/${requesterIncident.number}`, async (page) => {
+    await page.fill('#body', note);
+    await page.getByLabel('Internal note').check();
+    await navigate(page, () => page.getByRole('button', { name: 'Add comment' }).click());
+    assert.equal(await flashText(page), 'Comment added.');
+  });
+  await asRole('requester', `/incidents/${requesterIncident.number}`, async (page, response) => {
+    assert.equal(response.status(), 200);
+    assert.ok(!(await page.content()).includes(note), 'the internal note leaked to the requester');
+    assert.match(await text(page, 'ol.timeline'), new RegExp(`Still dropping ${RUN}`));
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Auditor
+
+test('auditor: reads the list but cannot create', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await asRole('auditor', async (page) => {
+    assert.equal(await text(page, 'main h1'), 'Incidents');
+    const nav = await page.locator('nav[aria-label=Main] a').allTextContents();
+    assert.ok(!nav.includes('New incident'), `nav: ${nav}`);
+    assert.equal((await listRows(page)).length, 50);
+    const response = await page.goto('/incidents/new');
+    assert.equal(response.status(), 403);
+  });
+});
+
+test('auditor: incident page has History but no Update form; commenting is refused', { timeout: TEST_TIMEOUT_MS }, async () => {
+  assert.ok(agentIncident.number, 'the create test ran first');
+  await asRole('auditor', `/incidents/${agentIncident.number}`, async (page, response) => {
+    assert.equal(response.status(), 200);
+    assert.equal(await page.locator('#h-edit').count(), 0, 'no Update section');
+    assert.equal(await page.locator('#state').count(), 0, 'no state select');
+    assert.equal(await page.getByRole('button', { name: 'Save' }).count(), 0, 'no Save button');
+    const actions = await historyActions(page);
+    assert.ok(actions.includes('create'), `history: ${actions}`);
+    assert.ok(actions.includes('comment.internal'), 'auditors see internal notes in the history');
+    assert.match(await text(page, 'ol.timeline'), new RegExp(agentIncident.note));
+    assert.equal(await page.locator('input[name=internal]').count(), 0, 'no internal-note checkbox');
+
+    // Builds may show auditors the comment form or leave it out; either way the server refuses.
+    let refused;
+    if (await page.locator('#body').count()) {
+      await page.fill('#body', `Auditor remark ${RUN}`);
+      refused = await navigate(page, () => page.getByRole('button', { name: 'Add comment' }).click());
+    } else {
+      refused = await postForm(page, `/incidents/${agentIncident.number}/comments`, { body: `Auditor remark ${RUN}` });
+    }
+    assert.equal(refused.status(), 403);
+    assert.match(await text(page, 'main h1'), /^403/);
+    await page.goto(`/incidents/${agentIncident.number}`);
+    assert.ok(!(await text(page, 'ol.timeline')).includes(`Auditor remark ${RUN}`), 'the comment was not stored');
+  });
+});
+
+// A screenshot of an incident page (after the journey above) for a human to look at.
+test('screenshot of an incident page', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await asRole('agent', `/incidents/${agentIncident.number ?? 'INC-000001'}`, async (page) => {
+    await page.screenshot({ path: '/tmp/keel-item.png', fullPage: true });
+  });
+});
