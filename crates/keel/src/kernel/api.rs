@@ -7,7 +7,7 @@ use crate::management::support::audit_trail::{self, AuditRow};
 use crate::platform::auth::Principal;
 use crate::platform::db::Q;
 use crate::platform::error::{AppError, AppResult};
-use crate::platform::extract::double_option;
+use crate::platform::extract::{double_option, empty_as_none};
 use crate::platform::web::{AppState, iso};
 use axum::Json;
 use axum::body::Bytes;
@@ -118,6 +118,7 @@ pub struct ItemPage {
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// Page size, 1–500 (default 50).
+    #[serde(default, deserialize_with = "empty_as_none")]
     pub limit: Option<u32>,
     /// Opaque cursor from the previous page's `next_cursor`.
     pub cursor: Option<String>,
@@ -126,22 +127,59 @@ pub struct ListParams {
     /// Comma-separated states.
     pub state: Option<String>,
     /// `true`: only open items; `false`: only resolved, closed or cancelled.
+    #[serde(default, deserialize_with = "empty_as_none")]
     pub open: Option<bool>,
     /// Only priorities up to this (1 = critical only).
+    #[serde(default, deserialize_with = "empty_as_none")]
     pub priority_max: Option<i64>,
+    #[serde(default, deserialize_with = "empty_as_none")]
     pub assignment_group_id: Option<i64>,
     /// A user id, or `me`.
     pub assignee: Option<String>,
     /// `true`: only items without an assignee.
+    #[serde(default, deserialize_with = "empty_as_none")]
     pub unassigned: Option<bool>,
+    #[serde(default, deserialize_with = "empty_as_none")]
     pub requester_id: Option<i64>,
+    #[serde(default, deserialize_with = "empty_as_none")]
     pub customer_id: Option<i64>,
+    #[serde(default, deserialize_with = "empty_as_none")]
     pub service_id: Option<i64>,
     /// Text contained in the title or number.
     pub q: Option<String>,
 }
 
 impl ListParams {
+    /// The filters and sort as a query string (without `cursor`), for "next page" links and
+    /// saved views, so paging never drops a filter.
+    pub fn to_query(&self) -> String {
+        let mut q: Vec<String> = Vec::new();
+        let mut put = |k: &str, v: Option<String>| {
+            if let Some(v) = v.filter(|v| !v.is_empty()) {
+                q.push(format!("{k}={}", crate::platform::ui::urlencode(&v)));
+            }
+        };
+        put("limit", self.limit.map(|v| v.to_string()));
+        put("sort", self.sort.clone());
+        put("state", self.state.clone());
+        put("open", self.open.map(|v| v.to_string()));
+        put("priority_max", self.priority_max.map(|v| v.to_string()));
+        put(
+            "assignment_group_id",
+            self.assignment_group_id.map(|v| v.to_string()),
+        );
+        put("assignee", self.assignee.clone());
+        put(
+            "unassigned",
+            self.unassigned.filter(|u| *u).map(|v| v.to_string()),
+        );
+        put("requester_id", self.requester_id.map(|v| v.to_string()));
+        put("customer_id", self.customer_id.map(|v| v.to_string()));
+        put("service_id", self.service_id.map(|v| v.to_string()));
+        put("q", self.q.clone());
+        q.join("&")
+    }
+
     pub fn filter(&self, kind: Kind, p: &Principal) -> AppResult<super::Filter> {
         let lc = kind.lifecycle();
         let mut states = Vec::new();

@@ -64,34 +64,19 @@ async fn list_page(
     match result {
         Ok((page, groups)) => {
             let items: Vec<ItemView> = page.items.into_iter().map(ItemView::from).collect();
-            let mut next_q = Vec::new();
-            for (k, v) in [
-                ("state", &q.state),
-                ("sort", &q.sort),
-                ("q", &q.q),
-                ("assignee", &q.assignee),
-            ] {
-                if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
-                    next_q.push(format!("{k}={}", crate::platform::ui::urlencode(v)));
-                }
-            }
-            if let Some(g) = q.assignment_group_id {
-                next_q.push(format!("assignment_group_id={g}"));
-            }
-            if let Some(o) = q.open {
-                next_q.push(format!("open={o}"));
-            }
-            if let Some(c) = &page.next_cursor {
-                next_q.push(format!("cursor={c}"));
-            }
+            let base_q = q.to_query();
+            let next = page.next_cursor.as_ref().map(|c| {
+                let sep = if base_q.is_empty() { "" } else { "&" };
+                format!("/incidents?{base_q}{sep}cursor={c}")
+            });
             let r = st.ui.render(
                 "items.html",
                 context! {
                     me => viewer(&p), flash => flash(&headers), kind => K.as_str(), base => "/incidents",
-                    items => V::from(Serde(&items)), next => page.next_cursor.as_ref().map(|_| format!("/incidents?{}", next_q.join("&"))),
+                    items => V::from(Serde(&items)), next => next,
                     states => V::from(Serde(K.lifecycle().states)), groups => V::from(Serde(&groups)),
                     f => context! { state => q.state.clone().unwrap_or_default(), sort => q.sort.clone().unwrap_or_else(|| "-created_at".into()), q => q.q.clone().unwrap_or_default(),
-                                    assignee => q.assignee.clone().unwrap_or_default(), group => q.assignment_group_id, open => q.open },
+                                    assignee => q.assignee.clone().unwrap_or_default(), group => q.assignment_group_id, open => q.open, unassigned => q.unassigned.unwrap_or(false) },
                 },
             );
             clear_flash(r)
@@ -236,6 +221,7 @@ async fn load_detail(
         if !p.can(Action::InternalNotes) {
             h.retain(|e| e.action != "comment.internal");
         }
+        name_references(st, &mut h).await?;
         h
     } else {
         vec![]
@@ -503,4 +489,59 @@ async fn download(
         Ok(r) => r,
         Err(e) => page_error(&st, Some(&p), e),
     }
+}
+
+/// Show referenced records by name in the history table (`assignee_id: 4` → `Alex Agent (#4)`);
+/// the API keeps the raw ids.
+async fn name_references(
+    st: &AppState,
+    history: &mut [crate::kernel::api::HistoryEntry],
+) -> Result<(), AppError> {
+    use std::collections::HashMap;
+    let mut tables: HashMap<&str, HashMap<i64, String>> = HashMap::new();
+    for (field, table) in [
+        ("requester_id", "users"),
+        ("assignee_id", "users"),
+        ("assignment_group_id", "support_groups"),
+        ("service_id", "services"),
+        ("customer_id", "customers"),
+    ] {
+        let used = history.iter().any(|e| {
+            e.changes
+                .as_array()
+                .is_some_and(|cs| cs.iter().any(|c| c["field"] == field))
+        });
+        if used && !tables.contains_key(table) {
+            let rows = directory::list_named(&st.db, table).await?;
+            tables.insert(table, rows.into_iter().map(|n| (n.id, n.name)).collect());
+        }
+    }
+    let table_of = |f: &str| match f {
+        "requester_id" | "assignee_id" => Some("users"),
+        "assignment_group_id" => Some("support_groups"),
+        "service_id" => Some("services"),
+        "customer_id" => Some("customers"),
+        _ => None,
+    };
+    for e in history.iter_mut() {
+        let Some(cs) = e.changes.as_array_mut() else {
+            continue;
+        };
+        for c in cs.iter_mut() {
+            let Some(t) = c["field"]
+                .as_str()
+                .and_then(table_of)
+                .and_then(|t| tables.get(t))
+            else {
+                continue;
+            };
+            for side in ["old", "new"] {
+                if let Some(id) = c[side].as_i64() {
+                    let name = t.get(&id).cloned().unwrap_or_else(|| "unknown".into());
+                    c[side] = serde_json::Value::String(format!("{name} (#{id})"));
+                }
+            }
+        }
+    }
+    Ok(())
 }

@@ -215,6 +215,18 @@ db_test!(bad_input_names_the_field, |app| {
         assert!(r.status.is_client_error(), "{q}");
         assert_eq!(r.body["field"], field, "{q}: {}", r.body);
     }
+    let r = app
+        .get(
+            "agent",
+            "/api/v1/incidents?assignment_group_id=&open=&limit=",
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "empty parameters mean absent: {}",
+        r.body
+    );
     let r = app.get("agent", "/api/v1/incidents?limit=abc").await;
     assert_eq!(r.status.as_u16() / 100, 4);
     assert!(

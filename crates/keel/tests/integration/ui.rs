@@ -204,6 +204,41 @@ db_test!(login_session_csrf_and_pages, |app| {
         .await;
     assert_eq!(r.status, StatusCode::CREATED);
     assert_eq!(r.body["channel"], "web");
+    // The filter form's "Any" options send empty values; paging keeps every filter.
+    for i in 0..3 {
+        app.incident("agent", json!({"title": format!("Unassigned {i}")}))
+            .await;
+    }
+    let r = page(
+        app,
+        &cookie,
+        "/incidents?q=&state=&assignment_group_id=&open=&sort=-created_at&unassigned=true&limit=2",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", html(&r));
+    let body = html(&r);
+    let next = body
+        .split("href=\"")
+        .find(|s| s.contains("cursor="))
+        .and_then(|s| s.split('"').next())
+        .expect("next link")
+        .replace("&amp;", "&");
+    assert!(
+        next.contains("unassigned=true")
+            && next.contains("limit=2")
+            && next.contains("sort=-created_at"),
+        "{next}"
+    );
+    assert!(
+        body.contains("name=\"unassigned\" value=\"true\""),
+        "the filter form keeps the view's filter"
+    );
+    // History shows names, not ids.
+    let d = html(&page(app, &cookie, &loc).await);
+    assert!(
+        d.contains("Pat Person (#"),
+        "requester shown by name in history"
+    );
     // Logout ends the session.
     let r = form(app, &cookie, "/logout", &format!("csrf={csrf}")).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
