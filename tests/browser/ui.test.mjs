@@ -4,19 +4,12 @@
 // fresh SQLite database and sets KEEL_URL. To run against a server that is already up:
 //   cd tests/browser && npm ci && KEEL_URL=http://127.0.0.1:8080 node --test
 // The server must have been started with `--demo` (demo users, 300 seeded incidents).
-//
-// Known bugs: a probe in `before` checks the server for each bug listed in KNOWN_BUGS. While a
-// bug is present, the tests that hit it are reported as TODO (they still run and show their
-// failure) instead of failing the run; once it is fixed they are ordinary tests again, so a
-// regression fails the run. KEEL_BROWSER_STRICT=1 turns the TODOs off (every test must pass).
-// Remove an entry from KNOWN_BUGS (and its probe) when the bug has been fixed.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
 
 const BASE = (process.env.KEEL_URL || 'http://127.0.0.1:8080').replace(/\/+$/, '');
-const STRICT = process.env.KEEL_BROWSER_STRICT === '1';
 const PASSWORD = 'keel-demo-2026';
 const USERS = {
   agent: 'agent@demo.keel',
@@ -31,16 +24,6 @@ const REQUESTER_ORG = 'Northwind Traders';
 const RUN = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 7)}`;
 const NUMBER_RE = /^INC-\d{6}$/;
 const TEST_TIMEOUT_MS = 45_000;
-
-const KNOWN_BUGS = {
-  groupAny:
-    'known bug: the list\'s filter form with Group "Any" sends assignment_group_id= and gets 400 "cannot parse integer from empty string"',
-  unassignedNext:
-    'known bug: the "Next page →" link of /incidents?unassigned=true&open=true drops unassigned=true, so page 2 lists assigned incidents',
-  unassignedForm:
-    'known bug: the filter form on the "Unassigned" list has no unassigned/open fields, so Apply drops those filters',
-};
-const present = { groupAny: false, unassignedNext: false, unassignedForm: false };
 
 let browser;
 /** Signed-in browser storage (cookies) per role, made once in `before`. */
@@ -60,7 +43,6 @@ before(async () => {
       '--disable-sync',
     ],
   });
-  await probeKnownBugs();
   await Promise.all(
     ['agent', 'requester', 'auditor'].map(async (role) => {
       const page = await newPage();
@@ -74,37 +56,6 @@ before(async () => {
 after(async () => {
   await browser?.close();
 });
-
-/** Checks, without the browser, which of KNOWN_BUGS the server under test still has. */
-async function probeKnownBugs() {
-  const login = await fetch(`${BASE}/login`, {
-    method: 'POST',
-    redirect: 'manual',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ email: USERS.agent, password: PASSWORD, next: '/' }),
-  });
-  const session = login.headers.getSetCookie().map((c) => c.split(';')[0]).find((c) => c.startsWith('keel_session='));
-  assert.ok(session, `probe: agent login did not set a session cookie (status ${login.status})`);
-  const get = (path) => fetch(`${BASE}${path}`, { headers: { cookie: session }, redirect: 'manual' });
-  // What the filter form sends with every field left at its default.
-  const filters = await get('/incidents?q=&state=&assignment_group_id=&sort=-created_at');
-  present.groupAny = filters.status === 400;
-  const unassigned = await (await get('/incidents?unassigned=true&open=true')).text();
-  const next = unassigned.match(/href="([^"]*)" rel="next"/);
-  present.unassignedNext = Boolean(next) && !next[1].includes('unassigned=true');
-  const form = unassigned.slice(unassigned.indexOf('<form method="get"'), unassigned.indexOf('</form>'));
-  present.unassignedForm = !form.includes('name="unassigned"');
-}
-
-/** Marks the running test TODO while `bug` is present (unless KEEL_BROWSER_STRICT=1). */
-function dependsOn(t, ...bugs) {
-  for (const bug of bugs) {
-    if (present[bug] && !STRICT) {
-      t.todo(KNOWN_BUGS[bug]);
-      return;
-    }
-  }
-}
 
 async function newPage(storageState) {
   const context = await browser.newContext({ baseURL: BASE, viewport: { width: 1280, height: 900 }, storageState });
@@ -240,14 +191,6 @@ async function postForm(page, action, fields) {
 
 /** Submits the list's filter form. */
 async function applyFilters(page) {
-  if (present.groupAny && !STRICT) {
-    // Work around the known bug (see KNOWN_BUGS.groupAny) so that filtering and sorting are
-    // still tested: leave out the empty Group select, as a fixed form would.
-    await page.evaluate(() => {
-      const g = document.querySelector('#f-group');
-      if (g && g.value === '') g.disabled = true;
-    });
-  }
   const response = await navigate(page, () => page.getByRole('button', { name: 'Apply' }).click());
   assert.equal(response.status(), 200, `filtering answered ${response.status()}: ${page.url()}`);
   return response;
@@ -449,7 +392,6 @@ test('agent: filter by state on_hold shows only on-hold rows, on every page', { 
 });
 
 test('agent: the filter form works as sent by the browser, Group "Any" included', { timeout: TEST_TIMEOUT_MS }, async (t) => {
-  dependsOn(t, 'groupAny');
   await asRole('agent', async (page) => {
     assert.equal(await page.inputValue('#f-group'), '', 'Group starts at "Any"');
     await page.selectOption('#f-state', 'new');
@@ -473,7 +415,6 @@ test('agent: filter by group shows only that group\'s rows', { timeout: TEST_TIM
 });
 
 test('agent: "Unassigned" stays unassigned on the next page', { timeout: TEST_TIMEOUT_MS }, async (t) => {
-  dependsOn(t, 'unassignedNext');
   await asRole('agent', async (page) => {
     await navigate(page, () => page.getByRole('link', { name: 'Unassigned' }).click());
     for (let pageNo = 1; pageNo <= 3; pageNo++) {
@@ -490,7 +431,6 @@ test('agent: "Unassigned" stays unassigned on the next page', { timeout: TEST_TI
 });
 
 test('agent: sorting the "Unassigned" list keeps it unassigned', { timeout: TEST_TIMEOUT_MS }, async (t) => {
-  dependsOn(t, 'unassignedForm');
   await asRole('agent', '/incidents?unassigned=true&open=true', async (page) => {
     await page.selectOption('#f-sort', { label: 'Oldest' });
     await applyFilters(page);
