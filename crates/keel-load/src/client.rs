@@ -127,6 +127,10 @@ fn label(e: &hyper::Error) -> String {
         "bad response".into()
     } else if e.is_timeout() {
         "timeout".into()
+    } else if let Some(io) =
+        std::error::Error::source(e).and_then(|s| s.downcast_ref::<std::io::Error>())
+    {
+        format!("io: {}", io.kind())
     } else {
         format!("http: {e}").chars().take(80).collect()
     }

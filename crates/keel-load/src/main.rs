@@ -356,6 +356,7 @@ async fn run(args: Args) -> Result<(), String> {
         );
     }
 
+    let loadavg = report::loadavg();
     let start = Instant::now();
     let measure_from = start + Duration::from_secs(args.warmup);
     let plan = Arc::new(Plan {
@@ -403,6 +404,10 @@ async fn run(args: Args) -> Result<(), String> {
         duration_s: args.duration,
         elapsed_s: elapsed,
         connections: connects,
+        loadavg,
+        cores: std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
         ops: Op::ALL
             .iter()
             .map(|&op| (op, &stats[op as usize]))

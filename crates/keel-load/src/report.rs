@@ -13,12 +13,26 @@ pub struct Report<'a> {
     /// From the end of the warm-up until the last client stopped.
     pub elapsed_s: f64,
     pub connections: u64,
+    /// The machine's 1-minute load average just before the load started, where known
+    /// (Linux): above the core count, something else was competing for the CPU.
+    pub loadavg: Option<f64>,
+    pub cores: usize,
     /// Operations that saw at least one request.
     pub ops: Vec<(Op, &'a OpStats)>,
 }
 
 fn ms(micros: u64) -> f64 {
     micros as f64 / 1000.0
+}
+
+/// The 1-minute load average from /proc/loadavg (None elsewhere).
+pub fn loadavg() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 impl Report<'_> {
@@ -48,6 +62,18 @@ impl Report<'_> {
             "\nscenario {} | {} clients | {:.2} s measured after {} s warm-up | {} connections | {}",
             self.scenario, self.clients, self.elapsed_s, self.warmup_s, self.connections, self.url
         );
+        if let Some(l) = self.loadavg {
+            let busy = if l > self.cores as f64 {
+                " (busy machine: figures may be low)"
+            } else {
+                ""
+            };
+            let _ = writeln!(
+                out,
+                "load average before the run {l:.2} on {} cores{busy}",
+                self.cores
+            );
+        }
         let _ = writeln!(
             out,
             "{:<8} {:>9} {:>7} {:>10} {:>8} {:>8} {:>8} {:>8}",
@@ -113,6 +139,8 @@ impl Report<'_> {
             "duration_s": self.duration_s,
             "elapsed_s": self.elapsed_s,
             "connections": self.connections,
+            "loadavg_1m_before": self.loadavg,
+            "cores": self.cores,
             "operations": ops,
             "total": self.op_json(&self.total()),
         })

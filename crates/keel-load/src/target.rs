@@ -96,7 +96,7 @@ mod tests {
 
     #[test]
     fn loopback_only() {
-        let ok = |u: &str| parse(u).map(|(h, p, a, b)| (h, p, a, b));
+        let ok = |u: &str| parse(u);
         assert_eq!(
             ok("http://127.0.0.1:18080").ok(),
             Some((
