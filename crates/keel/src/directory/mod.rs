@@ -200,6 +200,8 @@ pub async fn set_disabled(db: &Db, actor: &Actor, id: i64, disabled: bool) -> Ap
     )
     .await?;
     tx.commit().await?;
+    // After the commit, so no request can cache the old state again.
+    crate::platform::auth::forget_cached_tokens();
     get_user(db, id).await
 }
 
@@ -440,5 +442,6 @@ pub async fn revoke_token(db: &Db, actor: &Actor, id: i64, owner: Option<i64>) -
     )
     .await?;
     tx.commit().await?;
+    crate::platform::auth::forget_cached_tokens();
     Ok(())
 }

@@ -236,7 +236,10 @@ impl Db {
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10))
-                .pragma("cache_size", "-32000");
+                .pragma("cache_size", "-32000")
+                // Checkpoints run in the background (below), not inside a writer's commit, so
+                // a write never stalls while the WAL is copied back into the database file.
+                .pragma("wal_autocheckpoint", "0");
             let write = SqlitePoolOptions::new()
                 .max_connections(1)
                 .min_connections(1)
@@ -246,6 +249,7 @@ impl Db {
                 .max_connections(4)
                 .connect_with(opts)
                 .await?;
+            tokio::spawn(checkpointer(read.clone()));
             Ok(Db::Sqlite { write, read })
         } else {
             Err(DbError::Url(url.to_string()))
@@ -376,6 +380,26 @@ impl Tx {
             Tx::Pg(t) => t.commit().await?,
         }
         Ok(())
+    }
+}
+
+/// Copy the WAL back into the database file every half second from a reader connection
+/// (`PASSIVE` never blocks the writer or readers); stops when the pool closes.
+async fn checkpointer(read: SqlitePool) {
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        if read.is_closed() {
+            return;
+        }
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&read)
+            .await
+        {
+            if read.is_closed() {
+                return;
+            }
+            tracing::warn!(error = %e, "WAL checkpoint");
+        }
     }
 }
 
