@@ -80,7 +80,7 @@ pub async fn backup(db: &Db, to: &Path) -> anyhow::Result<u64> {
     )?;
     let mut n = 0u64;
     for t in TABLES {
-        let sql = format!("SELECT * FROM {t}");
+        let sql = format!("SELECT * FROM {t} ORDER BY 1");
         let rows: Vec<Map<String, Value>> = match db {
             Db::Sqlite { read, .. } => sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
                 .fetch_all(read)
@@ -123,6 +123,7 @@ pub async fn restore(db: &Db, from: &Path) -> anyhow::Result<u64> {
     let mut tx = db.begin().await?;
     tx.exec(Q::new("DELETE FROM audit_head")).await?;
     let mut n = 0;
+    let mut transitions_cleared = false;
     for (i, line) in lines.enumerate() {
         let line = line?;
         let v: Value = serde_json::from_str(&line)
@@ -130,6 +131,12 @@ pub async fn restore(db: &Db, from: &Path) -> anyhow::Result<u64> {
         let table = v["table"].as_str().unwrap_or_default();
         if !TABLES.contains(&table) {
             bail!("--from: line {}: unknown table `{table}`", i + 2);
+        }
+        if table == "work_item_transitions" && !transitions_cleared {
+            // Restoring work items fired the trigger that records first states; the backup has
+            // the real history, so drop what the trigger made before loading it.
+            tx.exec(Q::new("DELETE FROM work_item_transitions")).await?;
+            transitions_cleared = true;
         }
         let row = v["row"]
             .as_object()

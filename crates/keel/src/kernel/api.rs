@@ -348,10 +348,18 @@ pub async fn create(
     };
     let mut tx = st.db.begin().await?;
     let id = super::create_in(&mut tx, kind, &p.actor(), p, input).await?;
+    let Some(k) = &key else {
+        // Without a key, read the new item back after the commit, on a reader: the writer
+        // (one connection on SQLite) is held no longer than the write needs.
+        tx.commit().await?;
+        st.metrics.created(kind);
+        let row = super::get_by_id(&st.db, id).await?;
+        return Ok(item_response(StatusCode::CREATED, row));
+    };
     let row: ItemRow = tx
         .one(Q::new(format!("{} WHERE w.id = $1", super::SELECT_ITEM)).bind(id))
         .await?;
-    if let Some(k) = &key {
+    {
         let body = serde_json::to_string(&ItemView::from(row.clone()))
             .map_err(|e| AppError::Internal(e.into()))?;
         let stored = tx

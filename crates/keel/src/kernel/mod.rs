@@ -334,8 +334,8 @@ pub async fn create_in(
         .insert(
             Q::new(
                 "INSERT INTO work_items (kind, seq, number, title, description, state, impact, urgency, priority, category, requester_id, customer_id, \
-                 service_id, assignment_group_id, assignee_id, channel, version, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 1, $17, $17) RETURNING id",
+                 service_id, assignment_group_id, assignee_id, channel, version, created_at, updated_at, created_by) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 1, $17, $17, $18) RETURNING id",
             )
             .bind(kind.as_str())
             .bind(seq)
@@ -353,17 +353,11 @@ pub async fn create_in(
             .bind(group)
             .bind(assignee)
             .bind(actor.channel.as_str())
-            .bind(now),
-        )
-        .await?;
-    tx.exec(
-        Q::new("INSERT INTO work_item_transitions (item_id, from_state, to_state, at, actor_id) VALUES ($1, NULL, $2, $3, $4)")
-            .bind(id)
-            .bind(state)
             .bind(now)
             .bind(actor.user_id),
-    )
-    .await?;
+        )
+        .await?;
+    // The first state entry is recorded by the `work_items_first_state` trigger.
     let changes = diff(
         &[],
         &[

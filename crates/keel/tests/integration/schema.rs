@@ -1,7 +1,7 @@
 //! Schema tests: both dialects define the same tables and columns; an upgrade from every schema
 //! version this binary knows keeps the data; the OpenAPI document is locked by a snapshot.
 
-use crate::common::{App, Backend, fresh_db};
+use crate::common::{Backend, fresh_db};
 use keel::platform::db::Q;
 use serde_json::json;
 
@@ -55,94 +55,140 @@ async fn sqlite_and_postgres_schemas_match() {
     crate::common::drop_db(Backend::Postgres, &pg_url).await;
 }
 
-/// For each schema version v this binary knows: a database created at v (by the migrations up to
-/// v) with data in it upgrades to the latest and keeps its data and its audit chain.
-async fn upgrade_from_every_version(backend: Backend) {
-    let app = App::new(backend).await;
-    let latest = app.db.latest_version();
-    for v in 1..=latest {
-        let (db, url, _dir) = fresh_db_at(backend, v).await;
-        // Data written at version v through the current code paths that exist since v1.
-        let actor = keel::management::support::audit_trail::Actor::cli();
-        let u = keel::directory::NewUser::parse("old@test.keel", "Old", "agent", None, None)
-            .expect("user");
-        keel::directory::create_user(&db, &actor, u)
-            .await
-            .expect("user at old version");
-        db.migrate().await.expect("upgrade");
-        assert_eq!(db.schema_version().await.expect("v"), latest);
-        let user = keel::directory::user_by_email(&db, "old@test.keel")
-            .await
-            .expect("kept");
-        assert_eq!(user.name, "Old");
-        assert!(
-            keel::management::support::audit_trail::verify(&db)
-                .await
-                .expect("verify")
-                .is_ok()
-        );
-        db.close().await;
-        crate::common::drop_db(backend, &url).await;
-    }
-    app.finish().await;
-}
+/// Databases written by released versions of Keel, one fixture per schema version:
+/// `tests/fixtures/schema-vN.sqlite` was made by the binary of schema N (a user, incidents,
+/// a state change, a comment). Each must upgrade to the latest schema, keep its data and its
+/// audit chain, and accept new writes that extend the chain.
+const RELEASED: &[(i64, &str)] = &[(1, "schema-v1.sqlite")];
 
-async fn fresh_db_at(
-    backend: Backend,
-    version: i64,
-) -> (
-    keel::platform::db::Db,
-    String,
-    Option<crate::common::tempfile_dir::Dir>,
-) {
-    // Create the database empty, then apply migrations up to `version` only.
-    let (db, url, dir) = fresh_db(backend).await;
-    db.close().await;
-    crate::common::drop_db(backend, &url).await;
-    let (db, url, dir2) = match backend {
-        Backend::Sqlite => {
-            let path = url.trim_start_matches("sqlite://").to_string();
-            let _ = std::fs::remove_file(&path);
-            (
-                keel::platform::db::Db::connect_without_migrating(&url)
-                    .await
-                    .expect("db"),
-                url,
-                dir,
-            )
-        }
-        Backend::Postgres => {
-            let admin =
-                keel::platform::db::Db::connect_without_migrating(&crate::common::pg_admin_url())
-                    .await
-                    .expect("admin");
-            let name = url.rsplit('/').next().expect("name").to_string();
-            admin
-                .exec(Q::new(format!("CREATE DATABASE {name}")))
-                .await
-                .expect("create");
-            admin.close().await;
-            (
-                keel::platform::db::Db::connect_without_migrating(&url)
-                    .await
-                    .expect("db"),
-                url,
-                None,
-            )
-        }
+async fn check_upgraded(db: &keel::platform::db::Db) {
+    assert_eq!(db.schema_version().await.expect("v"), db.latest_version());
+    assert!(
+        keel::management::support::audit_trail::verify(db)
+            .await
+            .expect("verify")
+            .is_ok(),
+        "chain intact after upgrade"
+    );
+    let user = keel::directory::user_by_email(db, "admin@v1.keel")
+        .await
+        .expect("user kept");
+    let (n,): (i64,) = db
+        .one(Q::new("SELECT COUNT(*) FROM work_items"))
+        .await
+        .expect("count");
+    assert_eq!(n, 3);
+    let (c,): (i64,) = db
+        .one(Q::new("SELECT COUNT(*) FROM comments"))
+        .await
+        .expect("count");
+    assert_eq!(c, 1);
+    // New writes continue the numbering and the chain.
+    let p = keel::platform::auth::Principal {
+        user_id: user.id,
+        email: user.email.clone(),
+        name: user.name.clone(),
+        role: keel_core::access::Role::Admin,
+        customer_id: None,
+        channel: keel::management::support::audit_trail::Channel::Api,
+        csrf: None,
     };
-    db.migrate_to(version).await.expect("migrate to version");
-    (db, url, dir2)
+    let item = keel::kernel::create(
+        db,
+        keel_core::kernel::Kind::Incident,
+        &p.actor(),
+        &p,
+        keel::kernel::NewItem {
+            title: "After upgrade".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("create after upgrade");
+    assert_eq!(item.number, "INC-000004");
+    keel::kernel::update(
+        db,
+        keel_core::kernel::Kind::Incident,
+        "INC-000001",
+        keel::kernel::Scope::All,
+        &p.actor(),
+        keel::kernel::Patch {
+            state: Some("on_hold".into()),
+            hold_reason: Some(Some("monitoring".into())),
+            ..Default::default()
+        },
+        None,
+    )
+    .await
+    .expect("update an old item");
+    assert!(
+        keel::management::support::audit_trail::verify(db)
+            .await
+            .expect("verify")
+            .is_ok(),
+        "chain intact after new writes"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn upgrade_sqlite() {
-    upgrade_from_every_version(Backend::Sqlite).await;
+async fn released_sqlite_databases_upgrade() {
+    for (version, file) in RELEASED {
+        let dir = crate::common::tempfile_dir::Dir::new();
+        let path = dir.path.join("keel.db");
+        std::fs::copy(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures")
+                .join(file),
+            &path,
+        )
+        .expect("copy fixture");
+        let url = format!("sqlite://{}", path.display());
+        let db = keel::platform::db::Db::connect_without_migrating(&url)
+            .await
+            .expect("open");
+        assert_eq!(
+            db.schema_version().await.expect("v"),
+            *version,
+            "{file} is at schema {version}"
+        );
+        db.migrate().await.expect("upgrade");
+        check_upgraded(&db).await;
+        db.close().await;
+    }
 }
 
+/// The same released data, moved to PostgreSQL at its schema version (as `keel backup`/`restore`
+/// would between nodes of that release), then upgraded there.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn upgrade_postgres() {
-    upgrade_from_every_version(Backend::Postgres).await;
+async fn released_postgres_databases_upgrade() {
+    for (version, file) in RELEASED {
+        let dir = crate::common::tempfile_dir::Dir::new();
+        let path = dir.path.join("keel.db");
+        std::fs::copy(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures")
+                .join(file),
+            &path,
+        )
+        .expect("copy fixture");
+        let lite = keel::platform::db::Db::connect_without_migrating(&format!(
+            "sqlite://{}",
+            path.display()
+        ))
+        .await
+        .expect("open");
+        let dump = dir.path.join("dump.jsonl");
+        keel::backup::backup(&lite, &dump).await.expect("backup");
+        lite.close().await;
+        let (db, url, _) = fresh_db_at(Backend::Postgres, *version).await;
+        keel::backup::restore(&db, &dump)
+            .await
+            .expect("restore at the old version");
+        db.migrate().await.expect("upgrade");
+        check_upgraded(&db).await;
+        db.close().await;
+        crate::common::drop_db(Backend::Postgres, &url).await;
+    }
 }
 
 /// The OpenAPI document is part of the contract: any change shows up in review as a diff of
@@ -163,4 +209,43 @@ fn openapi_snapshot() {
     );
     let v: serde_json::Value = serde_json::from_str(&doc).expect("json");
     assert_eq!(v["openapi"], json!("3.1.0"));
+}
+
+/// A new, empty database with the migrations up to `version` only.
+async fn fresh_db_at(
+    backend: Backend,
+    version: i64,
+) -> (
+    keel::platform::db::Db,
+    String,
+    Option<crate::common::tempfile_dir::Dir>,
+) {
+    let (db, url, dir) = fresh_db(backend).await;
+    db.close().await;
+    crate::common::drop_db(backend, &url).await;
+    let db = match backend {
+        Backend::Sqlite => {
+            let _ = std::fs::remove_file(url.trim_start_matches("sqlite://"));
+            keel::platform::db::Db::connect_without_migrating(&url)
+                .await
+                .expect("db")
+        }
+        Backend::Postgres => {
+            let admin =
+                keel::platform::db::Db::connect_without_migrating(&crate::common::pg_admin_url())
+                    .await
+                    .expect("admin");
+            let name = url.rsplit('/').next().expect("name").to_string();
+            admin
+                .exec(Q::new(format!("CREATE DATABASE {name}")))
+                .await
+                .expect("create");
+            admin.close().await;
+            keel::platform::db::Db::connect_without_migrating(&url)
+                .await
+                .expect("db")
+        }
+    };
+    db.migrate_to(version).await.expect("migrate to version");
+    (db, url, dir)
 }

@@ -100,11 +100,10 @@ pub async fn append(
         .bind(entry.entity_id)
         .bind(chain::changes_json(&entry.changes))
         .bind(prev_hash)
-        .bind(hash.clone()),
+        .bind(hash),
     )
     .await?;
-    tx.exec(Q::new("UPDATE audit_head SET last_hash = $1 WHERE id = 1").bind(hash))
-        .await?;
+    // The `audit_log_advance_head` trigger (migration 0002) stores `hash` as the head.
     Ok(())
 }
 
