@@ -223,6 +223,10 @@ impl Db {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let pool = PgPoolOptions::new()
                 .max_connections(16)
+                // No ping before every checkout (a network round trip per query); a broken
+                // connection fails its query, is discarded, and the pool opens a new one.
+                .test_before_acquire(false)
+                .idle_timeout(Duration::from_secs(300))
                 .acquire_timeout(Duration::from_secs(10))
                 .connect(url)
                 .await?;
@@ -240,12 +244,16 @@ impl Db {
                 // Checkpoints run in the background (below), not inside a writer's commit, so
                 // a write never stalls while the WAL is copied back into the database file.
                 .pragma("wal_autocheckpoint", "0");
+            // An embedded connection cannot go away, so no ping before every checkout (each
+            // ping is a round trip to the connection's worker thread).
             let write = SqlitePoolOptions::new()
+                .test_before_acquire(false)
                 .max_connections(1)
                 .min_connections(1)
                 .connect_with(opts.clone())
                 .await?;
             let read = SqlitePoolOptions::new()
+                .test_before_acquire(false)
                 .max_connections(4)
                 .connect_with(opts)
                 .await?;
