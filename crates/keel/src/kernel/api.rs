@@ -346,18 +346,19 @@ pub async fn create(
         assignment_group_id: b.assignment_group_id,
         assignee_id: b.assignee_id,
     };
-    let mut tx = st.db.begin().await?;
-    let id = super::create_in(&mut tx, kind, &p.actor(), p, input).await?;
+    let draft = super::draft(kind, &p.actor(), p, input)?;
     let Some(k) = &key else {
-        // Without a key, read the new item back after the commit, on a reader: the writer
-        // (one connection on SQLite) is held no longer than the write needs.
-        tx.commit().await?;
+        // Without a key, the create joins the group commit; the new item is read back after
+        // the commit, on a reader.
+        let number = st.creator.create(draft).await?;
         st.metrics.created(kind);
-        let row = super::get_by_id(&st.db, id).await?;
+        let row = super::get(&st.db, kind, &number, Scope::All).await?;
         return Ok(item_response(StatusCode::CREATED, row));
     };
+    let mut tx = st.db.begin().await?;
+    let number = super::create_in(&mut tx, draft).await?;
     let row: ItemRow = tx
-        .one(Q::new(format!("{} WHERE w.id = $1", super::SELECT_ITEM)).bind(id))
+        .one(Q::new(format!("{} WHERE w.number = $1", super::SELECT_ITEM)).bind(number))
         .await?;
     {
         let body = serde_json::to_string(&ItemView::from(row.clone()))

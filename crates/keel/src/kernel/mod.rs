@@ -8,10 +8,11 @@
 //! ETag) and appends an audit entry in the same transaction.
 
 pub mod api;
+pub mod batch;
 pub mod ui;
 
 use crate::directory::exists;
-use crate::management::support::audit_trail::{Actor, append};
+use crate::management::support::audit_trail::{Actor, Pending, append, append_many};
 use crate::platform::auth::Principal;
 use crate::platform::db::{Db, Q, Tx, now_ms};
 use crate::platform::error::{AppError, AppResult};
@@ -262,7 +263,7 @@ async fn check_assignment(tx: &mut Tx, group: Option<i64>, assignee: Option<i64>
     Ok(())
 }
 
-/// Create a work item of `kind` on behalf of `actor`.
+/// Create a work item of `kind` on behalf of `actor`, in its own transaction.
 pub async fn create(
     db: &Db,
     kind: Kind,
@@ -270,113 +271,210 @@ pub async fn create(
     requester: &Principal,
     input: NewItem,
 ) -> AppResult<ItemRow> {
+    let d = draft(kind, actor, requester, input)?;
     let mut tx = db.begin().await?;
-    let id = create_in(&mut tx, kind, actor, requester, input).await?;
+    let number = create_in(&mut tx, d).await?;
     tx.commit().await?;
-    get_by_id(db, id).await
+    get(db, kind, &number, Scope::All).await
 }
 
-/// Create inside the caller's transaction (used with idempotency keys); returns the new id.
-pub async fn create_in(
-    tx: &mut Tx,
-    kind: Kind,
-    actor: &Actor,
-    requester: &Principal,
-    input: NewItem,
-) -> AppResult<i64> {
+/// Create inside the caller's transaction (used with idempotency keys); returns the number.
+pub async fn create_in(tx: &mut Tx, mut d: Draft) -> AppResult<String> {
+    resolve(tx, &mut d).await?;
+    let mut numbers = insert_drafts(tx, vec![d]).await?;
+    numbers
+        .pop()
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("no number issued")))
+}
+
+/// A create request that passed every rule needing no database: parsed title and text,
+/// impact, urgency and the derived priority, vocabulary, and who raises it for whom.
+#[derive(Debug, Clone)]
+pub struct Draft {
+    pub kind: Kind,
+    pub actor: Actor,
+    title: String,
+    description: String,
+    impact: Level,
+    urgency: Level,
+    category: Option<String>,
+    requester_id: Option<i64>,
+    customer_id: Option<i64>,
+    service_id: Option<i64>,
+    group: Option<i64>,
+    assignee: Option<i64>,
+    /// Agents may name another requester; whose customer applies is resolved from the database.
+    requester_given: bool,
+}
+
+/// Check a create request against the rules that need no database.
+pub fn draft(kind: Kind, actor: &Actor, requester: &Principal, input: NewItem) -> AppResult<Draft> {
     let title = Line::parse(&input.title, MAX_TITLE).map_err(|e| AppError::invalid("title", e))?;
     let description =
         bounded(&input.description, MAX_TEXT).map_err(|e| AppError::invalid("description", e))?;
     let impact = level("impact", input.impact, Level::LOW)?;
     let urgency = level("urgency", input.urgency, Level::LOW)?;
-    let vocab = vocabulary(kind);
-    one_of("category", &input.category, vocab.categories)?;
-    let priority = Matrix::default().priority(impact, urgency);
-    // A requester raises tickets for themselves; agents may raise them for anyone.
-    let (requester_id, customer_id) = if requester.role.is_scoped_to_own_records() {
-        (Some(requester.user_id), requester.customer_id)
-    } else {
-        let rid = input.requester_id.or(Some(requester.user_id));
-        let mut cid = input.customer_id;
-        if let Some(r) = input.requester_id {
-            let row: Option<(Option<i64>,)> = tx
-                .opt(Q::new("SELECT customer_id FROM users WHERE id = $1").bind(r))
-                .await?;
-            let (rc,) = row
-                .ok_or_else(|| AppError::invalid("requester_id", format!("no user with id {r}")))?;
-            cid = cid.or(rc);
-        }
-        (rid, cid)
-    };
-    if let Some(c) = customer_id {
+    one_of("category", &input.category, vocabulary(kind).categories)?;
+    // A requester raises tickets for themselves, unassigned; agents may raise them for anyone.
+    let scoped = requester.role.is_scoped_to_own_records();
+    Ok(Draft {
+        kind,
+        actor: actor.clone(),
+        title: title.into_string(),
+        description,
+        impact,
+        urgency,
+        category: input.category,
+        requester_id: if scoped {
+            Some(requester.user_id)
+        } else {
+            input.requester_id.or(Some(requester.user_id))
+        },
+        customer_id: if scoped {
+            requester.customer_id
+        } else {
+            input.customer_id
+        },
+        service_id: input.service_id,
+        group: if scoped {
+            None
+        } else {
+            input.assignment_group_id
+        },
+        assignee: if scoped { None } else { input.assignee_id },
+        requester_given: !scoped && input.requester_id.is_some(),
+    })
+}
+
+/// The checks that read the database: referenced records exist, the requester's organisation,
+/// the assignee belongs to the group. Reads only, so a failing draft leaves the transaction
+/// usable for others.
+pub async fn resolve(tx: &mut Tx, d: &mut Draft) -> AppResult<()> {
+    if d.requester_given
+        && let Some(r) = d.requester_id
+    {
+        let row: Option<(Option<i64>,)> = tx
+            .opt(Q::new("SELECT customer_id FROM users WHERE id = $1").bind(r))
+            .await?;
+        let (rc,) =
+            row.ok_or_else(|| AppError::invalid("requester_id", format!("no user with id {r}")))?;
+        d.customer_id = d.customer_id.or(rc);
+    }
+    if let Some(c) = d.customer_id {
         exists(tx, "customers", c, "customer_id").await?;
     }
-    if let Some(s) = input.service_id {
+    if let Some(s) = d.service_id {
         exists(tx, "services", s, "service_id").await?;
     }
-    let (group, assignee) = if requester.role.is_scoped_to_own_records() {
-        (None, None)
-    } else {
-        (input.assignment_group_id, input.assignee_id)
-    };
-    check_assignment(tx, group, assignee).await?;
+    check_assignment(tx, d.group, d.assignee).await
+}
 
-    let (seq,): (i64,) = tx
+/// Insert resolved drafts of one kind, in order, with one statement each for the numbers, the
+/// rows and the audit entries, however many there are. Returns their numbers.
+pub async fn insert_drafts(tx: &mut Tx, drafts: Vec<Draft>) -> AppResult<Vec<String>> {
+    let Some(kind) = drafts.first().map(|d| d.kind) else {
+        return Ok(vec![]);
+    };
+    if drafts.iter().any(|d| d.kind != kind) {
+        return Err(AppError::Internal(anyhow::anyhow!(
+            "insert_drafts takes one kind at a time"
+        )));
+    }
+    let n = drafts.len() as i64;
+    let (last,): (i64,) = tx
         .one(
-            Q::new("INSERT INTO counters (name, value) VALUES ($1, 1) ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 RETURNING value")
-                .bind(kind.as_str()),
+            Q::new("INSERT INTO counters (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = counters.value + $2 RETURNING value")
+                .bind(kind.as_str())
+                .bind(n),
         )
         .await?;
-    let number = format_number(kind, seq);
     let now = now_ms();
     let state = kind.lifecycle().initial();
-    let id = tx
-        .insert(
-            Q::new(
-                "INSERT INTO work_items (kind, seq, number, title, description, state, impact, urgency, priority, category, requester_id, customer_id, \
-                 service_id, assignment_group_id, assignee_id, channel, version, created_at, updated_at, created_by) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 1, $17, $17, $18) RETURNING id",
-            )
-            .bind(kind.as_str())
-            .bind(seq)
-            .bind(&number)
-            .bind(title.as_str())
-            .bind(&description)
-            .bind(state)
-            .bind(i64::from(impact.get()))
-            .bind(i64::from(urgency.get()))
-            .bind(i64::from(priority.get()))
-            .bind(input.category.clone())
-            .bind(requester_id)
-            .bind(customer_id)
-            .bind(input.service_id)
-            .bind(group)
-            .bind(assignee)
-            .bind(actor.channel.as_str())
-            .bind(now)
-            .bind(actor.user_id),
-        )
-        .await?;
-    // The first state entry is recorded by the `work_items_first_state` trigger.
-    let changes = diff(
-        &[],
-        &[
-            ("title", json!(title.as_str())),
-            ("description", json!(description)),
-            ("state", json!(state)),
-            ("impact", json!(impact.get())),
-            ("urgency", json!(urgency.get())),
-            ("priority", json!(priority.get())),
-            ("category", json!(input.category)),
-            ("requester_id", json!(requester_id)),
-            ("customer_id", json!(customer_id)),
-            ("service_id", json!(input.service_id)),
-            ("assignment_group_id", json!(group)),
-            ("assignee_id", json!(assignee)),
-        ],
+    let mut q = Q::new("");
+    let mut rows = Vec::with_capacity(drafts.len());
+    let mut numbers = Vec::with_capacity(drafts.len());
+    let mut entries = Vec::with_capacity(drafts.len());
+    for (i, d) in drafts.into_iter().enumerate() {
+        let seq = last - n + 1 + i as i64;
+        let number = format_number(kind, seq);
+        let priority = Matrix::default().priority(d.impact, d.urgency);
+        let values = [
+            q.arg(kind.as_str()),
+            q.arg(seq),
+            q.arg(number.as_str()),
+            q.arg(d.title.as_str()),
+            q.arg(d.description.as_str()),
+            q.arg(state),
+            q.arg(i64::from(d.impact.get())),
+            q.arg(i64::from(d.urgency.get())),
+            q.arg(i64::from(priority.get())),
+            q.arg(d.category.clone()),
+            q.arg(d.requester_id),
+            q.arg(d.customer_id),
+            q.arg(d.service_id),
+            q.arg(d.group),
+            q.arg(d.assignee),
+            q.arg(d.actor.channel.as_str()),
+            q.arg(now),
+            q.arg(d.actor.user_id),
+        ];
+        rows.push(format!(
+            "({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, 1, {}, {}, {})",
+            values[0],
+            values[1],
+            values[2],
+            values[3],
+            values[4],
+            values[5],
+            values[6],
+            values[7],
+            values[8],
+            values[9],
+            values[10],
+            values[11],
+            values[12],
+            values[13],
+            values[14],
+            values[15],
+            values[16],
+            values[16],
+            values[17]
+        ));
+        let changes = diff(
+            &[],
+            &[
+                ("title", json!(d.title)),
+                ("description", json!(d.description)),
+                ("state", json!(state)),
+                ("impact", json!(d.impact.get())),
+                ("urgency", json!(d.urgency.get())),
+                ("priority", json!(priority.get())),
+                ("category", json!(d.category)),
+                ("requester_id", json!(d.requester_id)),
+                ("customer_id", json!(d.customer_id)),
+                ("service_id", json!(d.service_id)),
+                ("assignment_group_id", json!(d.group)),
+                ("assignee_id", json!(d.assignee)),
+            ],
+        );
+        entries.push(Pending {
+            actor: d.actor,
+            action: "create",
+            entity_type: kind.as_str(),
+            entity_id: number.clone(),
+            changes,
+        });
+        numbers.push(number);
+    }
+    q.sql = format!(
+        "INSERT INTO work_items (kind, seq, number, title, description, state, impact, urgency, priority, category, requester_id, customer_id, \
+         service_id, assignment_group_id, assignee_id, channel, version, created_at, updated_at, created_by) VALUES {}",
+        rows.join(", ")
     );
-    append(tx, actor, "create", kind.as_str(), &number, changes).await?;
-    Ok(id)
+    // The first state entry of each is recorded by the `work_items_first_state` trigger.
+    tx.exec(q).await?;
+    append_many(tx, entries).await?;
+    Ok(numbers)
 }
 
 pub async fn get_by_id(db: &Db, id: i64) -> AppResult<ItemRow> {

@@ -24,16 +24,19 @@ pub struct AppState {
     pub cfg: Arc<Config>,
     pub metrics: Arc<Metrics>,
     pub ui: Arc<platform::ui::Templates>,
+    /// Group commit for API creates (`kernel::batch`).
+    pub creator: kernel::batch::Creator,
     pub started: Instant,
 }
 
 impl AppState {
     pub fn new(db: Db, cfg: Config) -> AppState {
         AppState {
-            db,
+            db: db.clone(),
             cfg: Arc::new(cfg),
             metrics: Arc::new(Metrics::default()),
             ui: Arc::new(platform::ui::Templates::new()),
+            creator: kernel::batch::Creator::start(db.clone()),
             started: Instant::now(),
         }
     }

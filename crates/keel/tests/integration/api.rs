@@ -1144,3 +1144,64 @@ async fn attachments_in_directory_sqlite() {
 async fn attachments_in_directory_postgres() {
     attachments_in_directory(crate::common::Backend::Postgres).await;
 }
+
+db_test!(group_commit_isolates_a_bad_request, |app| {
+    // Concurrent creates share transactions; one that fails its checks fails alone.
+    let mut handles = Vec::new();
+    for i in 0..24 {
+        let router = app.router.clone();
+        let token = app.tokens["agent"].clone();
+        let body = if i % 6 == 0 {
+            json!({"title": format!("Bad {i}"), "service_id": 424_242})
+        } else {
+            json!({"title": format!("Good {i}")})
+        };
+        handles.push(tokio::spawn(async move {
+            use tower::ServiceExt;
+            let req = axum::http::Request::post("/api/v1/incidents")
+                .header("authorization", format!("Bearer {token}"))
+                .header("content-type", "application/json")
+                .body(axum::body::Body::from(body.to_string()))
+                .expect("req");
+            router.oneshot(req).await.expect("infallible").status()
+        }));
+    }
+    let mut created = 0;
+    let mut refused = 0;
+    for h in handles {
+        match h.await.expect("task") {
+            StatusCode::CREATED => created += 1,
+            StatusCode::UNPROCESSABLE_ENTITY => refused += 1,
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!((created, refused), (20, 4));
+    let list = app
+        .get("agent", "/api/v1/incidents?limit=500&sort=number")
+        .await;
+    let numbers: Vec<&str> = list.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|i| i["number"].as_str())
+        .collect();
+    let expected: Vec<String> = (1..=20).map(|i| format!("INC-{i:06}")).collect();
+    assert_eq!(numbers, expected, "refused requests take no number");
+    assert!(
+        keel::management::support::audit_trail::verify(&app.db)
+            .await
+            .expect("verify")
+            .is_ok()
+    );
+    let (transitions,): (i64,) = app
+        .db
+        .one(keel::platform::db::Q::new(
+            "SELECT COUNT(*) FROM work_item_transitions",
+        ))
+        .await
+        .expect("count");
+    assert_eq!(
+        transitions, 20,
+        "every created item has its first state entry"
+    );
+});

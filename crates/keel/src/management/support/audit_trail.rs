@@ -59,6 +59,16 @@ impl Actor {
     }
 }
 
+/// An entry waiting to be chained.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    pub actor: Actor,
+    pub action: &'static str,
+    pub entity_type: &'static str,
+    pub entity_id: String,
+    pub changes: Vec<FieldChange>,
+}
+
 /// Append one entry in the caller's transaction.
 pub async fn append(
     tx: &mut Tx,
@@ -85,26 +95,77 @@ pub async fn append(
         changes,
     };
     let hash = entry.hash(&prev_hash);
-    tx.exec(
-        Q::new(
-            "INSERT INTO audit_log (seq, at, actor_id, actor, channel, action, entity_type, entity_id, changes, prev_hash, hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(entry.seq)
-        .bind(entry.at)
-        .bind(entry.actor_id)
-        .bind(entry.actor)
-        .bind(entry.channel)
-        .bind(entry.action)
-        .bind(entry.entity_type)
-        .bind(entry.entity_id)
-        .bind(chain::changes_json(&entry.changes))
-        .bind(prev_hash)
-        .bind(hash),
-    )
-    .await?;
-    // The `audit_log_advance_head` trigger (migration 0002) stores `hash` as the head.
+    let mut q = Q::new("");
+    let row = entry_values(&mut q, entry, prev_hash, hash);
+    q.sql = format!("INSERT INTO {INSERT_COLS} VALUES {row}");
+    // The `audit_log_advance_head` trigger (migration 0002) stores the new hash as the head.
+    tx.exec(q).await?;
     Ok(())
+}
+
+/// Append several entries, in order, with one statement for the head and one for the rows.
+pub async fn append_many(tx: &mut Tx, entries: Vec<Pending>) -> DbResult<()> {
+    let n = entries.len() as i64;
+    if n == 0 {
+        return Ok(());
+    }
+    let (last, mut prev): (i64, String) = tx
+        .one(
+            Q::new("UPDATE audit_head SET seq = seq + $1 WHERE id = 1 RETURNING seq, last_hash")
+                .bind(n),
+        )
+        .await?;
+    let at = now_ms();
+    let mut q = Q::new("");
+    let mut rows = Vec::with_capacity(entries.len());
+    for (i, p) in entries.into_iter().enumerate() {
+        let entry = Entry {
+            seq: last - n + 1 + i as i64,
+            at,
+            actor_id: p.actor.user_id,
+            actor: p.actor.label,
+            channel: p.actor.channel.as_str().to_string(),
+            action: p.action.to_string(),
+            entity_type: p.entity_type.to_string(),
+            entity_id: p.entity_id,
+            changes: p.changes,
+        };
+        let hash = entry.hash(&prev);
+        rows.push(entry_values(
+            &mut q,
+            entry,
+            std::mem::replace(&mut prev, hash.clone()),
+            hash,
+        ));
+    }
+    q.sql = format!("INSERT INTO {INSERT_COLS} VALUES {}", rows.join(", "));
+    tx.exec(q).await?;
+    // Set the head explicitly too: the per-row trigger's order within one statement is not
+    // something to rely on.
+    tx.exec(Q::new("UPDATE audit_head SET last_hash = $1 WHERE id = 1").bind(prev))
+        .await?;
+    Ok(())
+}
+
+const INSERT_COLS: &str = "audit_log (seq, at, actor_id, actor, channel, action, entity_type, entity_id, changes, prev_hash, hash)";
+
+/// One `(…)` row of placeholders for an entry, its arguments pushed onto `q`.
+fn entry_values(q: &mut Q, e: Entry, prev_hash: String, hash: String) -> String {
+    let changes = chain::changes_json(&e.changes);
+    let v = [
+        q.arg(e.seq),
+        q.arg(e.at),
+        q.arg(e.actor_id),
+        q.arg(e.actor),
+        q.arg(e.channel),
+        q.arg(e.action),
+        q.arg(e.entity_type),
+        q.arg(e.entity_id),
+        q.arg(changes),
+        q.arg(prev_hash),
+        q.arg(hash),
+    ];
+    format!("({})", v.join(", "))
 }
 
 /// An audit entry as stored.
