@@ -243,7 +243,9 @@ impl Db {
                 .pragma("cache_size", "-32000")
                 // Checkpoints run in the background (below), not inside a writer's commit, so
                 // a write never stalls while the WAL is copied back into the database file.
-                .pragma("wal_autocheckpoint", "0");
+                .pragma("wal_autocheckpoint", "0")
+                // When the WAL starts over, shrink its file back to this size.
+                .pragma("journal_size_limit", "67108864");
             // An embedded connection cannot go away, so no ping before every checkout (each
             // ping is a round trip to the connection's worker thread).
             let write = SqlitePoolOptions::new()
@@ -391,18 +393,30 @@ impl Tx {
     }
 }
 
-/// Copy the WAL back into the database file every half second from a reader connection
-/// (`PASSIVE` never blocks the writer or readers); stops when the pool closes.
+/// Copy the WAL back into the database file every half second from a reader connection.
+/// `PASSIVE` never blocks the writer or readers, but under constant reads it may never let the
+/// WAL start over, so once the WAL passes [`WAL_RESTART_FRAMES`] a `RESTART` checkpoint makes
+/// it: it waits for readers and holds writers for the moment it takes. Stops when the pool closes.
 async fn checkpointer(read: SqlitePool) {
     loop {
         tokio::time::sleep(Duration::from_millis(500)).await;
         if read.is_closed() {
             return;
         }
-        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-            .execute(&read)
-            .await
-        {
+        let passive: Result<(i64, i64, i64), _> = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
+            .fetch_one(&read)
+            .await;
+        let result = match passive {
+            Ok((_, frames, _)) if frames > WAL_RESTART_FRAMES => {
+                sqlx::query("PRAGMA wal_checkpoint(RESTART)")
+                    .execute(&read)
+                    .await
+                    .map(|_| ())
+            }
+            Ok(_) => Ok(()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = result {
             if read.is_closed() {
                 return;
             }
@@ -410,6 +424,9 @@ async fn checkpointer(read: SqlitePool) {
         }
     }
 }
+
+/// About 32 MiB of 4 KiB pages.
+const WAL_RESTART_FRAMES: i64 = 8192;
 
 /// Milliseconds since the Unix epoch: how every instant is stored.
 pub fn now_ms() -> i64 {
