@@ -460,7 +460,7 @@ pub async fn insert_drafts(tx: &mut Tx, drafts: Vec<Draft>) -> AppResult<Vec<Str
         entries.push(Pending {
             actor: d.actor,
             action: "create",
-            entity_type: kind.as_str(),
+            entity_type: kind.as_str().to_string(),
             entity_id: number.clone(),
             changes,
         });

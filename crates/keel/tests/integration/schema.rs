@@ -133,15 +133,7 @@ async fn check_upgraded(db: &keel::platform::db::Db) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn released_sqlite_databases_upgrade() {
     for (version, file) in RELEASED {
-        let dir = crate::common::tempfile_dir::Dir::new();
-        let path = dir.path.join("keel.db");
-        std::fs::copy(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("tests/fixtures")
-                .join(file),
-            &path,
-        )
-        .expect("copy fixture");
+        let (_dir, path) = copy_fixture(file);
         let url = format!("sqlite://{}", path.display());
         let db = keel::platform::db::Db::connect_without_migrating(&url)
             .await
@@ -162,15 +154,7 @@ async fn released_sqlite_databases_upgrade() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn released_postgres_databases_upgrade() {
     for (version, file) in RELEASED {
-        let dir = crate::common::tempfile_dir::Dir::new();
-        let path = dir.path.join("keel.db");
-        std::fs::copy(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("tests/fixtures")
-                .join(file),
-            &path,
-        )
-        .expect("copy fixture");
+        let (dir, path) = copy_fixture(file);
         let lite = keel::platform::db::Db::connect_without_migrating(&format!(
             "sqlite://{}",
             path.display()
@@ -248,4 +232,15 @@ async fn fresh_db_at(
     };
     db.migrate_to(version).await.expect("migrate to version");
     (db, url, dir)
+}
+
+/// A writable copy of a fixture database in a fresh temp dir.
+fn copy_fixture(file: &str) -> (crate::common::tempfile_dir::Dir, std::path::PathBuf) {
+    let dir = crate::common::tempfile_dir::Dir::new();
+    let path = dir.path.join("keel.db");
+    let from = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(file);
+    std::fs::copy(from, &path).expect("copy fixture");
+    (dir, path)
 }

@@ -64,7 +64,7 @@ impl Actor {
 pub struct Pending {
     pub actor: Actor,
     pub action: &'static str,
-    pub entity_type: &'static str,
+    pub entity_type: String,
     pub entity_id: String,
     pub changes: Vec<FieldChange>,
 }
@@ -73,34 +73,19 @@ pub struct Pending {
 pub async fn append(
     tx: &mut Tx,
     actor: &Actor,
-    action: &str,
+    action: &'static str,
     entity_type: &str,
     entity_id: &str,
     changes: Vec<FieldChange>,
 ) -> DbResult<()> {
-    let (seq, prev_hash): (i64, String) = tx
-        .one(Q::new(
-            "UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, last_hash",
-        ))
-        .await?;
-    let entry = Entry {
-        seq,
-        at: now_ms(),
-        actor_id: actor.user_id,
-        actor: actor.label.clone(),
-        channel: actor.channel.as_str().to_string(),
-        action: action.to_string(),
+    let pending = Pending {
+        actor: actor.clone(),
+        action,
         entity_type: entity_type.to_string(),
         entity_id: entity_id.to_string(),
         changes,
     };
-    let hash = entry.hash(&prev_hash);
-    let mut q = Q::new("");
-    let row = entry_values(&mut q, entry, prev_hash, hash);
-    q.sql = format!("INSERT INTO {INSERT_COLS} VALUES {row}");
-    // The `audit_log_advance_head` trigger (migration 0002) stores the new hash as the head.
-    tx.exec(q).await?;
-    Ok(())
+    append_many(tx, vec![pending]).await
 }
 
 /// Append several entries, in order, with one statement for the head and one for the rows.
@@ -126,7 +111,7 @@ pub async fn append_many(tx: &mut Tx, entries: Vec<Pending>) -> DbResult<()> {
             actor: p.actor.label,
             channel: p.actor.channel.as_str().to_string(),
             action: p.action.to_string(),
-            entity_type: p.entity_type.to_string(),
+            entity_type: p.entity_type,
             entity_id: p.entity_id,
             changes: p.changes,
         };
