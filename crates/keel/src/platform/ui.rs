@@ -155,14 +155,8 @@ pub fn redirect_with_flash(to: &str, msg: &str) -> Response {
 
 /// Read the flash message (the page that shows it clears it with [`clear_flash`]).
 pub fn flash(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == FLASH_COOKIE)
-        .map(|(_, v)| urldecode(v))
+    auth::cookie_in(headers, FLASH_COOKIE)
+        .map(urldecode)
         .filter(|v| !v.is_empty())
 }
 
@@ -300,16 +294,8 @@ async fn logout(
     if let Err(e) = check_csrf(&p, &f.csrf) {
         return page_error(&st, Some(&p), e);
     }
-    let token = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == SESSION_COOKIE)
-        .map(|(_, v)| v.to_string())
-        .unwrap_or_default();
-    if let Err(e) = auth::logout(&st.db, &token, &p).await {
+    let token = auth::cookie_in(&headers, SESSION_COOKIE).unwrap_or_default();
+    if let Err(e) = auth::logout(&st.db, token, &p).await {
         return page_error(&st, Some(&p), e);
     }
     let mut r = redirect_with_flash("/login", "Signed out.");

@@ -761,32 +761,16 @@ db_test!(audit_chain_detects_removal, |app| {
 });
 
 db_test!(numbers_are_unique_under_concurrency, |app| {
-    let mut handles = Vec::new();
-    for i in 0..40 {
-        let router = app.router.clone();
-        let token = app.tokens["agent"].clone();
-        handles.push(tokio::spawn(async move {
-            use tower::ServiceExt;
-            let req = axum::http::Request::post("/api/v1/incidents")
-                .header("authorization", format!("Bearer {token}"))
-                .header("content-type", "application/json")
-                .body(axum::body::Body::from(
-                    json!({"title": format!("Concurrent {i}")}).to_string(),
-                ))
-                .expect("req");
-            let resp = router.oneshot(req).await.expect("infallible");
-            assert_eq!(resp.status(), StatusCode::CREATED);
-            let b = http_body_util::BodyExt::collect(resp.into_body())
-                .await
-                .expect("body")
-                .to_bytes();
-            let v: Value = serde_json::from_slice(&b).expect("json");
-            v["number"].as_str().expect("number").to_string()
-        }));
-    }
+    let bodies = (0..40)
+        .map(|i| json!({"title": format!("Concurrent {i}")}))
+        .collect();
     let mut numbers = Vec::new();
-    for h in handles {
-        numbers.push(h.await.expect("task"));
+    for (status, body) in app
+        .concurrent_posts("agent", "/api/v1/incidents", bodies)
+        .await
+    {
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        numbers.push(body["number"].as_str().expect("number").to_string());
     }
     numbers.sort();
     let expected: Vec<String> = (1..=40).map(|i| format!("INC-{i:06}")).collect();
@@ -1147,32 +1131,28 @@ async fn attachments_in_directory_postgres() {
 
 db_test!(group_commit_isolates_a_bad_request, |app| {
     // Concurrent creates share transactions; one that fails its checks fails alone.
-    let mut handles = Vec::new();
-    for i in 0..24 {
-        let router = app.router.clone();
-        let token = app.tokens["agent"].clone();
-        let body = if i % 6 == 0 {
-            json!({"title": format!("Bad {i}"), "service_id": 424_242})
-        } else {
-            json!({"title": format!("Good {i}")})
-        };
-        handles.push(tokio::spawn(async move {
-            use tower::ServiceExt;
-            let req = axum::http::Request::post("/api/v1/incidents")
-                .header("authorization", format!("Bearer {token}"))
-                .header("content-type", "application/json")
-                .body(axum::body::Body::from(body.to_string()))
-                .expect("req");
-            router.oneshot(req).await.expect("infallible").status()
-        }));
-    }
+    let bodies = (0..24)
+        .map(|i| {
+            if i % 6 == 0 {
+                json!({"title": format!("Bad {i}"), "service_id": 424_242})
+            } else {
+                json!({"title": format!("Good {i}")})
+            }
+        })
+        .collect();
     let mut created = 0;
     let mut refused = 0;
-    for h in handles {
-        match h.await.expect("task") {
+    for (status, body) in app
+        .concurrent_posts("agent", "/api/v1/incidents", bodies)
+        .await
+    {
+        match status {
             StatusCode::CREATED => created += 1,
-            StatusCode::UNPROCESSABLE_ENTITY => refused += 1,
-            other => panic!("unexpected {other}"),
+            StatusCode::UNPROCESSABLE_ENTITY => {
+                assert_eq!(body["field"], "service_id");
+                refused += 1
+            }
+            other => panic!("unexpected {other}: {body}"),
         }
     }
     assert_eq!((created, refused), (20, 4));

@@ -269,6 +269,40 @@ impl App {
         self.call(who, Method::PATCH, path, Some(body)).await
     }
 
+    /// POST each body to `path` as `who`, all at once (each on its own task); the responses in
+    /// the order of the bodies.
+    pub async fn concurrent_posts(
+        &self,
+        who: &str,
+        path: &str,
+        bodies: Vec<Value>,
+    ) -> Vec<(StatusCode, Value)> {
+        let handles: Vec<_> = bodies
+            .into_iter()
+            .map(|body| {
+                let router = self.router.clone();
+                let token = self.tokens[who].clone();
+                let path = path.to_string();
+                tokio::spawn(async move {
+                    let req = Request::post(path)
+                        .header("authorization", format!("Bearer {token}"))
+                        .header("content-type", "application/json")
+                        .body(Body::from(body.to_string()))
+                        .expect("request");
+                    let resp = router.oneshot(req).await.expect("router is infallible");
+                    let status = resp.status();
+                    let raw = resp.into_body().collect().await.expect("body").to_bytes();
+                    (status, serde_json::from_slice(&raw).unwrap_or(Value::Null))
+                })
+            })
+            .collect();
+        let mut out = Vec::with_capacity(handles.len());
+        for h in handles {
+            out.push(h.await.expect("task"));
+        }
+        out
+    }
+
     /// Create an incident as `who` and return its number.
     pub async fn incident(&self, who: &str, body: Value) -> String {
         let r = self.post(who, "/api/v1/incidents", body).await;
