@@ -73,6 +73,42 @@ pub const SELECT_ITEM: &str = "SELECT w.id, w.kind, w.number, w.title, w.descrip
     LEFT JOIN support_groups g ON g.id = w.assignment_group_id \
     LEFT JOIN users a ON a.id = w.assignee_id";
 
+impl crate::platform::point_reads::SyncRow for ItemRow {
+    fn from_sync(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(ItemRow {
+            id: r.get("id")?,
+            kind: r.get("kind")?,
+            number: r.get("number")?,
+            title: r.get("title")?,
+            description: r.get("description")?,
+            state: r.get("state")?,
+            impact: r.get("impact")?,
+            urgency: r.get("urgency")?,
+            priority: r.get("priority")?,
+            category: r.get("category")?,
+            requester_id: r.get("requester_id")?,
+            requester_name: r.get("requester_name")?,
+            customer_id: r.get("customer_id")?,
+            customer_name: r.get("customer_name")?,
+            service_id: r.get("service_id")?,
+            service_name: r.get("service_name")?,
+            assignment_group_id: r.get("assignment_group_id")?,
+            assignment_group_name: r.get("assignment_group_name")?,
+            assignee_id: r.get("assignee_id")?,
+            assignee_name: r.get("assignee_name")?,
+            hold_reason: r.get("hold_reason")?,
+            resolution_code: r.get("resolution_code")?,
+            resolution_notes: r.get("resolution_notes")?,
+            channel: r.get("channel")?,
+            version: r.get("version")?,
+            created_at: r.get("created_at")?,
+            updated_at: r.get("updated_at")?,
+            resolved_at: r.get("resolved_at")?,
+            closed_at: r.get("closed_at")?,
+        })
+    }
+}
+
 impl ItemRow {
     /// The audited fields and their values, for diffs.
     fn fields(&self) -> Vec<(&'static str, Value)> {
@@ -497,7 +533,7 @@ pub async fn get(db: &Db, kind: Kind, number: &str, scope: Scope) -> AppResult<I
     let mut conds = vec![format!("w.kind = {k}"), format!("w.seq = {s}")];
     scope.restrict(&mut q, &mut conds);
     q.sql = format!("{SELECT_ITEM} WHERE {}", conds.join(" AND "));
-    db.opt(q).await?.ok_or_else(not_found)
+    db.opt_point(q).await?.ok_or_else(not_found)
 }
 
 /// Columns a list may be sorted by, and how each renders into a cursor.

@@ -13,7 +13,9 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
 use sqlx::{FromRow, PgPool, SqlitePool};
+use super::point_reads::{PointReaders, SyncRow};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -31,6 +33,8 @@ pub enum DbError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("unsupported database URL `{0}` (expected sqlite:// or postgres://)")]
     Url(String),
+    #[error("database error: {0}")]
+    Point(String),
 }
 
 impl From<sqlx::Error> for DbError {
@@ -174,7 +178,12 @@ macro_rules! run {
 /// The database: a pool per backend.
 #[derive(Clone, Debug)]
 pub enum Db {
-    Sqlite { write: SqlitePool, read: SqlitePool },
+    Sqlite {
+        write: SqlitePool,
+        read: SqlitePool,
+        /// Synchronous readers for hot point reads; `None` for in-memory databases.
+        point: Option<Arc<PointReaders>>,
+    },
     Postgres(PgPool),
 }
 
@@ -246,6 +255,7 @@ impl Db {
                 .pragma("wal_autocheckpoint", "0")
                 // When the WAL starts over, shrink its file back to this size.
                 .pragma("journal_size_limit", "67108864");
+            let opts_path = opts.get_filename().to_path_buf();
             // An embedded connection cannot go away, so no ping before every checkout (each
             // ping is a round trip to the connection's worker thread).
             let write = SqlitePoolOptions::new()
@@ -260,7 +270,9 @@ impl Db {
                 .connect_with(opts)
                 .await?;
             tokio::spawn(checkpointer(read.clone()));
-            Ok(Db::Sqlite { write, read })
+            let point = (!url.contains("memory"))
+                .then(|| Arc::new(PointReaders::new(opts_path)));
+            Ok(Db::Sqlite { write, read, point })
         } else {
             Err(DbError::Url(url.to_string()))
         }
@@ -329,6 +341,18 @@ impl Db {
         self.opt(q).await?.ok_or(DbError::NotFound)
     }
 
+    /// [`Db::opt`] for a hot one-row lookup by an indexed key: on a SQLite file it runs on the
+    /// calling thread through [`PointReaders`] (no hand-off to a connection's worker thread).
+    /// Keep it to statements that touch a handful of rows.
+    pub async fn opt_point<T: Row + SyncRow>(&self, q: Q) -> DbResult<Option<T>> {
+        match self {
+            Db::Sqlite {
+                point: Some(p), ..
+            } => p.opt(&q.sql, &q.args),
+            _ => self.opt(q).await,
+        }
+    }
+
     /// A write outside an explicit transaction (its own implicit one).
     pub async fn exec(&self, q: Q) -> DbResult<u64> {
         match self {
@@ -346,7 +370,7 @@ impl Db {
 
     pub async fn close(&self) {
         match self {
-            Db::Sqlite { write, read } => {
+            Db::Sqlite { write, read, .. } => {
                 read.close().await;
                 write.close().await;
             }

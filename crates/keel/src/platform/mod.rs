@@ -8,5 +8,6 @@ pub mod error;
 pub mod extract;
 pub mod jobs;
 pub mod metrics;
+pub mod point_reads;
 pub mod ui;
 pub mod web;
