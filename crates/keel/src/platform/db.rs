@@ -8,12 +8,12 @@
 //! SQLite runs in WAL mode with one writer connection (writes are serialized anyway; one
 //! connection avoids `SQLITE_BUSY` storms) and a pool of readers.
 
+use super::point_reads::{PointReaders, SyncRow};
 use sqlx::postgres::{PgPoolOptions, PgRow};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
 use sqlx::{FromRow, PgPool, SqlitePool};
-use super::point_reads::{PointReaders, SyncRow};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -270,8 +270,7 @@ impl Db {
                 .connect_with(opts)
                 .await?;
             tokio::spawn(checkpointer(read.clone()));
-            let point = (!url.contains("memory"))
-                .then(|| Arc::new(PointReaders::new(opts_path)));
+            let point = (!url.contains("memory")).then(|| Arc::new(PointReaders::new(opts_path)));
             Ok(Db::Sqlite { write, read, point })
         } else {
             Err(DbError::Url(url.to_string()))
@@ -346,9 +345,7 @@ impl Db {
     /// Keep it to statements that touch a handful of rows.
     pub async fn opt_point<T: Row + SyncRow>(&self, q: Q) -> DbResult<Option<T>> {
         match self {
-            Db::Sqlite {
-                point: Some(p), ..
-            } => p.opt(&q.sql, &q.args),
+            Db::Sqlite { point: Some(p), .. } => p.opt(&q.sql, &q.args),
             _ => self.opt(q).await,
         }
     }

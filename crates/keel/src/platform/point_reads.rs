@@ -32,7 +32,9 @@ const MAX_IDLE: usize = 8;
 
 impl std::fmt::Debug for PointReaders {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PointReaders").field("path", &self.path).finish()
+        f.debug_struct("PointReaders")
+            .field("path", &self.path)
+            .finish()
     }
 }
 
