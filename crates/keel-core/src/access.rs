@@ -102,10 +102,16 @@ pub enum Action {
     ReadOperations,
     /// Issue and revoke one's own API tokens.
     OwnTokens,
+    /// Read and mark one's own in-app notifications.
+    OwnNotifications,
+    /// Read calendars, service level targets, SLA clocks and attainment (8.3.3).
+    ReadServiceLevels,
+    /// Define calendars and service level targets.
+    ManageServiceLevels,
 }
 
 impl Action {
-    pub const ALL: [Action; 12] = [
+    pub const ALL: [Action; 15] = [
         Action::ReadWorkItems,
         Action::CreateIncident,
         Action::UpdateWorkItems,
@@ -118,6 +124,9 @@ impl Action {
         Action::ManageUsers,
         Action::ReadOperations,
         Action::OwnTokens,
+        Action::OwnNotifications,
+        Action::ReadServiceLevels,
+        Action::ManageServiceLevels,
     ];
 }
 
@@ -128,7 +137,7 @@ pub fn allows(role: Role, action: Action) -> bool {
     match role {
         Requester => matches!(
             action,
-            ReadWorkItems | CreateIncident | CommentPublic | Attach | OwnTokens
+            ReadWorkItems | CreateIncident | CommentPublic | Attach | OwnTokens | OwnNotifications
         ),
         Agent => matches!(
             action,
@@ -141,11 +150,18 @@ pub fn allows(role: Role, action: Action) -> bool {
                 | ReadAudit
                 | ReadDirectory
                 | OwnTokens
+                | OwnNotifications
+                | ReadServiceLevels
         ),
         Manager | SmsManager => !matches!(action, ManageUsers),
         Auditor => matches!(
             action,
-            ReadWorkItems | InternalNotes | ReadAudit | ReadDirectory | ReadOperations
+            ReadWorkItems
+                | InternalNotes
+                | ReadAudit
+                | ReadDirectory
+                | ReadOperations
+                | ReadServiceLevels
         ),
         Admin => true,
     }
@@ -159,6 +175,7 @@ pub fn is_write(action: Action) -> bool {
             | Action::ReadAudit
             | Action::ReadDirectory
             | Action::ReadOperations
+            | Action::ReadServiceLevels
             | Action::InternalNotes
     )
 }

@@ -27,6 +27,13 @@ pub const TABLES: &[&str] = &[
     "audit_log",
     "jobs",
     "schedules",
+    "calendars",
+    "calendar_versions",
+    "service_level_targets",
+    "sla_clocks",
+    "sla_clock_events",
+    "outbox",
+    "notifications",
 ];
 
 /// Tables whose `id` is generated (PostgreSQL identity sequences need moving after a restore).
@@ -42,6 +49,12 @@ const IDENTITY: &[&str] = &[
     "comments",
     "attachments",
     "jobs",
+    "calendars",
+    "service_level_targets",
+    "sla_clocks",
+    "sla_clock_events",
+    "outbox",
+    "notifications",
 ];
 
 /// A row as JSON: integers, text, blobs (as `{"hex": …}`) or null, whatever the backend.
@@ -69,6 +82,21 @@ where
     m
 }
 
+/// The tables that exist: a database at an older schema version lacks the newer ones.
+async fn present_tables(db: &Db) -> anyhow::Result<Vec<String>> {
+    let rows: Vec<(String,)> = db
+        .all(Q::new(match db.backend() {
+            crate::platform::db::Backend::Sqlite => {
+                "SELECT name FROM sqlite_master WHERE type = 'table'"
+            }
+            crate::platform::db::Backend::Postgres => {
+                "SELECT CAST(table_name AS TEXT) FROM information_schema.tables WHERE table_schema = current_schema()"
+            }
+        }))
+        .await?;
+    Ok(rows.into_iter().map(|(t,)| t).collect())
+}
+
 pub async fn backup(db: &Db, to: &Path) -> anyhow::Result<u64> {
     let tmp = to.with_extension("partial");
     let file = std::fs::File::create(&tmp).with_context(|| format!("--to {}", to.display()))?;
@@ -79,7 +107,8 @@ pub async fn backup(db: &Db, to: &Path) -> anyhow::Result<u64> {
         json!({"keel_backup": 1, "schema_version": db.schema_version().await?})
     )?;
     let mut n = 0u64;
-    for t in TABLES {
+    let present = present_tables(db).await?;
+    for t in TABLES.iter().filter(|t| present.iter().any(|p| p == *t)) {
         let sql = format!("SELECT * FROM {t} ORDER BY 1");
         let rows: Vec<Map<String, Value>> = match db {
             Db::Sqlite { read, .. } => sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
@@ -173,7 +202,8 @@ pub async fn restore(db: &Db, from: &Path) -> anyhow::Result<u64> {
         n += 1;
     }
     if db.backend() == crate::platform::db::Backend::Postgres {
-        for t in IDENTITY {
+        let present = present_tables(db).await?;
+        for t in IDENTITY.iter().filter(|t| present.iter().any(|p| p == *t)) {
             tx.exec(Q::new(format!("SELECT setval(pg_get_serial_sequence('{t}', 'id'), COALESCE((SELECT MAX(id) FROM {t}), 0) + 1, false)"))).await?;
         }
     }

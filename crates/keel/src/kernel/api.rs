@@ -590,6 +590,20 @@ pub async fn history(
     Ok(Json(History { entries, states }))
 }
 
+/// The item's SLA clocks, read now, each with its ledger.
+pub async fn sla(
+    st: &AppState,
+    p: &Principal,
+    kind: Kind,
+    number: &str,
+) -> AppResult<Json<Vec<super::clocks::ClockView>>> {
+    p.require(Action::ReadWorkItems)?;
+    let row = super::get(&st.db, kind, number, Scope::of(p)).await?;
+    Ok(Json(
+        super::clocks::read(&st.db, &row, crate::platform::db::now_ms()).await?,
+    ))
+}
+
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CommentBody {

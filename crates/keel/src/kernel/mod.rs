@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod batch;
+pub mod clocks;
 pub mod ui;
 
 use crate::directory::exists;
@@ -430,9 +431,13 @@ pub async fn insert_drafts(tx: &mut Tx, drafts: Vec<Draft>) -> AppResult<Vec<Str
     let mut rows = Vec::with_capacity(drafts.len());
     let mut numbers = Vec::with_capacity(drafts.len());
     let mut entries = Vec::with_capacity(drafts.len());
+    let mut assigned = vec![];
     for (i, d) in drafts.into_iter().enumerate() {
         let seq = last - n + 1 + i as i64;
         let number = format_number(kind, seq);
+        if d.group.is_some() || d.assignee.is_some() {
+            assigned.push((number.clone(), d.actor.clone()));
+        }
         let priority = Matrix::default().priority(d.impact, d.urgency);
         let values = [
             q.arg(kind.as_str()),
@@ -510,7 +515,75 @@ pub async fn insert_drafts(tx: &mut Tx, drafts: Vec<Draft>) -> AppResult<Vec<Str
     // The first state entry of each is recorded by the `work_items_first_state` trigger.
     tx.exec(q).await?;
     append_many(tx, entries).await?;
+    clocks::start(tx, kind, last - n + 1, last).await?;
+    for (number, actor) in assigned {
+        let item: ItemRow = tx
+            .one(Q::new(format!("{SELECT_ITEM} WHERE w.number = $1")).bind(number.as_str()))
+            .await?;
+        announce(tx, None, &item, &actor).await?;
+    }
     Ok(numbers)
+}
+
+/// Tell people about a created or changed item: a new assignee, a newly assigned group (when no
+/// one in it is named), a resolution (its requester). Nobody is told about their own action.
+pub async fn announce(
+    tx: &mut Tx,
+    before: Option<&ItemRow>,
+    after: &ItemRow,
+    actor: &Actor,
+) -> AppResult<()> {
+    use crate::platform::outbox::{Event, emit, group_members};
+    let mut events = vec![];
+    let changed = |f: fn(&ItemRow) -> Option<i64>| before.map(f) != Some(f(after));
+    if let Some(a) = after.assignee_id.filter(|_| changed(|i| i.assignee_id)) {
+        events.push((
+            "item.assigned",
+            format!("{} assigned to you: {}", after.number, after.title),
+            vec![a],
+        ));
+    } else if let Some(g) = after
+        .assignment_group_id
+        .filter(|_| after.assignee_id.is_none() && changed(|i| i.assignment_group_id))
+    {
+        let group = after.assignment_group_name.clone().unwrap_or_default();
+        events.push((
+            "item.group_assigned",
+            format!("{} assigned to {group}: {}", after.number, after.title),
+            group_members(tx, g).await?,
+        ));
+    }
+    if after.state == "resolved"
+        && before.is_some_and(|b| b.state != "resolved")
+        && let Some(r) = after.requester_id
+    {
+        events.push((
+            "item.resolved",
+            format!("{} was resolved: {}", after.number, after.title),
+            vec![r],
+        ));
+    }
+    for (event, title, mut recipients) in events {
+        recipients.retain(|u| Some(*u) != actor.user_id);
+        emit(
+            tx,
+            Event {
+                event,
+                item_id: Some(after.id),
+                title,
+                payload: json!({"number": after.number, "state": after.state}),
+                recipients,
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+pub async fn get_by_id_tx(tx: &mut Tx, id: i64) -> AppResult<ItemRow> {
+    tx.opt(Q::new(format!("{SELECT_ITEM} WHERE w.id = $1")).bind(id))
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("work item {id}")))
 }
 
 pub async fn get_by_id(db: &Db, id: i64) -> AppResult<ItemRow> {
@@ -851,6 +924,8 @@ pub async fn update(
         changes,
     )
     .await?;
+    clocks::follow(&mut tx, kind, &before, &after, actor, now).await?;
+    announce(&mut tx, Some(&before), &after, actor).await?;
     tx.commit().await?;
     get_by_id(db, before.id).await
 }

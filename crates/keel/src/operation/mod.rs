@@ -4,4 +4,5 @@
 //! their processes land.
 
 pub mod portfolio;
+pub mod relationship;
 pub mod resolution;

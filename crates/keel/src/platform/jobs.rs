@@ -123,6 +123,7 @@ pub async fn tick_schedule(db: &Db, name: &str, interval_ms: i64) -> DbResult<bo
 pub const SCHEDULES: &[(&str, i64, &str)] = &[
     ("incident.auto_close", 15 * 60 * 1000, "incident.auto_close"),
     ("housekeeping", 60 * 60 * 1000, "housekeeping"),
+    ("sla.scan", 30 * 1000, "sla.scan"),
 ];
 
 /// Run one job's work.
@@ -133,6 +134,10 @@ pub async fn run(st: &AppState, job: &Job) -> Result<(), String> {
             .map(|_| ())
             .map_err(|e| e.to_string()),
         "housekeeping" => housekeeping(&st.db).await.map_err(|e| e.to_string()),
+        "sla.scan" => crate::kernel::clocks::scan(&st.db, now_ms())
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
         "noop" => Ok(()),
         "fail" => Err("asked to fail".into()),
         other => Err(format!("unknown job kind `{other}`")),

@@ -8,6 +8,7 @@ pub mod error;
 pub mod extract;
 pub mod jobs;
 pub mod metrics;
+pub mod outbox;
 pub mod point_reads;
 pub mod ui;
 pub mod web;

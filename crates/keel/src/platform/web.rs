@@ -1,6 +1,7 @@
 //! The HTTP shell: application state, the router (API under `/api/v1`, HTML pages, health and
 //! metrics), the OpenAPI document and cross-cutting middleware.
 
+use crate::operation::relationship::service_level_api as sla;
 use crate::platform::config::Config;
 use crate::platform::db::Db;
 use crate::platform::metrics::Metrics;
@@ -73,6 +74,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(inc::list, inc::create))
         .routes(routes!(inc::get, inc::patch))
         .routes(routes!(inc::history))
+        .routes(routes!(inc::sla))
         .routes(routes!(inc::comments, inc::add_comment))
         .routes(routes!(inc::links, inc::add_link))
         .routes(routes!(inc::attachments, inc::upload))
@@ -107,6 +109,13 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(management::support::audit_trail_api::list,))
         .routes(routes!(management::support::audit_trail_api::verify))
         .routes(routes!(platform::jobs::list_jobs))
+        .routes(routes!(platform::outbox::list))
+        .routes(routes!(platform::outbox::mark_read))
+        .routes(routes!(sla::list_calendars, sla::create_calendar))
+        .routes(routes!(sla::get_calendar, sla::update_calendar))
+        .routes(routes!(sla::list_targets, sla::create_target))
+        .routes(routes!(sla::get_target, sla::update_target))
+        .routes(routes!(sla::attainment))
 }
 
 /// The whole OpenAPI document, with the bearer scheme.

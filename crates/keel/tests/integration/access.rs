@@ -66,6 +66,34 @@ fn table(method: &str, path: &str, tag: &str) -> Option<(Option<Action>, Option<
         ("get", "/api/v1/audit") => (Some(ReadAudit), None),
         ("get", "/api/v1/audit/verify") => (Some(ReadAudit), None),
         ("get", "/api/v1/jobs") => (Some(ReadOperations), None),
+        ("get", "/api/v1/incidents/{number}/sla") => (Some(ReadWorkItems), None),
+        ("get", "/api/v1/notifications") => (Some(OwnNotifications), None),
+        ("post", "/api/v1/notifications/read") => (Some(OwnNotifications), Some(json!({}))),
+        ("get", "/api/v1/calendars") => (Some(ReadServiceLevels), None),
+        ("post", "/api/v1/calendars") => (
+            Some(ManageServiceLevels),
+            Some(json!({"name": format!("cal {tag}"), "time_zone": "UTC",
+                "windows": [{"weekday": "monday", "start": "09:00", "end": "17:00"}]})),
+        ),
+        ("get", "/api/v1/calendars/{id}") => (Some(ReadServiceLevels), None),
+        ("put", "/api/v1/calendars/{id}") => (
+            Some(ManageServiceLevels),
+            Some(json!({"name": format!("cal {tag} v2"), "time_zone": "UTC",
+                "windows": [{"weekday": "tuesday", "start": "09:00", "end": "17:00"}]})),
+        ),
+        ("get", "/api/v1/service-level-targets") => (Some(ReadServiceLevels), None),
+        ("post", "/api/v1/service-level-targets") => (
+            Some(ManageServiceLevels),
+            Some(
+                json!({"name": format!("t {tag}"), "metric": "response", "target_minutes": 30, "calendar_id": 1}),
+            ),
+        ),
+        ("get", "/api/v1/service-level-targets/{id}") => (Some(ReadServiceLevels), None),
+        ("patch", "/api/v1/service-level-targets/{id}") => (
+            Some(ManageServiceLevels),
+            Some(json!({"target_minutes": 45})),
+        ),
+        ("get", "/api/v1/sla/attainment") => (Some(ReadServiceLevels), None),
         _ => return None,
     };
     Some(row)

@@ -8,4 +8,5 @@ mod access;
 mod api;
 mod cli;
 mod schema;
+mod service_levels;
 mod ui;

@@ -59,7 +59,7 @@ async fn sqlite_and_postgres_schemas_match() {
 /// `tests/fixtures/schema-vN.sqlite` was made by the binary of schema N (a user, incidents,
 /// a state change, a comment). Each must upgrade to the latest schema, keep its data and its
 /// audit chain, and accept new writes that extend the chain.
-const RELEASED: &[(i64, &str)] = &[(1, "schema-v1.sqlite")];
+const RELEASED: &[(i64, &str)] = &[(1, "schema-v1.sqlite"), (2, "schema-v2.sqlite")];
 
 async fn check_upgraded(db: &keel::platform::db::Db) {
     assert_eq!(db.schema_version().await.expect("v"), db.latest_version());

@@ -7,6 +7,7 @@ use crate::kernel::api::{
     self, CommentBody, CreateBody, History, ItemPage, ItemView, LinkBody, ListParams, PatchBody,
     UploadParams,
 };
+use crate::kernel::clocks::ClockView;
 use crate::kernel::{Comment, Link};
 use crate::platform::auth::Principal;
 use crate::platform::error::{AppResult, Problem};
@@ -82,6 +83,17 @@ pub async fn history(
 }
 
 /// Comments (internal notes only for agents and above).
+/// An incident's SLA clocks (response, resolution) read now, each with its event ledger.
+#[utoipa::path(get, path = "/api/v1/incidents/{number}/sla", tag = "incidents", params(("number" = String, Path)),
+    responses((status = 200, body = Vec<ClockView>), (status = 404, body = Problem)), security(("bearer" = [])))]
+pub async fn sla(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(number): Path<String>,
+) -> AppResult<Json<Vec<ClockView>>> {
+    api::sla(&st, &p, K, &number).await
+}
+
 #[utoipa::path(get, path = "/api/v1/incidents/{number}/comments", tag = "incidents", params(("number" = String, Path)),
     responses((status = 200, body = Vec<Comment>)), security(("bearer" = [])))]
 pub async fn comments(

@@ -93,13 +93,20 @@ impl EventKind {
     }
 }
 
-/// One ledger entry. `target_ms` and `calendar_version` are set on start and retarget.
+/// Which calendar, in which (immutable) version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct CalendarKey {
+    pub id: i64,
+    pub version: i64,
+}
+
+/// One ledger entry. Every entry carries the target and calendar in force after it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Event {
     pub kind: EventKind,
     pub at: i64,
     pub target_ms: i64,
-    pub calendar_version: i64,
+    pub calendar: CalendarKey,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -118,8 +125,8 @@ pub enum ClockError {
 pub struct Clock {
     pub status: Status,
     pub target_ms: i64,
-    /// Version of the calendar in force since `since`.
-    pub calendar_version: i64,
+    /// The calendar in force since `since`.
+    pub calendar: CalendarKey,
     /// Business time measured before `since`.
     pub elapsed_ms: i64,
     /// Start of the current segment (the last event's instant).
@@ -145,11 +152,11 @@ pub struct Reading {
 }
 
 impl Clock {
-    pub fn start(at: i64, target_ms: i64, calendar_version: i64) -> Clock {
+    pub fn start(at: i64, target_ms: i64, calendar: CalendarKey) -> Clock {
         Clock {
             status: Status::Running,
             target_ms,
-            calendar_version,
+            calendar,
             elapsed_ms: 0,
             since: at,
             breached_at: (target_ms <= 0).then_some(at),
@@ -168,7 +175,7 @@ impl Clock {
         self.since = at;
     }
 
-    /// Apply the next ledger event. `cal` is the calendar of [`Clock::calendar_version`], the one
+    /// Apply the next ledger event. `cal` is the calendar of [`Clock::calendar`], the one
     /// in force until this event. An event stamped before the current segment began (clock skew
     /// between nodes) is taken as happening at the segment's start: time never runs backwards.
     pub fn apply(mut self, e: &Event, cal: &Calendar) -> Result<Clock, ClockError> {
@@ -194,7 +201,7 @@ impl Clock {
             (EventKind::Retarget, _) => {
                 self.close(at, cal);
                 self.target_ms = e.target_ms;
-                self.calendar_version = e.calendar_version;
+                self.calendar = e.calendar;
                 if self.breached_at.is_none() && self.elapsed_ms >= self.target_ms {
                     self.breached_at = Some(at);
                 }
@@ -204,18 +211,18 @@ impl Clock {
         Ok(self)
     }
 
-    /// Replay a whole ledger; `calendar(version)` yields the calendar of each version.
+    /// Replay a whole ledger; `calendar(key)` yields each calendar version it names.
     pub fn replay<'c>(
         events: &[Event],
-        calendar: impl Fn(i64) -> &'c Calendar,
+        calendar: impl Fn(CalendarKey) -> &'c Calendar,
     ) -> Result<Clock, ClockError> {
         let (first, rest) = events.split_first().ok_or(ClockError::NotStarted)?;
         if first.kind != EventKind::Start {
             return Err(ClockError::NotStarted);
         }
-        let mut c = Clock::start(first.at, first.target_ms, first.calendar_version);
+        let mut c = Clock::start(first.at, first.target_ms, first.calendar);
         for e in rest {
-            c = c.apply(e, calendar(c.calendar_version))?;
+            c = c.apply(e, calendar(c.calendar))?;
         }
         Ok(c)
     }
@@ -325,12 +332,15 @@ mod tests {
         .expect("c")
     }
 
+    const K1: CalendarKey = CalendarKey { id: 1, version: 1 };
+    const K2: CalendarKey = CalendarKey { id: 1, version: 2 };
+
     fn ev(kind: EventKind, at: i64) -> Event {
         Event {
             kind,
             at,
             target_ms: 0,
-            calendar_version: 0,
+            calendar: K1,
         }
     }
 
@@ -347,7 +357,7 @@ mod tests {
         // resumed Monday 10:00: 1 h measured, due Monday 17:00.
         let fri = MONDAY + 4 * 24 * H;
         let next_mon = MONDAY + 7 * 24 * H;
-        let c = Clock::start(fri + 15 * H, 8 * H, 1);
+        let c = Clock::start(fri + 15 * H, 8 * H, K1);
         let c = c
             .apply(&ev(EventKind::Pause, fri + 16 * H), &cal)
             .expect("p");
@@ -372,7 +382,7 @@ mod tests {
     fn retarget_keeps_measured_time_and_paused_time() {
         let cal = office();
         let always = Calendar::always();
-        let c = Clock::start(MONDAY + 9 * H, 4 * H, 1);
+        let c = Clock::start(MONDAY + 9 * H, 4 * H, K1);
         let c = c
             .apply(&ev(EventKind::Pause, MONDAY + 10 * H), &cal)
             .expect("p");
@@ -383,7 +393,7 @@ mod tests {
                     kind: EventKind::Retarget,
                     at: MONDAY + 20 * H,
                     target_ms: 2 * H,
-                    calendar_version: 2,
+                    calendar: K2,
                 },
                 &cal,
             )
@@ -407,7 +417,7 @@ mod tests {
                     kind: EventKind::Retarget,
                     at: MONDAY + 22 * H + 30 * M,
                     target_ms: H,
-                    calendar_version: 2,
+                    calendar: K2,
                 },
                 &always,
             )
@@ -418,7 +428,7 @@ mod tests {
     #[test]
     fn illegal_events_are_refused_and_replay_needs_a_start() {
         let cal = office();
-        let c = Clock::start(MONDAY, H, 1);
+        let c = Clock::start(MONDAY, H, K1);
         assert!(c.apply(&ev(EventKind::Resume, MONDAY), &cal).is_err());
         assert!(c.apply(&ev(EventKind::Start, MONDAY), &cal).is_err());
         assert_eq!(
@@ -467,8 +477,8 @@ mod tests {
         ) {
             let cal = office();
             let t0 = MONDAY + start * M;
-            let mut c = Clock::start(t0, target_h * H, 1);
-            let mut events = vec![Event { kind: EventKind::Start, at: t0, target_ms: target_h * H, calendar_version: 1 }];
+            let mut c = Clock::start(t0, target_h * H, K1);
+            let mut events = vec![Event { kind: EventKind::Start, at: t0, target_ms: target_h * H, calendar: K1 }];
             let mut t = t0;
             let mut running_since = Some(t0);
             let mut expected = 0;

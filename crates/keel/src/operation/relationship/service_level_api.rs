@@ -1,0 +1,272 @@
+//! Service level management over HTTP: `/api/v1/calendars`, `/api/v1/service-level-targets`
+//! and `/api/v1/sla/attainment`.
+
+use super::service_level::{
+    self as sl, CalendarInput, CalendarView, TargetInput, TargetPatch, TargetView,
+};
+use crate::platform::auth::Principal;
+use crate::platform::db::{Q, now_ms};
+use crate::platform::error::{AppError, AppResult, Problem};
+use crate::platform::extract::{ApiJson, ApiQuery};
+use crate::platform::web::{AppState, iso};
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use keel_core::access::Action;
+use keel_core::kernel::Kind;
+use keel_core::operation::relationship::service_level::clock::Metric;
+use serde::{Deserialize, Serialize};
+
+/// List business calendars.
+#[utoipa::path(get, path = "/api/v1/calendars", tag = "service-levels", responses((status = 200, body = Vec<CalendarView>)), security(("bearer" = [])))]
+pub async fn list_calendars(
+    State(st): State<AppState>,
+    p: Principal,
+) -> AppResult<Json<Vec<CalendarView>>> {
+    p.require(Action::ReadServiceLevels)?;
+    Ok(Json(sl::list_calendars(&st.db).await?))
+}
+
+/// Create a business calendar: working windows per weekday in a time zone, and holidays.
+#[utoipa::path(post, path = "/api/v1/calendars", tag = "service-levels", request_body = CalendarInput,
+    responses((status = 201, body = CalendarView), (status = 409, body = Problem), (status = 422, body = Problem)), security(("bearer" = [])))]
+pub async fn create_calendar(
+    State(st): State<AppState>,
+    p: Principal,
+    ApiJson(b): ApiJson<CalendarInput>,
+) -> AppResult<(StatusCode, Json<CalendarView>)> {
+    p.require(Action::ManageServiceLevels)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(sl::create_calendar(&st.db, &p.actor(), &b).await?),
+    ))
+}
+
+/// Get a calendar (its current version).
+#[utoipa::path(get, path = "/api/v1/calendars/{id}", tag = "service-levels", params(("id" = i64, Path)),
+    responses((status = 200, body = CalendarView), (status = 404, body = Problem)), security(("bearer" = [])))]
+pub async fn get_calendar(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(id): Path<i64>,
+) -> AppResult<Json<CalendarView>> {
+    p.require(Action::ReadServiceLevels)?;
+    Ok(Json(sl::get_calendar(&st.db, id).await?))
+}
+
+/// Replace a calendar's definition. Writes a new version; open SLA clocks on it continue on the
+/// new version from now, keeping the time they have measured and their paused time.
+#[utoipa::path(put, path = "/api/v1/calendars/{id}", tag = "service-levels", params(("id" = i64, Path)), request_body = CalendarInput,
+    responses((status = 200, body = CalendarView), (status = 404, body = Problem), (status = 422, body = Problem)), security(("bearer" = [])))]
+pub async fn update_calendar(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(id): Path<i64>,
+    ApiJson(b): ApiJson<CalendarInput>,
+) -> AppResult<Json<CalendarView>> {
+    p.require(Action::ManageServiceLevels)?;
+    Ok(Json(sl::update_calendar(&st.db, &p.actor(), id, &b).await?))
+}
+
+/// List service level targets.
+#[utoipa::path(get, path = "/api/v1/service-level-targets", tag = "service-levels", responses((status = 200, body = Vec<TargetView>)), security(("bearer" = [])))]
+pub async fn list_targets(
+    State(st): State<AppState>,
+    p: Principal,
+) -> AppResult<Json<Vec<TargetView>>> {
+    p.require(Action::ReadServiceLevels)?;
+    Ok(Json(sl::list_targets(&st.db).await?))
+}
+
+/// Create a service level target (response or resolution time for a kind of work item, by
+/// service, customer and priority, measured on a calendar). The most specific active target
+/// governs each new item.
+#[utoipa::path(post, path = "/api/v1/service-level-targets", tag = "service-levels", request_body = TargetInput,
+    responses((status = 201, body = TargetView), (status = 422, body = Problem)), security(("bearer" = [])))]
+pub async fn create_target(
+    State(st): State<AppState>,
+    p: Principal,
+    ApiJson(b): ApiJson<TargetInput>,
+) -> AppResult<(StatusCode, Json<TargetView>)> {
+    p.require(Action::ManageServiceLevels)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(sl::create_target(&st.db, &p.actor(), &b).await?),
+    ))
+}
+
+/// Get a service level target.
+#[utoipa::path(get, path = "/api/v1/service-level-targets/{id}", tag = "service-levels", params(("id" = i64, Path)),
+    responses((status = 200, body = TargetView), (status = 404, body = Problem)), security(("bearer" = [])))]
+pub async fn get_target(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(id): Path<i64>,
+) -> AppResult<Json<TargetView>> {
+    p.require(Action::ReadServiceLevels)?;
+    Ok(Json(sl::get_target(&st.db, id).await?))
+}
+
+/// Change a service level target. A new time, warning share or calendar re-targets the open
+/// clocks it governs from now on.
+#[utoipa::path(patch, path = "/api/v1/service-level-targets/{id}", tag = "service-levels", params(("id" = i64, Path)), request_body = TargetPatch,
+    responses((status = 200, body = TargetView), (status = 404, body = Problem), (status = 422, body = Problem)), security(("bearer" = [])))]
+pub async fn update_target(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(id): Path<i64>,
+    ApiJson(b): ApiJson<TargetPatch>,
+) -> AppResult<Json<TargetView>> {
+    p.require(Action::ManageServiceLevels)?;
+    Ok(Json(sl::update_target(&st.db, &p.actor(), id, &b).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AttainmentParams {
+    /// Start of the period (RFC 3339 instant or `YYYY-MM-DD`, UTC); default the first of this month.
+    pub from: Option<String>,
+    /// End of the period, exclusive; default now.
+    pub to: Option<String>,
+    /// Group by `service`, `customer`, `priority` or `none` (default).
+    pub by: Option<String>,
+    /// Work-item kind; default `incident`.
+    pub kind: Option<String>,
+}
+
+/// Attainment of one group for one metric over the period (clocks started in it).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Attainment {
+    /// The group's id (service, customer) or priority; null for "none" or unset.
+    pub key: Option<i64>,
+    pub name: Option<String>,
+    pub metric: String,
+    pub total: i64,
+    /// Stopped within target.
+    pub met: i64,
+    pub breached: i64,
+    /// Still running or paused, not yet breached.
+    pub open: i64,
+    /// met ÷ (met + breached), in percent; null when nothing has finished or breached.
+    pub attainment_percent: Option<f64>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AttainmentReport {
+    pub from: String,
+    pub to: String,
+    pub by: String,
+    pub rows: Vec<Attainment>,
+}
+
+/// Group key, group name, metric, total, met, breached.
+type AttainmentRow = (Option<i64>, Option<String>, String, i64, i64, i64);
+
+fn instant(field: &str, v: &str) -> AppResult<i64> {
+    if let Ok(t) = v.parse::<jiff::Timestamp>() {
+        return Ok(t.as_millisecond());
+    }
+    v.parse::<jiff::civil::Date>()
+        .ok()
+        .and_then(|d| {
+            jiff::tz::TimeZone::UTC
+                .to_timestamp(d.to_datetime(jiff::civil::Time::midnight()))
+                .ok()
+        })
+        .map(|t| t.as_millisecond())
+        .ok_or_else(|| {
+            AppError::invalid(
+                field,
+                format!("`{v}` is not an RFC 3339 instant or a YYYY-MM-DD date"),
+            )
+        })
+}
+
+/// SLA attainment per service, customer or priority over a period (8.3.3; the input to service
+/// reporting, 9.4).
+#[utoipa::path(get, path = "/api/v1/sla/attainment", tag = "service-levels", params(AttainmentParams),
+    responses((status = 200, body = AttainmentReport), (status = 400, body = Problem), (status = 422, body = Problem)), security(("bearer" = [])))]
+pub async fn attainment(
+    State(st): State<AppState>,
+    p: Principal,
+    ApiQuery(q): ApiQuery<AttainmentParams>,
+) -> AppResult<Json<AttainmentReport>> {
+    p.require(Action::ReadServiceLevels)?;
+    let now = now_ms();
+    let to = match &q.to {
+        Some(v) => instant("to", v)?,
+        None => now,
+    };
+    let from = match &q.from {
+        Some(v) => instant("from", v)?,
+        None => {
+            let today = jiff::tz::TimeZone::UTC
+                .to_datetime(
+                    jiff::Timestamp::from_millisecond(now)
+                        .map_err(|e| AppError::Internal(e.into()))?,
+                )
+                .date();
+            instant("from", &today.first_of_month().to_string())?
+        }
+    };
+    if to <= from {
+        return Err(AppError::invalid("to", "must be after `from`"));
+    }
+    let kind = q.kind.as_deref().unwrap_or("incident");
+    Kind::parse(kind)
+        .ok_or_else(|| AppError::invalid("kind", format!("unknown work-item kind `{kind}`")))?;
+    let by = q.by.as_deref().unwrap_or("none");
+    let (key, name, join) = match by {
+        "none" => ("CAST(NULL AS BIGINT)", "CAST(NULL AS TEXT)", ""),
+        "service" => (
+            "w.service_id",
+            "g.name",
+            "LEFT JOIN services g ON g.id = w.service_id",
+        ),
+        "customer" => (
+            "w.customer_id",
+            "g.name",
+            "LEFT JOIN customers g ON g.id = w.customer_id",
+        ),
+        "priority" => ("w.priority", "CAST(NULL AS TEXT)", ""),
+        other => {
+            return Err(AppError::invalid(
+                "by",
+                format!("`{other}` is not one of service, customer, priority, none"),
+            ));
+        }
+    };
+    let sql = format!(
+        "SELECT {key} AS k, {name} AS n, c.metric, COUNT(*) AS total, \
+         CAST(SUM(CASE WHEN c.status = 'stopped' AND c.breached_at IS NULL THEN 1 ELSE 0 END) AS BIGINT) AS met, \
+         CAST(SUM(CASE WHEN c.breached_at IS NOT NULL OR c.due_at <= $1 THEN 1 ELSE 0 END) AS BIGINT) AS breached \
+         FROM sla_clocks c JOIN work_items w ON w.id = c.item_id {join} \
+         WHERE w.kind = $2 AND c.started_at >= $3 AND c.started_at < $4 \
+         GROUP BY {key}, {name}, c.metric ORDER BY 1, 3"
+    );
+    let rows: Vec<AttainmentRow> = st
+        .db
+        .all(Q::new(sql).bind(now).bind(kind).bind(from).bind(to))
+        .await?;
+    let rows = rows
+        .into_iter()
+        .filter(|r| Metric::parse(&r.2).is_some())
+        .map(|(key, name, metric, total, met, breached)| Attainment {
+            key,
+            name,
+            metric,
+            total,
+            met,
+            breached,
+            open: total - met - breached,
+            attainment_percent: (met + breached > 0)
+                .then(|| (met as f64 * 1000.0 / (met + breached) as f64).round() / 10.0),
+        })
+        .collect();
+    Ok(Json(AttainmentReport {
+        from: iso(from),
+        to: iso(to),
+        by: by.to_string(),
+        rows,
+    }))
+}

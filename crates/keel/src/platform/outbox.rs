@@ -1,0 +1,175 @@
+//! The outbox and in-app notifications.
+//!
+//! Whatever someone should hear about (assigned to you or your group, SLA warning or breach,
+//! resolved) is written to `outbox` in the same transaction as the change that caused it, so an
+//! event is never announced for a change that rolled back, nor lost for one that committed.
+//! In-app notifications are the outbox's fan-out to its recipients; e-mail delivery (the
+//! integrations issue) will read the same outbox.
+
+use crate::platform::auth::Principal;
+use crate::platform::db::{DbResult, Q, Tx, now_ms};
+use crate::platform::error::AppResult;
+use crate::platform::extract::ApiJson;
+use crate::platform::web::{AppState, iso};
+use axum::Json;
+use axum::extract::{Query, State};
+use keel_core::access::Action;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// One event to record and announce.
+#[derive(Debug, Clone)]
+pub struct Event {
+    /// `item.assigned`, `item.group_assigned`, `item.resolved`, `sla.warning`, `sla.breached` …
+    pub event: &'static str,
+    pub item_id: Option<i64>,
+    /// One line a person reads, e.g. "INC-000042 assigned to you: Printer on fire".
+    pub title: String,
+    pub payload: Value,
+    pub recipients: Vec<i64>,
+}
+
+/// Record an event and notify its recipients (each once).
+pub async fn emit(tx: &mut Tx, e: Event) -> DbResult<()> {
+    let now = now_ms();
+    let (id,): (i64,) = tx
+        .one(
+            Q::new("INSERT INTO outbox (event, item_id, payload, created_at) VALUES ($1, $2, $3, $4) RETURNING id")
+                .bind(e.event)
+                .bind(e.item_id)
+                .bind(e.payload.to_string())
+                .bind(now),
+        )
+        .await?;
+    let mut who = e.recipients;
+    who.sort_unstable();
+    who.dedup();
+    if who.is_empty() {
+        return Ok(());
+    }
+    let mut q = Q::new("");
+    let mut rows = Vec::with_capacity(who.len());
+    let (o, ev, item, title, at) = (
+        q.arg(id),
+        q.arg(e.event),
+        q.arg(e.item_id),
+        q.arg(e.title),
+        q.arg(now),
+    );
+    for u in who {
+        rows.push(format!("({}, {o}, {ev}, {item}, {title}, {at})", q.arg(u)));
+    }
+    q.sql = format!(
+        "INSERT INTO notifications (user_id, outbox_id, event, item_id, title, created_at) VALUES {}",
+        rows.join(", ")
+    );
+    tx.exec(q).await?;
+    Ok(())
+}
+
+/// Active members of a support group.
+pub async fn group_members(tx: &mut Tx, group_id: i64) -> DbResult<Vec<i64>> {
+    let rows: Vec<(i64,)> = tx
+        .all(Q::new("SELECT m.user_id FROM group_members m JOIN users u ON u.id = m.user_id WHERE m.group_id = $1 AND u.disabled = 0").bind(group_id))
+        .await?;
+    Ok(rows.into_iter().map(|(u,)| u).collect())
+}
+
+/// Who hears about an item's events: its assignee, else its group's members.
+pub async fn workers(tx: &mut Tx, assignee: Option<i64>, group: Option<i64>) -> DbResult<Vec<i64>> {
+    match (assignee, group) {
+        (Some(a), _) => Ok(vec![a]),
+        (None, Some(g)) => group_members(tx, g).await,
+        (None, None) => Ok(vec![]),
+    }
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Notification {
+    pub id: i64,
+    pub event: String,
+    /// The work item's number, when the event is about one.
+    pub item: Option<String>,
+    pub title: String,
+    pub created_at: String,
+    pub read: bool,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationParams {
+    /// Only unread ones.
+    #[serde(default)]
+    pub unread: bool,
+}
+
+/// My notifications, newest first (at most 100).
+#[utoipa::path(get, path = "/api/v1/notifications", tag = "notifications", params(NotificationParams), responses((status = 200, body = Vec<Notification>)), security(("bearer" = [])))]
+pub async fn list(
+    State(st): State<AppState>,
+    p: Principal,
+    Query(params): Query<NotificationParams>,
+) -> AppResult<Json<Vec<Notification>>> {
+    p.require(Action::OwnNotifications)?;
+    Ok(Json(mine(&st, p.user_id, params.unread).await?))
+}
+
+/// id, event, item number, title, created, read.
+type NotificationRow = (i64, String, Option<String>, String, i64, Option<i64>);
+
+pub async fn mine(st: &AppState, user: i64, unread: bool) -> AppResult<Vec<Notification>> {
+    let filter = if unread { " AND n.read_at IS NULL" } else { "" };
+    let rows: Vec<NotificationRow> = st
+        .db
+        .all(Q::new(format!("SELECT n.id, n.event, w.number, n.title, n.created_at, n.read_at FROM notifications n LEFT JOIN work_items w ON w.id = n.item_id WHERE n.user_id = $1{filter} ORDER BY n.id DESC LIMIT 100")).bind(user))
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, event, item, title, at, read)| Notification {
+            id,
+            event,
+            item,
+            title,
+            created_at: iso(at),
+            read: read.is_some(),
+        })
+        .collect())
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MarkRead {
+    /// Notifications to mark read; omit to mark all of mine read.
+    pub ids: Option<Vec<i64>>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Marked {
+    pub marked: u64,
+}
+
+/// Mark my notifications read.
+#[utoipa::path(post, path = "/api/v1/notifications/read", tag = "notifications", request_body = MarkRead, responses((status = 200, body = Marked)), security(("bearer" = [])))]
+pub async fn mark_read(
+    State(st): State<AppState>,
+    p: Principal,
+    ApiJson(b): ApiJson<MarkRead>,
+) -> AppResult<Json<Marked>> {
+    p.require(Action::OwnNotifications)?;
+    let mut q = Q::new("");
+    let (now, user) = (q.arg(now_ms()), q.arg(p.user_id));
+    let only = match &b.ids {
+        Some(ids) if ids.is_empty() => return Ok(Json(Marked { marked: 0 })),
+        Some(ids) => {
+            let list: Vec<String> = ids.iter().map(|i| q.arg(*i)).collect();
+            format!(" AND id IN ({})", list.join(", "))
+        }
+        None => String::new(),
+    };
+    q.sql = format!(
+        "UPDATE notifications SET read_at = {now} WHERE user_id = {user} AND read_at IS NULL{only}"
+    );
+    // A person's own reading state, not a record of the SMS: not audited.
+    let marked = st.db.exec(q).await?;
+    Ok(Json(Marked { marked }))
+}
