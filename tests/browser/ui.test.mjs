@@ -344,7 +344,7 @@ test('agent: incident list, navigation and screenshot', { timeout: TEST_TIMEOUT_
     assert.equal(new URL(page.url()).pathname, '/incidents');
     assert.equal(await text(page, 'main h1'), 'Incidents');
     const nav = await page.locator('nav[aria-label=Main] a').allTextContents();
-    assert.deepEqual(nav, ['Incidents', 'Assigned to me', 'Unassigned', 'New incident']);
+    assert.deepEqual(nav, ['Incidents', 'Assigned to me', 'Unassigned', 'Breaching soon', 'Breached', 'Notifications', 'New incident']);
     assert.match(await text(page, 'header .who'), new RegExp(`${AGENT_NAME}\\s*\\(agent\\)`));
     const rows = await listRows(page);
     assert.equal(rows.length, 50, 'a full first page');
@@ -731,7 +731,7 @@ test('requester: "My tickets" lists only their organisation\'s incidents', { tim
     await asRole('requester', async (page) => {
       assert.equal(await text(page, 'main h1'), 'My tickets');
       const nav = await page.locator('nav[aria-label=Main] a').allTextContents();
-      assert.deepEqual(nav, ['My tickets', 'Report a problem']);
+      assert.deepEqual(nav, ['My tickets', 'Notifications', 'Report a problem']);
       assert.equal(await page.locator('#f-group').count(), 0, 'no group filter for requesters');
       const rows = await listRows(page);
       assert.ok(rows.length > 0, 'the demo requester has tickets');
@@ -906,5 +906,78 @@ test('auditor: incident page has History but no Update form; commenting is refus
 test('screenshot of an incident page', { timeout: TEST_TIMEOUT_MS }, async () => {
   await asRole('agent', `/incidents/${agentIncident.number ?? 'INC-000001'}`, async (page) => {
     await page.screenshot({ path: '/tmp/keel-item.png', fullPage: true });
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Service levels and notifications
+
+/** The SLA lines of an incident page, by metric ("Response", "Resolution"). */
+async function slaLines(page) {
+  const lines = await texts(page, '#sla li');
+  return Object.fromEntries(lines.map((l) => [l.split(' ')[0], l.replace(/\s+/g, ' ')]));
+}
+
+test('agent: a new incident shows its SLA clocks; pending the requester pauses resolution', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await asRole('agent', '/incidents/new', async (page) => {
+    const { number } = await createIncident(page, { title: `Clocks ${RUN}`, impact: 'High', urgency: 'High' });
+    let sla = await slaLines(page);
+    assert.match(sla.Response ?? '', /P1 response \(15 min\) — due \d{4}-\d\d-\d\d \d\d:\d\d UTC/, JSON.stringify(sla));
+    assert.match(sla.Resolution ?? '', /P1 resolution \(4 h 00 min\) — due /, JSON.stringify(sla));
+    assert.equal(await page.locator('#sla meter').count(), 2, 'each clock has a meter');
+
+    await page.selectOption('#state', 'on_hold');
+    await page.selectOption('#hold_reason', 'pending_requester');
+    await navigate(page, () => page.getByRole('button', { name: 'Save' }).click());
+    assert.equal(await flashText(page), 'Saved.');
+    sla = await slaLines(page);
+    assert.match(sla.Resolution ?? '', /— paused, \d+ h \d\d min left/, JSON.stringify(sla));
+    assert.match(sla.Response ?? "", /— met\b/, JSON.stringify(sla));
+
+    // The API shows the same clocks with their ledger.
+    const api = await apiAs('agent');
+    try {
+      const res = await api.request.get(`/api/v1/incidents/${number}/sla`);
+      assert.equal(res.status(), 200);
+      const clocks = await res.json();
+      const resolution = clocks.find((c) => c.metric === 'resolution');
+      assert.deepEqual(resolution.ledger.map((e) => e.kind), ['start', 'pause']);
+      assert.equal(resolution.status, 'paused');
+    } finally {
+      await api.close();
+    }
+  });
+});
+
+test('agent: "Breaching soon" lists only items with a clock due within four hours', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await asRole('agent', async (page) => {
+    const response = await navigate(page, () => page.getByRole('link', { name: 'Breaching soon' }).click());
+    assert.equal(response.status(), 200);
+    const url = new URL(page.url());
+    assert.equal(url.searchParams.get('sla'), 'due_soon');
+    const rows = await listRows(page);
+    // Demo P1 incidents (15 min / 4 h on 24×7) are due within four hours; P5 ones are not.
+    assert.ok(rows.length > 0, 'some demo incidents are due soon');
+    assert.ok(rows.every((r) => r.priority !== 5), 'no P5 (20 working hours to respond) is due within four hours');
+    assert.ok(rows.some((r) => r.priority === 1), 'P1 incidents (24×7 targets) are');
+  });
+});
+
+test('agent: notifications list group assignments and can be marked read', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await asRole('agent', '/notifications', async (page, response) => {
+    assert.equal(response.status(), 200);
+    const items = await texts(page, '#notifications li');
+    assert.ok(items.length > 0, 'the demo assigned incidents to the agent\'s groups');
+    assert.ok(items.some((t) => /INC-\d{6} assigned to (Service Desk|Network|Applications)/.test(t)), items[0]);
+    await navigate(page, () => page.getByRole('button', { name: 'Mark all read' }).click());
+    assert.match(await flashText(page), /^\d+ marked read\.$/);
+    assert.equal(await page.locator('#notifications li.unread').count(), 0);
+  });
+});
+
+test('requester: no SLA queues in the navigation, but notifications', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await asRole('requester', async (page) => {
+    assert.equal(await page.getByRole('link', { name: 'Breaching soon' }).count(), 0);
+    assert.equal(await page.getByRole('link', { name: 'Notifications' }).count(), 1);
   });
 });

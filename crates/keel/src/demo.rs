@@ -134,6 +134,7 @@ pub async fn seed(db: &Db) -> AppResult<String> {
         (net, [ids[4], ids[3]]),
         (apps, [ids[5], ids[3]]),
     ];
+    seed_service_levels(db, &actor).await?;
     let requesters = [ids[7], ids[8], ids[9], ids[10]];
     let titles = [
         "Cannot connect to VPN",
@@ -243,9 +244,98 @@ pub async fn seed(db: &Db) -> AppResult<String> {
         }
     }
     Ok(format!(
-        "Demo data seeded: {INCIDENTS} incidents, 3 customers, 5 services, 3 groups.\n\
+        "Demo data seeded: {INCIDENTS} incidents with SLA clocks, 3 customers, 5 services, 3 groups,\n  \
+         2 business calendars and response/resolution targets per priority.\n\
          Sign in with any of these (password `{DEMO_PASSWORD}`):\n  \
          admin@demo.keel (admin), sms@demo.keel (sms-manager), manager@demo.keel (manager),\n  \
          agent@demo.keel (agent), auditor@demo.keel (auditor), requester@demo.keel (requester)"
     ))
+}
+
+/// Two calendars and targets per priority, so every demo incident runs SLA clocks.
+async fn seed_service_levels(db: &Db, actor: &Actor) -> AppResult<()> {
+    use crate::operation::relationship::service_level::{
+        CalendarInput, TargetInput, Window, create_calendar, create_target,
+    };
+    let days = [
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+    ];
+    let window = |d: &str, start: &str, end: &str| Window {
+        weekday: d.into(),
+        start: start.into(),
+        end: end.into(),
+    };
+    let always = create_calendar(
+        db,
+        actor,
+        &CalendarInput {
+            name: "24x7".into(),
+            time_zone: "UTC".into(),
+            windows: days.iter().map(|d| window(d, "00:00", "24:00")).collect(),
+            holidays: vec![],
+        },
+    )
+    .await?;
+    let office = create_calendar(
+        db,
+        actor,
+        &CalendarInput {
+            name: "London office hours".into(),
+            time_zone: "Europe/London".into(),
+            windows: days[..5]
+                .iter()
+                .map(|d| window(d, "08:00", "18:00"))
+                .collect(),
+            holidays: [
+                "2026-12-25",
+                "2026-12-28",
+                "2027-01-01",
+                "2027-03-26",
+                "2027-03-29",
+                "2027-05-03",
+                "2027-05-31",
+                "2027-08-30",
+                "2027-12-27",
+                "2027-12-28",
+            ]
+            .map(String::from)
+            .to_vec(),
+        },
+    )
+    .await?;
+    // (priority, response minutes, resolution minutes, calendar)
+    let plan = [
+        (1, 15, 4 * 60, always.id),
+        (2, 30, 8 * 60, office.id),
+        (3, 4 * 60, 3 * 10 * 60, office.id),
+        (4, 8 * 60, 5 * 10 * 60, office.id),
+        (5, 2 * 10 * 60, 10 * 10 * 60, office.id),
+    ];
+    for (priority, response, resolution, calendar) in plan {
+        for (metric, minutes) in [("response", response), ("resolution", resolution)] {
+            create_target(
+                db,
+                actor,
+                &TargetInput {
+                    name: format!("P{priority} {metric}"),
+                    kind: None,
+                    metric: metric.into(),
+                    service_id: None,
+                    customer_id: None,
+                    priority: Some(priority),
+                    target_minutes: minutes,
+                    warn_percent: None,
+                    calendar_id: calendar,
+                },
+            )
+            .await?;
+        }
+    }
+    Ok(())
 }

@@ -147,7 +147,13 @@ pub struct ListParams {
     pub service_id: Option<i64>,
     /// Text contained in the title or number.
     pub q: Option<String>,
+    /// SLA queue: `due_soon` (a running clock breaches within 4 hours) or `breached` (a clock
+    /// that has not stopped has breached).
+    pub sla: Option<String>,
 }
+
+/// How far ahead "due soon" looks.
+pub const DUE_SOON_MS: i64 = 4 * 3_600_000;
 
 impl ListParams {
     /// The filters and sort as a query string (without `cursor`), for "next page" links and
@@ -177,6 +183,7 @@ impl ListParams {
         put("customer_id", self.customer_id.map(|v| v.to_string()));
         put("service_id", self.service_id.map(|v| v.to_string()));
         put("q", self.q.clone());
+        put("sla", self.sla.clone());
         q.join("&")
     }
 
@@ -211,7 +218,20 @@ impl ListParams {
         {
             return Err(AppError::invalid("priority_max", "must be between 1 and 5"));
         }
+        let now = crate::platform::db::now_ms();
+        let sla = match self.sla.as_deref() {
+            None | Some("") => None,
+            Some("due_soon") => Some(super::SlaFilter::DueBefore(now + DUE_SOON_MS)),
+            Some("breached") => Some(super::SlaFilter::BreachedBy(now)),
+            Some(v) => {
+                return Err(AppError::invalid(
+                    "sla",
+                    format!("`{v}` is not one of due_soon, breached"),
+                ));
+            }
+        };
         Ok(super::Filter {
+            sla,
             states,
             open: self.open,
             priority_max: self.priority_max,

@@ -664,6 +664,16 @@ pub struct Filter {
     pub customer_id: Option<i64>,
     pub service_id: Option<i64>,
     pub text: Option<String>,
+    pub sla: Option<SlaFilter>,
+}
+
+/// Queues by SLA state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlaFilter {
+    /// A running clock will breach before this instant (and has not yet).
+    DueBefore(i64),
+    /// A clock that has not stopped has breached by this instant.
+    BreachedBy(i64),
 }
 
 pub struct Page {
@@ -717,6 +727,17 @@ pub async fn list(
     }
     if let Some(s) = f.service_id {
         conds.push(format!("w.service_id = {}", q.arg(s)));
+    }
+    match f.sla {
+        Some(SlaFilter::DueBefore(t)) => conds.push(format!(
+            "EXISTS (SELECT 1 FROM sla_clocks c WHERE c.item_id = w.id AND c.due_at IS NOT NULL AND c.due_at <= {})",
+            q.arg(t)
+        )),
+        Some(SlaFilter::BreachedBy(t)) => conds.push(format!(
+            "EXISTS (SELECT 1 FROM sla_clocks c WHERE c.item_id = w.id AND c.status <> 'stopped' AND (c.breached_at IS NOT NULL OR c.due_at <= {}))",
+            q.arg(t)
+        )),
+        None => {}
     }
     if let Some(t) = f.text.as_deref().filter(|t| !t.trim().is_empty()) {
         let like = format!(

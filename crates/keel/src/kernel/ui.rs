@@ -201,6 +201,64 @@ struct Detail {
     groups: Vec<directory::Group>,
     agents: Vec<directory::User>,
     services: Vec<directory::Named>,
+    clocks: Vec<SlaLine>,
+}
+
+/// An SLA clock as the item page shows it.
+#[derive(serde::Serialize)]
+struct SlaLine {
+    metric: String,
+    target: String,
+    status: String,
+    percent: i64,
+    breached: bool,
+    /// "due 2026-11-25 14:00 (in 1 h 20 min)", "breached 2026-11-25 10:00", "met", "paused, 2 h 10 min left".
+    summary: String,
+}
+
+/// "1 d 2 h", "3 h 05 min", "12 min" — working time, so days are rarely shown.
+fn human_ms(ms: i64) -> String {
+    let m = ms.abs() / 60_000;
+    let (d, h, min) = (m / 1440, (m % 1440) / 60, m % 60);
+    if d > 0 {
+        format!("{d} d {h} h")
+    } else if h > 0 {
+        format!("{h} h {min:02} min")
+    } else {
+        format!("{min} min")
+    }
+}
+
+fn when(iso: &str) -> String {
+    iso.get(..16).unwrap_or(iso).replace('T', " ")
+}
+
+impl From<kernel::clocks::ClockView> for SlaLine {
+    fn from(c: kernel::clocks::ClockView) -> Self {
+        let summary = match (c.status.as_str(), &c.breached_at, &c.due_at) {
+            (_, Some(b), _) => format!("breached {} UTC", when(b)),
+            ("stopped", None, _) => "met".to_string(),
+            ("paused", None, _) => format!("paused, {} left", human_ms(c.remaining_ms)),
+            (_, None, Some(d)) => format!(
+                "due {} UTC ({} of working time left)",
+                when(d),
+                human_ms(c.remaining_ms)
+            ),
+            _ => format!("{} left", human_ms(c.remaining_ms)),
+        };
+        SlaLine {
+            metric: c.metric,
+            target: format!(
+                "{} ({})",
+                c.target.name,
+                human_ms(c.target_minutes * 60_000)
+            ),
+            status: c.status,
+            percent: c.percent.clamp(0, 100),
+            breached: c.breached,
+            summary,
+        }
+    }
 }
 
 async fn load_detail(
@@ -228,6 +286,11 @@ async fn load_detail(
     };
     let links = kernel::links(&st.db, &row).await?;
     let attachments = kernel::attachments(&st.db, &row).await?;
+    let clocks = kernel::clocks::read(&st.db, &row, crate::platform::db::now_ms())
+        .await?
+        .into_iter()
+        .map(SlaLine::from)
+        .collect();
     let (groups, agents, services) = if p.can(Action::UpdateWorkItems) {
         let agents = directory::list_users(&st.db)
             .await?
@@ -251,6 +314,7 @@ async fn load_detail(
         groups,
         agents,
         services,
+        clocks,
     })
 }
 
@@ -273,7 +337,7 @@ fn render_detail(
         "item.html",
         context! {
             me => viewer(p), flash => flash, kind => K.as_str(), base => "/incidents", item => V::from(Serde(&ItemView::from(d.row))),
-            comments => V::from(Serde(&d.comments)), history => V::from(Serde(&d.history)), links => V::from(Serde(&d.links)), attachments => V::from(Serde(&d.attachments)),
+            clocks => V::from(Serde(&d.clocks)), comments => V::from(Serde(&d.comments)), history => V::from(Serde(&d.history)), links => V::from(Serde(&d.links)), attachments => V::from(Serde(&d.attachments)),
             groups => V::from(Serde(&d.groups)), agents => V::from(Serde(&d.agents)), services => V::from(Serde(&d.services)),
             categories => V::from(Serde(&vocab.categories)), hold_reasons => V::from(Serde(&vocab.hold_reasons)), resolution_codes => V::from(Serde(&vocab.resolution_codes)),
             error => msg, error_field => field,

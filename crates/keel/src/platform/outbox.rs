@@ -156,6 +156,11 @@ pub async fn mark_read(
     ApiJson(b): ApiJson<MarkRead>,
 ) -> AppResult<Json<Marked>> {
     p.require(Action::OwnNotifications)?;
+    if b.ids.is_none() {
+        return Ok(Json(Marked {
+            marked: mark_all_read(&st, p.user_id).await?,
+        }));
+    }
     let mut q = Q::new("");
     let (now, user) = (q.arg(now_ms()), q.arg(p.user_id));
     let only = match &b.ids {
@@ -166,10 +171,22 @@ pub async fn mark_read(
         }
         None => String::new(),
     };
+    // A person's own reading state, not a record of the SMS: not audited.
     q.sql = format!(
         "UPDATE notifications SET read_at = {now} WHERE user_id = {user} AND read_at IS NULL{only}"
     );
-    // A person's own reading state, not a record of the SMS: not audited.
     let marked = st.db.exec(q).await?;
     Ok(Json(Marked { marked }))
+}
+
+/// Mark all of a user's notifications read.
+pub async fn mark_all_read(st: &AppState, user: i64) -> AppResult<u64> {
+    Ok(st
+        .db
+        .exec(
+            Q::new("UPDATE notifications SET read_at = $1 WHERE user_id = $2 AND read_at IS NULL")
+                .bind(now_ms())
+                .bind(user),
+        )
+        .await?)
 }

@@ -26,6 +26,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("items.html", include_str!("../../templates/items.html")),
     ("item.html", include_str!("../../templates/item.html")),
     (
+        "notifications.html",
+        include_str!("../../templates/notifications.html"),
+    ),
+    (
         "item_new.html",
         include_str!("../../templates/item_new.html"),
     ),
@@ -76,6 +80,7 @@ pub fn viewer(p: &Principal) -> Value {
         name => p.name.clone(), email => p.email.clone(), role => p.role.as_str(), csrf => p.csrf.clone().unwrap_or_default(),
         can_update => p.can(Action::UpdateWorkItems), can_internal => p.can(Action::InternalNotes) && p.can(Action::UpdateWorkItems),
         can_audit => p.can(Action::ReadAudit), can_attach => p.can(Action::Attach), can_comment => p.can(Action::CommentPublic), can_create => p.can(Action::CreateIncident), is_requester => p.role.is_scoped_to_own_records(),
+        can_notify => p.can(Action::OwnNotifications),
     }
 }
 
@@ -192,6 +197,11 @@ pub fn routes() -> Router<AppState> {
         .route("/", get(home))
         .route("/login", get(login_page).post(login_submit))
         .route("/logout", axum::routing::post(logout))
+        .route("/notifications", get(notifications_page))
+        .route(
+            "/notifications/read",
+            axum::routing::post(notifications_read),
+        )
         .route(
             "/static/keel.css",
             get(|| async {
@@ -204,6 +214,48 @@ pub fn routes() -> Router<AppState> {
                 )
             }),
         )
+}
+
+async fn notifications_page(
+    State(st): State<AppState>,
+    WebUser(p): WebUser,
+    headers: HeaderMap,
+) -> Response {
+    let result = async {
+        p.require(Action::OwnNotifications)?;
+        crate::platform::outbox::mine(&st, p.user_id, false).await
+    }
+    .await;
+    match result {
+        Ok(items) => clear_flash(st.ui.render(
+            "notifications.html",
+            context! { me => viewer(&p), flash => flash(&headers), items => Value::from(minijinja::value::Serde(&items)) },
+        )),
+        Err(e) => page_error(&st, Some(&p), e),
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfOnly {
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn notifications_read(
+    State(st): State<AppState>,
+    WebUser(p): WebUser,
+    Form(f): Form<CsrfOnly>,
+) -> Response {
+    let result = async {
+        check_csrf(&p, &f.csrf)?;
+        p.require(Action::OwnNotifications)?;
+        crate::platform::outbox::mark_all_read(&st, p.user_id).await
+    }
+    .await;
+    match result {
+        Ok(n) => redirect_with_flash("/notifications", &format!("{n} marked read.")),
+        Err(e) => page_error(&st, Some(&p), e),
+    }
 }
 
 async fn home(_u: WebUser) -> Redirect {

@@ -284,3 +284,32 @@ db_test!(requester_pages_are_scoped, |app| {
         StatusCode::NOT_FOUND
     );
 });
+
+db_test!(notifications_page_and_its_csrf, |app| {
+    user_with_password(app, "pat@test.keel", "agent").await;
+    let pat = keel::directory::user_by_email(&app.db, "pat@test.keel")
+        .await
+        .expect("pat");
+    // Someone assigns an incident to Pat: Pat hears about it.
+    let n = app
+        .incident(
+            "manager",
+            json!({"title": "Toner <low>", "assignee_id": pat.id}),
+        )
+        .await;
+    let (_, cookie) = login(app, "pat@test.keel", "correct horse battery").await;
+    let cookie = cookie.expect("session");
+    let r = page(app, &cookie, "/notifications").await;
+    assert_eq!(r.status, StatusCode::OK);
+    let body = html(&r);
+    assert!(body.contains(&format!("href=\"/incidents/{n}\"")), "{body}");
+    assert!(body.contains("Toner &lt;low&gt;"), "escaped: {body}");
+    // Without the CSRF token nothing is marked.
+    let r = form(app, &cookie, "/notifications/read", "csrf=nope").await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(html(&page(app, &cookie, "/notifications").await).contains("<strong>new</strong>"));
+    let csrf = csrf_of(&body);
+    let r = form(app, &cookie, "/notifications/read", &format!("csrf={csrf}")).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert!(!html(&page(app, &cookie, "/notifications").await).contains("<strong>new</strong>"));
+});
