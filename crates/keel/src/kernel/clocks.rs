@@ -647,91 +647,105 @@ pub struct Scanned {
     pub breached: u64,
 }
 
-/// Clocks per transaction in a scan.
-const SCAN_BATCH: i64 = 500;
+/// Clocks claimed per transaction in a scan.
+const SCAN_BATCH: i64 = 1000;
 
 /// Announce the warnings and breaches that have fallen due by `now`. Reads only the clocks whose
-/// stored warning or due instant has passed (two index ranges); each is claimed with a
-/// conditional update, so concurrent scans on several nodes announce each event once.
+/// stored warning or due instant has passed (two partial-index ranges). Each batch is claimed by
+/// one `UPDATE … RETURNING` whose condition is re-checked under the row lock, so concurrent scans
+/// on several nodes announce each event once. The breach instant recorded is the stored due
+/// instant: both are `calendar.add(since, target − elapsed)` of an unchanged clock (any change to
+/// a clock recomputes `due_at`), so it is exact however late the scan runs.
 pub async fn scan(db: &Db, now: i64) -> AppResult<Scanned> {
     let mut out = Scanned::default();
-    loop {
-        let due: Vec<(i64, i64)> = db
-            .all(Q::new("SELECT id, warn_at FROM sla_clocks WHERE warn_at <= $1 ORDER BY warn_at LIMIT $2").bind(now).bind(SCAN_BATCH))
-            .await?;
-        if due.is_empty() {
-            break;
-        }
-        let mut tx = db.begin().await?;
-        for (id, warn_at) in &due {
-            let n = tx
-                .exec(
-                    Q::new("UPDATE sla_clocks SET warn_at = NULL WHERE id = $1 AND warn_at = $2")
-                        .bind(*id)
-                        .bind(*warn_at),
-                )
-                .await?;
-            if n == 1 {
-                let row: ClockRow = tx
-                    .one(
-                        Q::new(format!("SELECT {CLOCK_COLS} FROM sla_clocks WHERE id = $1"))
-                            .bind(*id),
-                    )
-                    .await?;
-                let item = super::get_by_id_tx(&mut tx, row.item_id).await?;
-                let recipients =
-                    workers(&mut tx, item.assignee_id, item.assignment_group_id).await?;
-                outbox::emit(
-                    &mut tx,
-                    Outbound {
-                        event: "sla.warning",
-                        item_id: Some(item.id),
-                        title: format!(
-                            "{} has used {}% of its {} target: {}",
-                            item.number, row.warn_percent, row.metric, item.title
-                        ),
-                        payload: json!({"number": item.number, "metric": row.metric, "warn_at": iso(*warn_at)}),
-                        recipients,
-                    },
-                )
-                .await?;
-                out.warned += 1;
+    for (event, claim) in [
+        (
+            "sla.warning",
+            "UPDATE sla_clocks SET warn_at = NULL WHERE id IN (SELECT id FROM sla_clocks WHERE warn_at <= $1 ORDER BY warn_at LIMIT $2) \
+             AND warn_at IS NOT NULL AND warn_at <= $1 RETURNING id, item_id, metric, warn_percent",
+        ),
+        (
+            "sla.breached",
+            "UPDATE sla_clocks SET breached_at = COALESCE(breached_at, due_at), due_at = NULL WHERE id IN (SELECT id FROM sla_clocks WHERE due_at <= $1 ORDER BY due_at LIMIT $2) \
+             AND due_at IS NOT NULL AND due_at <= $1 RETURNING id, item_id, metric, warn_percent",
+        ),
+    ] {
+        loop {
+            let mut tx = db.begin().await?;
+            let claimed: Vec<(i64, i64, String, i64)> =
+                tx.all(Q::new(claim).bind(now).bind(SCAN_BATCH)).await?;
+            let n = claimed.len() as i64;
+            announce_due(&mut tx, event, &claimed).await?;
+            tx.commit().await?;
+            if event == "sla.warning" {
+                out.warned += n as u64;
+            } else {
+                out.breached += n as u64;
             }
-        }
-        tx.commit().await?;
-        if (due.len() as i64) < SCAN_BATCH {
-            break;
-        }
-    }
-    let mut cals = Calendars::default();
-    loop {
-        let due: Vec<ClockRow> = db
-            .all(Q::new(format!("SELECT {CLOCK_COLS} FROM sla_clocks WHERE due_at <= $1 ORDER BY due_at LIMIT $2")).bind(now).bind(SCAN_BATCH))
-            .await?;
-        if due.is_empty() {
-            break;
-        }
-        let mut tx = db.begin().await?;
-        for row in &due {
-            let cal = cals.load_tx(&mut tx, row.key()).await?;
-            let breached_at = row
-                .clock()
-                .read(now, cal, row.warn_percent)
-                .breached_at
-                .or(row.due_at);
-            let n = tx
-                .exec(Q::new("UPDATE sla_clocks SET due_at = NULL, breached_at = $1 WHERE id = $2 AND due_at = $3").bind(breached_at).bind(row.id).bind(row.due_at))
-                .await?;
-            if n == 1 {
-                let item = super::get_by_id_tx(&mut tx, row.item_id).await?;
-                announce_breach(&mut tx, &item, row.metric(), breached_at.unwrap_or(now)).await?;
-                out.breached += 1;
+            if n < SCAN_BATCH {
+                break;
             }
-        }
-        tx.commit().await?;
-        if (due.len() as i64) < SCAN_BATCH {
-            break;
         }
     }
     Ok(out)
+}
+
+/// Outbox events for claimed clocks `(clock id, item id, metric, warn percent)`, in three
+/// statements however many there are: the items, their groups' members, the events.
+async fn announce_due(
+    tx: &mut Tx,
+    event: &'static str,
+    claimed: &[(i64, i64, String, i64)],
+) -> AppResult<()> {
+    if claimed.is_empty() {
+        return Ok(());
+    }
+    let mut q = Q::new("");
+    let ids: Vec<String> = claimed.iter().map(|c| q.arg(c.1)).collect();
+    q.sql = format!("{} WHERE w.id IN ({})", super::SELECT_ITEM, ids.join(", "));
+    let items: std::collections::HashMap<i64, ItemRow> = tx
+        .all::<ItemRow>(q)
+        .await?
+        .into_iter()
+        .map(|i| (i.id, i))
+        .collect();
+    let mut groups: Vec<i64> = items
+        .values()
+        .filter(|i| i.assignee_id.is_none())
+        .filter_map(|i| i.assignment_group_id)
+        .collect();
+    groups.sort_unstable();
+    groups.dedup();
+    let members = outbox::members_of(tx, &groups).await?;
+    let events = claimed
+        .iter()
+        .filter_map(|(_, item_id, metric, warn_percent)| {
+            let item = items.get(item_id)?;
+            let recipients = match (item.assignee_id, item.assignment_group_id) {
+                (Some(a), _) => vec![a],
+                (None, Some(g)) => members.get(&g).cloned().unwrap_or_default(),
+                (None, None) => vec![],
+            };
+            let title = if event == "sla.warning" {
+                format!(
+                    "{} has used {warn_percent}% of its {metric} target: {}",
+                    item.number, item.title
+                )
+            } else {
+                format!(
+                    "{} breached its {metric} target: {}",
+                    item.number, item.title
+                )
+            };
+            Some(Outbound {
+                event,
+                item_id: Some(item.id),
+                title,
+                payload: json!({"number": item.number, "metric": metric}),
+                recipients,
+            })
+        })
+        .collect();
+    outbox::emit_many(tx, events).await?;
+    Ok(())
 }

@@ -31,40 +31,131 @@ pub struct Event {
 
 /// Record an event and notify its recipients (each once).
 pub async fn emit(tx: &mut Tx, e: Event) -> DbResult<()> {
-    let now = now_ms();
-    let (id,): (i64,) = tx
-        .one(
-            Q::new("INSERT INTO outbox (event, item_id, payload, created_at) VALUES ($1, $2, $3, $4) RETURNING id")
-                .bind(e.event)
-                .bind(e.item_id)
-                .bind(e.payload.to_string())
-                .bind(now),
-        )
-        .await?;
-    let mut who = e.recipients;
-    who.sort_unstable();
-    who.dedup();
-    if who.is_empty() {
+    emit_many(tx, vec![e]).await
+}
+
+/// Record events and notify their recipients: one statement for the events, one for the
+/// notifications, however many there are.
+pub async fn emit_many(tx: &mut Tx, events: Vec<Event>) -> DbResult<()> {
+    if events.is_empty() {
         return Ok(());
     }
+    let now = now_ms();
     let mut q = Q::new("");
-    let mut rows = Vec::with_capacity(who.len());
-    let (o, ev, item, title, at) = (
-        q.arg(id),
-        q.arg(e.event),
-        q.arg(e.item_id),
-        q.arg(e.title),
-        q.arg(now),
-    );
-    for u in who {
-        rows.push(format!("({}, {o}, {ev}, {item}, {title}, {at})", q.arg(u)));
-    }
+    let at = q.arg(now);
+    // A marker per event, so each returned id is matched to its event whatever order the
+    // database returns the rows in.
+    let rows: Vec<String> = events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let mut payload = e.payload.clone();
+            if let Value::Object(m) = &mut payload {
+                m.insert("_n".into(), Value::from(i));
+            }
+            format!(
+                "({}, {}, {}, {at})",
+                q.arg(e.event),
+                q.arg(e.item_id),
+                q.arg(payload.to_string())
+            )
+        })
+        .collect();
     q.sql = format!(
-        "INSERT INTO notifications (user_id, outbox_id, event, item_id, title, created_at) VALUES {}",
+        "INSERT INTO outbox (event, item_id, payload, created_at) VALUES {} RETURNING id, payload",
         rows.join(", ")
     );
-    tx.exec(q).await?;
-    Ok(())
+    let ids: Vec<(i64, String)> = tx.all(q).await?;
+    let mut batch = Notifications::new(now);
+    for (id, payload) in ids {
+        let n = serde_json::from_str::<Value>(&payload)
+            .ok()
+            .and_then(|v| v.get("_n").and_then(Value::as_u64))
+            .and_then(|n| usize::try_from(n).ok());
+        let Some(e) = n.and_then(|n| events.get(n)) else {
+            continue;
+        };
+        let mut who = e.recipients.clone();
+        who.sort_unstable();
+        who.dedup();
+        for u in who {
+            batch.push(id, e, u);
+            if batch.q.args.len() > MAX_ARGS {
+                batch.flush(tx).await?;
+                batch = Notifications::new(now);
+            }
+        }
+    }
+    batch.flush(tx).await
+}
+
+/// Bound parameters per statement, well under SQLite's and PostgreSQL's limits.
+const MAX_ARGS: usize = 10_000;
+
+/// A multi-row insert of notifications being built.
+struct Notifications {
+    q: Q,
+    at: String,
+    rows: Vec<String>,
+}
+
+impl Notifications {
+    fn new(now: i64) -> Self {
+        let mut q = Q::new("");
+        let at = q.arg(now);
+        Notifications {
+            q,
+            at,
+            rows: vec![],
+        }
+    }
+
+    fn push(&mut self, outbox_id: i64, e: &Event, user: i64) {
+        let q = &mut self.q;
+        let row = format!(
+            "({}, {}, {}, {}, {}, {})",
+            q.arg(user),
+            q.arg(outbox_id),
+            q.arg(e.event),
+            q.arg(e.item_id),
+            q.arg(e.title.as_str()),
+            self.at
+        );
+        self.rows.push(row);
+    }
+
+    async fn flush(mut self, tx: &mut Tx) -> DbResult<()> {
+        if self.rows.is_empty() {
+            return Ok(());
+        }
+        self.q.sql = format!(
+            "INSERT INTO notifications (user_id, outbox_id, event, item_id, title, created_at) VALUES {}",
+            self.rows.join(", ")
+        );
+        tx.exec(self.q).await?;
+        Ok(())
+    }
+}
+
+/// Active members of each of `groups`.
+pub async fn members_of(
+    tx: &mut Tx,
+    groups: &[i64],
+) -> DbResult<std::collections::HashMap<i64, Vec<i64>>> {
+    let mut out: std::collections::HashMap<i64, Vec<i64>> = Default::default();
+    if groups.is_empty() {
+        return Ok(out);
+    }
+    let mut q = Q::new("");
+    let ph: Vec<String> = groups.iter().map(|g| q.arg(*g)).collect();
+    q.sql = format!(
+        "SELECT m.group_id, m.user_id FROM group_members m JOIN users u ON u.id = m.user_id WHERE u.disabled = 0 AND m.group_id IN ({})",
+        ph.join(", ")
+    );
+    for (g, u) in tx.all::<(i64, i64)>(q).await? {
+        out.entry(g).or_default().push(u);
+    }
+    Ok(out)
 }
 
 /// Active members of a support group.
