@@ -10,6 +10,7 @@
 pub mod api;
 pub mod batch;
 pub mod clocks;
+pub mod routes;
 pub mod ui;
 
 use crate::directory::exists;

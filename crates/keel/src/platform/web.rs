@@ -69,16 +69,8 @@ struct ApiDoc;
 
 /// The API routes with their OpenAPI description, registered together so they cannot drift.
 pub fn api_router() -> OpenApiRouter<AppState> {
-    use operation::resolution::incident as inc;
     OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .routes(routes!(inc::list, inc::create))
-        .routes(routes!(inc::get, inc::patch))
-        .routes(routes!(inc::history))
-        .routes(routes!(inc::sla))
-        .routes(routes!(inc::comments, inc::add_comment))
-        .routes(routes!(inc::links, inc::add_link))
-        .routes(routes!(inc::attachments, inc::upload))
-        .routes(routes!(inc::download))
+        .merge(operation::resolution::incident::routes::router())
         .routes(routes!(directory::api::me))
         .routes(routes!(
             directory::api::list_users,
