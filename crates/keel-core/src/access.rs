@@ -108,10 +108,12 @@ pub enum Action {
     ReadServiceLevels,
     /// Define calendars and service level targets.
     ManageServiceLevels,
+    /// Read the provider's internal records: problems and known errors.
+    ReadInternalItems,
 }
 
 impl Action {
-    pub const ALL: [Action; 15] = [
+    pub const ALL: [Action; 16] = [
         Action::ReadWorkItems,
         Action::CreateIncident,
         Action::UpdateWorkItems,
@@ -127,6 +129,7 @@ impl Action {
         Action::OwnNotifications,
         Action::ReadServiceLevels,
         Action::ManageServiceLevels,
+        Action::ReadInternalItems,
     ];
 }
 
@@ -152,6 +155,7 @@ pub fn allows(role: Role, action: Action) -> bool {
                 | OwnTokens
                 | OwnNotifications
                 | ReadServiceLevels
+                | ReadInternalItems
         ),
         Manager | SmsManager => !matches!(action, ManageUsers),
         Auditor => matches!(
@@ -162,6 +166,7 @@ pub fn allows(role: Role, action: Action) -> bool {
                 | ReadDirectory
                 | ReadOperations
                 | ReadServiceLevels
+                | ReadInternalItems
         ),
         Admin => true,
     }
@@ -176,6 +181,7 @@ pub fn is_write(action: Action) -> bool {
             | Action::ReadDirectory
             | Action::ReadOperations
             | Action::ReadServiceLevels
+            | Action::ReadInternalItems
             | Action::InternalNotes
     )
 }

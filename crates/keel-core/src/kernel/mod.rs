@@ -5,6 +5,7 @@
 //! own lifecycle (a [`lifecycle::Lifecycle`] value) and its own field rules, never a copy of the
 //! kernel.
 
+pub mod details;
 pub mod lifecycle;
 pub mod priority;
 
@@ -16,14 +17,18 @@ use std::fmt;
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     Incident,
+    Problem,
+    KnownError,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 1] = [Kind::Incident];
+    pub const ALL: [Kind; 3] = [Kind::Incident, Kind::Problem, Kind::KnownError];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Incident => "incident",
+            Kind::Problem => "problem",
+            Kind::KnownError => "known_error",
         }
     }
 
@@ -31,13 +36,42 @@ impl Kind {
     pub fn prefix(self) -> &'static str {
         match self {
             Kind::Incident => "INC",
+            Kind::Problem => "PRB",
+            Kind::KnownError => "KE",
         }
     }
 
     pub fn lifecycle(self) -> &'static lifecycle::Lifecycle {
+        use crate::operation::resolution::{incident, problem};
         match self {
-            Kind::Incident => &crate::operation::resolution::incident::LIFECYCLE,
+            Kind::Incident => &incident::LIFECYCLE,
+            Kind::Problem => &problem::LIFECYCLE,
+            Kind::KnownError => &problem::KNOWN_ERROR_LIFECYCLE,
         }
+    }
+
+    /// The API collection, as in `/api/v1/known-errors`.
+    pub fn collection(self) -> &'static str {
+        match self {
+            Kind::Incident => "incidents",
+            Kind::Problem => "problems",
+            Kind::KnownError => "known-errors",
+        }
+    }
+
+    /// The process's own fields (see [`details`]).
+    pub fn details(self) -> &'static [details::Field] {
+        use crate::operation::resolution::problem;
+        match self {
+            Kind::Incident => &[],
+            Kind::Problem => problem::FIELDS,
+            Kind::KnownError => problem::KNOWN_ERROR_FIELDS,
+        }
+    }
+
+    /// Records only service-provider staff see: requesters neither list nor raise them.
+    pub fn is_internal(self) -> bool {
+        !matches!(self, Kind::Incident)
     }
 
     pub fn parse(s: &str) -> Option<Kind> {

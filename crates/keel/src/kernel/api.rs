@@ -64,6 +64,9 @@ pub struct ItemView {
     pub closed_at: Option<String>,
     /// States the lifecycle allows next.
     pub next_states: Vec<String>,
+    /// The kind's own fields (e.g. a problem's `root_cause`); `{}` for kinds without any.
+    #[schema(value_type = Object)]
+    pub details: serde_json::Map<String, serde_json::Value>,
 }
 
 impl From<ItemRow> for ItemView {
@@ -77,7 +80,9 @@ impl From<ItemRow> for ItemView {
                     .collect()
             })
             .unwrap_or_default();
+        let details = w.details_map();
         ItemView {
+            details,
             number: w.number,
             kind: w.kind,
             title: w.title,
@@ -259,7 +264,7 @@ pub async fn list(
     kind: Kind,
     params: ListParams,
 ) -> AppResult<Json<ItemPage>> {
-    p.require(Action::ReadWorkItems)?;
+    require_read(p, kind)?;
     let limit = page::limit(params.limit).map_err(|e| AppError::invalid("limit", e))?;
     let cursor = params
         .cursor
@@ -300,6 +305,27 @@ pub struct CreateBody {
     pub service_id: Option<i64>,
     pub assignment_group_id: Option<i64>,
     pub assignee_id: Option<i64>,
+    /// The kind's own fields, e.g. a problem's `root_cause` and `workaround`.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub details: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Reading a kind: requesters see incidents (their own), never the provider's internal records.
+pub fn require_read(p: &Principal, kind: Kind) -> AppResult<()> {
+    p.require(Action::ReadWorkItems)?;
+    if kind.is_internal() {
+        p.require(Action::ReadInternalItems)?;
+    }
+    Ok(())
+}
+
+/// Raising a kind: anyone may report an incident; other kinds are staff work.
+pub fn require_create(p: &Principal, kind: Kind) -> AppResult<()> {
+    match kind {
+        Kind::Incident => p.require(Action::CreateIncident),
+        _ => p.require(Action::UpdateWorkItems),
+    }
 }
 
 fn etag(version: i64) -> HeaderValue {
@@ -310,7 +336,11 @@ fn etag(version: i64) -> HeaderValue {
 /// `200 OK` with the item and its ETag.
 pub fn item_response(status: StatusCode, row: ItemRow) -> Response {
     let tag = etag(row.version);
-    let loc = format!("/api/v1/{}s/{}", row.kind, row.number);
+    let loc = format!(
+        "/api/v1/{}/{}",
+        Kind::parse(&row.kind).map_or("items", Kind::collection),
+        row.number
+    );
     let mut resp = (status, Json(ItemView::from(row))).into_response();
     resp.headers_mut().insert(header::ETAG, tag);
     if status == StatusCode::CREATED
@@ -330,7 +360,7 @@ pub async fn create(
     headers: &HeaderMap,
     body: Bytes,
 ) -> AppResult<Response> {
-    p.require(Action::CreateIncident)?;
+    require_create(p, kind)?;
     let key = match headers.get("idempotency-key") {
         None => None,
         Some(v) => {
@@ -365,6 +395,7 @@ pub async fn create(
         service_id: b.service_id,
         assignment_group_id: b.assignment_group_id,
         assignee_id: b.assignee_id,
+        details: b.details,
     };
     let draft = super::draft(kind, &p.actor(), p, input)?;
     let Some(k) = &key else {
@@ -457,7 +488,7 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> AppResult<T> {
 }
 
 pub async fn get(st: &AppState, p: &Principal, kind: Kind, number: &str) -> AppResult<Response> {
-    p.require(Action::ReadWorkItems)?;
+    require_read(p, kind)?;
     let row = super::get(&st.db, kind, number, Scope::of(p)).await?;
     Ok(item_response(StatusCode::OK, row))
 }
@@ -493,6 +524,9 @@ pub struct PatchBody {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
     pub resolution_notes: Option<Option<String>>,
+    /// Detail fields to set (a string) or clear (`null`); fields not named stay as they are.
+    #[schema(value_type = Option<Object>)]
+    pub details: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl From<PatchBody> for super::Patch {
@@ -510,6 +544,7 @@ impl From<PatchBody> for super::Patch {
             hold_reason: b.hold_reason,
             resolution_code: b.resolution_code,
             resolution_notes: b.resolution_notes,
+            details: b.details,
         }
     }
 }
@@ -596,6 +631,7 @@ pub async fn history(
     number: &str,
 ) -> AppResult<Json<History>> {
     p.require(Action::ReadAudit)?;
+    require_read(p, kind)?;
     let row = super::get(&st.db, kind, number, Scope::of(p)).await?;
     let mut entries: Vec<HistoryEntry> =
         audit_trail::for_entity(&st.db, kind.as_str(), &row.number)
@@ -617,7 +653,7 @@ pub async fn sla(
     kind: Kind,
     number: &str,
 ) -> AppResult<Json<Vec<super::clocks::ClockView>>> {
-    p.require(Action::ReadWorkItems)?;
+    require_read(p, kind)?;
     let row = super::get(&st.db, kind, number, Scope::of(p)).await?;
     Ok(Json(
         super::clocks::read(&st.db, &row, crate::platform::db::now_ms()).await?,
@@ -639,7 +675,7 @@ pub async fn comments(
     kind: Kind,
     number: &str,
 ) -> AppResult<Json<Vec<super::Comment>>> {
-    p.require(Action::ReadWorkItems)?;
+    require_read(p, kind)?;
     let row = super::get(&st.db, kind, number, Scope::of(p)).await?;
     Ok(Json(
         super::comments(&st.db, &row, p.can(Action::InternalNotes)).await?,
@@ -654,6 +690,7 @@ pub async fn add_comment(
     b: CommentBody,
 ) -> AppResult<(StatusCode, Json<super::Comment>)> {
     p.require(Action::CommentPublic)?;
+    require_read(p, kind)?;
     let row = super::get(&st.db, kind, number, Scope::of(p)).await?;
     let c = super::add_comment(&st.db, &row, p, &p.actor(), &b.body, b.internal).await?;
     Ok((StatusCode::CREATED, Json(c)))
@@ -674,9 +711,9 @@ pub async fn links(
     kind: Kind,
     number: &str,
 ) -> AppResult<Json<Vec<super::Link>>> {
-    p.require(Action::ReadWorkItems)?;
+    require_read(p, kind)?;
     let row = super::get(&st.db, kind, number, Scope::of(p)).await?;
-    Ok(Json(super::links(&st.db, &row).await?))
+    Ok(Json(super::visible_links(&st.db, &row, p).await?))
 }
 
 pub async fn add_link(
@@ -698,7 +735,7 @@ pub async fn attachments(
     kind: Kind,
     number: &str,
 ) -> AppResult<Json<Vec<super::Attachment>>> {
-    p.require(Action::ReadWorkItems)?;
+    require_read(p, kind)?;
     let row = super::get(&st.db, kind, number, Scope::of(p)).await?;
     Ok(Json(super::attachments(&st.db, &row).await?))
 }
@@ -721,6 +758,7 @@ pub async fn upload(
     body: Bytes,
 ) -> AppResult<(StatusCode, Json<super::Attachment>)> {
     p.require(Action::Attach)?;
+    require_read(p, kind)?;
     let row = super::get(&st.db, kind, number, Scope::of(p)).await?;
     if body.len() > st.cfg.max_attachment_bytes {
         return Err(AppError::TooLarge {
@@ -754,7 +792,7 @@ pub async fn download(
     number: &str,
     id: i64,
 ) -> AppResult<Response> {
-    p.require(Action::ReadWorkItems)?;
+    require_read(p, kind)?;
     let row = super::get(&st.db, kind, number, Scope::of(p)).await?;
     let (meta, bytes) =
         super::attachment_data(&st.db, st.cfg.attachments_dir.as_deref(), &row, id).await?;

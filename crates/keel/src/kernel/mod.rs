@@ -20,12 +20,12 @@ use crate::platform::db::{Db, Q, Tx, now_ms};
 use crate::platform::error::{AppError, AppResult};
 use keel_core::access::Action;
 use keel_core::kernel::priority::{Level, Matrix};
-use keel_core::kernel::{Kind, LinkKind, format_number, parse_number};
+use keel_core::kernel::{Kind, LinkKind, details, format_number, parse_number};
 use keel_core::management::support::audit_trail::{FieldChange, diff};
 use keel_core::page::Cursor;
 use keel_core::text::{Line, bounded};
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 pub const MAX_TITLE: usize = 200;
 pub const MAX_TEXT: usize = 100_000;
@@ -62,12 +62,14 @@ pub struct ItemRow {
     pub updated_at: i64,
     pub resolved_at: Option<i64>,
     pub closed_at: Option<i64>,
+    /// The kind's own fields, a JSON object (`keel_core::kernel::details`).
+    pub details: String,
 }
 
 pub const SELECT_ITEM: &str = "SELECT w.id, w.kind, w.number, w.title, w.description, w.state, w.impact, w.urgency, w.priority, w.category, \
     w.requester_id, r.name AS requester_name, w.customer_id, c.name AS customer_name, w.service_id, s.name AS service_name, \
     w.assignment_group_id, g.name AS assignment_group_name, w.assignee_id, a.name AS assignee_name, \
-    w.hold_reason, w.resolution_code, w.resolution_notes, w.channel, w.version, w.created_at, w.updated_at, w.resolved_at, w.closed_at \
+    w.hold_reason, w.resolution_code, w.resolution_notes, w.channel, w.version, w.created_at, w.updated_at, w.resolved_at, w.closed_at, w.details \
     FROM work_items w \
     LEFT JOIN users r ON r.id = w.requester_id \
     LEFT JOIN customers c ON c.id = w.customer_id \
@@ -107,6 +109,7 @@ impl crate::platform::point_reads::SyncRow for ItemRow {
             updated_at: r.get("updated_at")?,
             resolved_at: r.get("resolved_at")?,
             closed_at: r.get("closed_at")?,
+            details: r.get("details")?,
         })
     }
 }
@@ -133,7 +136,37 @@ impl ItemRow {
         ]
     }
 
+    /// What a change to this item is audited against: the shared fields and each declared
+    /// detail as `details.<name>`.
+    fn changes_to(&self, after: &ItemRow) -> Vec<FieldChange> {
+        let mut changes = diff(&self.fields(), &after.fields());
+        let fields = Kind::parse(&self.kind).map(Kind::details).unwrap_or(&[]);
+        let (b, a) = (self.details_map(), after.details_map());
+        for f in fields {
+            let (old, new) = (
+                b.get(f.name).cloned().unwrap_or(Value::Null),
+                a.get(f.name).cloned().unwrap_or(Value::Null),
+            );
+            if old != new {
+                changes.push(FieldChange {
+                    field: format!("details.{}", f.name),
+                    old,
+                    new,
+                });
+            }
+        }
+        changes
+    }
+
+    /// The details as an object (an unreadable value reads as empty).
+    pub fn details_map(&self) -> Map<String, Value> {
+        serde_json::from_str(&self.details).unwrap_or_default()
+    }
+
     fn has(&self, field: &str) -> bool {
+        if Kind::parse(&self.kind).is_some_and(|k| k.details().iter().any(|f| f.name == field)) {
+            return keel_core::kernel::details::has(&self.details_map(), field);
+        }
         let non_empty = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.trim().is_empty());
         match field {
             "hold_reason" => non_empty(&self.hold_reason),
@@ -201,6 +234,8 @@ pub struct NewItem {
     pub service_id: Option<i64>,
     pub assignment_group_id: Option<i64>,
     pub assignee_id: Option<i64>,
+    /// The kind's own fields (`keel_core::kernel::details`).
+    pub details: Map<String, Value>,
 }
 
 /// A change to a work item; `None` leaves a field alone, `Some(None)` clears it.
@@ -218,6 +253,8 @@ pub struct Patch {
     pub hold_reason: Option<Option<String>>,
     pub resolution_code: Option<Option<String>>,
     pub resolution_notes: Option<Option<String>>,
+    /// Detail fields to set (a string) or clear (`null`); others stay.
+    pub details: Option<Map<String, Value>>,
 }
 
 fn level(field: &str, v: Option<i64>, default: Level) -> AppResult<Level> {
@@ -246,12 +283,22 @@ pub struct Vocabulary {
 }
 
 pub fn vocabulary(kind: Kind) -> Vocabulary {
-    use keel_core::operation::resolution::incident as inc;
+    use keel_core::operation::resolution::{incident as inc, problem as prb};
     match kind {
         Kind::Incident => Vocabulary {
             categories: inc::CATEGORIES,
             hold_reasons: inc::HOLD_REASONS,
             resolution_codes: inc::RESOLUTION_CODES,
+        },
+        Kind::Problem => Vocabulary {
+            categories: inc::CATEGORIES,
+            hold_reasons: &[],
+            resolution_codes: prb::RESOLUTION_CODES,
+        },
+        Kind::KnownError => Vocabulary {
+            categories: inc::CATEGORIES,
+            hold_reasons: &[],
+            resolution_codes: &[],
         },
     }
 }
@@ -343,6 +390,7 @@ pub struct Draft {
     assignee: Option<i64>,
     /// Agents may name another requester; whose customer applies is resolved from the database.
     requester_given: bool,
+    details: Map<String, Value>,
 }
 
 /// Check a create request against the rules that need no database.
@@ -353,6 +401,8 @@ pub fn draft(kind: Kind, actor: &Actor, requester: &Principal, input: NewItem) -
     let impact = level("impact", input.impact, Level::LOW)?;
     let urgency = level("urgency", input.urgency, Level::LOW)?;
     one_of("category", &input.category, vocabulary(kind).categories)?;
+    let details = details::apply(kind.details(), &Map::new(), &input.details)
+        .map_err(|e| AppError::invalid(&e.field, e.detail))?;
     // A requester raises tickets for themselves, unassigned; agents may raise them for anyone.
     let scoped = requester.role.is_scoped_to_own_records();
     Ok(Draft {
@@ -381,6 +431,7 @@ pub fn draft(kind: Kind, actor: &Actor, requester: &Principal, input: NewItem) -
         },
         assignee: if scoped { None } else { input.assignee_id },
         requester_given: !scoped && input.requester_id.is_some(),
+        details,
     })
 }
 
@@ -459,9 +510,10 @@ pub async fn insert_drafts(tx: &mut Tx, drafts: Vec<Draft>) -> AppResult<Vec<Str
             q.arg(d.actor.channel.as_str()),
             q.arg(now),
             q.arg(d.actor.user_id),
+            q.arg(Value::Object(d.details.clone()).to_string()),
         ];
         rows.push(format!(
-            "({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, 1, {}, {}, {})",
+            "({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, 1, {}, {}, {}, {})",
             values[0],
             values[1],
             values[2],
@@ -480,9 +532,10 @@ pub async fn insert_drafts(tx: &mut Tx, drafts: Vec<Draft>) -> AppResult<Vec<Str
             values[15],
             values[16],
             values[16],
-            values[17]
+            values[17],
+            values[18]
         ));
-        let changes = diff(
+        let mut changes = diff(
             &[],
             &[
                 ("title", json!(d.title)),
@@ -499,6 +552,13 @@ pub async fn insert_drafts(tx: &mut Tx, drafts: Vec<Draft>) -> AppResult<Vec<Str
                 ("assignee_id", json!(d.assignee)),
             ],
         );
+        for (name, v) in &d.details {
+            changes.push(FieldChange {
+                field: format!("details.{name}"),
+                old: Value::Null,
+                new: v.clone(),
+            });
+        }
         entries.push(Pending {
             actor: d.actor,
             action: "create",
@@ -510,7 +570,7 @@ pub async fn insert_drafts(tx: &mut Tx, drafts: Vec<Draft>) -> AppResult<Vec<Str
     }
     q.sql = format!(
         "INSERT INTO work_items (kind, seq, number, title, description, state, impact, urgency, priority, category, requester_id, customer_id, \
-         service_id, assignment_group_id, assignee_id, channel, version, created_at, updated_at, created_by) VALUES {}",
+         service_id, assignment_group_id, assignee_id, channel, version, created_at, updated_at, created_by, details) VALUES {}",
         rows.join(", ")
     );
     // The first state entry of each is recorded by the `work_items_first_state` trigger.
@@ -858,6 +918,11 @@ pub async fn update(
             None => None,
         };
     }
+    if let Some(changes) = &patch.details {
+        let d = details::apply(kind.details(), &before.details_map(), changes)
+            .map_err(|e| AppError::invalid(&e.field, e.detail))?;
+        after.details = Value::Object(d).to_string();
+    }
     let now = now_ms();
     let mut state_changed = false;
     if let Some(to) = patch.state.as_deref().filter(|s| *s != before.state) {
@@ -880,7 +945,7 @@ pub async fn update(
             after.resolved_at = None;
         }
     }
-    let changes = diff(&before.fields(), &after.fields());
+    let changes = before.changes_to(&after);
     if changes.is_empty() {
         return Ok(before);
     }
@@ -898,7 +963,7 @@ pub async fn update(
             Q::new(
                 "UPDATE work_items SET title = $1, description = $2, state = $3, impact = $4, urgency = $5, priority = $6, category = $7, \
                  service_id = $8, assignment_group_id = $9, assignee_id = $10, hold_reason = $11, resolution_code = $12, resolution_notes = $13, \
-                 resolved_at = $14, closed_at = $15, updated_at = $16, version = version + 1 WHERE id = $17 AND version = $18",
+                 resolved_at = $14, closed_at = $15, updated_at = $16, details = $19, version = version + 1 WHERE id = $17 AND version = $18",
             )
             .bind(&after.title)
             .bind(&after.description)
@@ -917,7 +982,8 @@ pub async fn update(
             .bind(after.closed_at)
             .bind(now)
             .bind(before.id)
-            .bind(before.version),
+            .bind(before.version)
+            .bind(after.details.as_str()),
         )
         .await?;
     if n == 0 {
@@ -1080,10 +1146,23 @@ pub async fn add_link(
         return Err(AppError::invalid("to", "an item cannot link to itself"));
     }
     let mut tx = db.begin().await?;
+    link_in(&mut tx, item, &target, lk, actor).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Record a link inside the caller's transaction, audited on the subject item.
+pub async fn link_in(
+    tx: &mut Tx,
+    from: &ItemRow,
+    to: &ItemRow,
+    lk: LinkKind,
+    actor: &Actor,
+) -> AppResult<()> {
     tx.exec(
         Q::new("INSERT INTO work_item_links (from_id, to_id, kind, created_at, created_by) VALUES ($1, $2, $3, $4, $5)")
-            .bind(item.id)
-            .bind(target.id)
+            .bind(from.id)
+            .bind(to.id)
             .bind(lk.as_str())
             .bind(now_ms())
             .bind(actor.user_id),
@@ -1094,20 +1173,29 @@ pub async fn add_link(
         e => e.into(),
     })?;
     append(
-        &mut tx,
+        tx,
         actor,
         "link.add",
-        &item.kind,
-        &item.number,
+        &from.kind,
+        &from.number,
         vec![FieldChange {
             field: lk.as_str().into(),
             old: Value::Null,
-            new: json!(target.number),
+            new: json!(to.number),
         }],
     )
     .await?;
-    tx.commit().await?;
     Ok(())
+}
+
+/// The links `p` may see: a requester sees that their incident is linked to other incidents,
+/// not to the provider's problems and known errors.
+pub async fn visible_links(db: &Db, item: &ItemRow, p: &Principal) -> AppResult<Vec<Link>> {
+    let mut links = links(db, item).await?;
+    if !p.can(Action::ReadInternalItems) {
+        links.retain(|l| parse_number(&l.number).is_some_and(|(k, _)| !k.is_internal()));
+    }
+    Ok(links)
 }
 
 pub async fn links(db: &Db, item: &ItemRow) -> AppResult<Vec<Link>> {

@@ -284,7 +284,7 @@ async fn load_detail(
     } else {
         vec![]
     };
-    let links = kernel::links(&st.db, &row).await?;
+    let links = kernel::visible_links(&st.db, &row, p).await?;
     let attachments = kernel::attachments(&st.db, &row).await?;
     let clocks = kernel::clocks::read(&st.db, &row, crate::platform::db::now_ms())
         .await?
@@ -408,6 +408,7 @@ async fn update_submit(
                 .resolution_notes
                 .as_ref()
                 .map(|_| opt_text(&f.resolution_notes)),
+            details: None,
         };
         kernel::update(
             &st.db,

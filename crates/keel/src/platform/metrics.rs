@@ -8,7 +8,7 @@ pub struct Metrics {
     /// Requests by status class (index 1..=5 → 1xx..5xx).
     by_class: [AtomicU64; 6],
     duration_us_sum: AtomicU64,
-    created: [AtomicU64; 1],
+    created: [AtomicU64; Kind::ALL.len()],
     pub jobs_done: AtomicU64,
     pub jobs_failed: AtomicU64,
 }

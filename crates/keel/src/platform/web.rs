@@ -59,6 +59,10 @@ pub fn as_bool<S: serde::Serializer>(v: &i64, s: S) -> Result<S::Ok, S::Error> {
     info(title = "Keel API", description = "IT service management for ISO/IEC 20000-1:2018. Errors are RFC 9457 problem+json; lists use cursor pagination.", version = "1"),
     tags(
         (name = "incidents", description = "Incident management (ISO/IEC 20000-1 8.6.1)"),
+        (name = "problems", description = "Problem management (ISO/IEC 20000-1 8.6.3)"),
+        (name = "known-errors", description = "Known errors: documented root causes and workarounds (8.6.3)"),
+        (name = "service-levels", description = "Business calendars, service level targets, SLA attainment (8.3.3)"),
+        (name = "notifications", description = "In-app notifications from the outbox"),
         (name = "directory", description = "Users, support groups, customers, tokens"),
         (name = "portfolio", description = "Services (8.2)"),
         (name = "audit", description = "The hash-chained audit trail (7.5)"),
@@ -71,6 +75,11 @@ struct ApiDoc;
 pub fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(operation::resolution::incident::routes::router())
+        .merge(operation::resolution::problem::problems::routes::router())
+        .merge(operation::resolution::problem::known_errors::routes::router())
+        .routes(routes!(operation::resolution::problem::raise_from_incident))
+        .routes(routes!(operation::resolution::problem::record_known_error))
+        .routes(routes!(operation::resolution::problem::trends))
         .routes(routes!(directory::api::me))
         .routes(routes!(
             directory::api::list_users,

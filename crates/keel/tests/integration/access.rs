@@ -10,7 +10,34 @@ use serde_json::{Value, json};
 /// (method, path template) → (action needed, or None for "any signed-in user"; a request body).
 fn table(method: &str, path: &str, tag: &str) -> Option<(Option<Action>, Option<Value>)> {
     use Action::*;
+    // Problems and known errors have the incidents' routes, for staff only.
+    for internal in ["/api/v1/problems", "/api/v1/known-errors"] {
+        if let Some(rest) = path.strip_prefix(internal) {
+            let row = match (method, rest) {
+                ("get", "/trends") => (Some(ReadInternalItems), None),
+                ("post", "/{number}/known-error") => (Some(UpdateWorkItems), None),
+                ("get", _) => (Some(ReadInternalItems), None),
+                ("post", "") => (
+                    Some(UpdateWorkItems),
+                    Some(json!({"title": format!("by {tag}")})),
+                ),
+                ("patch", _) => (Some(UpdateWorkItems), Some(json!({"description": "x"}))),
+                // Commenting and attaching need the incident's right and staff reading: agents up.
+                ("post", "/{number}/comments") => {
+                    (Some(UpdateWorkItems), Some(json!({"body": "hello"})))
+                }
+                ("post", "/{number}/links") => (
+                    Some(UpdateWorkItems),
+                    Some(json!({"kind": "relates_to", "to": "INC-000002"})),
+                ),
+                ("post", "/{number}/attachments") => (Some(UpdateWorkItems), None),
+                _ => return None,
+            };
+            return Some(row);
+        }
+    }
     let row = match (method, path) {
+        ("post", "/api/v1/incidents/{number}/problem") => (Some(UpdateWorkItems), Some(json!({}))),
         ("get", "/api/v1/incidents") => (Some(ReadWorkItems), None),
         ("post", "/api/v1/incidents") => (
             Some(CreateIncident),

@@ -2,3 +2,4 @@
 //! and problems (8.6.3) join here as kinds of the work-item kernel.
 
 pub mod incident;
+pub mod problem;

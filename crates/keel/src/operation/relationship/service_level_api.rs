@@ -162,7 +162,8 @@ pub struct AttainmentReport {
 /// Group key, group name, metric, total, met, breached.
 type AttainmentRow = (Option<i64>, Option<String>, String, i64, i64, i64);
 
-fn instant(field: &str, v: &str) -> AppResult<i64> {
+/// An RFC 3339 instant or a `YYYY-MM-DD` date (UTC midnight), as epoch milliseconds.
+pub fn instant(field: &str, v: &str) -> AppResult<i64> {
     if let Ok(t) = v.parse::<jiff::Timestamp>() {
         return Ok(t.as_millisecond());
     }

@@ -2,3 +2,4 @@
 //! kernel; service requests (8.6.2) and problems (8.6.3) join as further kinds.
 
 pub mod incident;
+pub mod problem;
