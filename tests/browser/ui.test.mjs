@@ -344,7 +344,7 @@ test('agent: incident list, navigation and screenshot', { timeout: TEST_TIMEOUT_
     assert.equal(new URL(page.url()).pathname, '/incidents');
     assert.equal(await text(page, 'main h1'), 'Incidents');
     const nav = await page.locator('nav[aria-label=Main] a').allTextContents();
-    assert.deepEqual(nav, ['Incidents', 'Assigned to me', 'Unassigned', 'Breaching soon', 'Breached', 'Notifications', 'New incident']);
+    assert.deepEqual(nav, ['Incidents', 'Assigned to me', 'Unassigned', 'Breaching soon', 'Breached', 'Problems', 'Known errors', 'Notifications', 'New incident']);
     assert.match(await text(page, 'header .who'), new RegExp(`${AGENT_NAME}\\s*\\(agent\\)`));
     const rows = await listRows(page);
     assert.equal(rows.length, 50, 'a full first page');
@@ -979,5 +979,57 @@ test('requester: no SLA queues in the navigation, but notifications', { timeout:
   await asRole('requester', async (page) => {
     assert.equal(await page.getByRole('link', { name: 'Breaching soon' }).count(), 0);
     assert.equal(await page.getByRole('link', { name: 'Notifications' }).count(), 1);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Problems and known errors
+
+test('agent: raise a problem from an incident, document it, record the known error', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await asRole('agent', '/incidents/new', async (page) => {
+    const { number: inc } = await createIncident(page, { title: `Outlook crashes ${RUN}`, category: 'software' });
+    await navigate(page, () => page.getByRole('button', { name: 'Raise a problem' }).click());
+    const prb = new URL(page.url()).pathname.match(/^\/problems\/(PRB-\d{6})$/)?.[1];
+    assert.ok(prb, `landed on ${page.url()}`);
+    assert.equal(await flashText(page), `${prb} created from ${inc}.`);
+    assert.equal(await text(page, 'main h1'), `${prb} Problem: Outlook crashes ${RUN}`);
+    assert.equal(await text(page, '#detail-origin'), 'incident');
+    assert.deepEqual(await unlabelledControls(page, 'main'), [], 'detail fields are labelled');
+
+    // Known error without a root cause: refused, nothing saved, the field flagged.
+    await page.selectOption('#state', 'known_error');
+    const refused = await navigate(page, () => page.getByRole('button', { name: 'Save' }).click());
+    assert.equal(refused.status(), 422);
+    assert.match(await alertText(page), /root_cause/);
+    assert.equal(await page.getAttribute('#d_root_cause', 'aria-invalid'), 'true');
+
+    await page.selectOption('#state', 'known_error');
+    await page.fill('#d_root_cause', `Corrupt add-in cache ${RUN}`);
+    await page.fill('#d_workaround', 'Start Outlook with /safe, remove the add-in');
+    await navigate(page, () => page.getByRole('button', { name: 'Save' }).click());
+    assert.equal(await flashText(page), 'Saved.');
+    assert.equal(await fact(page, 'State'), 'known error');
+    assert.equal(await text(page, '#detail-root_cause'), `Corrupt add-in cache ${RUN}`);
+
+    await navigate(page, () => page.getByRole('button', { name: 'Record known error' }).click());
+    const ke = new URL(page.url()).pathname.match(/^\/known-errors\/(KE-\d{6})$/)?.[1];
+    assert.ok(ke, `landed on ${page.url()}`);
+    assert.equal(await text(page, '#detail-workaround'), 'Start Outlook with /safe, remove the add-in');
+
+    // Agents find it under "Known errors" by searching the symptom.
+    await navigate(page, () => page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Known errors' }).click());
+    await page.fill('#f-q', `Outlook crashes ${RUN}`);
+    await applyFilters(page);
+    const rows = await listRows(page);
+    assert.deepEqual(rows.map((r) => r.number), [ke]);
+  });
+});
+
+test('requester: problems and known errors are not for them', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await asRole('requester', '/problems', async (page, response) => {
+    assert.equal(response.status(), 403);
+    assert.equal(await page.getByRole('link', { name: 'Problems' }).count(), 0);
+    const r = await page.goto('/known-errors');
+    assert.equal(r.status(), 403);
   });
 });

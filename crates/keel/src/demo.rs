@@ -243,8 +243,10 @@ pub async fn seed(db: &Db) -> AppResult<String> {
             .await?;
         }
     }
+    seed_problems(db, &agent).await?;
     Ok(format!(
-        "Demo data seeded: {INCIDENTS} incidents with SLA clocks, 3 customers, 5 services, 3 groups,\n  \
+        "Demo data seeded: {INCIDENTS} incidents with SLA clocks, 4 problems, 1 known error,\n  \
+         3 customers, 5 services, 3 groups,\n  \
          2 business calendars and response/resolution targets per priority.\n\
          Sign in with any of these (password `{DEMO_PASSWORD}`):\n  \
          admin@demo.keel (admin), sms@demo.keel (sms-manager), manager@demo.keel (manager),\n  \
@@ -337,5 +339,92 @@ async fn seed_service_levels(db: &Db, actor: &Actor) -> AppResult<()> {
             .await?;
         }
     }
+    Ok(())
+}
+
+/// Problems raised from a few incidents: one under investigation, two documented as known
+/// errors (one of them recorded as a known-error record), one proactive.
+async fn seed_problems(db: &Db, agent: &Principal) -> AppResult<()> {
+    use crate::operation::resolution::problem::{RaiseProblem, known_error_from, raise_problem};
+    let patch = |state: &str, rc: &str, wa: &str| Patch {
+        state: Some(state.into()),
+        details: Some(
+            [("root_cause", rc), ("workaround", wa)]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), serde_json::Value::String(v.to_string())))
+                .collect(),
+        ),
+        ..Default::default()
+    };
+    let vpn = raise_problem(
+        db,
+        agent,
+        "INC-000001",
+        RaiseProblem {
+            title: Some("VPN drops every 30 minutes for remote staff".into()),
+            description: None,
+        },
+    )
+    .await?;
+    kernel::update(db, Kind::Problem, &vpn.number, Scope::All, &agent.actor(),
+        patch("known_error", "The VPN concentrator renegotiates keys every 30 minutes and drops clients on the old firmware.",
+              "Reconnect; or set the client's rekey interval to 8 hours."), None).await?;
+    known_error_from(db, agent, &vpn.number).await?;
+    let mail = raise_problem(
+        db,
+        agent,
+        "INC-000002",
+        RaiseProblem {
+            title: Some("Outlook asks for the password after every restart".into()),
+            description: None,
+        },
+    )
+    .await?;
+    kernel::update(
+        db,
+        Kind::Problem,
+        &mail.number,
+        Scope::All,
+        &agent.actor(),
+        patch(
+            "known_error",
+            "Cached credentials are written to a profile folder that roaming profiles wipe.",
+            "Sign in once with 'Remember me'; the token lasts 90 days.",
+        ),
+        None,
+    )
+    .await?;
+    let erp = raise_problem(db, agent, "INC-000004", RaiseProblem::default()).await?;
+    kernel::update(
+        db,
+        Kind::Problem,
+        &erp.number,
+        Scope::All,
+        &agent.actor(),
+        Patch {
+            state: Some("investigating".into()),
+            ..Default::default()
+        },
+        None,
+    )
+    .await?;
+    kernel::create(
+        db,
+        Kind::Problem,
+        &agent.actor(),
+        agent,
+        NewItem {
+            title: "Printer fleet reaches end of support next year".into(),
+            description: "Proactive: replace before failures start.".into(),
+            details: [(
+                "origin".to_string(),
+                serde_json::Value::String("proactive".into()),
+            )]
+            .into_iter()
+            .collect(),
+            ..Default::default()
+        },
+    )
+    .await?;
     Ok(())
 }

@@ -23,25 +23,112 @@ use minijinja::{Value as V, context};
 use serde::Deserialize;
 
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/incidents", get(list_page).post(create_submit))
-        .route("/incidents/new", get(new_page))
-        .route("/incidents/{number}", get(detail_page).post(update_submit))
-        .route("/incidents/{number}/comments", post(comment_submit))
-        .route("/incidents/{number}/attachments", post(upload_submit))
-        .route("/incidents/{number}/attachments/{id}", get(download))
+    Kind::ALL
+        .into_iter()
+        .fold(Router::new(), |r, kind| r.merge(routes_for(kind)))
 }
 
-const K: Kind = Kind::Incident;
+/// The pages of one kind, under `/incidents`, `/problems`, `/known-errors`.
+fn routes_for(k: Kind) -> Router<AppState> {
+    let base = format!("/{}", k.collection());
+    Router::new()
+        .route(
+            &base,
+            get(
+                move |s: State<AppState>, u: WebUser, h: HeaderMap, q: Query<ListParams>| {
+                    list_page(s, u, h, q, k)
+                },
+            )
+            .post(move |s: State<AppState>, u: WebUser, f: Form<NewForm>| {
+                create_submit(s, u, f, k)
+            }),
+        )
+        .route(
+            &format!("{base}/new"),
+            get(move |s: State<AppState>, u: WebUser| new_page(s, u, k)),
+        )
+        .route(
+            &format!("{base}/{{number}}"),
+            get(
+                move |s: State<AppState>, u: WebUser, h: HeaderMap, n: Path<String>| {
+                    detail_page(s, u, h, n, k)
+                },
+            )
+            .post(
+                move |s: State<AppState>, u: WebUser, n: Path<String>, f: Form<UpdateForm>| {
+                    update_submit(s, u, n, f, k)
+                },
+            ),
+        )
+        .route(
+            &format!("{base}/{{number}}/comments"),
+            post(
+                move |s: State<AppState>, u: WebUser, n: Path<String>, f: Form<CommentForm>| {
+                    comment_submit(s, u, n, f, k)
+                },
+            ),
+        )
+        .route(
+            &format!("{base}/{{number}}/attachments"),
+            post(
+                move |s: State<AppState>,
+                      u: WebUser,
+                      n: Path<String>,
+                      m: axum::extract::Multipart| upload_submit(s, u, n, m, k),
+            ),
+        )
+        .route(
+            &format!("{base}/{{number}}/attachments/{{id}}"),
+            get(move |s: State<AppState>, u: WebUser, n: Path<(String, i64)>| download(s, u, n, k)),
+        )
+        .route(
+            &format!("{base}/{{number}}/raise/{{target}}"),
+            post(
+                move |s: State<AppState>,
+                      u: WebUser,
+                      n: Path<(String, String)>,
+                      f: Form<CsrfForm>| raise_submit(s, u, n, f, k),
+            ),
+        )
+}
+
+/// How the UI names a kind: (plural heading, singular).
+fn labels(k: Kind) -> (&'static str, &'static str) {
+    match k {
+        Kind::Incident => ("Incidents", "incident"),
+        Kind::Problem => ("Problems", "problem"),
+        Kind::KnownError => ("Known errors", "known error"),
+    }
+}
+
+fn base(k: Kind) -> String {
+    format!("/{}", k.collection())
+}
+
+/// A kind's detail fields with their current values, for display and the edit form.
+fn detail_fields(k: Kind, values: &serde_json::Map<String, serde_json::Value>) -> V {
+    let fields: Vec<V> = k
+        .details()
+        .iter()
+        .map(|f| {
+            context! {
+                name => f.name, label => f.label, choices => f.choices.map(|c| V::from(Serde(c))),
+                value => values.get(f.name).and_then(|v| v.as_str()).unwrap_or_default(),
+            }
+        })
+        .collect();
+    V::from(fields)
+}
 
 async fn list_page(
     State(st): State<AppState>,
     WebUser(p): WebUser,
     headers: HeaderMap,
     Query(q): Query<ListParams>,
+    k: Kind,
 ) -> Response {
     let result = async {
-        p.require(Action::ReadWorkItems)?;
+        crate::kernel::api::require_read(&p, k)?;
         let limit = page::limit(q.limit).map_err(|e| AppError::invalid("limit", e))?;
         let cursor = q
             .cursor
@@ -50,9 +137,9 @@ async fn list_page(
             .map(Cursor::decode)
             .transpose()
             .map_err(|e| AppError::invalid("cursor", e))?;
-        let filter: Filter = q.filter(K, &p)?;
+        let filter: Filter = q.filter(k, &p)?;
         let sort: (SortKey, bool) = q.sort()?;
-        let page = kernel::list(&st.db, K, Scope::of(&p), &filter, sort, cursor, limit).await?;
+        let page = kernel::list(&st.db, k, Scope::of(&p), &filter, sort, cursor, limit).await?;
         let groups = if p.can(Action::ReadDirectory) {
             directory::list_groups(&st.db).await?
         } else {
@@ -67,14 +154,15 @@ async fn list_page(
             let base_q = q.to_query();
             let next = page.next_cursor.as_ref().map(|c| {
                 let sep = if base_q.is_empty() { "" } else { "&" };
-                format!("/incidents?{base_q}{sep}cursor={c}")
+                format!("{}?{base_q}{sep}cursor={c}", base(k))
             });
             let r = st.ui.render(
                 "items.html",
                 context! {
-                    me => viewer(&p), flash => flash(&headers), kind => K.as_str(), base => "/incidents",
+                    me => viewer(&p), flash => flash(&headers), kind => k.as_str(), base => base(k), label => labels(k).0, singular => labels(k).1,
+                    can_create_kind => crate::kernel::api::require_create(&p, k).is_ok(),
                     items => V::from(Serde(&items)), next => next,
-                    states => V::from(Serde(K.lifecycle().states)), groups => V::from(Serde(&groups)),
+                    states => V::from(Serde(k.lifecycle().states)), groups => V::from(Serde(&groups)),
                     f => context! { state => q.state.clone().unwrap_or_default(), sort => q.sort.clone().unwrap_or_else(|| "-created_at".into()), q => q.q.clone().unwrap_or_default(),
                                     assignee => q.assignee.clone().unwrap_or_default(), group => q.assignment_group_id, open => q.open, unassigned => q.unassigned.unwrap_or(false) },
                 },
@@ -85,11 +173,11 @@ async fn list_page(
     }
 }
 
-async fn new_page(State(st): State<AppState>, WebUser(p): WebUser) -> Response {
-    if let Err(e) = p.require(Action::CreateIncident) {
+async fn new_page(State(st): State<AppState>, WebUser(p): WebUser, k: Kind) -> Response {
+    if let Err(e) = crate::kernel::api::require_create(&p, k) {
         return page_error(&st, Some(&p), e);
     }
-    render_new(&st, &p, None, &NewForm::default()).await
+    render_new(&st, &p, None, &NewForm::default(), k).await
 }
 
 async fn render_new(
@@ -97,6 +185,7 @@ async fn render_new(
     p: &crate::platform::auth::Principal,
     error: Option<AppError>,
     f: &NewForm,
+    k: Kind,
 ) -> Response {
     let services = directory::list_named(&st.db, "services")
         .await
@@ -110,7 +199,8 @@ async fn render_new(
     };
     let mut r = st.ui.render(
         "item_new.html",
-        context! { me => viewer(p), flash => (), kind => K.as_str(), base => "/incidents", services => V::from(Serde(&services)), categories => V::from(Serde(kernel::vocabulary(K).categories)),
+        context! { me => viewer(p), flash => (), kind => k.as_str(), base => base(k), label => labels(k).0, singular => labels(k).1, services => V::from(Serde(&services)), categories => V::from(Serde(kernel::vocabulary(k).categories)),
+                   details => detail_fields(k, &f.details()),
                    error => msg, error_field => field, f => context! { title => f.title.clone(), description => f.description.clone(), impact => f.impact.clone().unwrap_or_else(|| "3".into()), urgency => f.urgency.clone().unwrap_or_else(|| "3".into()), category => f.category.clone(), service_id => f.service_id.clone() } },
     );
     if let Some(e) = error {
@@ -131,6 +221,27 @@ struct NewForm {
     urgency: Option<String>,
     category: Option<String>,
     service_id: Option<String>,
+    /// Detail fields arrive as `d_<name>`.
+    #[serde(flatten)]
+    rest: std::collections::HashMap<String, String>,
+}
+
+impl NewForm {
+    fn details(&self) -> serde_json::Map<String, serde_json::Value> {
+        form_details(&self.rest)
+    }
+}
+
+/// `d_<name>` form fields as a details patch (an empty value clears the field).
+fn form_details(
+    rest: &std::collections::HashMap<String, String>,
+) -> serde_json::Map<String, serde_json::Value> {
+    rest.iter()
+        .filter_map(|(k, v)| {
+            k.strip_prefix("d_")
+                .map(|name| (name.to_string(), serde_json::Value::String(v.clone())))
+        })
+        .collect()
 }
 
 fn opt_num(field: &str, v: &Option<String>) -> Result<Option<i64>, AppError> {
@@ -154,10 +265,11 @@ async fn create_submit(
     State(st): State<AppState>,
     WebUser(p): WebUser,
     Form(f): Form<NewForm>,
+    k: Kind,
 ) -> Response {
     let result = async {
         check_csrf(&p, &f.csrf)?;
-        p.require(Action::CreateIncident)?;
+        crate::kernel::api::require_create(&p, k)?;
         let input = kernel::NewItem {
             title: f.title.clone(),
             description: f.description.clone(),
@@ -165,17 +277,18 @@ async fn create_submit(
             urgency: opt_num("urgency", &f.urgency)?,
             category: opt_text(&f.category),
             service_id: opt_num("service_id", &f.service_id)?,
+            details: f.details(),
             ..Default::default()
         };
-        kernel::create(&st.db, K, &p.actor(), &p, input).await
+        kernel::create(&st.db, k, &p.actor(), &p, input).await
     }
     .await;
     match result {
         Ok(row) => redirect_with_flash(
-            &format!("/incidents/{}", row.number),
+            &format!("{}/{}", base(k), row.number),
             &format!("{} created.", row.number),
         ),
-        Err(e @ AppError::Invalid { .. }) => render_new(&st, &p, Some(e), &f).await,
+        Err(e @ AppError::Invalid { .. }) => render_new(&st, &p, Some(e), &f, k).await,
         Err(e) => page_error(&st, Some(&p), e),
     }
 }
@@ -185,9 +298,10 @@ async fn detail_page(
     WebUser(p): WebUser,
     headers: HeaderMap,
     Path(number): Path<String>,
+    k: Kind,
 ) -> Response {
-    match load_detail(&st, &p, &number).await {
-        Ok(ctx) => clear_flash(render_detail(&st, &p, ctx, flash(&headers), None)),
+    match load_detail(&st, &p, &number, k).await {
+        Ok(ctx) => clear_flash(render_detail(&st, &p, ctx, flash(&headers), None, k)),
         Err(e) => page_error(&st, Some(&p), e),
     }
 }
@@ -265,13 +379,14 @@ async fn load_detail(
     st: &AppState,
     p: &crate::platform::auth::Principal,
     number: &str,
+    k: Kind,
 ) -> Result<Detail, AppError> {
-    p.require(Action::ReadWorkItems)?;
-    let row = kernel::get(&st.db, K, number, Scope::of(p)).await?;
+    crate::kernel::api::require_read(p, k)?;
+    let row = kernel::get(&st.db, k, number, Scope::of(p)).await?;
     let comments = kernel::comments(&st.db, &row, p.can(Action::InternalNotes)).await?;
     let history = if p.can(Action::ReadAudit) {
         let mut h: Vec<crate::kernel::api::HistoryEntry> =
-            crate::management::support::audit_trail::for_entity(&st.db, K.as_str(), &row.number)
+            crate::management::support::audit_trail::for_entity(&st.db, k.as_str(), &row.number)
                 .await?
                 .into_iter()
                 .map(Into::into)
@@ -324,8 +439,9 @@ fn render_detail(
     d: Detail,
     flash: Option<String>,
     error: Option<AppError>,
+    k: Kind,
 ) -> Response {
-    let vocab = kernel::vocabulary(K);
+    let vocab = kernel::vocabulary(k);
     let (field, msg) = match &error {
         Some(AppError::Invalid { field, detail }) => {
             (Some(field.clone()), Some(format!("{field}: {detail}")))
@@ -336,7 +452,11 @@ fn render_detail(
     let mut r = st.ui.render(
         "item.html",
         context! {
-            me => viewer(p), flash => flash, kind => K.as_str(), base => "/incidents", item => V::from(Serde(&ItemView::from(d.row))),
+            me => viewer(p), flash => flash, kind => k.as_str(), base => base(k), label => labels(k).0, singular => labels(k).1,
+            details => detail_fields(k, &d.row.details_map()),
+            can_raise_problem => k == Kind::Incident && crate::kernel::api::require_create(p, Kind::Problem).is_ok(),
+            can_record_known_error => k == Kind::Problem && crate::kernel::api::require_create(p, Kind::KnownError).is_ok(),
+            item => V::from(Serde(&ItemView::from(d.row))),
             clocks => V::from(Serde(&d.clocks)), comments => V::from(Serde(&d.comments)), history => V::from(Serde(&d.history)), links => V::from(Serde(&d.links)), attachments => V::from(Serde(&d.attachments)),
             groups => V::from(Serde(&d.groups)), agents => V::from(Serde(&d.agents)), services => V::from(Serde(&d.services)),
             categories => V::from(Serde(&vocab.categories)), hold_reasons => V::from(Serde(&vocab.hold_reasons)), resolution_codes => V::from(Serde(&vocab.resolution_codes)),
@@ -353,7 +473,8 @@ fn render_detail(
 struct UpdateForm {
     #[serde(default)]
     csrf: String,
-    version: Option<i64>,
+    /// Text, not a number: `serde(flatten)` below hands every value over as a string.
+    version: Option<String>,
     title: Option<String>,
     description: Option<String>,
     impact: Option<String>,
@@ -366,6 +487,8 @@ struct UpdateForm {
     hold_reason: Option<String>,
     resolution_code: Option<String>,
     resolution_notes: Option<String>,
+    #[serde(flatten)]
+    rest: std::collections::HashMap<String, String>,
 }
 
 async fn update_submit(
@@ -373,10 +496,12 @@ async fn update_submit(
     WebUser(p): WebUser,
     Path(number): Path<String>,
     Form(f): Form<UpdateForm>,
+    k: Kind,
 ) -> Response {
     let result = async {
         check_csrf(&p, &f.csrf)?;
         p.require(Action::UpdateWorkItems)?;
+        let details = form_details(&f.rest);
         let patch = Patch {
             title: f.title.clone(),
             description: f.description.clone(),
@@ -408,23 +533,63 @@ async fn update_submit(
                 .resolution_notes
                 .as_ref()
                 .map(|_| opt_text(&f.resolution_notes)),
-            details: None,
+            details: (!details.is_empty()).then_some(details),
         };
+        let version = opt_num("version", &f.version)?;
         kernel::update(
             &st.db,
-            K,
+            k,
             &number,
             Scope::of(&p),
             &p.actor(),
             patch,
-            f.version,
+            version,
         )
         .await
     }
     .await;
     match result {
-        Ok(row) => redirect_with_flash(&format!("/incidents/{}", row.number), "Saved."),
-        Err(e) => detail_with_error(&st, &p, &number, e).await,
+        Ok(row) => redirect_with_flash(&format!("{}/{}", base(k), row.number), "Saved."),
+        Err(e) => detail_with_error(&st, &p, &number, e, k).await,
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// Buttons on an item page that make a related record: "Raise a problem" on an incident,
+/// "Record known error" on a problem.
+async fn raise_submit(
+    State(st): State<AppState>,
+    WebUser(p): WebUser,
+    Path((number, target)): Path<(String, String)>,
+    Form(f): Form<CsrfForm>,
+    k: Kind,
+) -> Response {
+    use crate::operation::resolution::problem;
+    let result = async {
+        check_csrf(&p, &f.csrf)?;
+        match (k, target.as_str()) {
+            (Kind::Incident, "problem") => {
+                problem::raise_problem(&st.db, &p, &number, problem::RaiseProblem::default()).await
+            }
+            (Kind::Problem, "known-error") => problem::known_error_from(&st.db, &p, &number).await,
+            _ => Err(AppError::NotFound(format!("{target} from {number}"))),
+        }
+    }
+    .await;
+    match result {
+        Ok(row) => {
+            let kind = Kind::parse(&row.kind).unwrap_or(k);
+            redirect_with_flash(
+                &format!("{}/{}", base(kind), row.number),
+                &format!("{} created from {number}.", row.number),
+            )
+        }
+        Err(e) => detail_with_error(&st, &p, &number, e, k).await,
     }
 }
 
@@ -442,17 +607,19 @@ async fn comment_submit(
     WebUser(p): WebUser,
     Path(number): Path<String>,
     Form(f): Form<CommentForm>,
+    k: Kind,
 ) -> Response {
     let result = async {
         check_csrf(&p, &f.csrf)?;
         p.require(Action::CommentPublic)?;
-        let row = kernel::get(&st.db, K, &number, Scope::of(&p)).await?;
+        crate::kernel::api::require_read(&p, k)?;
+        let row = kernel::get(&st.db, k, &number, Scope::of(&p)).await?;
         kernel::add_comment(&st.db, &row, &p, &p.actor(), &f.body, f.internal.is_some()).await
     }
     .await;
     match result {
-        Ok(_) => redirect_with_flash(&format!("/incidents/{number}#comments"), "Comment added."),
-        Err(e) => detail_with_error(&st, &p, &number, e).await,
+        Ok(_) => redirect_with_flash(&format!("{}/{number}#comments", base(k)), "Comment added."),
+        Err(e) => detail_with_error(&st, &p, &number, e, k).await,
     }
 }
 
@@ -463,6 +630,7 @@ async fn detail_with_error(
     p: &crate::platform::auth::Principal,
     number: &str,
     e: AppError,
+    k: Kind,
 ) -> Response {
     if !matches!(
         e,
@@ -470,8 +638,8 @@ async fn detail_with_error(
     ) {
         return page_error(st, Some(p), e);
     }
-    match load_detail(st, p, number).await {
-        Ok(d) => render_detail(st, p, d, None, Some(e)),
+    match load_detail(st, p, number, k).await {
+        Ok(d) => render_detail(st, p, d, None, Some(e), k),
         Err(e2) => page_error(st, Some(p), e2),
     }
 }
@@ -482,10 +650,12 @@ async fn upload_submit(
     WebUser(p): WebUser,
     Path(number): Path<String>,
     mut mp: axum::extract::Multipart,
+    k: Kind,
 ) -> Response {
     let result = async {
         p.require(Action::Attach)?;
-        let row = kernel::get(&st.db, K, &number, Scope::of(&p)).await?;
+        crate::kernel::api::require_read(&p, k)?;
+        let row = kernel::get(&st.db, k, &number, Scope::of(&p)).await?;
         let mut csrf = String::new();
         let mut file: Option<(String, String, Vec<u8>)> = None;
         while let Some(field) = mp
@@ -538,7 +708,7 @@ async fn upload_submit(
     .await;
     match result {
         Ok(a) => redirect_with_flash(
-            &format!("/incidents/{number}"),
+            &format!("{}/{number}", base(k)),
             &format!("Attached {}.", a.filename),
         ),
         Err(e) => page_error(&st, Some(&p), e),
@@ -549,8 +719,9 @@ async fn download(
     State(st): State<AppState>,
     WebUser(p): WebUser,
     Path((number, id)): Path<(String, i64)>,
+    k: Kind,
 ) -> Response {
-    match crate::kernel::api::download(&st, &p, K, &number, id).await {
+    match crate::kernel::api::download(&st, &p, k, &number, id).await {
         Ok(r) => r,
         Err(e) => page_error(&st, Some(&p), e),
     }

@@ -80,7 +80,7 @@ pub fn viewer(p: &Principal) -> Value {
         name => p.name.clone(), email => p.email.clone(), role => p.role.as_str(), csrf => p.csrf.clone().unwrap_or_default(),
         can_update => p.can(Action::UpdateWorkItems), can_internal => p.can(Action::InternalNotes) && p.can(Action::UpdateWorkItems),
         can_audit => p.can(Action::ReadAudit), can_attach => p.can(Action::Attach), can_comment => p.can(Action::CommentPublic), can_create => p.can(Action::CreateIncident), is_requester => p.role.is_scoped_to_own_records(),
-        can_notify => p.can(Action::OwnNotifications),
+        can_notify => p.can(Action::OwnNotifications), can_read_internal => p.can(Action::ReadInternalItems),
     }
 }
 

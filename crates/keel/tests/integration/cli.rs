@@ -161,7 +161,7 @@ fn backup_from_sqlite_restores_on_postgres() {
         let db = keel::platform::db::Db::connect(&pg).await.expect("db");
         let (n,): (i64,) = db
             .one(keel::platform::db::Q::new(
-                "SELECT COUNT(*) FROM work_items",
+                "SELECT COUNT(*) FROM work_items WHERE kind = 'incident'",
             ))
             .await
             .expect("count");

@@ -6,7 +6,7 @@
 use crate::kernel::api::{ItemView, item_response, require_create, require_read};
 use crate::kernel::{self, ItemRow, NewItem, Scope};
 use crate::platform::auth::Principal;
-use crate::platform::db::{Q, now_ms};
+use crate::platform::db::{Db, Q, now_ms};
 use crate::platform::error::{AppError, AppResult, Problem as ProblemJson};
 use crate::platform::extract::{ApiJson, ApiQuery};
 use crate::platform::web::{AppState, iso};
@@ -57,7 +57,7 @@ fn details(pairs: &[(&str, Option<&str>)]) -> Map<String, Value> {
 
 /// Create `kind` from `input` and link `link_from` → new item with `lk`, in one transaction.
 async fn create_linked(
-    st: &AppState,
+    db: &Db,
     p: &Principal,
     kind: Kind,
     input: NewItem,
@@ -65,7 +65,7 @@ async fn create_linked(
     lk: LinkKind,
 ) -> AppResult<ItemRow> {
     let draft = kernel::draft(kind, &p.actor(), p, input)?;
-    let mut tx = st.db.begin().await?;
+    let mut tx = db.begin().await?;
     let number = kernel::create_in(&mut tx, draft).await?;
     let created: ItemRow = tx
         .one(Q::new(format!("{} WHERE w.number = $1", kernel::SELECT_ITEM)).bind(number.as_str()))
@@ -93,8 +93,19 @@ pub async fn raise_from_incident(
     Path(number): Path<String>,
     ApiJson(b): ApiJson<RaiseProblem>,
 ) -> AppResult<Response> {
-    require_create(&p, Kind::Problem)?;
-    let incident = kernel::get(&st.db, Kind::Incident, &number, Scope::of(&p)).await?;
+    let created = raise_problem(&st.db, &p, &number, b).await?;
+    Ok(item_response(StatusCode::CREATED, created))
+}
+
+/// Raise a problem from incident `number` (API and UI).
+pub async fn raise_problem(
+    db: &Db,
+    p: &Principal,
+    number: &str,
+    b: RaiseProblem,
+) -> AppResult<ItemRow> {
+    require_create(p, Kind::Problem)?;
+    let incident = kernel::get(db, Kind::Incident, number, Scope::of(p)).await?;
     let input = NewItem {
         title: b
             .title
@@ -113,9 +124,7 @@ pub async fn raise_from_incident(
         details: details(&[("origin", Some("incident"))]),
         ..Default::default()
     };
-    let created =
-        create_linked(&st, &p, Kind::Problem, input, &incident, LinkKind::CausedBy).await?;
-    Ok(item_response(StatusCode::CREATED, created))
+    create_linked(db, p, Kind::Problem, input, &incident, LinkKind::CausedBy).await
 }
 
 /// Record the problem's documented root cause and workaround as a known error (`KE-…`) that
@@ -127,9 +136,15 @@ pub async fn record_known_error(
     p: Principal,
     Path(number): Path<String>,
 ) -> AppResult<Response> {
-    require_create(&p, Kind::KnownError)?;
-    require_read(&p, Kind::Problem)?;
-    let problem = kernel::get(&st.db, Kind::Problem, &number, Scope::of(&p)).await?;
+    let created = known_error_from(&st.db, &p, &number).await?;
+    Ok(item_response(StatusCode::CREATED, created))
+}
+
+/// Record problem `number`'s root cause and workaround as a known error (API and UI).
+pub async fn known_error_from(db: &Db, p: &Principal, number: &str) -> AppResult<ItemRow> {
+    require_create(p, Kind::KnownError)?;
+    require_read(p, Kind::Problem)?;
+    let problem = kernel::get(db, Kind::Problem, number, Scope::of(p)).await?;
     let d = problem.details_map();
     let text = |k: &str| d.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
     for f in ["root_cause", "workaround"] {
@@ -153,16 +168,15 @@ pub async fn record_known_error(
         ]),
         ..Default::default()
     };
-    let created = create_linked(
-        &st,
-        &p,
+    create_linked(
+        db,
+        p,
         Kind::KnownError,
         input,
         &problem,
         LinkKind::RelatesTo,
     )
-    .await?;
-    Ok(item_response(StatusCode::CREATED, created))
+    .await
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
