@@ -1033,3 +1033,45 @@ test('requester: problems and known errors are not for them', { timeout: TEST_TI
     assert.equal(r.status(), 403);
   });
 });
+
+// ---------------------------------------------------------------------------------------------
+// Filter expressions and saved views
+
+test('agent: a filter expression narrows the list, a bad one is shown with its position', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await asRole('agent', async (page) => {
+    await page.fill('#f-filter', 'priority = 1 and state in (new, in_progress)');
+    await applyFilters(page);
+    const rows = await listRows(page);
+    assert.ok(rows.length > 0, 'the demo has open P1 incidents');
+    for (const r of rows) {
+      assert.equal(r.priority, 1, JSON.stringify(r));
+      assert.ok(['new', 'in progress'].includes(r.state), JSON.stringify(r));
+    }
+    assert.equal(await page.inputValue('#f-filter'), 'priority = 1 and state in (new, in_progress)');
+
+    await page.fill('#f-filter', 'priority <= 9');
+    const response = await navigate(page, () => page.getByRole('button', { name: 'Apply' }).click());
+    assert.equal(response.status(), 400);
+    assert.match(await alertText(page), /filter: at position 13: `priority` is a number from 1 to 5/);
+    assert.equal(await page.getAttribute('#f-filter', 'aria-invalid'), 'true');
+  });
+});
+
+test('agent: save the current list as a view and open it again', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await asRole('agent', async (page) => {
+    await page.fill('#f-filter', 'priority <= 2 and assignee is empty');
+    await applyFilters(page);
+    const expected = (await listRows(page)).map((r) => r.number);
+    const name = `Urgent unassigned ${RUN}`;
+    await page.fill('#view-name', name);
+    await navigate(page, () => page.getByRole('button', { name: 'Save view' }).click());
+    assert.equal(await flashText(page), `Saved view “${name}”.`);
+
+    await page.goto('/incidents');
+    const link = page.getByRole('navigation', { name: 'Saved views' }).getByRole('link', { name });
+    assert.equal(await link.count(), 1);
+    await navigate(page, () => link.click());
+    assert.equal(await page.inputValue('#f-filter'), 'priority <= 2 and assignee is empty');
+    assert.deepEqual((await listRows(page)).map((r) => r.number), expected);
+  });
+});

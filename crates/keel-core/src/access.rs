@@ -110,10 +110,12 @@ pub enum Action {
     ManageServiceLevels,
     /// Read the provider's internal records: problems and known errors.
     ReadInternalItems,
+    /// Save and delete one's own list views.
+    OwnViews,
 }
 
 impl Action {
-    pub const ALL: [Action; 16] = [
+    pub const ALL: [Action; 17] = [
         Action::ReadWorkItems,
         Action::CreateIncident,
         Action::UpdateWorkItems,
@@ -130,6 +132,7 @@ impl Action {
         Action::ReadServiceLevels,
         Action::ManageServiceLevels,
         Action::ReadInternalItems,
+        Action::OwnViews,
     ];
 }
 
@@ -140,7 +143,13 @@ pub fn allows(role: Role, action: Action) -> bool {
     match role {
         Requester => matches!(
             action,
-            ReadWorkItems | CreateIncident | CommentPublic | Attach | OwnTokens | OwnNotifications
+            ReadWorkItems
+                | CreateIncident
+                | CommentPublic
+                | Attach
+                | OwnTokens
+                | OwnNotifications
+                | OwnViews
         ),
         Agent => matches!(
             action,
@@ -154,6 +163,7 @@ pub fn allows(role: Role, action: Action) -> bool {
                 | ReadDirectory
                 | OwnTokens
                 | OwnNotifications
+                | OwnViews
                 | ReadServiceLevels
                 | ReadInternalItems
         ),

@@ -34,6 +34,7 @@ pub const TABLES: &[&str] = &[
     "sla_clock_events",
     "outbox",
     "notifications",
+    "saved_views",
 ];
 
 /// Tables whose `id` is generated (PostgreSQL identity sequences need moving after a restore).
@@ -55,6 +56,7 @@ const IDENTITY: &[&str] = &[
     "sla_clock_events",
     "outbox",
     "notifications",
+    "saved_views",
 ];
 
 /// A row as JSON: integers, text, blobs (as `{"hex": …}`) or null, whatever the backend.

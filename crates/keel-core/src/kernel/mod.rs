@@ -8,6 +8,7 @@
 pub mod details;
 pub mod lifecycle;
 pub mod priority;
+pub mod query;
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

@@ -152,6 +152,9 @@ pub struct ListParams {
     pub service_id: Option<i64>,
     /// Text contained in the title or number.
     pub q: Option<String>,
+    /// A filter expression, e.g. `state in (new, in_progress) and priority <= 2 and
+    /// assignment_group = "Network"`; a bad one gets a 400 naming the position.
+    pub filter: Option<String>,
     /// SLA queue: `due_soon` (a running clock breaches within 4 hours) or `breached` (a clock
     /// that has not stopped has breached).
     pub sla: Option<String>,
@@ -189,6 +192,7 @@ impl ListParams {
         put("service_id", self.service_id.map(|v| v.to_string()));
         put("q", self.q.clone());
         put("sla", self.sla.clone());
+        put("filter", self.filter.clone());
         q.join("&")
     }
 
@@ -235,7 +239,21 @@ impl ListParams {
                 ));
             }
         };
+        let expr = match self.filter.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(src) => Some((
+                keel_core::kernel::query::parse(src, kind.lifecycle().states).map_err(|e| {
+                    AppError::BadQuery {
+                        field: "filter".into(),
+                        position: e.position,
+                        detail: e.message,
+                    }
+                })?,
+                p.user_id,
+            )),
+        };
         Ok(super::Filter {
+            expr,
             sla,
             states,
             open: self.open,

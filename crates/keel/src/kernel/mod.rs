@@ -12,6 +12,7 @@ pub mod batch;
 pub mod clocks;
 pub mod routes;
 pub mod ui;
+pub mod views;
 
 use crate::directory::exists;
 use crate::management::support::audit_trail::{Actor, Pending, append, append_many};
@@ -20,7 +21,7 @@ use crate::platform::db::{Db, Q, Tx, now_ms};
 use crate::platform::error::{AppError, AppResult};
 use keel_core::access::Action;
 use keel_core::kernel::priority::{Level, Matrix};
-use keel_core::kernel::{Kind, LinkKind, details, format_number, parse_number};
+use keel_core::kernel::{Kind, LinkKind, details, format_number, parse_number, query};
 use keel_core::management::support::audit_trail::{FieldChange, diff};
 use keel_core::page::Cursor;
 use keel_core::text::{Line, bounded};
@@ -670,6 +671,141 @@ pub async fn get(db: &Db, kind: Kind, number: &str, scope: Scope) -> AppResult<I
     db.opt_point(q).await?.ok_or_else(not_found)
 }
 
+/// Compile a filter expression into a condition on `work_items w`, every value a placeholder.
+/// Comparisons read as people mean them: `assignee != me` includes unassigned items, and `not`
+/// of a condition on an empty field is true.
+fn compile(e: &query::Expr, q: &mut Q, me: i64, now: i64) -> String {
+    use query::{Expr, Field, Op, Value as V};
+    let col = |f: Field| match f {
+        Field::State => "w.state",
+        Field::Priority => "w.priority",
+        Field::Impact => "w.impact",
+        Field::Urgency => "w.urgency",
+        Field::Category => "w.category",
+        Field::HoldReason => "w.hold_reason",
+        Field::AssignmentGroup => "w.assignment_group_id",
+        Field::Assignee => "w.assignee_id",
+        Field::Requester => "w.requester_id",
+        Field::Service => "w.service_id",
+        Field::Customer => "w.customer_id",
+        Field::Title => "LOWER(w.title)",
+        Field::Number => "UPPER(w.number)",
+        Field::Created => "w.created_at",
+        Field::Updated => "w.updated_at",
+        Field::Resolved => "w.resolved_at",
+    };
+    // The right-hand side of `col = …` for one value.
+    let rhs = |f: Field, v: &V, q: &mut Q| -> String {
+        match v {
+            V::Int(i) | V::Id(i) | V::At(i) => q.arg(*i),
+            V::Ago(d) => q.arg(now + d),
+            V::Me => q.arg(me),
+            V::Text(t) => match f {
+                Field::Title => q.arg(t.to_lowercase()),
+                Field::Number => q.arg(t.to_uppercase()),
+                _ => q.arg(t.as_str()),
+            },
+            V::Name(n) => {
+                let p = q.arg(n.to_lowercase());
+                match f {
+                    Field::AssignmentGroup => {
+                        format!("(SELECT id FROM support_groups WHERE LOWER(name) = {p})")
+                    }
+                    Field::Service => format!("(SELECT id FROM services WHERE LOWER(name) = {p})"),
+                    Field::Customer => {
+                        format!("(SELECT id FROM customers WHERE LOWER(name) = {p})")
+                    }
+                    _ => format!(
+                        "(SELECT id FROM users WHERE LOWER(name) = {p} OR LOWER(email) = {p})"
+                    ),
+                }
+            }
+        }
+    };
+    let is_sub = |v: &V| matches!(v, V::Name(_));
+    match e {
+        Expr::And(v) => format!(
+            "({})",
+            v.iter()
+                .map(|e| compile(e, q, me, now))
+                .collect::<Vec<_>>()
+                .join(" AND ")
+        ),
+        Expr::Or(v) => format!(
+            "({})",
+            v.iter()
+                .map(|e| compile(e, q, me, now))
+                .collect::<Vec<_>>()
+                .join(" OR ")
+        ),
+        Expr::Not(inner) => format!(
+            "(CASE WHEN {} THEN 0 ELSE 1 END = 1)",
+            compile(inner, q, me, now)
+        ),
+        Expr::Empty { field, negated } => {
+            let c = col(*field);
+            let empty = if matches!(field.ty(), query::FieldType::Text) {
+                format!("({c} IS NULL OR {c} = '')")
+            } else {
+                format!("{c} IS NULL")
+            };
+            if *negated {
+                format!("(CASE WHEN {empty} THEN 0 ELSE 1 END = 1)")
+            } else {
+                empty
+            }
+        }
+        Expr::Cmp { field, op, value } => {
+            let c = col(*field);
+            match op {
+                Op::Contains => {
+                    let V::Text(t) = value else {
+                        return "1 = 0".into();
+                    };
+                    let like = format!(
+                        "%{}%",
+                        t.to_lowercase()
+                            .replace('\\', "\\\\")
+                            .replace('%', "\\%")
+                            .replace('_', "\\_")
+                    );
+                    let p = q.arg(like);
+                    format!("LOWER(COALESCE({c}, '')) LIKE {p} ESCAPE '\\'")
+                }
+                Op::Eq if is_sub(value) => format!("{c} IN {}", rhs(*field, value, q)),
+                Op::Ne if is_sub(value) => {
+                    format!("({c} IS NULL OR {c} NOT IN {})", rhs(*field, value, q))
+                }
+                Op::Ne => format!("({c} IS NULL OR {c} <> {})", rhs(*field, value, q)),
+                _ => format!("{c} {} {}", op.sql(), rhs(*field, value, q)),
+            }
+        }
+        Expr::In {
+            field,
+            values,
+            negated,
+        } => {
+            let c = col(*field);
+            let parts: Vec<String> = values
+                .iter()
+                .map(|v| {
+                    if is_sub(v) {
+                        format!("{c} IN {}", rhs(*field, v, q))
+                    } else {
+                        format!("{c} = {}", rhs(*field, v, q))
+                    }
+                })
+                .collect();
+            let any = format!("({})", parts.join(" OR "));
+            if *negated {
+                format!("(CASE WHEN {any} THEN 0 ELSE 1 END = 1)")
+            } else {
+                any
+            }
+        }
+    }
+}
+
 /// Columns a list may be sorted by, and how each renders into a cursor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SortKey {
@@ -726,6 +862,8 @@ pub struct Filter {
     pub service_id: Option<i64>,
     pub text: Option<String>,
     pub sla: Option<SlaFilter>,
+    /// A parsed filter expression (`keel_core::kernel::query`), and who "me" is in it.
+    pub expr: Option<(query::Expr, i64)>,
 }
 
 /// Queues by SLA state.
@@ -737,6 +875,7 @@ pub enum SlaFilter {
     BreachedBy(i64),
 }
 
+#[derive(Debug, Default)]
 pub struct Page {
     pub items: Vec<ItemRow>,
     pub next_cursor: Option<String>,
@@ -788,6 +927,9 @@ pub async fn list(
     }
     if let Some(s) = f.service_id {
         conds.push(format!("w.service_id = {}", q.arg(s)));
+    }
+    if let Some((e, me)) = &f.expr {
+        conds.push(compile(e, &mut q, *me, now_ms()));
     }
     match f.sla {
         Some(SlaFilter::DueBefore(t)) => conds.push(format!(

@@ -127,8 +127,10 @@ async fn list_page(
     Query(q): Query<ListParams>,
     k: Kind,
 ) -> Response {
+    if let Err(e) = crate::kernel::api::require_read(&p, k) {
+        return page_error(&st, Some(&p), e);
+    }
     let result = async {
-        crate::kernel::api::require_read(&p, k)?;
         let limit = page::limit(q.limit).map_err(|e| AppError::invalid("limit", e))?;
         let cursor = q
             .cursor
@@ -139,38 +141,52 @@ async fn list_page(
             .map_err(|e| AppError::invalid("cursor", e))?;
         let filter: Filter = q.filter(k, &p)?;
         let sort: (SortKey, bool) = q.sort()?;
-        let page = kernel::list(&st.db, k, Scope::of(&p), &filter, sort, cursor, limit).await?;
+        kernel::list(&st.db, k, Scope::of(&p), &filter, sort, cursor, limit).await
+    }
+    .await;
+    // A filter that does not parse shows the page again with the error, not an error page.
+    let (page, error) = match result {
+        Ok(page) => (page, None),
+        Err(e @ AppError::BadQuery { .. }) => (kernel::Page::default(), Some(e.to_string())),
+        Err(e) => return page_error(&st, Some(&p), e),
+    };
+    let extras = async {
         let groups = if p.can(Action::ReadDirectory) {
             directory::list_groups(&st.db).await?
         } else {
             vec![]
         };
-        Ok::<_, AppError>((page, groups))
+        let views = crate::kernel::views::visible(&st.db, &p, Some(k)).await?;
+        Ok::<_, AppError>((groups, views))
     }
     .await;
-    match result {
-        Ok((page, groups)) => {
-            let items: Vec<ItemView> = page.items.into_iter().map(ItemView::from).collect();
-            let base_q = q.to_query();
-            let next = page.next_cursor.as_ref().map(|c| {
-                let sep = if base_q.is_empty() { "" } else { "&" };
-                format!("{}?{base_q}{sep}cursor={c}", base(k))
-            });
-            let r = st.ui.render(
-                "items.html",
-                context! {
-                    me => viewer(&p), flash => flash(&headers), kind => k.as_str(), base => base(k), label => labels(k).0, singular => labels(k).1,
-                    can_create_kind => crate::kernel::api::require_create(&p, k).is_ok(),
-                    items => V::from(Serde(&items)), next => next,
-                    states => V::from(Serde(k.lifecycle().states)), groups => V::from(Serde(&groups)),
-                    f => context! { state => q.state.clone().unwrap_or_default(), sort => q.sort.clone().unwrap_or_else(|| "-created_at".into()), q => q.q.clone().unwrap_or_default(),
-                                    assignee => q.assignee.clone().unwrap_or_default(), group => q.assignment_group_id, open => q.open, unassigned => q.unassigned.unwrap_or(false) },
-                },
-            );
-            clear_flash(r)
-        }
-        Err(e) => page_error(&st, Some(&p), e),
+    let (groups, views) = match extras {
+        Ok(x) => x,
+        Err(e) => return page_error(&st, Some(&p), e),
+    };
+    let items: Vec<ItemView> = page.items.into_iter().map(ItemView::from).collect();
+    let base_q = q.to_query();
+    let next = page.next_cursor.as_ref().map(|c| {
+        let sep = if base_q.is_empty() { "" } else { "&" };
+        format!("{}?{base_q}{sep}cursor={c}", base(k))
+    });
+    let mut r = st.ui.render(
+        "items.html",
+        context! {
+            me => viewer(&p), flash => flash(&headers), kind => k.as_str(), base => base(k), label => labels(k).0, singular => labels(k).1,
+            can_create_kind => crate::kernel::api::require_create(&p, k).is_ok(), can_save_views => p.can(Action::OwnViews), can_share_views => p.can(Action::ManageReference),
+            items => V::from(Serde(&items)), next => next, error => error.clone(), current_query => base_q,
+            views => V::from(Serde(&views)),
+            states => V::from(Serde(k.lifecycle().states)), groups => V::from(Serde(&groups)),
+            f => context! { state => q.state.clone().unwrap_or_default(), sort => q.sort.clone().unwrap_or_else(|| "-created_at".into()), q => q.q.clone().unwrap_or_default(),
+                            assignee => q.assignee.clone().unwrap_or_default(), group => q.assignment_group_id, open => q.open, unassigned => q.unassigned.unwrap_or(false),
+                            filter => q.filter.clone().unwrap_or_default(), sla => q.sla.clone().unwrap_or_default() },
+        },
+    );
+    if error.is_some() {
+        *r.status_mut() = axum::http::StatusCode::BAD_REQUEST;
     }
+    clear_flash(r)
 }
 
 async fn new_page(State(st): State<AppState>, WebUser(p): WebUser, k: Kind) -> Response {

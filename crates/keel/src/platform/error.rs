@@ -16,6 +16,13 @@ pub enum AppError {
     /// The request is malformed as a whole (not JSON, wrong content type …).
     #[error("{0}")]
     BadRequest(String),
+    /// An expression parameter (e.g. `filter`) does not parse; `position` is 1-based.
+    #[error("{field}: at position {position}: {detail}")]
+    BadQuery {
+        field: String,
+        position: usize,
+        detail: String,
+    },
     #[error("authentication required")]
     Unauthenticated,
     #[error("{0}")]
@@ -49,7 +56,7 @@ impl AppError {
     pub fn status(&self) -> StatusCode {
         match self {
             AppError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::BadRequest(_) | AppError::BadQuery { .. } => StatusCode::BAD_REQUEST,
             AppError::Unauthenticated => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
@@ -66,6 +73,7 @@ impl AppError {
         match self {
             AppError::Invalid { .. } => "invalid-field",
             AppError::BadRequest(_) => "bad-request",
+            AppError::BadQuery { .. } => "bad-query",
             AppError::Unauthenticated => "unauthenticated",
             AppError::Forbidden(_) => "forbidden",
             AppError::NotFound(_) => "not-found",
@@ -85,7 +93,13 @@ impl AppError {
             status: status.as_u16(),
             detail: self.to_string(),
             field: match self {
-                AppError::Invalid { field, .. } => Some(field.clone()),
+                AppError::Invalid { field, .. } | AppError::BadQuery { field, .. } => {
+                    Some(field.clone())
+                }
+                _ => None,
+            },
+            position: match self {
+                AppError::BadQuery { position, .. } => Some(*position),
                 _ => None,
             },
         }
@@ -123,6 +137,9 @@ pub struct Problem {
     pub detail: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// For `bad-query`: the 1-based character position in that parameter.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub position: Option<usize>,
 }
 
 impl IntoResponse for AppError {

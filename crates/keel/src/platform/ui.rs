@@ -198,6 +198,7 @@ pub fn routes() -> Router<AppState> {
         .route("/login", get(login_page).post(login_submit))
         .route("/logout", axum::routing::post(logout))
         .route("/notifications", get(notifications_page))
+        .route("/views", axum::routing::post(save_view))
         .route(
             "/notifications/read",
             axum::routing::post(notifications_read),
@@ -254,6 +255,61 @@ async fn notifications_read(
     .await;
     match result {
         Ok(n) => redirect_with_flash("/notifications", &format!("{n} marked read.")),
+        Err(e) => page_error(&st, Some(&p), e),
+    }
+}
+
+#[derive(Deserialize)]
+struct ViewForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    query: String,
+    shared: Option<String>,
+    #[serde(default)]
+    back: String,
+}
+
+/// "Save this view" on a list page.
+async fn save_view(
+    State(st): State<AppState>,
+    WebUser(p): WebUser,
+    Form(f): Form<ViewForm>,
+) -> Response {
+    let result = async {
+        check_csrf(&p, &f.csrf)?;
+        crate::kernel::views::create(
+            &st.db,
+            &p,
+            crate::kernel::views::NewView {
+                kind: f.kind.clone(),
+                name: f.name.clone(),
+                query: f.query.clone(),
+                shared: f.shared.is_some(),
+            },
+        )
+        .await
+    }
+    .await;
+    // Back to the list the view was saved from (a local path only).
+    let back = if f.back.starts_with('/') && !f.back.starts_with("//") {
+        f.back.as_str()
+    } else {
+        "/"
+    };
+    match result {
+        Ok(v) => redirect_with_flash(
+            &format!("{back}?{}", v.query),
+            &format!("Saved view “{}”.", v.name),
+        ),
+        Err(e @ (AppError::Invalid { .. } | AppError::Conflict(_))) => redirect_with_flash(
+            &format!("{back}?{}", f.query),
+            &format!("View not saved: {e}"),
+        ),
         Err(e) => page_error(&st, Some(&p), e),
     }
 }

@@ -63,6 +63,7 @@ pub fn as_bool<S: serde::Serializer>(v: &i64, s: S) -> Result<S::Ok, S::Error> {
         (name = "known-errors", description = "Known errors: documented root causes and workarounds (8.6.3)"),
         (name = "service-levels", description = "Business calendars, service level targets, SLA attainment (8.3.3)"),
         (name = "notifications", description = "In-app notifications from the outbox"),
+        (name = "views", description = "Saved list views (filters, filter expression, sort)"),
         (name = "directory", description = "Users, support groups, customers, tokens"),
         (name = "portfolio", description = "Services (8.2)"),
         (name = "audit", description = "The hash-chained audit trail (7.5)"),
@@ -110,6 +111,11 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(management::support::audit_trail_api::list,))
         .routes(routes!(management::support::audit_trail_api::verify))
         .routes(routes!(platform::jobs::list_jobs))
+        .routes(routes!(
+            kernel::views::list_views,
+            kernel::views::create_view
+        ))
+        .routes(routes!(kernel::views::delete_view))
         .routes(routes!(platform::outbox::list))
         .routes(routes!(platform::outbox::mark_read))
         .routes(routes!(sla::list_calendars, sla::create_calendar))

@@ -121,6 +121,14 @@ fn table(method: &str, path: &str, tag: &str) -> Option<(Option<Action>, Option<
             Some(json!({"target_minutes": 45})),
         ),
         ("get", "/api/v1/sla/attainment") => (Some(ReadServiceLevels), None),
+        ("get", "/api/v1/views") => (Some(ReadWorkItems), None),
+        ("post", "/api/v1/views") => (
+            Some(OwnViews),
+            Some(json!({"kind": "incident", "name": format!("view {tag}"), "query": "open=true"})),
+        ),
+        // Deleting someone else's view is refused (403) even to those who may own views; the
+        // matrix checks the action gate, so the id is the caller's own view or none at all.
+        ("delete", "/api/v1/views/{id}") => (Some(OwnViews), None),
         _ => return None,
     };
     Some(row)

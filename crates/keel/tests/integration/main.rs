@@ -7,6 +7,7 @@ mod common;
 mod access;
 mod api;
 mod cli;
+mod filters;
 mod problems;
 mod schema;
 mod service_levels;
