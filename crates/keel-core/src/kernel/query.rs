@@ -747,7 +747,7 @@ mod tests {
                 ..
             })
         ));
-        assert!(matches!(p("AND_x = 1"), Err(_)));
+        assert!(p("AND_x = 1").is_err());
     }
 
     #[test]
