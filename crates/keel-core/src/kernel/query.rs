@@ -253,7 +253,10 @@ fn lex(src: &str) -> Result<Vec<(usize, Tok)>, QueryError> {
                 loop {
                     match chars.get(i) {
                         None => {
-                            return Err(err(pos, "unterminated text: close it with the same quote"));
+                            return Err(err(
+                                pos,
+                                "unterminated text: close it with the same quote",
+                            ));
                         }
                         Some('\\') if chars.get(i + 1).is_some() => {
                             s.push(chars[i + 1]);
