@@ -1075,3 +1075,38 @@ test('agent: save the current list as a view and open it again', { timeout: TEST
     assert.deepEqual((await listRows(page)).map((r) => r.number), expected);
   });
 });
+
+// ---------------------------------------------------------------------------------------------
+// Search
+
+test('agent: the header search finds incidents, known errors and text in comments', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await asRole('agent', async (page) => {
+    await page.fill('#top-q', 'VPN rekey');
+    await navigate(page, () => page.press('#top-q', 'Enter'));
+    assert.equal(new URL(page.url()).pathname, '/search');
+    const hits = await texts(page, '#hits li');
+    // The demo's known error documents the VPN rekey workaround.
+    assert.ok(hits.some((h) => /^KE-\d{6} VPN drops every 30 minutes/.test(h)), hits.join(' | '));
+    const link = page.locator('#hits li a').first();
+    const href = await link.getAttribute('href');
+    assert.match(href, /^\/(incidents|problems|known-errors)\/[A-Z]+-\d{6}$/);
+    await navigate(page, () => link.click());
+    assert.equal(new URL(page.url()).pathname, href);
+  });
+});
+
+test('requester: search shows only their organisation\'s tickets', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const api = await apiAs('requester');
+  let mine;
+  try {
+    mine = new Set((await allIncidents(api.request)).map((i) => i.number));
+  } finally {
+    await api.close();
+  }
+  await asRole('requester', '/search?q=printer', async (page, response) => {
+    assert.equal(response.status(), 200);
+    const numbers = (await texts(page, '#hits li a'));
+    for (const n of numbers) assert.ok(mine.has(n), `${n} is not the requester's`);
+    assert.ok(!numbers.some((n) => !n.startsWith('INC-')), 'no internal records');
+  });
+});

@@ -11,6 +11,7 @@ pub mod api;
 pub mod batch;
 pub mod clocks;
 pub mod routes;
+pub mod search;
 pub mod ui;
 pub mod views;
 
@@ -204,7 +205,7 @@ impl Scope {
     }
 
     /// Append the scope condition to a WHERE clause.
-    fn restrict(&self, q: &mut Q, conds: &mut Vec<String>) {
+    pub fn restrict(&self, q: &mut Q, conds: &mut Vec<String>) {
         if let Scope::Requester {
             user_id,
             customer_id,

@@ -25,6 +25,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("error.html", include_str!("../../templates/error.html")),
     ("items.html", include_str!("../../templates/items.html")),
     ("item.html", include_str!("../../templates/item.html")),
+    ("search.html", include_str!("../../templates/search.html")),
     (
         "notifications.html",
         include_str!("../../templates/notifications.html"),
@@ -199,6 +200,7 @@ pub fn routes() -> Router<AppState> {
         .route("/logout", axum::routing::post(logout))
         .route("/notifications", get(notifications_page))
         .route("/views", axum::routing::post(save_view))
+        .route("/search", get(search_page))
         .route(
             "/notifications/read",
             axum::routing::post(notifications_read),
@@ -257,6 +259,41 @@ async fn notifications_read(
         Ok(n) => redirect_with_flash("/notifications", &format!("{n} marked read.")),
         Err(e) => page_error(&st, Some(&p), e),
     }
+}
+
+#[derive(Deserialize)]
+struct SearchForm {
+    #[serde(default)]
+    q: String,
+}
+
+/// The results of the header's search box.
+async fn search_page(
+    State(st): State<AppState>,
+    WebUser(p): WebUser,
+    Query(f): Query<SearchForm>,
+) -> Response {
+    if let Err(e) = p.require(Action::ReadWorkItems) {
+        return page_error(&st, Some(&p), e);
+    }
+    let (hits, error) = if f.q.trim().is_empty() {
+        (vec![], None)
+    } else {
+        match crate::kernel::search::search(&st.db, &p, &f.q, None, 50).await {
+            Ok(h) => (h, None),
+            Err(e @ AppError::Invalid { .. }) => (vec![], Some(e.to_string())),
+            Err(e) => return page_error(&st, Some(&p), e),
+        }
+    };
+    let collections: std::collections::BTreeMap<&str, &str> = keel_core::kernel::Kind::ALL
+        .iter()
+        .map(|k| (k.as_str(), k.collection()))
+        .collect();
+    st.ui.render(
+        "search.html",
+        context! { me => viewer(&p), flash => (), q => f.q, hits => Value::from(minijinja::value::Serde(&hits)), error => error,
+                   collections => Value::from(minijinja::value::Serde(&collections)) },
+    )
 }
 
 #[derive(Deserialize)]

@@ -64,6 +64,7 @@ pub fn as_bool<S: serde::Serializer>(v: &i64, s: S) -> Result<S::Ok, S::Error> {
         (name = "service-levels", description = "Business calendars, service level targets, SLA attainment (8.3.3)"),
         (name = "notifications", description = "In-app notifications from the outbox"),
         (name = "views", description = "Saved list views (filters, filter expression, sort)"),
+        (name = "search", description = "Full-text search over work items and comments"),
         (name = "directory", description = "Users, support groups, customers, tokens"),
         (name = "portfolio", description = "Services (8.2)"),
         (name = "audit", description = "The hash-chained audit trail (7.5)"),
@@ -116,6 +117,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
             kernel::views::create_view
         ))
         .routes(routes!(kernel::views::delete_view))
+        .routes(routes!(kernel::search::api_search))
         .routes(routes!(platform::outbox::list))
         .routes(routes!(platform::outbox::mark_read))
         .routes(routes!(sla::list_calendars, sla::create_calendar))

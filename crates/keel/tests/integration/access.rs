@@ -122,6 +122,7 @@ fn table(method: &str, path: &str, tag: &str) -> Option<(Option<Action>, Option<
         ),
         ("get", "/api/v1/sla/attainment") => (Some(ReadServiceLevels), None),
         ("get", "/api/v1/views") => (Some(ReadWorkItems), None),
+        ("get", "/api/v1/search") => (Some(ReadWorkItems), None),
         ("post", "/api/v1/views") => (
             Some(OwnViews),
             Some(json!({"kind": "incident", "name": format!("view {tag}"), "query": "open=true"})),

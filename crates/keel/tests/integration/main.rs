@@ -10,5 +10,6 @@ mod cli;
 mod filters;
 mod problems;
 mod schema;
+mod search;
 mod service_levels;
 mod ui;

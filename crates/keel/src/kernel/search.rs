@@ -1,0 +1,196 @@
+//! Full-text search over work items — numbers, titles, descriptions, detail fields (a known
+//! error's workaround …) and comments — ranked, within what the caller may read (ADR 0009).
+//!
+//! The user's text is never handed to the engine's query syntax: it is cut into words, and each
+//! word becomes a quoted prefix term (FTS5) or a `word:*` lexeme (PostgreSQL), all required.
+
+use super::api::require_read;
+use super::{ItemRow, SELECT_ITEM, Scope};
+use crate::platform::auth::Principal;
+use crate::platform::db::{Backend, Db, Q};
+use crate::platform::error::{AppError, AppResult, Problem};
+use crate::platform::extract::ApiQuery;
+use crate::platform::web::AppState;
+use axum::Json;
+use axum::extract::State;
+use keel_core::access::Action;
+use keel_core::kernel::Kind;
+use serde::{Deserialize, Serialize};
+
+/// At most this many words are used from a query.
+const MAX_WORDS: usize = 12;
+
+/// The words of a query: letters and digits, lower-cased.
+pub fn words(q: &str) -> Vec<String> {
+    q.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .take(MAX_WORDS)
+        .map(str::to_lowercase)
+        .collect()
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct SearchParams {
+    /// Words to find (all of them; each may be the start of a word).
+    pub q: String,
+    /// Only this kind (`incident`, `problem`, `known_error`).
+    pub kind: Option<String>,
+    /// 1–100, default 20.
+    pub limit: Option<i64>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Hit {
+    pub number: String,
+    pub kind: String,
+    pub title: String,
+    pub state: String,
+    /// Higher is better; comparable within one response.
+    pub score: f64,
+    /// Where the words were found: `item` or `comment`.
+    pub matched_in: String,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SearchResults {
+    pub query: String,
+    pub hits: Vec<Hit>,
+}
+
+/// Search what `p` may read. Internal notes count only for those who may read them.
+pub async fn search(
+    db: &Db,
+    p: &Principal,
+    text: &str,
+    kind: Option<Kind>,
+    limit: i64,
+) -> AppResult<Vec<Hit>> {
+    let words = words(text);
+    if words.is_empty() {
+        return Err(AppError::invalid(
+            "q",
+            "give at least one word to search for",
+        ));
+    }
+    let kinds: Vec<Kind> = Kind::ALL
+        .into_iter()
+        .filter(|k| kind.is_none_or(|want| want == *k))
+        .filter(|k| require_read(p, *k).is_ok())
+        .collect();
+    if kinds.is_empty() {
+        return Ok(vec![]);
+    }
+    let internal_ok = p.can(Action::InternalNotes);
+    let mut q = Q::new("");
+    // (item id, score: lower is better, source)
+    let hits_sql = match db.backend() {
+        Backend::Sqlite => {
+            let m = q.arg(
+                words
+                    .iter()
+                    .map(|w| format!("\"{w}\"*"))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            );
+            let notes = if internal_ok {
+                ""
+            } else {
+                " AND c.internal = 0"
+            };
+            format!(
+                "SELECT work_items_fts.rowid AS id, bm25(work_items_fts, 10.0, 5.0, 1.0, 2.0) AS score, 'item' AS src FROM work_items_fts WHERE work_items_fts MATCH {m} \
+                 UNION ALL \
+                 SELECT c.item_id AS id, bm25(comments_fts) AS score, 'comment' AS src FROM comments_fts JOIN comments c ON c.id = comments_fts.rowid WHERE comments_fts MATCH {m}{notes}"
+            )
+        }
+        Backend::Postgres => {
+            let t = q.arg(
+                words
+                    .iter()
+                    .map(|w| format!("{w}:*"))
+                    .collect::<Vec<_>>()
+                    .join(" & "),
+            );
+            let notes = if internal_ok {
+                ""
+            } else {
+                " AND c.internal = 0"
+            };
+            // Matched through the indexed expression; ranked with number and title weighted
+            // above details and description (as the FTS5 column weights do).
+            format!(
+                "SELECT i.id, -ts_rank(setweight(to_tsvector('english', replace(i.number, '-', ' ') || ' ' || i.title), 'A') || setweight(to_tsvector('english', i.details), 'B') \
+                   || setweight(to_tsvector('english', i.description), 'C'), to_tsquery('english', {t})) AS score, 'item' AS src \
+                 FROM work_items i WHERE to_tsvector('english', replace(i.number, '-', ' ') || ' ' || i.title || ' ' || i.description || ' ' || i.details) @@ to_tsquery('english', {t}) \
+                 UNION ALL \
+                 SELECT c.item_id, -ts_rank(to_tsvector('english', c.body), to_tsquery('english', {t})) / 2 AS score, 'comment' AS src \
+                 FROM comments c WHERE to_tsvector('english', c.body) @@ to_tsquery('english', {t}){notes}"
+            )
+        }
+    };
+    let mut conds = vec![];
+    let ks: Vec<String> = kinds.iter().map(|k| q.arg(k.as_str())).collect();
+    conds.push(format!("w.kind IN ({})", ks.join(", ")));
+    Scope::of(p).restrict(&mut q, &mut conds);
+    let lim = q.arg(limit);
+    q.sql = format!(
+        "SELECT w.id, CAST(MIN(h.score) AS DOUBLE PRECISION) AS score, MAX(h.src) AS src FROM ({hits_sql}) h JOIN work_items w ON w.id = h.id \
+         WHERE {} GROUP BY w.id ORDER BY 2, w.id DESC LIMIT {lim}",
+        conds.join(" AND ")
+    );
+    let ranked: Vec<(i64, f64, String)> = db.all(q).await?;
+    if ranked.is_empty() {
+        return Ok(vec![]);
+    }
+    let mut q = Q::new("");
+    let ids: Vec<String> = ranked.iter().map(|(id, _, _)| q.arg(*id)).collect();
+    q.sql = format!("{SELECT_ITEM} WHERE w.id IN ({})", ids.join(", "));
+    let rows: std::collections::HashMap<i64, ItemRow> = db
+        .all::<ItemRow>(q)
+        .await?
+        .into_iter()
+        .map(|r| (r.id, r))
+        .collect();
+    Ok(ranked
+        .into_iter()
+        .filter_map(|(id, score, src)| {
+            rows.get(&id).map(|r| Hit {
+                number: r.number.clone(),
+                kind: r.kind.clone(),
+                title: r.title.clone(),
+                state: r.state.clone(),
+                score: -score,
+                matched_in: src,
+            })
+        })
+        .collect())
+}
+
+/// Full-text search over work items (and their comments) the caller may read, best first.
+#[utoipa::path(get, path = "/api/v1/search", tag = "search", params(SearchParams),
+    responses((status = 200, body = SearchResults), (status = 422, body = Problem)), security(("bearer" = [])))]
+pub async fn api_search(
+    State(st): State<AppState>,
+    p: Principal,
+    ApiQuery(params): ApiQuery<SearchParams>,
+) -> AppResult<Json<SearchResults>> {
+    p.require(Action::ReadWorkItems)?;
+    let kind = params
+        .kind
+        .as_deref()
+        .map(|k| {
+            Kind::parse(k)
+                .ok_or_else(|| AppError::invalid("kind", format!("unknown work-item kind `{k}`")))
+        })
+        .transpose()?;
+    let limit = params.limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(AppError::invalid("limit", "must be between 1 and 100"));
+    }
+    let hits = search(&st.db, &p, &params.q, kind, limit).await?;
+    Ok(Json(SearchResults {
+        query: params.q,
+        hits,
+    }))
+}
