@@ -67,7 +67,7 @@ db_test!(search_finds_ranks_and_respects_scope, |app| {
                 .await
                 .body
         ),
-        [a.clone()]
+        [a.as_str()]
     );
     assert_eq!(
         numbers(
@@ -75,12 +75,12 @@ db_test!(search_finds_ranks_and_respects_scope, |app| {
                 .await
                 .body
         ),
-        [c.clone()]
+        [c.as_str()]
     );
     // Requesters find only their own organisation's tickets, and never internal notes.
     assert_eq!(
         numbers(&app.get("requester", "/api/v1/search?q=printer").await.body),
-        [a.clone()]
+        [a.as_str()]
     );
     assert_eq!(
         numbers(&app.get("requester", "/api/v1/search?q=toner").await.body),
@@ -88,7 +88,7 @@ db_test!(search_finds_ranks_and_respects_scope, |app| {
     );
     assert_eq!(
         numbers(&app.get("agent", "/api/v1/search?q=toner").await.body),
-        [b.clone()]
+        [b.as_str()]
     );
     // Updates are indexed.
     app.patch(
@@ -99,7 +99,7 @@ db_test!(search_finds_ranks_and_respects_scope, |app| {
     .await;
     assert_eq!(
         numbers(&app.get("agent", "/api/v1/search?q=firewall").await.body),
-        [c.clone()]
+        [c.as_str()]
     );
     // Query syntax of either engine is just text.
     for q in [
@@ -139,7 +139,7 @@ db_test!(search_covers_known_errors_for_staff_only, |app| {
     let r = app
         .get("agent", "/api/v1/search?q=recreate%20profile")
         .await;
-    assert_eq!(numbers(&r.body), [ke.clone()]);
+    assert_eq!(numbers(&r.body), [ke.as_str()]);
     assert_eq!(
         numbers(
             &app.get("agent", "/api/v1/search?q=profile&kind=incident")
