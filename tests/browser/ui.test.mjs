@@ -13,6 +13,7 @@ const BASE = (process.env.KEEL_URL || 'http://127.0.0.1:8080').replace(/\/+$/, '
 const PASSWORD = 'keel-demo-2026';
 const USERS = {
   agent: 'agent@demo.keel',
+  manager: 'manager@demo.keel',
   requester: 'requester@demo.keel',
   auditor: 'auditor@demo.keel',
   // Used only for the wrong-password test, so that failed-login throttling (5 failures per
@@ -44,7 +45,7 @@ before(async () => {
     ],
   });
   await Promise.all(
-    ['agent', 'requester', 'auditor'].map(async (role) => {
+    ['agent', 'manager', 'requester', 'auditor'].map(async (role) => {
       const page = await newPage();
       await signIn(page, USERS[role]);
       sessions[role] = await page.context().storageState();
@@ -1108,5 +1109,74 @@ test('requester: search shows only their organisation\'s tickets', { timeout: TE
     const numbers = (await texts(page, '#hits li a'));
     for (const n of numbers) assert.ok(mine.has(n), `${n} is not the requester's`);
     assert.ok(!numbers.some((n) => !n.startsWith('INC-')), 'no internal records');
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Incident management: the requester's answer, major incidents, escalation, priority override
+
+test('requester confirms a resolution; the incident closes', { timeout: TEST_TIMEOUT_MS }, async () => {
+  let number;
+  await asRole('requester', '/incidents/new', async (page) => {
+    ({ number } = await createIncident(page, { title: `Headset crackles ${RUN}` }));
+  });
+  await asRole('agent', `/incidents/${number}`, async (page) => {
+    await page.selectOption('#state', 'resolved');
+    await page.selectOption('#resolution_code', 'fixed');
+    await page.fill('#resolution_notes', 'New headset sent');
+    await navigate(page, () => page.getByRole('button', { name: 'Save' }).click());
+    assert.equal(await flashText(page), 'Saved.');
+    assert.equal(await page.getByRole('button', { name: 'Yes, close it' }).count(), 0, 'agents do not answer for the requester here');
+  });
+  await asRole('requester', `/incidents/${number}`, async (page) => {
+    assert.equal(await text(page, '#h-answer'), 'Is it fixed?');
+    await navigate(page, () => page.getByRole('button', { name: 'Yes, close it' }).click());
+    assert.equal(await flashText(page), 'Thank you — the incident is closed.');
+    assert.equal(await fact(page, 'State'), 'closed');
+  });
+});
+
+test('manager declares a major incident, logs a communication and records the review', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await asRole('manager', '/incidents/new', async (page) => {
+    await createIncident(page, { title: `Data centre power ${RUN}`, impact: 'High', urgency: 'High' });
+    assert.deepEqual(await unlabelledControls(page, 'main'), [], 'every form on the page is labelled');
+    await page.selectOption('#major-criterion', 'service_outage');
+    await page.selectOption('#major-manager', { label: 'Maya Manager' });
+    await navigate(page, () => page.getByRole('button', { name: 'Declare major incident' }).click());
+    assert.equal(await flashText(page), 'Declared a major incident.');
+    assert.match(await text(page, '#major-banner'), /^Major incident \(service outage\), managed by Maya Manager since /);
+
+    await page.selectOption('#comm-audience', 'customers');
+    await page.fill('#comm-body', 'Power is being restored; next update at 14:00.');
+    await navigate(page, () => page.getByRole('button', { name: 'Log communication' }).click());
+    assert.equal(await flashText(page), 'Communication logged.');
+    assert.match(await text(page, '#communications li'), /^customers · .* · Maya Manager: Power is being restored/);
+
+    await page.fill('#major-review-text', 'UPS batteries were past end of life.');
+    await navigate(page, () => page.getByRole('button', { name: 'Record review' }).click());
+    assert.equal(await flashText(page), 'Review recorded.');
+    assert.equal(await text(page, '#major-review'), 'UPS batteries were past end of life.');
+  });
+});
+
+test('agent overrides the priority with a reason and escalates to another group', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await asRole('agent', '/incidents/new', async (page) => {
+    await createIncident(page, { title: `Board pack printer ${RUN}`, service: 'Workplace' });
+    await page.selectOption('#priority_override', '1');
+    const refused = await navigate(page, () => page.getByRole('button', { name: 'Save' }).click());
+    assert.equal(refused.status(), 422, 'an override needs a reason');
+    assert.match(await alertText(page), /priority_reason/);
+    await page.selectOption('#priority_override', '1');
+    await page.fill('#priority_reason', 'Board meets in an hour');
+    await navigate(page, () => page.getByRole('button', { name: 'Save' }).click());
+    assert.equal(await flashText(page), 'Saved.');
+    assert.match(await fact(page, 'Priority'), /^P1 .* overridden: Board meets in an hour$/);
+
+    await page.selectOption('#esc-kind', 'functional');
+    await page.selectOption('#esc-group', { label: 'Network' });
+    await page.fill('#esc-reason', 'Print server is on the network team\'s VLAN');
+    await navigate(page, () => page.getByRole('button', { name: 'Escalate' }).click());
+    assert.equal(await flashText(page), 'Escalated.');
+    assert.equal(await fact(page, 'Group'), 'Network');
   });
 });

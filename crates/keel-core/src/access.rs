@@ -112,10 +112,14 @@ pub enum Action {
     ReadInternalItems,
     /// Save and delete one's own list views.
     OwnViews,
+    /// Declare a major incident and record its review (managers).
+    ManageMajorIncidents,
+    /// Confirm or reject the resolution of one's own ticket (requesters; staff on their behalf).
+    ConfirmResolution,
 }
 
 impl Action {
-    pub const ALL: [Action; 17] = [
+    pub const ALL: [Action; 19] = [
         Action::ReadWorkItems,
         Action::CreateIncident,
         Action::UpdateWorkItems,
@@ -133,6 +137,8 @@ impl Action {
         Action::ManageServiceLevels,
         Action::ReadInternalItems,
         Action::OwnViews,
+        Action::ManageMajorIncidents,
+        Action::ConfirmResolution,
     ];
 }
 
@@ -150,6 +156,7 @@ pub fn allows(role: Role, action: Action) -> bool {
                 | OwnTokens
                 | OwnNotifications
                 | OwnViews
+                | ConfirmResolution
         ),
         Agent => matches!(
             action,
@@ -166,6 +173,7 @@ pub fn allows(role: Role, action: Action) -> bool {
                 | OwnViews
                 | ReadServiceLevels
                 | ReadInternalItems
+                | ConfirmResolution
         ),
         Manager | SmsManager => !matches!(action, ManageUsers),
         Auditor => matches!(

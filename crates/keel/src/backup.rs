@@ -35,6 +35,8 @@ pub const TABLES: &[&str] = &[
     "outbox",
     "notifications",
     "saved_views",
+    "major_incidents",
+    "communications",
 ];
 
 /// Tables whose `id` is generated (PostgreSQL identity sequences need moving after a restore).

@@ -43,8 +43,12 @@ pub struct ItemView {
     /// 1 high … 3 low.
     pub impact: i64,
     pub urgency: i64,
-    /// 1 critical … 5 planning, from the impact × urgency matrix.
+    /// 1 critical … 5 planning, from the impact × urgency matrix unless overridden.
     pub priority: i64,
+    /// Why the priority was overridden; null when it follows the matrix.
+    pub priority_reason: Option<String>,
+    /// Moves between assignment groups so far.
+    pub reassignment_count: i64,
     pub category: Option<String>,
     pub requester: Option<Ref>,
     pub customer: Option<Ref>,
@@ -91,6 +95,8 @@ impl From<ItemRow> for ItemView {
             impact: w.impact,
             urgency: w.urgency,
             priority: w.priority,
+            priority_reason: w.priority_reason,
+            reassignment_count: w.reassignment_count,
             category: w.category,
             requester: r(w.requester_id, w.requester_name),
             customer: r(w.customer_id, w.customer_name),
@@ -545,6 +551,11 @@ pub struct PatchBody {
     /// Detail fields to set (a string) or clear (`null`); fields not named stay as they are.
     #[schema(value_type = Option<Object>)]
     pub details: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Override the matrix priority (1–5; needs `priority_reason`), or `null` to return to it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<i64>)]
+    pub priority: Option<Option<i64>>,
+    pub priority_reason: Option<String>,
 }
 
 impl From<PatchBody> for super::Patch {
@@ -563,6 +574,8 @@ impl From<PatchBody> for super::Patch {
             resolution_code: b.resolution_code,
             resolution_notes: b.resolution_notes,
             details: b.details,
+            priority: b.priority,
+            priority_reason: b.priority_reason,
         }
     }
 }

@@ -66,12 +66,17 @@ pub struct ItemRow {
     pub closed_at: Option<i64>,
     /// The kind's own fields, a JSON object (`keel_core::kernel::details`).
     pub details: String,
+    /// How often the item moved from one assignment group to another.
+    pub reassignment_count: i64,
+    /// Why the priority differs from the matrix, when someone overrode it.
+    pub priority_reason: Option<String>,
 }
 
 pub const SELECT_ITEM: &str = "SELECT w.id, w.kind, w.number, w.title, w.description, w.state, w.impact, w.urgency, w.priority, w.category, \
     w.requester_id, r.name AS requester_name, w.customer_id, c.name AS customer_name, w.service_id, s.name AS service_name, \
     w.assignment_group_id, g.name AS assignment_group_name, w.assignee_id, a.name AS assignee_name, \
-    w.hold_reason, w.resolution_code, w.resolution_notes, w.channel, w.version, w.created_at, w.updated_at, w.resolved_at, w.closed_at, w.details \
+    w.hold_reason, w.resolution_code, w.resolution_notes, w.channel, w.version, w.created_at, w.updated_at, w.resolved_at, w.closed_at, w.details, \
+    w.reassignment_count, w.priority_reason \
     FROM work_items w \
     LEFT JOIN users r ON r.id = w.requester_id \
     LEFT JOIN customers c ON c.id = w.customer_id \
@@ -112,6 +117,8 @@ impl crate::platform::point_reads::SyncRow for ItemRow {
             resolved_at: r.get("resolved_at")?,
             closed_at: r.get("closed_at")?,
             details: r.get("details")?,
+            reassignment_count: r.get("reassignment_count")?,
+            priority_reason: r.get("priority_reason")?,
         })
     }
 }
@@ -126,6 +133,7 @@ impl ItemRow {
             ("impact", json!(self.impact)),
             ("urgency", json!(self.urgency)),
             ("priority", json!(self.priority)),
+            ("priority_reason", json!(self.priority_reason)),
             ("category", json!(self.category)),
             ("requester_id", json!(self.requester_id)),
             ("customer_id", json!(self.customer_id)),
@@ -257,6 +265,9 @@ pub struct Patch {
     pub resolution_notes: Option<Option<String>>,
     /// Detail fields to set (a string) or clear (`null`); others stay.
     pub details: Option<Map<String, Value>>,
+    /// Override the matrix priority (with `priority_reason`), or `Some(None)` to return to it.
+    pub priority: Option<Option<i64>>,
+    pub priority_reason: Option<String>,
 }
 
 fn level(field: &str, v: Option<i64>, default: Level) -> AppResult<Level> {
@@ -1030,7 +1041,32 @@ pub async fn update(
     )?;
     after.impact = i64::from(impact.get());
     after.urgency = i64::from(urgency.get());
-    after.priority = i64::from(Matrix::default().priority(impact, urgency).get());
+    match patch.priority {
+        Some(Some(p)) => {
+            let level = level("priority", Some(p), Level::LOW)?;
+            let reason = patch
+                .priority_reason
+                .as_deref()
+                .map(str::trim)
+                .filter(|r| !r.is_empty())
+                .ok_or_else(|| {
+                    AppError::invalid(
+                        "priority_reason",
+                        "say why the priority differs from the impact × urgency matrix",
+                    )
+                })?;
+            after.priority = i64::from(level.get());
+            after.priority_reason =
+                Some(bounded(reason, 2_000).map_err(|e| AppError::invalid("priority_reason", e))?);
+        }
+        Some(None) => {
+            after.priority = i64::from(Matrix::default().priority(impact, urgency).get());
+            after.priority_reason = None;
+        }
+        // An override stands until someone returns the item to the matrix.
+        None if after.priority_reason.is_some() => {}
+        None => after.priority = i64::from(Matrix::default().priority(impact, urgency).get()),
+    }
     let vocab = vocabulary(kind);
     if let Some(c) = patch.category {
         one_of("category", &c, vocab.categories)?;
@@ -1041,6 +1077,10 @@ pub async fn update(
     }
     if let Some(g) = patch.assignment_group_id {
         after.assignment_group_id = g;
+        // Functional escalation and every later move between groups count (8.6.1).
+        if before.assignment_group_id.is_some() && g.is_some() && g != before.assignment_group_id {
+            after.reassignment_count += 1;
+        }
     }
     if let Some(a) = patch.assignee_id {
         after.assignee_id = a;
@@ -1093,6 +1133,9 @@ pub async fn update(
         return Ok(before);
     }
     let mut tx = db.begin().await?;
+    if state_changed {
+        crate::operation::resolution::before_move(&mut tx, kind, &before, &after.state).await?;
+    }
     if let Some(s) = after.service_id.filter(|s| Some(*s) != before.service_id) {
         exists(&mut tx, "services", s, "service_id").await?;
     }
@@ -1106,7 +1149,8 @@ pub async fn update(
             Q::new(
                 "UPDATE work_items SET title = $1, description = $2, state = $3, impact = $4, urgency = $5, priority = $6, category = $7, \
                  service_id = $8, assignment_group_id = $9, assignee_id = $10, hold_reason = $11, resolution_code = $12, resolution_notes = $13, \
-                 resolved_at = $14, closed_at = $15, updated_at = $16, details = $19, version = version + 1 WHERE id = $17 AND version = $18",
+                 resolved_at = $14, closed_at = $15, updated_at = $16, details = $19, reassignment_count = $20, priority_reason = $21, \
+                 version = version + 1 WHERE id = $17 AND version = $18",
             )
             .bind(&after.title)
             .bind(&after.description)
@@ -1126,7 +1170,9 @@ pub async fn update(
             .bind(now)
             .bind(before.id)
             .bind(before.version)
-            .bind(after.details.as_str()),
+            .bind(after.details.as_str())
+            .bind(after.reassignment_count)
+            .bind(after.priority_reason.clone()),
         )
         .await?;
     if n == 0 {

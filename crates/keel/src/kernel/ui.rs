@@ -332,6 +332,7 @@ struct Detail {
     agents: Vec<directory::User>,
     services: Vec<directory::Named>,
     clocks: Vec<SlaLine>,
+    major: Option<crate::operation::resolution::incident::MajorIncident>,
 }
 
 /// An SLA clock as the item page shows it.
@@ -436,7 +437,13 @@ async fn load_detail(
     } else {
         (vec![], vec![], vec![])
     };
+    let major = if k == Kind::Incident && p.can(Action::ReadInternalItems) {
+        crate::operation::resolution::incident::major_if_any(st, &row).await?
+    } else {
+        None
+    };
     Ok(Detail {
+        major,
         row,
         comments,
         history,
@@ -470,6 +477,11 @@ fn render_detail(
         context! {
             me => viewer(p), flash => flash, kind => k.as_str(), base => base(k), label => labels(k).0, singular => labels(k).1,
             details => detail_fields(k, &d.row.details_map()),
+            major => d.major.as_ref().map(|m| V::from(Serde(m))),
+            can_manage_major => k == Kind::Incident && p.can(Action::ManageMajorIncidents),
+            can_answer => k == Kind::Incident && p.can(Action::ConfirmResolution),
+            criteria => V::from(Serde(keel_core::operation::resolution::incident::MAJOR_CRITERIA)),
+            audiences => V::from(Serde(keel_core::operation::resolution::incident::AUDIENCES)),
             can_raise_problem => k == Kind::Incident && crate::kernel::api::require_create(p, Kind::Problem).is_ok(),
             can_record_known_error => k == Kind::Problem && crate::kernel::api::require_create(p, Kind::KnownError).is_ok(),
             item => V::from(Serde(&ItemView::from(d.row))),
@@ -503,6 +515,9 @@ struct UpdateForm {
     hold_reason: Option<String>,
     resolution_code: Option<String>,
     resolution_notes: Option<String>,
+    /// `""` for the matrix, `1`–`5` to override (incidents).
+    priority_override: Option<String>,
+    priority_reason: Option<String>,
     #[serde(flatten)]
     rest: std::collections::HashMap<String, String>,
 }
@@ -518,6 +533,23 @@ async fn update_submit(
         check_csrf(&p, &f.csrf)?;
         p.require(Action::UpdateWorkItems)?;
         let details = form_details(&f.rest);
+        // The override select: a level overrides (with the reason); "from the matrix" returns
+        // an overridden item to it and leaves others alone.
+        let current = kernel::get(&st.db, k, &number, Scope::of(&p)).await?;
+        let priority = match opt_num("priority_override", &f.priority_override)? {
+            Some(level)
+                if current.priority_reason.is_none()
+                    || Some(level) != Some(current.priority)
+                    || opt_text(&f.priority_reason) != current.priority_reason =>
+            {
+                Some(Some(level))
+            }
+            Some(_) => None,
+            None if f.priority_override.is_some() && current.priority_reason.is_some() => {
+                Some(None)
+            }
+            None => None,
+        };
         let patch = Patch {
             title: f.title.clone(),
             description: f.description.clone(),
@@ -550,6 +582,8 @@ async fn update_submit(
                 .as_ref()
                 .map(|_| opt_text(&f.resolution_notes)),
             details: (!details.is_empty()).then_some(details),
+            priority,
+            priority_reason: opt_text(&f.priority_reason),
         };
         let version = opt_num("version", &f.version)?;
         kernel::update(

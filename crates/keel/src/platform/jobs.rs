@@ -148,7 +148,9 @@ pub async fn run(st: &AppState, job: &Job) -> Result<(), String> {
 pub async fn auto_close(db: &Db, days: i64) -> DbResult<u64> {
     let cutoff = now_ms() - days * 86_400_000;
     let due: Vec<(i64, String, i64)> = db
-        .all(Q::new("SELECT id, number, version FROM work_items WHERE kind = 'incident' AND state = 'resolved' AND resolved_at < $1 ORDER BY resolved_at LIMIT 500").bind(cutoff))
+        // A major incident waits for its review (8.6.1), however long it has been resolved.
+        .all(Q::new("SELECT id, number, version FROM work_items w WHERE kind = 'incident' AND state = 'resolved' AND resolved_at < $1 \
+                     AND NOT EXISTS (SELECT 1 FROM major_incidents m WHERE m.item_id = w.id AND m.review IS NULL) ORDER BY resolved_at LIMIT 500").bind(cutoff))
         .await?;
     let actor = Actor::system("auto-close");
     let mut closed = 0;

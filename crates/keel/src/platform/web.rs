@@ -77,6 +77,15 @@ struct ApiDoc;
 pub fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(operation::resolution::incident::routes::router())
+        .routes(routes!(
+            operation::resolution::incident::declare_major,
+            operation::resolution::incident::get_major
+        ))
+        .routes(routes!(operation::resolution::incident::communicate))
+        .routes(routes!(operation::resolution::incident::review_major))
+        .routes(routes!(operation::resolution::incident::escalate))
+        .routes(routes!(operation::resolution::incident::confirm))
+        .routes(routes!(operation::resolution::incident::reject))
         .merge(operation::resolution::problem::problems::routes::router())
         .merge(operation::resolution::problem::known_errors::routes::router())
         .routes(routes!(operation::resolution::problem::raise_from_incident))
@@ -156,6 +165,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .merge(platform::ui::routes())
         .merge(kernel::ui::routes())
+        .merge(operation::resolution::incident_ui::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn_with_state(state.clone(), observe))

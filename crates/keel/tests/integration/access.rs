@@ -38,6 +38,28 @@ fn table(method: &str, path: &str, tag: &str) -> Option<(Option<Action>, Option<
     }
     let row = match (method, path) {
         ("post", "/api/v1/incidents/{number}/problem") => (Some(UpdateWorkItems), Some(json!({}))),
+        ("get", "/api/v1/incidents/{number}/major") => (Some(ReadInternalItems), None),
+        ("post", "/api/v1/incidents/{number}/major") => (
+            Some(ManageMajorIncidents),
+            Some(json!({"criterion": "service_outage", "manager_id": 1})),
+        ),
+        ("post", "/api/v1/incidents/{number}/major/communications") => (
+            Some(UpdateWorkItems),
+            Some(json!({"audience": "customers", "body": "update"})),
+        ),
+        ("post", "/api/v1/incidents/{number}/major/review") => {
+            (Some(ManageMajorIncidents), Some(json!({"review": "done"})))
+        }
+        ("post", "/api/v1/incidents/{number}/escalate") => (
+            Some(UpdateWorkItems),
+            Some(json!({"kind": "hierarchical", "reason": "x"})),
+        ),
+        ("post", "/api/v1/incidents/{number}/confirm") => {
+            (Some(ConfirmResolution), Some(json!({})))
+        }
+        ("post", "/api/v1/incidents/{number}/reject") => {
+            (Some(ConfirmResolution), Some(json!({"reason": "no"})))
+        }
         ("get", "/api/v1/incidents") => (Some(ReadWorkItems), None),
         ("post", "/api/v1/incidents") => (
             Some(CreateIncident),

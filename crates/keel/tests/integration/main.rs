@@ -8,6 +8,7 @@ mod access;
 mod api;
 mod cli;
 mod filters;
+mod incidents;
 mod problems;
 mod schema;
 mod search;

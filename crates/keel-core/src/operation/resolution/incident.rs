@@ -77,6 +77,24 @@ pub const RESOLUTION_CODES: &[&str] = &[
     "not_reproducible",
 ];
 
+/// Why an incident is major (8.6.1: the organisation's criteria for a major incident).
+pub const MAJOR_CRITERIA: &[&str] = &[
+    "service_outage",
+    "multiple_customers",
+    "security_breach",
+    "regulatory_impact",
+    "high_financial_impact",
+];
+
+/// Who a major incident's communication is addressed to.
+pub const AUDIENCES: &[&str] = &[
+    "customers",
+    "management",
+    "service_desk",
+    "suppliers",
+    "all_staff",
+];
+
 /// Categories offered for classification.
 pub const CATEGORIES: &[&str] = &[
     "hardware", "software", "network", "access", "database", "security", "other",

@@ -2,4 +2,30 @@
 //! kernel; service requests (8.6.2) and problems (8.6.3) join as further kinds.
 
 pub mod incident;
+pub mod incident_ui;
 pub mod problem;
+
+use crate::kernel::ItemRow;
+use crate::platform::db::{Q, Tx};
+use crate::platform::error::{AppError, AppResult};
+use keel_core::kernel::Kind;
+
+/// Rules a process adds to a state change beyond its lifecycle, checked inside the change's
+/// transaction: a major incident closes only after its review (8.6.1).
+pub async fn before_move(tx: &mut Tx, kind: Kind, item: &ItemRow, to: &str) -> AppResult<()> {
+    if kind == Kind::Incident && to == "closed" {
+        let open_review: Option<(i64,)> = tx
+            .opt(
+                Q::new("SELECT item_id FROM major_incidents WHERE item_id = $1 AND review IS NULL")
+                    .bind(item.id),
+            )
+            .await?;
+        if open_review.is_some() {
+            return Err(AppError::invalid(
+                "major_review",
+                "a major incident is closed only after its review is recorded",
+            ));
+        }
+    }
+    Ok(())
+}
