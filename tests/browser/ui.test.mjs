@@ -345,7 +345,7 @@ test('agent: incident list, navigation and screenshot', { timeout: TEST_TIMEOUT_
     assert.equal(new URL(page.url()).pathname, '/incidents');
     assert.equal(await text(page, 'main h1'), 'Incidents');
     const nav = await page.locator('nav[aria-label=Main] a').allTextContents();
-    assert.deepEqual(nav, ['Incidents', 'Assigned to me', 'Unassigned', 'Breaching soon', 'Breached', 'Problems', 'Known errors', 'Notifications', 'New incident']);
+    assert.deepEqual(nav, ['Incidents', 'Assigned to me', 'Unassigned', 'Breaching soon', 'Breached', 'Problems', 'Known errors', 'Knowledge', 'Notifications', 'New incident']);
     assert.match(await text(page, 'header .who'), new RegExp(`${AGENT_NAME}\\s*\\(agent\\)`));
     const rows = await listRows(page);
     assert.equal(rows.length, 50, 'a full first page');
@@ -732,7 +732,7 @@ test('requester: "My tickets" lists only their organisation\'s incidents', { tim
     await asRole('requester', async (page) => {
       assert.equal(await text(page, 'main h1'), 'My tickets');
       const nav = await page.locator('nav[aria-label=Main] a').allTextContents();
-      assert.deepEqual(nav, ['My tickets', 'Notifications', 'Report a problem']);
+      assert.deepEqual(nav, ['My tickets', 'Knowledge', 'Notifications', 'Report a problem']);
       assert.equal(await page.locator('#f-group').count(), 0, 'no group filter for requesters');
       const rows = await listRows(page);
       assert.ok(rows.length > 0, 'the demo requester has tickets');
@@ -1178,5 +1178,51 @@ test('agent overrides the priority with a reason and escalates to another group'
     await navigate(page, () => page.getByRole('button', { name: 'Escalate' }).click());
     assert.equal(await flashText(page), 'Escalated.');
     assert.equal(await fact(page, 'Group'), 'Network');
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Knowledge
+
+test('requester searches knowledge before reporting and reads a published article', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await asRole('requester', '/incidents/new', async (page) => {
+    await page.fill('#kb-first', 'vpn drops');
+    await navigate(page, () => page.getByRole('button', { name: 'Search knowledge' }).click());
+    assert.equal(new URL(page.url()).pathname, '/knowledge');
+    const rows = await texts(page, '#articles tbody tr');
+    assert.equal(rows.length, 1, rows.join(' | '));
+    assert.match(rows[0], /^KB-\d{6}\s*VPN drops every 30 minutes/);
+    await navigate(page, () => page.locator('#articles a').first().click());
+    assert.match(await text(page, '#article-body'), /rekey interval to 8 hours/);
+    assert.equal(await page.locator('#k-title').count(), 0, 'requesters do not edit');
+    // Drafts stay hidden.
+    await page.goto('/knowledge?q=paper%20jam');
+    assert.match(await text(page, '#articles tbody'), /No article matches/);
+  });
+});
+
+test('agent writes an article; a manager publishes it', { timeout: TEST_TIMEOUT_MS }, async () => {
+  let number;
+  await asRole('agent', '/knowledge/new', async (page) => {
+    assert.deepEqual(await unlabelledControls(page, 'main'), []);
+    await page.fill('#k-title', `Map the shared drive ${RUN}`);
+    await page.fill('#k-body', 'Open Explorer, choose Map network drive, enter \\\\files\\shared.');
+    await navigate(page, () => page.getByRole('button', { name: 'Create' }).click());
+    number = new URL(page.url()).pathname.split('/').pop();
+    assert.equal(await flashText(page), `${number} created as a draft.`);
+    await page.selectOption('#k-state', 'review');
+    await navigate(page, () => page.getByRole('button', { name: 'Save' }).click());
+    assert.match(await text(page, '#article-state'), /^review/);
+    const states = await page.$$eval('#k-state option', (os) => os.map((o) => o.value));
+    assert.ok(states.includes('published'), 'the lifecycle offers publishing');
+    await page.selectOption('#k-state', 'published');
+    const refused = await navigate(page, () => page.getByRole('button', { name: 'Save' }).click());
+    assert.equal(refused.status(), 403, 'agents do not publish');
+  });
+  await asRole('manager', `/knowledge/${number}`, async (page) => {
+    await page.selectOption('#k-state', 'published');
+    await navigate(page, () => page.getByRole('button', { name: 'Save' }).click());
+    assert.equal(await flashText(page), 'Saved.');
+    assert.match(await text(page, '#article-state'), /^published \(published: version 1\)/);
   });
 });

@@ -116,10 +116,16 @@ pub enum Action {
     ManageMajorIncidents,
     /// Confirm or reject the resolution of one's own ticket (requesters; staff on their behalf).
     ConfirmResolution,
+    /// Read knowledge (requesters: published articles only).
+    ReadKnowledge,
+    /// Write and submit knowledge articles.
+    WriteKnowledge,
+    /// Publish and retire knowledge articles.
+    PublishKnowledge,
 }
 
 impl Action {
-    pub const ALL: [Action; 19] = [
+    pub const ALL: [Action; 22] = [
         Action::ReadWorkItems,
         Action::CreateIncident,
         Action::UpdateWorkItems,
@@ -139,6 +145,9 @@ impl Action {
         Action::OwnViews,
         Action::ManageMajorIncidents,
         Action::ConfirmResolution,
+        Action::ReadKnowledge,
+        Action::WriteKnowledge,
+        Action::PublishKnowledge,
     ];
 }
 
@@ -157,6 +166,7 @@ pub fn allows(role: Role, action: Action) -> bool {
                 | OwnNotifications
                 | OwnViews
                 | ConfirmResolution
+                | ReadKnowledge
         ),
         Agent => matches!(
             action,
@@ -174,6 +184,8 @@ pub fn allows(role: Role, action: Action) -> bool {
                 | ReadServiceLevels
                 | ReadInternalItems
                 | ConfirmResolution
+                | ReadKnowledge
+                | WriteKnowledge
         ),
         Manager | SmsManager => !matches!(action, ManageUsers),
         Auditor => matches!(
@@ -185,6 +197,7 @@ pub fn allows(role: Role, action: Action) -> bool {
                 | ReadOperations
                 | ReadServiceLevels
                 | ReadInternalItems
+                | ReadKnowledge
         ),
         Admin => true,
     }
@@ -200,6 +213,7 @@ pub fn is_write(action: Action) -> bool {
             | Action::ReadOperations
             | Action::ReadServiceLevels
             | Action::ReadInternalItems
+            | Action::ReadKnowledge
             | Action::InternalNotes
     )
 }

@@ -37,6 +37,8 @@ pub const TABLES: &[&str] = &[
     "saved_views",
     "major_incidents",
     "communications",
+    "knowledge_articles",
+    "knowledge_versions",
 ];
 
 /// Tables whose `id` is generated (PostgreSQL identity sequences need moving after a restore).

@@ -244,8 +244,9 @@ pub async fn seed(db: &Db) -> AppResult<String> {
         }
     }
     seed_problems(db, &agent).await?;
+    seed_knowledge(db, &agent, ids[2]).await?;
     Ok(format!(
-        "Demo data seeded: {INCIDENTS} incidents with SLA clocks, 4 problems, 1 known error,\n  \
+        "Demo data seeded: {INCIDENTS} incidents with SLA clocks, 4 problems, 1 known error, 3 knowledge articles,\n  \
          3 customers, 5 services, 3 groups,\n  \
          2 business calendars and response/resolution targets per priority.\n\
          Sign in with any of these (password `{DEMO_PASSWORD}`):\n  \
@@ -426,5 +427,77 @@ async fn seed_problems(db: &Db, agent: &Principal) -> AppResult<()> {
         },
     )
     .await?;
+    Ok(())
+}
+
+/// Three knowledge articles: two published (one documenting the VPN known error), one draft.
+async fn seed_knowledge(db: &Db, agent: &Principal, manager_id: i64) -> AppResult<()> {
+    use crate::management::support::knowledge::{ArticlePatch, NewArticle, create, update};
+    let manager = Principal {
+        user_id: manager_id,
+        email: "manager@demo.keel".into(),
+        name: "Maya Manager".into(),
+        role: Role::Manager,
+        customer_id: None,
+        channel: crate::management::support::audit_trail::Channel::Web,
+        csrf: None,
+    };
+    let articles = [
+        (
+            "VPN drops every 30 minutes",
+            "If your VPN connection drops every half hour, reconnect — or ask the service desk to set your client's rekey interval to 8 hours. A firmware fix is planned.",
+            Some("KE-000001"),
+            true,
+        ),
+        (
+            "Outlook keeps asking for my password",
+            "Sign in once with 'Remember me' ticked. The sign-in then lasts 90 days. If it keeps asking, restart Outlook in safe mode (hold Ctrl while starting it).",
+            None,
+            true,
+        ),
+        (
+            "Clearing a paper jam on the floor 3 printer",
+            "Open tray 2, pull the green lever, remove the paper, close the tray.",
+            None,
+            false,
+        ),
+    ];
+    for (title, body, ke, publish) in articles {
+        let a = create(
+            db,
+            agent,
+            NewArticle {
+                title: title.into(),
+                body: body.into(),
+                service_id: None,
+                known_error: ke.map(String::from),
+                review_date: Some("2027-06-30".into()),
+                owner_id: None,
+            },
+        )
+        .await?;
+        if publish {
+            update(
+                db,
+                agent,
+                &a.number,
+                ArticlePatch {
+                    state: Some("review".into()),
+                    ..Default::default()
+                },
+            )
+            .await?;
+            update(
+                db,
+                &manager,
+                &a.number,
+                ArticlePatch {
+                    state: Some("published".into()),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        }
+    }
     Ok(())
 }

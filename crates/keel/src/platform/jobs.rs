@@ -124,6 +124,7 @@ pub const SCHEDULES: &[(&str, i64, &str)] = &[
     ("incident.auto_close", 15 * 60 * 1000, "incident.auto_close"),
     ("housekeeping", 60 * 60 * 1000, "housekeeping"),
     ("sla.scan", 30 * 1000, "sla.scan"),
+    ("knowledge.review", 24 * 60 * 60 * 1000, "knowledge.review"),
 ];
 
 /// Run one job's work.
@@ -134,6 +135,10 @@ pub async fn run(st: &AppState, job: &Job) -> Result<(), String> {
             .map(|_| ())
             .map_err(|e| e.to_string()),
         "housekeeping" => housekeeping(&st.db).await.map_err(|e| e.to_string()),
+        "knowledge.review" => crate::management::support::knowledge::remind_reviews(&st.db)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
         "sla.scan" => crate::kernel::clocks::scan(&st.db, now_ms())
             .await
             .map(|_| ())

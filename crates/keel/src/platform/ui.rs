@@ -27,6 +27,14 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("item.html", include_str!("../../templates/item.html")),
     ("search.html", include_str!("../../templates/search.html")),
     (
+        "knowledge.html",
+        include_str!("../../templates/knowledge.html"),
+    ),
+    (
+        "knowledge_list.html",
+        include_str!("../../templates/knowledge_list.html"),
+    ),
+    (
         "notifications.html",
         include_str!("../../templates/notifications.html"),
     ),

@@ -65,6 +65,7 @@ pub fn as_bool<S: serde::Serializer>(v: &i64, s: S) -> Result<S::Ok, S::Error> {
         (name = "notifications", description = "In-app notifications from the outbox"),
         (name = "views", description = "Saved list views (filters, filter expression, sort)"),
         (name = "search", description = "Full-text search over work items and comments"),
+        (name = "knowledge", description = "Knowledge articles with versions (7.6)"),
         (name = "directory", description = "Users, support groups, customers, tokens"),
         (name = "portfolio", description = "Services (8.2)"),
         (name = "audit", description = "The hash-chained audit trail (7.5)"),
@@ -127,6 +128,15 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(kernel::views::delete_view))
         .routes(routes!(kernel::search::api_search))
+        .routes(routes!(
+            management::support::knowledge::api_list,
+            management::support::knowledge::api_create
+        ))
+        .routes(routes!(
+            management::support::knowledge::api_get,
+            management::support::knowledge::api_update
+        ))
+        .routes(routes!(management::support::knowledge::api_versions))
         .routes(routes!(platform::outbox::list))
         .routes(routes!(platform::outbox::mark_read))
         .routes(routes!(sla::list_calendars, sla::create_calendar))
@@ -166,6 +176,7 @@ pub fn router(state: AppState) -> Router {
         .merge(platform::ui::routes())
         .merge(kernel::ui::routes())
         .merge(operation::resolution::incident_ui::routes())
+        .merge(management::support::knowledge_ui::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn_with_state(state.clone(), observe))

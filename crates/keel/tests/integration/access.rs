@@ -145,6 +145,16 @@ fn table(method: &str, path: &str, tag: &str) -> Option<(Option<Action>, Option<
         ("get", "/api/v1/sla/attainment") => (Some(ReadServiceLevels), None),
         ("get", "/api/v1/views") => (Some(ReadWorkItems), None),
         ("get", "/api/v1/search") => (Some(ReadWorkItems), None),
+        ("get", "/api/v1/knowledge") => (Some(ReadKnowledge), None),
+        ("post", "/api/v1/knowledge") => (
+            Some(WriteKnowledge),
+            Some(json!({"title": format!("kb {tag}"), "body": "text"})),
+        ),
+        ("get", "/api/v1/knowledge/{number}") => (Some(ReadKnowledge), None),
+        ("patch", "/api/v1/knowledge/{number}") => {
+            (Some(WriteKnowledge), Some(json!({"body": "edited"})))
+        }
+        ("get", "/api/v1/knowledge/{number}/versions") => (Some(ReadInternalItems), None),
         ("post", "/api/v1/views") => (
             Some(OwnViews),
             Some(json!({"kind": "incident", "name": format!("view {tag}"), "query": "open=true"})),

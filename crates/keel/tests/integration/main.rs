@@ -9,6 +9,7 @@ mod api;
 mod cli;
 mod filters;
 mod incidents;
+mod knowledge;
 mod problems;
 mod schema;
 mod search;

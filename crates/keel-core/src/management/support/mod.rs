@@ -1,3 +1,4 @@
 //! Clause 7 — support of the service management system.
 
 pub mod audit_trail;
+pub mod knowledge;
