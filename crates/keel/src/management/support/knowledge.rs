@@ -487,6 +487,9 @@ pub struct ArticleSummary {
     pub updated_at: String,
 }
 
+/// number, title, state, service, review date, updated.
+type SummaryRow = (String, String, String, Option<String>, Option<String>, i64);
+
 /// Articles `p` may read: requesters the published ones; `q` searches them full-text.
 pub async fn list(
     db: &Db,
@@ -584,8 +587,7 @@ pub async fn list(
     q.sql = format!(
         "SELECT a.number, v.title, a.state, s.name, a.review_date, a.updated_at FROM {from} LEFT JOIN services s ON s.id = a.service_id{wh} ORDER BY {order}, a.id DESC LIMIT {lim}"
     );
-    let rows: Vec<(String, String, String, Option<String>, Option<String>, i64)> =
-        db.all(q).await?;
+    let rows: Vec<SummaryRow> = db.all(q).await?;
     Ok(rows
         .into_iter()
         .map(
