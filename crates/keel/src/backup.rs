@@ -39,6 +39,9 @@ pub const TABLES: &[&str] = &[
     "communications",
     "knowledge_articles",
     "knowledge_versions",
+    "request_types",
+    "approvals",
+    "request_tasks",
 ];
 
 /// Tables whose `id` is generated (PostgreSQL identity sequences need moving after a restore).
@@ -61,6 +64,12 @@ const IDENTITY: &[&str] = &[
     "outbox",
     "notifications",
     "saved_views",
+    "communications",
+    "knowledge_articles",
+    "knowledge_versions",
+    "request_types",
+    "approvals",
+    "request_tasks",
 ];
 
 /// A row as JSON: integers, text, blobs (as `{"hex": …}`) or null, whatever the backend.

@@ -18,16 +18,23 @@ use std::fmt;
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     Incident,
+    Request,
     Problem,
     KnownError,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 3] = [Kind::Incident, Kind::Problem, Kind::KnownError];
+    pub const ALL: [Kind; 4] = [
+        Kind::Incident,
+        Kind::Request,
+        Kind::Problem,
+        Kind::KnownError,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Incident => "incident",
+            Kind::Request => "request",
             Kind::Problem => "problem",
             Kind::KnownError => "known_error",
         }
@@ -37,15 +44,17 @@ impl Kind {
     pub fn prefix(self) -> &'static str {
         match self {
             Kind::Incident => "INC",
+            Kind::Request => "REQ",
             Kind::Problem => "PRB",
             Kind::KnownError => "KE",
         }
     }
 
     pub fn lifecycle(self) -> &'static lifecycle::Lifecycle {
-        use crate::operation::resolution::{incident, problem};
+        use crate::operation::resolution::{incident, problem, request};
         match self {
             Kind::Incident => &incident::LIFECYCLE,
+            Kind::Request => &request::LIFECYCLE,
             Kind::Problem => &problem::LIFECYCLE,
             Kind::KnownError => &problem::KNOWN_ERROR_LIFECYCLE,
         }
@@ -55,6 +64,7 @@ impl Kind {
     pub fn collection(self) -> &'static str {
         match self {
             Kind::Incident => "incidents",
+            Kind::Request => "requests",
             Kind::Problem => "problems",
             Kind::KnownError => "known-errors",
         }
@@ -62,9 +72,10 @@ impl Kind {
 
     /// The process's own fields (see [`details`]).
     pub fn details(self) -> &'static [details::Field] {
-        use crate::operation::resolution::problem;
+        use crate::operation::resolution::{problem, request};
         match self {
             Kind::Incident => &[],
+            Kind::Request => request::FIELDS,
             Kind::Problem => problem::FIELDS,
             Kind::KnownError => problem::KNOWN_ERROR_FIELDS,
         }
@@ -72,7 +83,7 @@ impl Kind {
 
     /// Records only service-provider staff see: requesters neither list nor raise them.
     pub fn is_internal(self) -> bool {
-        !matches!(self, Kind::Incident)
+        !matches!(self, Kind::Incident | Kind::Request)
     }
 
     pub fn parse(s: &str) -> Option<Kind> {

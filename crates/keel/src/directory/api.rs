@@ -83,6 +83,10 @@ pub async fn get_user(
 #[serde(deny_unknown_fields)]
 pub struct UserPatch {
     pub disabled: Option<bool>,
+    /// The user's manager (who approves their requests); `null` clears it.
+    #[serde(default, deserialize_with = "crate::platform::extract::double_option")]
+    #[schema(value_type = Option<i64>)]
+    pub manager_id: Option<Option<i64>>,
 }
 
 /// Disable or re-enable a user (disabling ends their sessions and revokes their tokens).
@@ -94,6 +98,15 @@ pub async fn update_user(
     ApiJson(b): ApiJson<UserPatch>,
 ) -> AppResult<Json<User>> {
     p.require(Action::ManageUsers)?;
+    if let Some(m) = b.manager_id {
+        if m == Some(id) {
+            return Err(AppError::invalid(
+                "manager_id",
+                "a user cannot manage themselves",
+            ));
+        }
+        super::set_manager(&st.db, &p.actor(), id, m).await?;
+    }
     let Some(d) = b.disabled else {
         return Ok(Json(super::get_user(&st.db, id).await?));
     };

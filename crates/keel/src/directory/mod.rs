@@ -164,6 +164,40 @@ pub async fn list_users(db: &Db) -> AppResult<Vec<User>> {
 }
 
 /// Disable or re-enable a user; disabling also ends their sessions and revokes their tokens.
+/// Record who manages a user (the approver of their requests that need their manager's yes).
+pub async fn set_manager(db: &Db, actor: &Actor, id: i64, manager: Option<i64>) -> AppResult<()> {
+    get_user(db, id).await?;
+    let mut tx = db.begin().await?;
+    if let Some(m) = manager {
+        exists(&mut tx, "users", m, "manager_id").await?;
+    }
+    let (old,): (Option<i64>,) = tx
+        .one(Q::new("SELECT manager_id FROM users WHERE id = $1").bind(id))
+        .await?;
+    tx.exec(
+        Q::new("UPDATE users SET manager_id = $1, updated_at = $2 WHERE id = $3")
+            .bind(manager)
+            .bind(now_ms())
+            .bind(id),
+    )
+    .await?;
+    append(
+        &mut tx,
+        actor,
+        "update",
+        "user",
+        &id.to_string(),
+        vec![FieldChange {
+            field: "manager_id".into(),
+            old: json!(old),
+            new: json!(manager),
+        }],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 pub async fn set_disabled(db: &Db, actor: &Actor, id: i64, disabled: bool) -> AppResult<User> {
     let before = get_user(db, id).await?;
     let mut tx = db.begin().await?;

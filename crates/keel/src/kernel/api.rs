@@ -344,10 +344,10 @@ pub fn require_read(p: &Principal, kind: Kind) -> AppResult<()> {
     Ok(())
 }
 
-/// Raising a kind: anyone may report an incident; other kinds are staff work.
+/// Raising a kind: anyone may report an incident or raise a request; other kinds are staff work.
 pub fn require_create(p: &Principal, kind: Kind) -> AppResult<()> {
     match kind {
-        Kind::Incident => p.require(Action::CreateIncident),
+        Kind::Incident | Kind::Request => p.require(Action::CreateIncident),
         _ => p.require(Action::UpdateWorkItems),
     }
 }
@@ -422,6 +422,20 @@ pub async fn create(
         details: b.details,
     };
     let draft = super::draft(kind, &p.actor(), p, input)?;
+    if kind == Kind::Request {
+        // A request is checked against its type, then asks for approvals or opens its tasks:
+        // not a group-commit create.
+        crate::operation::resolution::request::check_draft(&st.db, &draft.details()).await?;
+        if key.is_none() {
+            let mut tx = st.db.begin().await?;
+            let number = super::create_in(&mut tx, draft).await?;
+            tx.commit().await?;
+            st.metrics.created(kind);
+            let row =
+                crate::operation::resolution::request::start(&st.db, &number, &p.actor()).await?;
+            return Ok(item_response(StatusCode::CREATED, row));
+        }
+    }
     let Some(k) = &key else {
         // Without a key, the create joins the group commit; the new item is read back after
         // the commit, on a reader.
@@ -445,7 +459,7 @@ pub async fn create(
                     .bind(k.as_str())
                     .bind(&fingerprint)
                     .bind(body)
-                    .bind(format!("/api/v1/{}s/{}", row.kind, row.number))
+                    .bind(format!("/api/v1/{}/{}", kind.collection(), row.number))
                     .bind(crate::platform::db::now_ms()),
             )
             .await;

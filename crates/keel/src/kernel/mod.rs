@@ -303,6 +303,11 @@ pub fn vocabulary(kind: Kind) -> Vocabulary {
             hold_reasons: inc::HOLD_REASONS,
             resolution_codes: inc::RESOLUTION_CODES,
         },
+        Kind::Request => Vocabulary {
+            categories: inc::CATEGORIES,
+            hold_reasons: &[],
+            resolution_codes: &[],
+        },
         Kind::Problem => Vocabulary {
             categories: inc::CATEGORIES,
             hold_reasons: &[],
@@ -404,6 +409,13 @@ pub struct Draft {
     /// Agents may name another requester; whose customer applies is resolved from the database.
     requester_given: bool,
     details: Map<String, Value>,
+}
+
+impl Draft {
+    /// The kind's own fields as submitted.
+    pub fn details(&self) -> Map<String, Value> {
+        self.details.clone()
+    }
 }
 
 /// Check a create request against the rules that need no database.

@@ -96,6 +96,7 @@ fn routes_for(k: Kind) -> Router<AppState> {
 fn labels(k: Kind) -> (&'static str, &'static str) {
     match k {
         Kind::Incident => ("Incidents", "incident"),
+        Kind::Request => ("Requests", "request"),
         Kind::Problem => ("Problems", "problem"),
         Kind::KnownError => ("Known errors", "known error"),
     }

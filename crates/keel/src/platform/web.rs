@@ -59,6 +59,7 @@ pub fn as_bool<S: serde::Serializer>(v: &i64, s: S) -> Result<S::Ok, S::Error> {
     info(title = "Keel API", description = "IT service management for ISO/IEC 20000-1:2018. Errors are RFC 9457 problem+json; lists use cursor pagination.", version = "1"),
     tags(
         (name = "incidents", description = "Incident management (ISO/IEC 20000-1 8.6.1)"),
+        (name = "requests", description = "Service request management (ISO/IEC 20000-1 8.6.2)"),
         (name = "problems", description = "Problem management (ISO/IEC 20000-1 8.6.3)"),
         (name = "known-errors", description = "Known errors: documented root causes and workarounds (8.6.3)"),
         (name = "service-levels", description = "Business calendars, service level targets, SLA attainment (8.3.3)"),
@@ -87,6 +88,15 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(operation::resolution::incident::escalate))
         .routes(routes!(operation::resolution::incident::confirm))
         .routes(routes!(operation::resolution::incident::reject))
+        .merge(operation::resolution::request::routes_mod::routes::router())
+        .routes(routes!(
+            operation::resolution::request::api_list_types,
+            operation::resolution::request::api_create_type
+        ))
+        .routes(routes!(operation::resolution::request::api_approvals))
+        .routes(routes!(operation::resolution::request::api_decide))
+        .routes(routes!(operation::resolution::request::api_tasks))
+        .routes(routes!(operation::resolution::request::api_complete))
         .merge(operation::resolution::problem::problems::routes::router())
         .merge(operation::resolution::problem::known_errors::routes::router())
         .routes(routes!(operation::resolution::problem::raise_from_incident))

@@ -10,6 +10,31 @@ use serde_json::{Value, json};
 /// (method, path template) → (action needed, or None for "any signed-in user"; a request body).
 fn table(method: &str, path: &str, tag: &str) -> Option<(Option<Action>, Option<Value>)> {
     use Action::*;
+    // Requests have the incidents' routes, for everyone.
+    if let Some(rest) = path.strip_prefix("/api/v1/requests") {
+        let row = match (method, rest) {
+            ("get", "/{number}/history") => (Some(ReadAudit), None),
+            ("get", _) => (Some(ReadWorkItems), None),
+            // A request needs a type; the body has none, so allowed callers get a 422.
+            ("post", "") => (
+                Some(CreateIncident),
+                Some(json!({"title": format!("by {tag}")})),
+            ),
+            ("patch", _) => (Some(UpdateWorkItems), Some(json!({"description": "x"}))),
+            ("post", "/{number}/comments") => (Some(CommentPublic), Some(json!({"body": "hello"}))),
+            ("post", "/{number}/links") => (
+                Some(UpdateWorkItems),
+                Some(json!({"kind": "relates_to", "to": "INC-000002"})),
+            ),
+            ("post", "/{number}/attachments") => (Some(Attach), None),
+            ("post", "/{number}/approvals/{id}") => {
+                (Some(ReadWorkItems), Some(json!({"decision": "approve"})))
+            }
+            ("post", "/{number}/tasks/{id}/complete") => (Some(UpdateWorkItems), Some(json!({}))),
+            _ => return None,
+        };
+        return Some(row);
+    }
     // Problems and known errors have the incidents' routes, for staff only.
     for internal in ["/api/v1/problems", "/api/v1/known-errors"] {
         if let Some(rest) = path.strip_prefix(internal) {
@@ -145,6 +170,11 @@ fn table(method: &str, path: &str, tag: &str) -> Option<(Option<Action>, Option<
         ("get", "/api/v1/sla/attainment") => (Some(ReadServiceLevels), None),
         ("get", "/api/v1/views") => (Some(ReadWorkItems), None),
         ("get", "/api/v1/search") => (Some(ReadWorkItems), None),
+        ("get", "/api/v1/request-types") => (Some(ReadWorkItems), None),
+        ("post", "/api/v1/request-types") => (
+            Some(ManageReference),
+            Some(json!({"name": format!("type {tag}")})),
+        ),
         ("get", "/api/v1/knowledge") => (Some(ReadKnowledge), None),
         ("post", "/api/v1/knowledge") => (
             Some(WriteKnowledge),

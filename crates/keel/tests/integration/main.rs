@@ -11,6 +11,7 @@ mod filters;
 mod incidents;
 mod knowledge;
 mod problems;
+mod requests;
 mod schema;
 mod search;
 mod service_levels;

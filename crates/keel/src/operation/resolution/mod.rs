@@ -4,6 +4,7 @@
 pub mod incident;
 pub mod incident_ui;
 pub mod problem;
+pub mod request;
 
 use crate::kernel::ItemRow;
 use crate::platform::db::{Q, Tx};
@@ -11,8 +12,12 @@ use crate::platform::error::{AppError, AppResult};
 use keel_core::kernel::Kind;
 
 /// Rules a process adds to a state change beyond its lifecycle, checked inside the change's
-/// transaction: a major incident closes only after its review (8.6.1).
+/// transaction: a major incident closes only after its review (8.6.1); a request's tasks open
+/// and must be done (8.6.2).
 pub async fn before_move(tx: &mut Tx, kind: Kind, item: &ItemRow, to: &str) -> AppResult<()> {
+    if kind == Kind::Request {
+        return request::on_move(tx, item, to).await;
+    }
     if kind == Kind::Incident && to == "closed" {
         let open_review: Option<(i64,)> = tx
             .opt(

@@ -283,6 +283,8 @@ pub fn desired_status(metric: Metric, state: &str, hold_reason: Option<&str>) ->
         {
             Status::Paused
         }
+        // Time waiting for an approver is not the fulfiller's (8.6.2).
+        (Metric::Resolution, "awaiting_approval") => Status::Paused,
         (Metric::Resolution, _) => Status::Running,
     }
 }
