@@ -345,7 +345,7 @@ test('agent: incident list, navigation and screenshot', { timeout: TEST_TIMEOUT_
     assert.equal(new URL(page.url()).pathname, '/incidents');
     assert.equal(await text(page, 'main h1'), 'Incidents');
     const nav = await page.locator('nav[aria-label=Main] a').allTextContents();
-    assert.deepEqual(nav, ['Incidents', 'Assigned to me', 'Unassigned', 'Breaching soon', 'Breached', 'Problems', 'Known errors', 'Knowledge', 'Notifications', 'New incident']);
+    assert.deepEqual(nav, ['Incidents', 'Requests', 'Assigned to me', 'Unassigned', 'Breaching soon', 'Breached', 'Problems', 'Known errors', 'Knowledge', 'Notifications', 'New incident', 'New request']);
     assert.match(await text(page, 'header .who'), new RegExp(`${AGENT_NAME}\\s*\\(agent\\)`));
     const rows = await listRows(page);
     assert.equal(rows.length, 50, 'a full first page');
@@ -732,7 +732,7 @@ test('requester: "My tickets" lists only their organisation\'s incidents', { tim
     await asRole('requester', async (page) => {
       assert.equal(await text(page, 'main h1'), 'My tickets');
       const nav = await page.locator('nav[aria-label=Main] a').allTextContents();
-      assert.deepEqual(nav, ['My tickets', 'Knowledge', 'Notifications', 'Report a problem']);
+      assert.deepEqual(nav, ['My tickets', 'My requests', 'Knowledge', 'Notifications', 'Report a problem', 'Ask for something']);
       assert.equal(await page.locator('#f-group').count(), 0, 'no group filter for requesters');
       const rows = await listRows(page);
       assert.ok(rows.length > 0, 'the demo requester has tickets');
@@ -1224,5 +1224,40 @@ test('agent writes an article; a manager publishes it', { timeout: TEST_TIMEOUT_
     await navigate(page, () => page.getByRole('button', { name: 'Save' }).click());
     assert.equal(await flashText(page), 'Saved.');
     assert.match(await text(page, '#article-state'), /^published \(published: version 1\)/);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Service requests
+
+test('requester asks for a laptop; the manager approves; agents do the tasks stage by stage', { timeout: TEST_TIMEOUT_MS }, async () => {
+  let number;
+  await asRole('requester', '/requests/new', async (page) => {
+    assert.equal(await text(page, 'main h1'), 'Ask for something');
+    assert.deepEqual(await unlabelledControls(page, 'main'), []);
+    await page.fill('#title', `Laptop for intern ${RUN}`);
+    await page.selectOption('#d_request_type', { label: 'New laptop' });
+    await navigate(page, () => page.getByRole('button', { name: 'Create' }).click());
+    number = new URL(page.url()).pathname.match(/^\/requests\/(REQ-\d{6})$/)?.[1];
+    assert.ok(number, `landed on ${page.url()}`);
+    assert.equal(await fact(page, 'State'), 'awaiting approval');
+    assert.match(await text(page, '#approvals li'), /^Maya Manager \(requester manager\): pending/);
+    assert.equal(await page.getByRole('button', { name: 'Approve' }).count(), 0, 'the requester does not approve');
+  });
+  await asRole('manager', `/requests/${number}`, async (page) => {
+    await navigate(page, () => page.getByRole('button', { name: 'Approve' }).click());
+    assert.equal(await flashText(page), 'Approved.');
+    assert.equal(await fact(page, 'State'), 'in fulfilment');
+    const tasks = await texts(page, '#tasks li');
+    assert.match(tasks[0], /^Stage 1: Order the laptop .* — open/);
+    assert.match(tasks[2], /^Stage 2: Image and deliver .* — pending/);
+  });
+  await asRole('agent', `/requests/${number}`, async (page) => {
+    // Alex is in Service Desk and Network: stage 1's two tasks, then stage 2's.
+    for (let i = 0; i < 3; i++) {
+      await navigate(page, () => page.getByRole('button', { name: 'Mark done' }).first().click());
+      assert.equal(await flashText(page), 'Task done.');
+    }
+    assert.equal(await fact(page, 'State'), 'fulfilled');
   });
 });

@@ -245,8 +245,10 @@ pub async fn seed(db: &Db) -> AppResult<String> {
     }
     seed_problems(db, &agent).await?;
     seed_knowledge(db, &agent, ids[2]).await?;
+    seed_requests(db, &actor, [desk, net, apps], ids[2], ids[1], &requesters).await?;
     Ok(format!(
         "Demo data seeded: {INCIDENTS} incidents with SLA clocks, 4 problems, 1 known error, 3 knowledge articles,\n  \
+         3 request types and 3 service requests,\n  \
          3 customers, 5 services, 3 groups,\n  \
          2 business calendars and response/resolution targets per priority.\n\
          Sign in with any of these (password `{DEMO_PASSWORD}`):\n  \
@@ -498,6 +500,107 @@ async fn seed_knowledge(db: &Db, agent: &Principal, manager_id: i64) -> AppResul
             )
             .await?;
         }
+    }
+    Ok(())
+}
+
+/// Request types (with and without approval, with staged tasks) and a few requests in flight.
+async fn seed_requests(
+    db: &Db,
+    actor: &Actor,
+    [desk, net, apps]: [i64; 3],
+    manager: i64,
+    sms: i64,
+    requesters: &[i64],
+) -> AppResult<()> {
+    use crate::operation::resolution::request::{NewRequestType, TaskTemplate, create_type, raise};
+    let task = |name: &str, group: i64, stage: i64| TaskTemplate {
+        name: name.into(),
+        group_id: Some(group),
+        stage,
+    };
+    let laptop = create_type(
+        db,
+        actor,
+        NewRequestType {
+            name: "New laptop".into(),
+            description: "A standard laptop, imaged and delivered to your desk.".into(),
+            service_id: None,
+            approvers: vec!["requester_manager".into()],
+            approver_id: None,
+            tasks: vec![
+                task("Order the laptop", desk, 1),
+                task("Create the network account", net, 1),
+                task("Image and deliver", desk, 2),
+            ],
+        },
+    )
+    .await?;
+    let software = create_type(
+        db,
+        actor,
+        NewRequestType {
+            name: "Software install".into(),
+            description: "Licensed software from the approved list.".into(),
+            service_id: None,
+            approvers: vec!["named".into()],
+            approver_id: Some(sms),
+            tasks: vec![task("Assign a licence", apps, 1), task("Install", desk, 2)],
+        },
+    )
+    .await?;
+    let reset = create_type(
+        db,
+        actor,
+        NewRequestType {
+            name: "Password reset".into(),
+            description: "Reset a password or unlock an account.".into(),
+            service_id: None,
+            approvers: vec![],
+            approver_id: None,
+            tasks: vec![task("Reset and tell the user", desk, 1)],
+        },
+    )
+    .await?;
+    // Every requester's manager is Maya Manager.
+    for r in requesters {
+        crate::directory::set_manager(db, actor, *r, Some(manager)).await?;
+    }
+    let requester = Principal {
+        user_id: requesters[0],
+        email: "requester@demo.keel".into(),
+        name: "Rita Requester".into(),
+        role: Role::Requester,
+        customer_id: None,
+        channel: crate::management::support::audit_trail::Channel::Web,
+        csrf: None,
+    };
+    let requester = Principal {
+        customer_id: crate::directory::get_user(db, requesters[0])
+            .await?
+            .customer_id,
+        ..requester
+    };
+    for (title, t) in [
+        ("Laptop for our new analyst", laptop.id),
+        ("Visio for process maps", software.id),
+        ("Unlock my account", reset.id),
+    ] {
+        raise(
+            db,
+            &requester,
+            NewItem {
+                title: title.into(),
+                details: [(
+                    "request_type".to_string(),
+                    serde_json::Value::String(t.to_string()),
+                )]
+                .into_iter()
+                .collect(),
+                ..Default::default()
+            },
+        )
+        .await?;
     }
     Ok(())
 }

@@ -218,6 +218,7 @@ async fn render_new(
         "item_new.html",
         context! { me => viewer(p), flash => (), kind => k.as_str(), base => base(k), label => labels(k).0, singular => labels(k).1, services => V::from(Serde(&services)), categories => V::from(Serde(kernel::vocabulary(k).categories)),
                    details => detail_fields(k, &f.details()),
+                   request_types => V::from(Serde(&if k == Kind::Request { crate::operation::resolution::request::list_types(&st.db).await.unwrap_or_default() } else { vec![] })),
                    error => msg, error_field => field, f => context! { title => f.title.clone(), description => f.description.clone(), impact => f.impact.clone().unwrap_or_else(|| "3".into()), urgency => f.urgency.clone().unwrap_or_else(|| "3".into()), category => f.category.clone(), service_id => f.service_id.clone() } },
     );
     if let Some(e) = error {
@@ -297,7 +298,11 @@ async fn create_submit(
             details: f.details(),
             ..Default::default()
         };
-        kernel::create(&st.db, k, &p.actor(), &p, input).await
+        if k == Kind::Request {
+            crate::operation::resolution::request::raise(&st.db, &p, input).await
+        } else {
+            kernel::create(&st.db, k, &p.actor(), &p, input).await
+        }
     }
     .await;
     match result {
@@ -334,6 +339,8 @@ struct Detail {
     services: Vec<directory::Named>,
     clocks: Vec<SlaLine>,
     major: Option<crate::operation::resolution::incident::MajorIncident>,
+    approvals: Vec<crate::operation::resolution::request::Approval>,
+    tasks: Vec<crate::operation::resolution::request::Task>,
 }
 
 /// An SLA clock as the item page shows it.
@@ -443,7 +450,17 @@ async fn load_detail(
     } else {
         None
     };
+    let (approvals, tasks) = if k == Kind::Request {
+        (
+            crate::operation::resolution::request::approvals(&st.db, &row).await?,
+            crate::operation::resolution::request::tasks(&st.db, &row).await?,
+        )
+    } else {
+        (vec![], vec![])
+    };
     Ok(Detail {
+        approvals,
+        tasks,
         major,
         row,
         comments,
@@ -479,6 +496,7 @@ fn render_detail(
             me => viewer(p), flash => flash, kind => k.as_str(), base => base(k), label => labels(k).0, singular => labels(k).1,
             details => detail_fields(k, &d.row.details_map()),
             major => d.major.as_ref().map(|m| V::from(Serde(m))),
+            approvals => V::from(Serde(&d.approvals)), tasks => V::from(Serde(&d.tasks)), my_id => p.user_id,
             can_manage_major => k == Kind::Incident && p.can(Action::ManageMajorIncidents),
             can_answer => k == Kind::Incident && p.can(Action::ConfirmResolution),
             criteria => V::from(Serde(keel_core::operation::resolution::incident::MAJOR_CRITERIA)),

@@ -186,6 +186,7 @@ pub fn router(state: AppState) -> Router {
         .merge(platform::ui::routes())
         .merge(kernel::ui::routes())
         .merge(operation::resolution::incident_ui::routes())
+        .merge(operation::resolution::request_ui::routes())
         .merge(management::support::knowledge_ui::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))

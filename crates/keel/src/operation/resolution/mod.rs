@@ -5,6 +5,7 @@ pub mod incident;
 pub mod incident_ui;
 pub mod problem;
 pub mod request;
+pub mod request_ui;
 
 use crate::kernel::ItemRow;
 use crate::platform::db::{Q, Tx};

@@ -275,6 +275,13 @@ async fn type_of(tx: &mut Tx, item: &ItemRow) -> AppResult<TypeRow> {
         .await?)
 }
 
+/// Raise a request outside the API's create (the web form): check, create, start.
+pub async fn raise(db: &Db, p: &Principal, input: kernel::NewItem) -> AppResult<ItemRow> {
+    check_draft(db, &input.details).await?;
+    let row = kernel::create(db, K, &p.actor(), p, input).await?;
+    start(db, &row.number, &p.actor()).await
+}
+
 /// After a request is created: ask for its approvals, or go straight to fulfilment.
 pub async fn start(db: &Db, number: &str, actor: &Actor) -> AppResult<ItemRow> {
     let item = kernel::get(db, K, number, Scope::All).await?;
