@@ -5,6 +5,9 @@ CREATE VIRTUAL TABLE work_items_fts USING fts5(
     content='work_items', content_rowid='id', tokenize='porter unicode61'
 );
 INSERT INTO work_items_fts(work_items_fts) VALUES ('rebuild');
+-- `rank` is bm25 with number and title weighted above details and description, so queries can
+-- take the best matches with FTS5's `ORDER BY rank LIMIT n` shortcut.
+INSERT INTO work_items_fts(work_items_fts, rank) VALUES ('rank', 'bm25(10.0, 5.0, 1.0, 2.0)');
 
 CREATE TRIGGER work_items_fts_insert AFTER INSERT ON work_items BEGIN
     INSERT INTO work_items_fts(rowid, number, title, description, details)

@@ -731,13 +731,23 @@ fn compile(e: &query::Expr, q: &mut Q, me: i64, now: i64) -> String {
             },
             V::Name(n) => {
                 let p = q.arg(n.to_lowercase());
+                // Groups, services and customers have unique names: one id, so the planner can
+                // treat the condition as an equality and walk an index in sort order.
                 match f {
                     Field::AssignmentGroup => {
-                        format!("(SELECT id FROM support_groups WHERE LOWER(name) = {p})")
+                        format!(
+                            "COALESCE((SELECT id FROM support_groups WHERE LOWER(name) = {p} LIMIT 1), -1)"
+                        )
                     }
-                    Field::Service => format!("(SELECT id FROM services WHERE LOWER(name) = {p})"),
+                    Field::Service => {
+                        format!(
+                            "COALESCE((SELECT id FROM services WHERE LOWER(name) = {p} LIMIT 1), -1)"
+                        )
+                    }
                     Field::Customer => {
-                        format!("(SELECT id FROM customers WHERE LOWER(name) = {p})")
+                        format!(
+                            "COALESCE((SELECT id FROM customers WHERE LOWER(name) = {p} LIMIT 1), -1)"
+                        )
                     }
                     _ => format!(
                         "(SELECT id FROM users WHERE LOWER(name) = {p} OR LOWER(email) = {p})"
@@ -746,7 +756,10 @@ fn compile(e: &query::Expr, q: &mut Q, me: i64, now: i64) -> String {
             }
         }
     };
-    let is_sub = |v: &V| matches!(v, V::Name(_));
+    // A person's name may match several users (`IN`); other names are unique (`=`).
+    let is_sub = |f: Field, v: &V| {
+        matches!(v, V::Name(_)) && matches!(f, Field::Assignee | Field::Requester)
+    };
     match e {
         Expr::And(v) => format!(
             "({})",
@@ -796,8 +809,8 @@ fn compile(e: &query::Expr, q: &mut Q, me: i64, now: i64) -> String {
                     let p = q.arg(like);
                     format!("LOWER(COALESCE({c}, '')) LIKE {p} ESCAPE '\\'")
                 }
-                Op::Eq if is_sub(value) => format!("{c} IN {}", rhs(*field, value, q)),
-                Op::Ne if is_sub(value) => {
+                Op::Eq if is_sub(*field, value) => format!("{c} IN {}", rhs(*field, value, q)),
+                Op::Ne if is_sub(*field, value) => {
                     format!("({c} IS NULL OR {c} NOT IN {})", rhs(*field, value, q))
                 }
                 Op::Ne => format!("({c} IS NULL OR {c} <> {})", rhs(*field, value, q)),
@@ -813,7 +826,7 @@ fn compile(e: &query::Expr, q: &mut Q, me: i64, now: i64) -> String {
             let parts: Vec<String> = values
                 .iter()
                 .map(|v| {
-                    if is_sub(v) {
+                    if is_sub(*field, v) {
                         format!("{c} IN {}", rhs(*field, v, q))
                     } else {
                         format!("{c} = {}", rhs(*field, v, q))

@@ -82,64 +82,20 @@ pub async fn search(
         return Ok(vec![]);
     }
     let internal_ok = p.can(Action::InternalNotes);
-    let mut q = Q::new("");
-    // (item id, score: lower is better, source)
-    let hits_sql = match db.backend() {
-        Backend::Sqlite => {
-            let m = q.arg(
-                words
-                    .iter()
-                    .map(|w| format!("\"{w}\"*"))
-                    .collect::<Vec<_>>()
-                    .join(" "),
-            );
-            let notes = if internal_ok {
-                ""
-            } else {
-                " AND c.internal = 0"
-            };
-            format!(
-                "SELECT work_items_fts.rowid AS id, bm25(work_items_fts, 10.0, 5.0, 1.0, 2.0) AS score, 'item' AS src FROM work_items_fts WHERE work_items_fts MATCH {m} \
-                 UNION ALL \
-                 SELECT c.item_id AS id, bm25(comments_fts) AS score, 'comment' AS src FROM comments_fts JOIN comments c ON c.id = comments_fts.rowid WHERE comments_fts MATCH {m}{notes}"
-            )
-        }
-        Backend::Postgres => {
-            let t = q.arg(
-                words
-                    .iter()
-                    .map(|w| format!("{w}:*"))
-                    .collect::<Vec<_>>()
-                    .join(" & "),
-            );
-            let notes = if internal_ok {
-                ""
-            } else {
-                " AND c.internal = 0"
-            };
-            // Matched through the indexed expression; ranked with number and title weighted
-            // above details and description (as the FTS5 column weights do).
-            format!(
-                "SELECT i.id, -ts_rank(setweight(to_tsvector('english', replace(i.number, '-', ' ') || ' ' || i.title), 'A') || setweight(to_tsvector('english', i.details), 'B') \
-                   || setweight(to_tsvector('english', i.description), 'C'), to_tsquery('english', {t})) AS score, 'item' AS src \
-                 FROM work_items i WHERE to_tsvector('english', replace(i.number, '-', ' ') || ' ' || i.title || ' ' || i.description || ' ' || i.details) @@ to_tsquery('english', {t}) \
-                 UNION ALL \
-                 SELECT c.item_id, -ts_rank(to_tsvector('english', c.body), to_tsquery('english', {t})) / 2 AS score, 'comment' AS src \
-                 FROM comments c WHERE to_tsvector('english', c.body) @@ to_tsquery('english', {t}){notes}"
-            )
-        }
-    };
-    let mut conds = vec![];
-    let ks: Vec<String> = kinds.iter().map(|k| q.arg(k.as_str())).collect();
-    conds.push(format!("w.kind IN ({})", ks.join(", ")));
-    Scope::of(p).restrict(&mut q, &mut conds);
-    let lim = q.arg(limit);
-    q.sql = format!(
-        "SELECT w.id, CAST(MIN(h.score) AS DOUBLE PRECISION) AS score, MAX(h.src) AS src FROM ({hits_sql}) h JOIN work_items w ON w.id = h.id \
-         WHERE {} GROUP BY w.id ORDER BY 2, w.id DESC LIMIT {lim}",
-        conds.join(" AND ")
-    );
-    let ranked: Vec<(i64, f64, String)> = db.all(q).await?;
+    // A broad query (thousands of matching items) ranks the newest WINDOW matches of each
+    // index, not all of them: ranking every match costs tens of milliseconds per 10,000 items,
+    // and among that many equally plausible hits the recent ones are the ones people look for.
+    let broad = matching(db, &words).await? > WINDOW;
+    let ranked = ranked_hits(
+        db,
+        p,
+        &words,
+        &kinds,
+        internal_ok,
+        limit,
+        broad.then_some(WINDOW),
+    )
+    .await?;
     if ranked.is_empty() {
         return Ok(vec![]);
     }
@@ -165,6 +121,124 @@ pub async fn search(
             })
         })
         .collect())
+}
+
+/// How many items a broad query ranks (the newest matches of each index).
+pub const WINDOW: i64 = 5_000;
+
+/// How many items match all the words, counted up to `WINDOW + 1` (cheap: no ranking).
+async fn matching(db: &Db, words: &[String]) -> AppResult<i64> {
+    let mut q = Q::new("");
+    q.sql = match db.backend() {
+        Backend::Sqlite => {
+            let m = q.arg(
+                words
+                    .iter()
+                    .map(|w| format!("\"{w}\"*"))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            );
+            let n = q.arg(WINDOW + 1);
+            format!(
+                "SELECT COUNT(*) FROM (SELECT rowid FROM work_items_fts WHERE work_items_fts MATCH {m} LIMIT {n}) x"
+            )
+        }
+        Backend::Postgres => {
+            let t = q.arg(
+                words
+                    .iter()
+                    .map(|w| format!("{w}:*"))
+                    .collect::<Vec<_>>()
+                    .join(" & "),
+            );
+            let n = q.arg(WINDOW + 1);
+            format!(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM work_items i WHERE to_tsvector('english', replace(i.number, '-', ' ') || ' ' || i.title || ' ' || i.description || ' ' || i.details) \
+                 @@ to_tsquery('english', {t}) LIMIT {n}) x"
+            )
+        }
+    };
+    let (n,): (i64,) = db.one(q).await?;
+    Ok(n)
+}
+
+/// The ids of the best matches `p` may read, with score (lower is better) and source; `window`
+/// ranks only the newest `window` matches of each index.
+async fn ranked_hits(
+    db: &Db,
+    p: &Principal,
+    words: &[String],
+    kinds: &[Kind],
+    internal_ok: bool,
+    limit: i64,
+    window: Option<i64>,
+) -> AppResult<Vec<(i64, f64, String)>> {
+    let mut q = Q::new("");
+    let notes = if internal_ok {
+        ""
+    } else {
+        " AND c.internal = 0"
+    };
+    let hits_sql = match db.backend() {
+        Backend::Sqlite => {
+            let m = q.arg(
+                words
+                    .iter()
+                    .map(|w| format!("\"{w}\"*"))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            );
+            let cap = window
+                .map(|k| format!(" ORDER BY rowid DESC LIMIT {}", q.arg(k)))
+                .unwrap_or_default();
+            format!(
+                "SELECT i.id, i.score, 'item' AS src FROM (SELECT rowid AS id, rank AS score FROM work_items_fts WHERE work_items_fts MATCH {m}{cap}) i \
+                 UNION ALL \
+                 SELECT c.item_id AS id, s.score, 'comment' AS src FROM (SELECT rowid AS id, rank AS score FROM comments_fts WHERE comments_fts MATCH {m}{cap}) s \
+                 JOIN comments c ON c.id = s.id WHERE 1 = 1{notes}"
+            )
+        }
+        Backend::Postgres => {
+            let t = q.arg(
+                words
+                    .iter()
+                    .map(|w| format!("{w}:*"))
+                    .collect::<Vec<_>>()
+                    .join(" & "),
+            );
+            let (cap_items, cap_comments) = match window {
+                Some(k) => {
+                    let k = q.arg(k);
+                    (
+                        format!(" ORDER BY i.id DESC LIMIT {k}"),
+                        format!(" ORDER BY c.id DESC LIMIT {k}"),
+                    )
+                }
+                None => (String::new(), String::new()),
+            };
+            // Matched through the indexed expression; ranked with number and title weighted
+            // above details and description (as the FTS5 column weights do).
+            format!(
+                "(SELECT i.id, -ts_rank(setweight(to_tsvector('english', replace(i.number, '-', ' ') || ' ' || i.title), 'A') || setweight(to_tsvector('english', i.details), 'B') \
+                   || setweight(to_tsvector('english', i.description), 'C'), to_tsquery('english', {t})) AS score, 'item' AS src \
+                 FROM work_items i WHERE to_tsvector('english', replace(i.number, '-', ' ') || ' ' || i.title || ' ' || i.description || ' ' || i.details) @@ to_tsquery('english', {t}){cap_items}) \
+                 UNION ALL \
+                 (SELECT c.item_id, -ts_rank(to_tsvector('english', c.body), to_tsquery('english', {t})) / 2 AS score, 'comment' AS src \
+                 FROM comments c WHERE to_tsvector('english', c.body) @@ to_tsquery('english', {t}){notes}{cap_comments})"
+            )
+        }
+    };
+    let mut conds = vec![];
+    let ks: Vec<String> = kinds.iter().map(|k| q.arg(k.as_str())).collect();
+    conds.push(format!("w.kind IN ({})", ks.join(", ")));
+    Scope::of(p).restrict(&mut q, &mut conds);
+    let lim = q.arg(limit);
+    q.sql = format!(
+        "SELECT w.id, CAST(MIN(h.score) AS DOUBLE PRECISION) AS score, MAX(h.src) AS src FROM ({hits_sql}) h JOIN work_items w ON w.id = h.id \
+         WHERE {} GROUP BY w.id ORDER BY 2, w.id DESC LIMIT {lim}",
+        conds.join(" AND ")
+    );
+    Ok(db.all(q).await?)
 }
 
 /// Full-text search over work items (and their comments) the caller may read, best first.

@@ -63,6 +63,8 @@ db_test!(filter_expressions_select_what_they_say, |app| {
             &["INC-000001"],
         ),
         ("assignment_group = network", &["INC-000002"]),
+        ("assignment_group = nosuchgroup", &[]),
+        ("assignment_group != nosuchgroup", &all),
         (&format!("assignment_group = {net}"), &["INC-000002"]),
         ("assignee = me", &["INC-000001"]),
         ("assignee != me", &["INC-000002", "INC-000003"]),
