@@ -202,6 +202,11 @@ pub async fn housekeeping(db: &Db) -> DbResult<()> {
             .bind(now - 30 * 86_400_000),
     )
     .await?;
+    // Keep the SQLite planner's statistics current (PostgreSQL's autovacuum does this), so
+    // large lists keep choosing the right index.
+    if db.backend() == crate::platform::db::Backend::Sqlite {
+        db.exec(Q::new("PRAGMA optimize")).await?;
+    }
     Ok(())
 }
 
