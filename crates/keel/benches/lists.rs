@@ -133,7 +133,7 @@ async fn run(label: &str, url: &str) -> serde_json::Value {
     for (name, filter, sort) in lists {
         let mut times = vec![];
         for r in 0..RUNS {
-            let p = agent(1 + (r as i64 % 20));
+            let p = agent(1 + (r as i64 % 19));
             let lp = params(filter, sort);
             let f = lp.filter(Kind::Incident, &p).expect("filter");
             let s: (SortKey, bool) = lp.sort().expect("sort");
