@@ -7,6 +7,8 @@
 //! `kernel::search::search`), so the figures are the database work of a request without the
 //! HTTP framing (a fraction of a millisecond, see docs/benchmarks.md).
 
+mod support;
+
 use keel::kernel::api::ListParams;
 use keel::kernel::{self, Scope, SortKey};
 use keel::management::support::audit_trail::Channel;
@@ -230,34 +232,13 @@ async fn main() {
             println!("kept {}", dir.display());
         }
     }
-    if only.as_deref().is_none_or(|o| o == "postgres") {
-        let admin = std::env::var("KEEL_BENCH_PG")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-        match Db::connect_without_migrating(&admin).await {
-            Ok(a) => {
-                let name = format!("keel_lists_bench_{}", std::process::id());
-                a.exec(Q::new(format!("CREATE DATABASE {name}")))
-                    .await
-                    .expect("create db");
-                let base = admin
-                    .rsplit_once('/')
-                    .map(|(b, _)| b)
-                    .unwrap_or(&admin)
-                    .to_string();
-                results.push(run("postgres", &format!("{base}/{name}")).await);
-                a.exec(Q::new(format!("DROP DATABASE {name}")))
-                    .await
-                    .expect("drop db");
-            }
-            Err(e) => println!("postgres: skipped ({e})"),
-        }
+    if only.as_deref().is_none_or(|o| o == "postgres")
+        && let Some(r) = support::with_postgres("keel_lists_bench", |url| async move {
+            run("postgres", &url).await
+        })
+        .await
+    {
+        results.push(r);
     }
-    let stamp = jiff::Timestamp::now()
-        .strftime("%Y%m%dT%H%M%SZ")
-        .to_string();
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench-results");
-    std::fs::create_dir_all(&root).expect("results dir");
-    let out = root.join(format!("{stamp}-lists.json"));
-    std::fs::write(&out, serde_json::to_string_pretty(&results).expect("json")).expect("write");
-    println!("wrote {}", out.display());
+    support::write_results("lists", &results);
 }

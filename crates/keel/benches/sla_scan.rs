@@ -7,6 +7,8 @@
 //! find and announce exactly those (outbox and notification rows included) without reading the
 //! rest; a second pass finds nothing.
 
+mod support;
+
 use keel::kernel::clocks::scan;
 use keel::management::support::audit_trail::Actor;
 use keel::operation::relationship::service_level::{
@@ -19,15 +21,7 @@ const ITEMS: i64 = 200_000;
 
 async fn seed(db: &Db, now: i64) -> i64 {
     let actor = Actor::system("bench");
-    let days = [
-        "monday",
-        "tuesday",
-        "wednesday",
-        "thursday",
-        "friday",
-        "saturday",
-        "sunday",
-    ];
+    let days = keel_core::operation::relationship::service_level::calendar::WEEKDAYS;
     let cal = create_calendar(
         db,
         &actor,
@@ -136,32 +130,12 @@ async fn main() {
     std::fs::create_dir_all(&dir).expect("dir");
     let mut results = vec![run("sqlite", &format!("sqlite://{}/bench.db", dir.display())).await];
     let _ = std::fs::remove_dir_all(&dir);
-    let admin = std::env::var("KEEL_BENCH_PG")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    match Db::connect_without_migrating(&admin).await {
-        Ok(a) => {
-            let name = format!("keel_sla_bench_{}", std::process::id());
-            a.exec(Q::new(format!("CREATE DATABASE {name}")))
-                .await
-                .expect("create db");
-            let base = admin
-                .rsplit_once('/')
-                .map(|(b, _)| b)
-                .unwrap_or(&admin)
-                .to_string();
-            results.push(run("postgres", &format!("{base}/{name}")).await);
-            a.exec(Q::new(format!("DROP DATABASE {name}")))
-                .await
-                .expect("drop db");
-        }
-        Err(e) => println!("postgres: skipped ({e})"),
+    if let Some(r) = support::with_postgres("keel_sla_bench", |url| async move {
+        run("postgres", &url).await
+    })
+    .await
+    {
+        results.push(r);
     }
-    let stamp = jiff::Timestamp::now()
-        .strftime("%Y%m%dT%H%M%SZ")
-        .to_string();
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench-results");
-    std::fs::create_dir_all(&root).expect("results dir");
-    let out = root.join(format!("{stamp}-sla-scan.json"));
-    std::fs::write(&out, serde_json::to_string_pretty(&results).expect("json")).expect("write");
-    println!("wrote {}", out.display());
+    support::write_results("sla-scan", &results);
 }

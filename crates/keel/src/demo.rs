@@ -262,15 +262,7 @@ async fn seed_service_levels(db: &Db, actor: &Actor) -> AppResult<()> {
     use crate::operation::relationship::service_level::{
         CalendarInput, TargetInput, Window, create_calendar, create_target,
     };
-    let days = [
-        "monday",
-        "tuesday",
-        "wednesday",
-        "thursday",
-        "friday",
-        "saturday",
-        "sunday",
-    ];
+    let days = keel_core::operation::relationship::service_level::calendar::WEEKDAYS;
     let window = |d: &str, start: &str, end: &str| Window {
         weekday: d.into(),
         start: start.into(),

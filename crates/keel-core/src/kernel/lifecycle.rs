@@ -12,6 +12,26 @@ pub struct Transition {
     pub requires: &'static [&'static str],
 }
 
+impl Transition {
+    /// A move that demands nothing of the item.
+    pub const fn free(from: &'static str, to: &'static str) -> Transition {
+        Transition {
+            from,
+            to,
+            requires: &[],
+        }
+    }
+
+    /// A move that needs the named fields to be set.
+    pub const fn needs(
+        from: &'static str,
+        to: &'static str,
+        requires: &'static [&'static str],
+    ) -> Transition {
+        Transition { from, to, requires }
+    }
+}
+
 #[derive(Debug)]
 pub struct Lifecycle {
     /// Every state; the first is the initial state.

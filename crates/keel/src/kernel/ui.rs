@@ -207,13 +207,7 @@ async fn render_new(
     let services = directory::list_named(&st.db, "services")
         .await
         .unwrap_or_default();
-    let (field, msg) = match &error {
-        Some(AppError::Invalid { field, detail }) => {
-            (Some(field.clone()), Some(format!("{field}: {detail}")))
-        }
-        Some(e) => (None, Some(e.to_string())),
-        None => (None, None),
-    };
+    let (field, msg) = crate::platform::ui::form_error(&error);
     let mut r = st.ui.render(
         "item_new.html",
         context! { me => viewer(p), flash => (), kind => k.as_str(), base => base(k), label => labels(k).0, singular => labels(k).1, services => V::from(Serde(&services)), categories => V::from(Serde(kernel::vocabulary(k).categories)),
@@ -483,13 +477,7 @@ fn render_detail(
     k: Kind,
 ) -> Response {
     let vocab = kernel::vocabulary(k);
-    let (field, msg) = match &error {
-        Some(AppError::Invalid { field, detail }) => {
-            (Some(field.clone()), Some(format!("{field}: {detail}")))
-        }
-        Some(e) => (None, Some(e.to_string())),
-        None => (None, None),
-    };
+    let (field, msg) = crate::platform::ui::form_error(&error);
     let mut r = st.ui.render(
         "item.html",
         context! {

@@ -93,6 +93,17 @@ pub fn viewer(p: &Principal) -> Value {
     }
 }
 
+/// What a form page shows for an error: the field to mark invalid (if any) and the message.
+pub fn form_error(error: &Option<AppError>) -> (Option<String>, Option<String>) {
+    match error {
+        Some(AppError::Invalid { field, detail }) => {
+            (Some(field.clone()), Some(format!("{field}: {detail}")))
+        }
+        Some(e) => (None, Some(e.to_string())),
+        None => (None, None),
+    }
+}
+
 /// A logged-in person using the web UI; anonymous visitors are sent to the login page.
 pub struct WebUser(pub Principal);
 

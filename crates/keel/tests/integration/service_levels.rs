@@ -8,15 +8,7 @@ use keel::platform::db::now_ms;
 use serde_json::{Value, json};
 
 fn all_week() -> Value {
-    let days = [
-        "monday",
-        "tuesday",
-        "wednesday",
-        "thursday",
-        "friday",
-        "saturday",
-        "sunday",
-    ];
+    let days = keel_core::operation::relationship::service_level::calendar::WEEKDAYS;
     Value::Array(
         days.iter()
             .map(|d| json!({"weekday": d, "start": "00:00", "end": "24:00"}))

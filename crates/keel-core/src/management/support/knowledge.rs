@@ -6,14 +6,6 @@
 
 use crate::kernel::lifecycle::{Lifecycle, Transition};
 
-const fn t(from: &'static str, to: &'static str) -> Transition {
-    Transition {
-        from,
-        to,
-        requires: &[],
-    }
-}
-
 /// draft → review → published → retired; review sends back to draft; a retired article may be
 /// revived as a draft. Editing a published article moves it to draft (its published version
 /// stays visible).
@@ -21,12 +13,12 @@ pub static LIFECYCLE: Lifecycle = Lifecycle {
     states: &["draft", "review", "published", "retired"],
     terminal: &["retired"],
     transitions: &[
-        t("draft", "review"),
-        t("review", "draft"),
-        t("review", "published"),
-        t("published", "retired"),
-        t("published", "draft"),
-        t("retired", "draft"),
+        Transition::free("draft", "review"),
+        Transition::free("review", "draft"),
+        Transition::free("review", "published"),
+        Transition::free("published", "retired"),
+        Transition::free("published", "draft"),
+        Transition::free("retired", "draft"),
     ],
 };
 

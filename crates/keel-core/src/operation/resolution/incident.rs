@@ -2,14 +2,6 @@
 
 use crate::kernel::lifecycle::{Lifecycle, Transition};
 
-const fn t(from: &'static str, to: &'static str) -> Transition {
-    Transition {
-        from,
-        to,
-        requires: &[],
-    }
-}
-
 /// new → in_progress ⇄ on_hold → resolved → closed, cancel from any open state, reopen from
 /// resolved. Putting on hold needs a reason; resolving needs a resolution code and notes
 /// (8.6.1: incidents are resolved and the resolution recorded).
@@ -24,38 +16,26 @@ pub static LIFECYCLE: Lifecycle = Lifecycle {
     ],
     terminal: &["resolved", "closed", "cancelled"],
     transitions: &[
-        t("new", "in_progress"),
-        Transition {
-            from: "new",
-            to: "on_hold",
-            requires: &["hold_reason"],
-        },
-        Transition {
-            from: "in_progress",
-            to: "on_hold",
-            requires: &["hold_reason"],
-        },
-        t("on_hold", "in_progress"),
-        Transition {
-            from: "new",
-            to: "resolved",
-            requires: &["resolution_code", "resolution_notes"],
-        },
-        Transition {
-            from: "in_progress",
-            to: "resolved",
-            requires: &["resolution_code", "resolution_notes"],
-        },
-        Transition {
-            from: "on_hold",
-            to: "resolved",
-            requires: &["resolution_code", "resolution_notes"],
-        },
-        t("resolved", "in_progress"),
-        t("resolved", "closed"),
-        t("new", "cancelled"),
-        t("in_progress", "cancelled"),
-        t("on_hold", "cancelled"),
+        Transition::free("new", "in_progress"),
+        Transition::needs("new", "on_hold", &["hold_reason"]),
+        Transition::needs("in_progress", "on_hold", &["hold_reason"]),
+        Transition::free("on_hold", "in_progress"),
+        Transition::needs("new", "resolved", &["resolution_code", "resolution_notes"]),
+        Transition::needs(
+            "in_progress",
+            "resolved",
+            &["resolution_code", "resolution_notes"],
+        ),
+        Transition::needs(
+            "on_hold",
+            "resolved",
+            &["resolution_code", "resolution_notes"],
+        ),
+        Transition::free("resolved", "in_progress"),
+        Transition::free("resolved", "closed"),
+        Transition::free("new", "cancelled"),
+        Transition::free("in_progress", "cancelled"),
+        Transition::free("on_hold", "cancelled"),
     ],
 };
 

@@ -9,10 +9,6 @@
 use crate::kernel::details::Field;
 use crate::kernel::lifecycle::{Lifecycle, Transition};
 
-const fn t(from: &'static str, to: &'static str, requires: &'static [&'static str]) -> Transition {
-    Transition { from, to, requires }
-}
-
 const RESOLVE: &[&str] = &["resolution_code", "resolution_notes"];
 const KNOWN: &[&str] = &["root_cause", "workaround"];
 
@@ -30,16 +26,16 @@ pub static LIFECYCLE: Lifecycle = Lifecycle {
     ],
     terminal: &["resolved", "closed", "cancelled"],
     transitions: &[
-        t("new", "investigating", &[]),
-        t("new", "known_error", KNOWN),
-        t("investigating", "known_error", KNOWN),
-        t("investigating", "resolved", RESOLVE),
-        t("known_error", "resolved", RESOLVE),
-        t("resolved", "investigating", &[]),
-        t("resolved", "closed", &["closure_review"]),
-        t("new", "cancelled", &[]),
-        t("investigating", "cancelled", &[]),
-        t("known_error", "cancelled", &[]),
+        Transition::needs("new", "investigating", &[]),
+        Transition::needs("new", "known_error", KNOWN),
+        Transition::needs("investigating", "known_error", KNOWN),
+        Transition::needs("investigating", "resolved", RESOLVE),
+        Transition::needs("known_error", "resolved", RESOLVE),
+        Transition::needs("resolved", "investigating", &[]),
+        Transition::needs("resolved", "closed", &["closure_review"]),
+        Transition::needs("new", "cancelled", &[]),
+        Transition::needs("investigating", "cancelled", &[]),
+        Transition::needs("known_error", "cancelled", &[]),
     ],
 };
 
@@ -67,7 +63,10 @@ pub const RESOLUTION_CODES: &[&str] = &[
 pub static KNOWN_ERROR_LIFECYCLE: Lifecycle = Lifecycle {
     states: &["active", "retired"],
     terminal: &["retired"],
-    transitions: &[t("active", "retired", &[]), t("retired", "active", &[])],
+    transitions: &[
+        Transition::needs("active", "retired", &[]),
+        Transition::needs("retired", "active", &[]),
+    ],
 };
 
 pub static KNOWN_ERROR_FIELDS: &[Field] = &[

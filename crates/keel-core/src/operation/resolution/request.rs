@@ -9,14 +9,6 @@
 use crate::kernel::details::Field;
 use crate::kernel::lifecycle::{Lifecycle, Transition};
 
-const fn t(from: &'static str, to: &'static str) -> Transition {
-    Transition {
-        from,
-        to,
-        requires: &[],
-    }
-}
-
 pub static LIFECYCLE: Lifecycle = Lifecycle {
     states: &[
         "submitted",
@@ -29,16 +21,16 @@ pub static LIFECYCLE: Lifecycle = Lifecycle {
     ],
     terminal: &["fulfilled", "closed", "rejected", "cancelled"],
     transitions: &[
-        t("submitted", "awaiting_approval"),
-        t("submitted", "in_fulfilment"),
-        t("awaiting_approval", "in_fulfilment"),
-        t("awaiting_approval", "rejected"),
-        t("in_fulfilment", "fulfilled"),
-        t("fulfilled", "in_fulfilment"),
-        t("fulfilled", "closed"),
-        t("submitted", "cancelled"),
-        t("awaiting_approval", "cancelled"),
-        t("in_fulfilment", "cancelled"),
+        Transition::free("submitted", "awaiting_approval"),
+        Transition::free("submitted", "in_fulfilment"),
+        Transition::free("awaiting_approval", "in_fulfilment"),
+        Transition::free("awaiting_approval", "rejected"),
+        Transition::free("in_fulfilment", "fulfilled"),
+        Transition::free("fulfilled", "in_fulfilment"),
+        Transition::free("fulfilled", "closed"),
+        Transition::free("submitted", "cancelled"),
+        Transition::free("awaiting_approval", "cancelled"),
+        Transition::free("in_fulfilment", "cancelled"),
     ],
 };
 

@@ -99,13 +99,7 @@ async fn render(
     let services = directory::list_named(&st.db, "services")
         .await
         .unwrap_or_default();
-    let (field, msg) = match &error {
-        Some(AppError::Invalid { field, detail }) => {
-            (Some(field.clone()), Some(format!("{field}: {detail}")))
-        }
-        Some(e) => (None, Some(e.to_string())),
-        None => (None, None),
-    };
+    let (field, msg) = crate::platform::ui::form_error(&error);
     let mut r = st.ui.render(
         "knowledge.html",
         context! {
