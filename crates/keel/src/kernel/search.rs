@@ -152,10 +152,7 @@ async fn matching(db: &Db, words: &[String]) -> AppResult<i64> {
                     .join(" & "),
             );
             let n = q.arg(WINDOW + 1);
-            format!(
-                "SELECT COUNT(*) FROM (SELECT 1 FROM work_items i WHERE to_tsvector('english', replace(i.number, '-', ' ') || ' ' || i.title || ' ' || i.description || ' ' || i.details) \
-                 @@ to_tsquery('english', {t}) LIMIT {n}) x"
-            )
+            format!("SELECT COUNT(*) FROM (SELECT 1 FROM work_items_fts f WHERE f.tsv @@ to_tsquery('english', {t}) LIMIT {n}) x")
         }
     };
     let (n,): (i64,) = db.one(q).await?;
@@ -209,19 +206,13 @@ async fn ranked_hits(
             let (cap_items, cap_comments) = match window {
                 Some(k) => {
                     let k = q.arg(k);
-                    (
-                        format!(" ORDER BY i.id DESC LIMIT {k}"),
-                        format!(" ORDER BY c.id DESC LIMIT {k}"),
-                    )
+                    (format!(" ORDER BY f.item_id DESC LIMIT {k}"), format!(" ORDER BY c.id DESC LIMIT {k}"))
                 }
                 None => (String::new(), String::new()),
             };
-            // Matched through the indexed expression; ranked with number and title weighted
-            // above details and description (as the FTS5 column weights do).
             format!(
-                "(SELECT i.id, -ts_rank(setweight(to_tsvector('english', replace(i.number, '-', ' ') || ' ' || i.title), 'A') || setweight(to_tsvector('english', i.details), 'B') \
-                   || setweight(to_tsvector('english', i.description), 'C'), to_tsquery('english', {t})) AS score, 'item' AS src \
-                 FROM work_items i WHERE to_tsvector('english', replace(i.number, '-', ' ') || ' ' || i.title || ' ' || i.description || ' ' || i.details) @@ to_tsquery('english', {t}){cap_items}) \
+                "(SELECT f.item_id AS id, -ts_rank(f.tsv, to_tsquery('english', {t})) AS score, 'item' AS src \
+                 FROM work_items_fts f WHERE f.tsv @@ to_tsquery('english', {t}){cap_items}) \
                  UNION ALL \
                  (SELECT c.item_id, -ts_rank(to_tsvector('english', c.body), to_tsquery('english', {t})) / 2 AS score, 'comment' AS src \
                  FROM comments c WHERE to_tsvector('english', c.body) @@ to_tsquery('english', {t}){notes}{cap_comments})"
