@@ -152,7 +152,9 @@ async fn matching(db: &Db, words: &[String]) -> AppResult<i64> {
                     .join(" & "),
             );
             let n = q.arg(WINDOW + 1);
-            format!("SELECT COUNT(*) FROM (SELECT 1 FROM work_items_fts f WHERE f.tsv @@ to_tsquery('english', {t}) LIMIT {n}) x")
+            format!(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM work_items_fts f WHERE f.tsv @@ to_tsquery('english', {t}) LIMIT {n}) x"
+            )
         }
     };
     let (n,): (i64,) = db.one(q).await?;
@@ -206,7 +208,10 @@ async fn ranked_hits(
             let (cap_items, cap_comments) = match window {
                 Some(k) => {
                     let k = q.arg(k);
-                    (format!(" ORDER BY f.item_id DESC LIMIT {k}"), format!(" ORDER BY c.id DESC LIMIT {k}"))
+                    (
+                        format!(" ORDER BY f.item_id DESC LIMIT {k}"),
+                        format!(" ORDER BY c.id DESC LIMIT {k}"),
+                    )
                 }
                 None => (String::new(), String::new()),
             };
