@@ -345,7 +345,7 @@ test('agent: incident list, navigation and screenshot', { timeout: TEST_TIMEOUT_
     assert.equal(new URL(page.url()).pathname, '/incidents');
     assert.equal(await text(page, 'main h1'), 'Incidents');
     const nav = await page.locator('nav[aria-label=Main] a').allTextContents();
-    assert.deepEqual(nav, ['Incidents', 'Requests', 'Assigned to me', 'Unassigned', 'Breaching soon', 'Breached', 'Problems', 'Known errors', 'Knowledge', 'Notifications', 'New incident', 'New request']);
+    assert.deepEqual(nav, ['Incidents', 'Requests', 'Assigned to me', 'My groups', 'Unassigned', 'Breaching soon', 'Breached', 'Problems', 'Known errors', 'Knowledge', 'Notifications', 'New incident', 'New request']);
     assert.match(await text(page, 'header .who'), new RegExp(`${AGENT_NAME}\\s*\\(agent\\)`));
     const rows = await listRows(page);
     assert.equal(rows.length, 50, 'a full first page');
@@ -1259,5 +1259,29 @@ test('requester asks for a laptop; the manager approves; agents do the tasks sta
       assert.equal(await flashText(page), 'Task done.');
     }
     assert.equal(await fact(page, 'State'), 'fulfilled');
+  });
+});
+
+test('agent: "My groups" queue and bulk update of selected rows', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await asRole('agent', async (page) => {
+    await navigate(page, () => page.getByRole('link', { name: 'My groups' }).click());
+    assert.equal(new URL(page.url()).searchParams.get('group'), 'mine');
+    // Alex is in all three demo groups: every open item with a group is here.
+    await page.selectOption('#f-state', 'new');
+    await applyFilters(page);
+    assert.equal(new URL(page.url()).searchParams.get('group'), 'mine', 'filtering keeps the queue');
+    const rows = await listRows(page);
+    assert.ok(rows.length >= 2, 'new incidents in my groups');
+    const picked = rows.slice(0, 2).map((r) => r.number);
+    for (const n of picked) await page.check(`input[name=n][value="${n}"]`);
+    await page.selectOption('#bulk-state', 'in_progress');
+    await page.check('input[name=assign_to_me]');
+    await navigate(page, () => page.getByRole('button', { name: 'Update selected' }).click());
+    assert.equal(await flashText(page), 'Updated 2.');
+    const after = await listRows(page);
+    for (const n of picked) assert.ok(!after.some((r) => r.number === n), `${n} left the "new" list`);
+    await page.goto(`/incidents/${picked[0]}`);
+    assert.equal(await fact(page, 'State'), 'in progress');
+    assert.equal(await fact(page, 'Assignee'), AGENT_NAME);
   });
 });

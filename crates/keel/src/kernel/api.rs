@@ -147,6 +147,8 @@ pub struct ListParams {
     pub assignment_group_id: Option<i64>,
     /// A user id, or `me`.
     pub assignee: Option<String>,
+    /// `mine`: only items assigned to one of the caller's groups.
+    pub group: Option<String>,
     /// `true`: only items without an assignee.
     #[serde(default, deserialize_with = "empty_as_none")]
     pub unassigned: Option<bool>,
@@ -189,6 +191,7 @@ impl ListParams {
             self.assignment_group_id.map(|v| v.to_string()),
         );
         put("assignee", self.assignee.clone());
+        put("group", self.group.clone());
         put(
             "unassigned",
             self.unassigned.filter(|u| *u).map(|v| v.to_string()),
@@ -258,7 +261,13 @@ impl ListParams {
                 p.user_id,
             )),
         };
+        let my_groups = match self.group.as_deref() {
+            None | Some("") => None,
+            Some("mine") => Some(p.user_id),
+            Some(v) => return Err(AppError::invalid("group", format!("`{v}` is not `mine`"))),
+        };
         Ok(super::Filter {
+            my_groups,
             expr,
             sla,
             states,

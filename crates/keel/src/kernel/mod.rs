@@ -901,6 +901,8 @@ pub struct Filter {
     pub sla: Option<SlaFilter>,
     /// A parsed filter expression (`keel_core::kernel::query`), and who "me" is in it.
     pub expr: Option<(query::Expr, i64)>,
+    /// Only items of this user's groups (the "my groups" queue).
+    pub my_groups: Option<i64>,
 }
 
 /// Queues by SLA state.
@@ -952,6 +954,12 @@ pub async fn list(
     }
     if let Some(a) = f.assignee_id {
         conds.push(format!("w.assignee_id = {}", q.arg(a)));
+    }
+    if let Some(u) = f.my_groups {
+        conds.push(format!(
+            "w.assignment_group_id IN (SELECT group_id FROM group_members WHERE user_id = {})",
+            q.arg(u)
+        ));
     }
     if f.unassigned {
         conds.push("w.assignee_id IS NULL".into());

@@ -82,6 +82,14 @@ fn routes_for(k: Kind) -> Router<AppState> {
             get(move |s: State<AppState>, u: WebUser, n: Path<(String, i64)>| download(s, u, n, k)),
         )
         .route(
+            &format!("{base}/bulk"),
+            post(
+                move |s: State<AppState>, u: WebUser, f: axum::extract::RawForm| {
+                    bulk_submit(s, u, f, k)
+                },
+            ),
+        )
+        .route(
             &format!("{base}/{{number}}/raise/{{target}}"),
             post(
                 move |s: State<AppState>,
@@ -181,7 +189,8 @@ async fn list_page(
             states => V::from(Serde(k.lifecycle().states)), groups => V::from(Serde(&groups)),
             f => context! { state => q.state.clone().unwrap_or_default(), sort => q.sort.clone().unwrap_or_else(|| "-created_at".into()), q => q.q.clone().unwrap_or_default(),
                             assignee => q.assignee.clone().unwrap_or_default(), group => q.assignment_group_id, open => q.open, unassigned => q.unassigned.unwrap_or(false),
-                            filter => q.filter.clone().unwrap_or_default(), sla => q.sla.clone().unwrap_or_default() },
+                            filter => q.filter.clone().unwrap_or_default(), sla => q.sla.clone().unwrap_or_default(),
+                            my_groups => q.group.as_deref() == Some("mine") },
         },
     );
     if error.is_some() {
@@ -608,6 +617,78 @@ async fn update_submit(
     match result {
         Ok(row) => redirect_with_flash(&format!("{}/{}", base(k), row.number), "Saved."),
         Err(e) => detail_with_error(&st, &p, &number, e, k).await,
+    }
+}
+
+/// "Update selected" on a list: one change applied to each checked item in turn, each in its own
+/// transaction and audited as usual; what could not be changed is reported, not hidden.
+async fn bulk_submit(
+    State(st): State<AppState>,
+    WebUser(p): WebUser,
+    axum::extract::RawForm(raw): axum::extract::RawForm,
+    k: Kind,
+) -> Response {
+    // Several `n` values: parse the pairs by hand (serde_urlencoded keeps only one).
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&raw).unwrap_or_default();
+    let get = |key: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let back = format!("{}?{}", base(k), get("back"));
+    let result = async {
+        check_csrf(&p, &get("csrf"))?;
+        p.require(Action::UpdateWorkItems)?;
+        let numbers: Vec<String> = pairs
+            .iter()
+            .filter(|(k, _)| k == "n")
+            .map(|(_, v)| v.clone())
+            .collect();
+        if numbers.is_empty() {
+            return Err(AppError::invalid("n", "select at least one item"));
+        }
+        let state = Some(get("state")).filter(|s| !s.is_empty());
+        let group = opt_num("assignment_group_id", &Some(get("assignment_group_id")))?;
+        let to_me = get("assign_to_me") == "1";
+        if state.is_none() && group.is_none() && !to_me {
+            return Err(AppError::invalid("state", "choose what to change"));
+        }
+        let (mut done, mut failed) = (0, vec![]);
+        for n in &numbers {
+            let patch = Patch {
+                state: state.clone(),
+                assignment_group_id: group.map(Some),
+                assignee_id: to_me.then_some(Some(p.user_id)),
+                ..Default::default()
+            };
+            match kernel::update(&st.db, k, n, Scope::of(&p), &p.actor(), patch, None).await {
+                Ok(_) => done += 1,
+                Err(
+                    e @ (AppError::Invalid { .. }
+                    | AppError::Conflict(_)
+                    | AppError::NotFound(_)
+                    | AppError::Stale { .. }),
+                ) => failed.push(format!("{n}: {e}")),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok((done, failed))
+    }
+    .await;
+    match result {
+        Ok((done, failed)) if failed.is_empty() => {
+            redirect_with_flash(&back, &format!("Updated {done}."))
+        }
+        Ok((done, failed)) => redirect_with_flash(
+            &back,
+            &format!("Updated {done}; not changed: {}", failed.join("; ")),
+        ),
+        Err(e @ AppError::Invalid { .. }) => {
+            redirect_with_flash(&back, &format!("Nothing changed: {e}"))
+        }
+        Err(e) => page_error(&st, Some(&p), e),
     }
 }
 

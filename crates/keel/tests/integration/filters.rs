@@ -258,3 +258,34 @@ db_test!(saved_views_are_checked_personal_or_shared, |app| {
         .to_string();
     assert!(audit.contains("saved_view"), "{audit}");
 });
+
+db_test!(my_groups_queue, |app| {
+    let other = app
+        .post("admin", "/api/v1/groups", json!({"name": "Elsewhere"}))
+        .await
+        .body["id"]
+        .as_i64()
+        .expect("g");
+    let mine = app
+        .incident(
+            "agent",
+            json!({"title": "In my group", "assignment_group_id": app.group}),
+        )
+        .await;
+    app.incident(
+        "agent",
+        json!({"title": "Not mine", "assignment_group_id": other}),
+    )
+    .await;
+    app.incident("agent", json!({"title": "No group"})).await;
+    let r = app.get("agent", "/api/v1/incidents?group=mine").await;
+    let got: Vec<&str> = r.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|i| i["number"].as_str())
+        .collect();
+    assert_eq!(got, [mine.as_str()], "{}", r.body);
+    let r = app.get("agent", "/api/v1/incidents?group=yours").await;
+    assert_eq!(r.body["field"], "group");
+});
