@@ -345,7 +345,7 @@ test('agent: incident list, navigation and screenshot', { timeout: TEST_TIMEOUT_
     assert.equal(new URL(page.url()).pathname, '/incidents');
     assert.equal(await text(page, 'main h1'), 'Incidents');
     const nav = await page.locator('nav[aria-label=Main] a').allTextContents();
-    assert.deepEqual(nav, ['Incidents', 'Requests', 'Assigned to me', 'My groups', 'Unassigned', 'Breaching soon', 'Breached', 'Problems', 'Known errors', 'Knowledge', 'Notifications', 'New incident', 'New request']);
+    assert.deepEqual(nav, ['Incidents', 'Requests', 'Assigned to me', 'My groups', 'Unassigned', 'Breaching soon', 'Breached', 'Problems', 'Known errors', 'Knowledge', 'Service levels', 'Notifications', 'New incident', 'New request']);
     assert.match(await text(page, 'header .who'), new RegExp(`${AGENT_NAME}\\s*\\(agent\\)`));
     const rows = await listRows(page);
     assert.equal(rows.length, 50, 'a full first page');
@@ -1283,5 +1283,16 @@ test('agent: "My groups" queue and bulk update of selected rows', { timeout: TES
     await page.goto(`/incidents/${picked[0]}`);
     assert.equal(await fact(page, 'State'), 'in progress');
     assert.equal(await fact(page, 'Assignee'), AGENT_NAME);
+  });
+});
+
+test('auditor reads service levels: attainment, targets and calendars', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await asRole('auditor', '/service-levels', async (page, response) => {
+    assert.equal(response.status(), 200);
+    const targets = await texts(page, '#targets tbody tr');
+    assert.ok(targets.some((t) => /^P1 response\s*incident, P1\s*response\s*15 min/.test(t)), targets.join(' | '));
+    assert.match(await text(page, 'main'), /London office hours \(version 1, Europe\/London\)/);
+    const rows = await texts(page, '#attainment tbody tr');
+    assert.ok(rows.length >= 2 && !/No clocks/.test(rows[0]), rows.join(' | '));
   });
 });

@@ -27,6 +27,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("item.html", include_str!("../../templates/item.html")),
     ("search.html", include_str!("../../templates/search.html")),
     (
+        "service_levels.html",
+        include_str!("../../templates/service_levels.html"),
+    ),
+    (
         "knowledge.html",
         include_str!("../../templates/knowledge.html"),
     ),
@@ -89,7 +93,7 @@ pub fn viewer(p: &Principal) -> Value {
         name => p.name.clone(), email => p.email.clone(), role => p.role.as_str(), csrf => p.csrf.clone().unwrap_or_default(),
         can_update => p.can(Action::UpdateWorkItems), can_internal => p.can(Action::InternalNotes) && p.can(Action::UpdateWorkItems),
         can_audit => p.can(Action::ReadAudit), can_attach => p.can(Action::Attach), can_comment => p.can(Action::CommentPublic), can_create => p.can(Action::CreateIncident), is_requester => p.role.is_scoped_to_own_records(),
-        can_notify => p.can(Action::OwnNotifications), can_read_internal => p.can(Action::ReadInternalItems),
+        can_notify => p.can(Action::OwnNotifications), can_read_internal => p.can(Action::ReadInternalItems), can_read_sla => p.can(Action::ReadServiceLevels),
     }
 }
 
@@ -220,6 +224,10 @@ pub fn routes() -> Router<AppState> {
         .route("/notifications", get(notifications_page))
         .route("/views", axum::routing::post(save_view))
         .route("/search", get(search_page))
+        .route(
+            "/service-levels",
+            get(crate::operation::relationship::service_level_api::page),
+        )
         .route(
             "/notifications/read",
             axum::routing::post(notifications_read),

@@ -193,6 +193,10 @@ pub async fn attainment(
     ApiQuery(q): ApiQuery<AttainmentParams>,
 ) -> AppResult<Json<AttainmentReport>> {
     p.require(Action::ReadServiceLevels)?;
+    Ok(Json(attainment_inner(&st, q).await?))
+}
+
+async fn attainment_inner(st: &AppState, q: AttainmentParams) -> AppResult<AttainmentReport> {
     let now = now_ms();
     let to = match &q.to {
         Some(v) => instant("to", v)?,
@@ -264,10 +268,53 @@ pub async fn attainment(
                 .then(|| (met as f64 * 1000.0 / (met + breached) as f64).round() / 10.0),
         })
         .collect();
-    Ok(Json(AttainmentReport {
+    Ok(AttainmentReport {
         from: iso(from),
         to: iso(to),
         by: by.to_string(),
         rows,
-    }))
+    })
+}
+
+/// The service-levels page: this month's attainment by priority, the targets, the calendars.
+pub async fn page(
+    State(st): State<AppState>,
+    crate::platform::ui::WebUser(p): crate::platform::ui::WebUser,
+) -> axum::response::Response {
+    use minijinja::value::Serde;
+    use minijinja::{Value as V, context};
+    let result = async {
+        p.require(Action::ReadServiceLevels)?;
+        let report = attainment_inner(
+            &st,
+            AttainmentParams {
+                from: None,
+                to: None,
+                by: Some("priority".into()),
+                kind: None,
+            },
+        )
+        .await?;
+        let targets = sl::list_targets(&st.db).await?;
+        let calendars = sl::list_calendars(&st.db).await?;
+        Ok::<_, AppError>((report, targets, calendars))
+    }
+    .await;
+    match result {
+        Ok((report, targets, calendars)) => {
+            let by_id: std::collections::BTreeMap<String, String> = calendars
+                .iter()
+                .map(|c| (c.id.to_string(), c.name.clone()))
+                .collect();
+            st.ui.render(
+                "service_levels.html",
+                context! {
+                    me => crate::platform::ui::viewer(&p), flash => (),
+                    report => V::from(Serde(&report)), targets => V::from(Serde(&targets)),
+                    calendars => V::from(Serde(&calendars)), calendars_by_id => V::from(Serde(&by_id)),
+                },
+            )
+        }
+        Err(e) => crate::platform::ui::page_error(&st, Some(&p), e),
+    }
 }
