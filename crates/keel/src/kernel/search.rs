@@ -125,6 +125,8 @@ pub async fn search(
 
 /// How many items a broad query ranks (the newest matches of each index).
 pub const WINDOW: i64 = 5_000;
+/// PostgreSQL's window: its ordered scan tests rows one by one, so it looks at fewer.
+const PG_WINDOW: i64 = 1_000;
 
 /// How many items match all the words, counted up to `WINDOW + 1` (cheap: no ranking).
 async fn matching(db: &Db, words: &[String]) -> AppResult<i64> {
@@ -205,19 +207,27 @@ async fn ranked_hits(
                     .collect::<Vec<_>>()
                     .join(" & "),
             );
-            let (cap_items, cap_comments) = match window {
+            // A broad query walks the newest rows and tests each (`ts_match_vq` is `@@` in a
+            // form the planner cannot answer from the GIN index): the primary key gives the order,
+            // so the scan stops after the window's matches instead of visiting every match.
+            let (matches_item, cap_items, cap_comments) = match window {
                 Some(k) => {
-                    let k = q.arg(k);
+                    let k = q.arg(k.min(PG_WINDOW));
                     (
+                        format!("ts_match_vq(f.tsv, to_tsquery('english', {t}))"),
                         format!(" ORDER BY f.item_id DESC LIMIT {k}"),
                         format!(" ORDER BY c.id DESC LIMIT {k}"),
                     )
                 }
-                None => (String::new(), String::new()),
+                None => (
+                    format!("f.tsv @@ to_tsquery('english', {t})"),
+                    String::new(),
+                    String::new(),
+                ),
             };
             format!(
                 "(SELECT f.item_id AS id, -ts_rank(f.tsv, to_tsquery('english', {t})) AS score, 'item' AS src \
-                 FROM work_items_fts f WHERE f.tsv @@ to_tsquery('english', {t}){cap_items}) \
+                 FROM work_items_fts f WHERE {matches_item}{cap_items}) \
                  UNION ALL \
                  (SELECT c.item_id, -ts_rank(to_tsvector('english', c.body), to_tsquery('english', {t})) / 2 AS score, 'comment' AS src \
                  FROM comments c WHERE to_tsvector('english', c.body) @@ to_tsquery('english', {t}){notes}{cap_comments})"
