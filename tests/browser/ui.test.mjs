@@ -1296,3 +1296,33 @@ test('auditor reads service levels: attainment, targets and calendars', { timeou
     assert.ok(rows.length >= 2 && !/No clocks/.test(rows[0]), rows.join(' | '));
   });
 });
+
+test('sms-manager defines a calendar and a target in the UI; a bad window is refused by name', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await withPage(async (page) => {
+    await signIn(page, 'sms@demo.keel');
+    await page.goto('/service-levels');
+    assert.deepEqual(await unlabelledControls(page, 'main'), []);
+    await page.fill('#cal-name', `Paris ${RUN}`);
+    await page.fill('#cal-tz', 'Europe/Paris');
+    await page.fill('#cal-windows', 'monday 09:00-17:00\ntuesday 9h-17h');
+    await navigate(page, () => page.getByRole('button', { name: 'Save calendar' }).click());
+    assert.match(await flashText(page), /^Not saved: windows: `tuesday 9h-17h`|^Not saved: windows: .*9h/);
+    await page.fill('#cal-name', `Paris ${RUN}`);
+    await page.fill('#cal-tz', 'Europe/Paris');
+    await page.fill('#cal-windows', 'monday 09:00-17:00\ntuesday 09:00-17:00');
+    await page.fill('#cal-holidays', '2026-12-25 2027-01-01');
+    await navigate(page, () => page.getByRole('button', { name: 'Save calendar' }).click());
+    assert.equal(await flashText(page), `Saved calendar Paris ${RUN} (version 1).`);
+    assert.match(await text(page, 'main'), new RegExp(`Paris ${RUN} \\(version 1, Europe/Paris\\)`));
+
+    await page.fill('#t-name', `Fix P3 ${RUN}`);
+    await page.selectOption('#t-metric', 'resolution');
+    await page.selectOption('#t-priority', '3');
+    await page.fill('#t-minutes', '480');
+    await page.selectOption('#t-calendar', { label: `Paris ${RUN}` });
+    await navigate(page, () => page.getByRole('button', { name: 'Add target' }).click());
+    assert.equal(await flashText(page), `Added target Fix P3 ${RUN}.`);
+    await navigate(page, () => page.getByRole('button', { name: `Deactivate Fix P3 ${RUN}` }).click());
+    assert.equal(await flashText(page), `Fix P3 ${RUN} is inactive.`);
+  });
+});

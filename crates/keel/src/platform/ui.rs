@@ -229,6 +229,20 @@ pub fn routes() -> Router<AppState> {
             get(crate::operation::relationship::service_level_api::page),
         )
         .route(
+            "/service-levels/calendars",
+            axum::routing::post(crate::operation::relationship::service_level_api::calendar_submit),
+        )
+        .route(
+            "/service-levels/targets",
+            axum::routing::post(crate::operation::relationship::service_level_api::target_submit),
+        )
+        .route(
+            "/service-levels/targets/{id}/active",
+            axum::routing::post(
+                crate::operation::relationship::service_level_api::target_active_submit,
+            ),
+        )
+        .route(
             "/notifications/read",
             axum::routing::post(notifications_read),
         )

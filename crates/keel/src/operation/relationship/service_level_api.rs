@@ -280,6 +280,7 @@ async fn attainment_inner(st: &AppState, q: AttainmentParams) -> AppResult<Attai
 pub async fn page(
     State(st): State<AppState>,
     crate::platform::ui::WebUser(p): crate::platform::ui::WebUser,
+    headers: axum::http::HeaderMap,
 ) -> axum::response::Response {
     use minijinja::value::Serde;
     use minijinja::{Value as V, context};
@@ -297,23 +298,218 @@ pub async fn page(
         .await?;
         let targets = sl::list_targets(&st.db).await?;
         let calendars = sl::list_calendars(&st.db).await?;
-        Ok::<_, AppError>((report, targets, calendars))
+        let services = crate::directory::list_named(&st.db, "services").await?;
+        let customers = crate::directory::list_named(&st.db, "customers").await?;
+        Ok::<_, AppError>((report, targets, calendars, services, customers))
     }
     .await;
     match result {
-        Ok((report, targets, calendars)) => {
+        Ok((report, targets, calendars, services, customers)) => {
             let by_id: std::collections::BTreeMap<String, String> = calendars
                 .iter()
                 .map(|c| (c.id.to_string(), c.name.clone()))
                 .collect();
-            st.ui.render(
+            crate::platform::ui::clear_flash(st.ui.render(
                 "service_levels.html",
                 context! {
-                    me => crate::platform::ui::viewer(&p), flash => (),
+                    me => crate::platform::ui::viewer(&p), flash => crate::platform::ui::flash(&headers),
+                    can_manage => p.can(Action::ManageServiceLevels),
+                    services => V::from(Serde(&services)), customers => V::from(Serde(&customers)),
                     report => V::from(Serde(&report)), targets => V::from(Serde(&targets)),
                     calendars => V::from(Serde(&calendars)), calendars_by_id => V::from(Serde(&by_id)),
                 },
-            )
+            ))
+        }
+        Err(e) => crate::platform::ui::page_error(&st, Some(&p), e),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The page's forms
+
+#[derive(Debug, Deserialize)]
+pub struct CalendarForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    id: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    time_zone: String,
+    #[serde(default)]
+    windows: String,
+    #[serde(default)]
+    holidays: String,
+}
+
+/// `monday 08:00-18:00` lines → windows (a line that does not parse is refused by name).
+fn parse_windows(text: &str) -> AppResult<Vec<sl::Window>> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let bad =
+                || AppError::invalid("windows", format!("`{l}` is not like `monday 08:00-18:00`"));
+            let (day, hours) = l.split_once(char::is_whitespace).ok_or_else(bad)?;
+            let (start, end) = hours.trim().split_once('-').ok_or_else(bad)?;
+            Ok(sl::Window {
+                weekday: day.trim().to_lowercase(),
+                start: start.trim().to_string(),
+                end: end.trim().to_string(),
+            })
+        })
+        .collect()
+}
+
+fn back_to_page(msg: String) -> axum::response::Response {
+    crate::platform::ui::redirect_with_flash("/service-levels", &msg)
+}
+
+/// Save a calendar from the page (new, or a new version of an existing one).
+pub async fn calendar_submit(
+    State(st): State<AppState>,
+    crate::platform::ui::WebUser(p): crate::platform::ui::WebUser,
+    axum::Form(f): axum::Form<CalendarForm>,
+) -> axum::response::Response {
+    let r = async {
+        crate::platform::ui::check_csrf(&p, &f.csrf)?;
+        p.require(Action::ManageServiceLevels)?;
+        let input = CalendarInput {
+            name: f.name.clone(),
+            time_zone: f.time_zone.clone(),
+            windows: parse_windows(&f.windows)?,
+            holidays: f
+                .holidays
+                .split(|c: char| c.is_whitespace() || c == ',')
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect(),
+        };
+        match f.id.trim() {
+            "" => sl::create_calendar(&st.db, &p.actor(), &input).await,
+            id => {
+                let id = id
+                    .parse()
+                    .map_err(|_| AppError::invalid("id", "not a calendar"))?;
+                sl::update_calendar(&st.db, &p.actor(), id, &input).await
+            }
+        }
+    }
+    .await;
+    match r {
+        Ok(c) => back_to_page(format!(
+            "Saved calendar {} (version {}).",
+            c.name, c.version
+        )),
+        Err(e @ (AppError::Invalid { .. } | AppError::Conflict(_) | AppError::Stale { .. })) => {
+            back_to_page(format!("Not saved: {e}"))
+        }
+        Err(e) => crate::platform::ui::page_error(&st, Some(&p), e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TargetForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    metric: String,
+    #[serde(default)]
+    priority: String,
+    #[serde(default)]
+    service_id: String,
+    #[serde(default)]
+    customer_id: String,
+    #[serde(default)]
+    target_minutes: String,
+    #[serde(default)]
+    warn_percent: String,
+    #[serde(default)]
+    calendar_id: String,
+}
+
+fn num(field: &str, v: &str) -> AppResult<Option<i64>> {
+    match v.trim() {
+        "" => Ok(None),
+        s => s
+            .parse()
+            .map(Some)
+            .map_err(|_| AppError::invalid(field, "must be a number")),
+    }
+}
+
+/// Add a target from the page.
+pub async fn target_submit(
+    State(st): State<AppState>,
+    crate::platform::ui::WebUser(p): crate::platform::ui::WebUser,
+    axum::Form(f): axum::Form<TargetForm>,
+) -> axum::response::Response {
+    let r = async {
+        crate::platform::ui::check_csrf(&p, &f.csrf)?;
+        p.require(Action::ManageServiceLevels)?;
+        let input = TargetInput {
+            name: f.name.clone(),
+            kind: Some(f.kind.clone()).filter(|k| !k.is_empty()),
+            metric: f.metric.clone(),
+            service_id: num("service_id", &f.service_id)?,
+            customer_id: num("customer_id", &f.customer_id)?,
+            priority: num("priority", &f.priority)?,
+            target_minutes: num("target_minutes", &f.target_minutes)?
+                .ok_or_else(|| AppError::invalid("target_minutes", "give the target"))?,
+            warn_percent: num("warn_percent", &f.warn_percent)?,
+            calendar_id: num("calendar_id", &f.calendar_id)?
+                .ok_or_else(|| AppError::invalid("calendar_id", "choose a calendar"))?,
+        };
+        sl::create_target(&st.db, &p.actor(), &input).await
+    }
+    .await;
+    match r {
+        Ok(t) => back_to_page(format!("Added target {}.", t.name)),
+        Err(e @ (AppError::Invalid { .. } | AppError::Conflict(_))) => {
+            back_to_page(format!("Not saved: {e}"))
+        }
+        Err(e) => crate::platform::ui::page_error(&st, Some(&p), e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ActiveForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    active: String,
+}
+
+/// Activate or deactivate a target from the page.
+pub async fn target_active_submit(
+    State(st): State<AppState>,
+    crate::platform::ui::WebUser(p): crate::platform::ui::WebUser,
+    Path(id): Path<i64>,
+    axum::Form(f): axum::Form<ActiveForm>,
+) -> axum::response::Response {
+    let r = async {
+        crate::platform::ui::check_csrf(&p, &f.csrf)?;
+        p.require(Action::ManageServiceLevels)?;
+        let patch = TargetPatch {
+            active: Some(f.active == "1"),
+            ..Default::default()
+        };
+        sl::update_target(&st.db, &p.actor(), id, &patch).await
+    }
+    .await;
+    match r {
+        Ok(t) => back_to_page(format!(
+            "{} is {}.",
+            t.name,
+            if t.active { "active" } else { "inactive" }
+        )),
+        Err(e @ (AppError::Invalid { .. } | AppError::NotFound(_))) => {
+            back_to_page(format!("Not saved: {e}"))
         }
         Err(e) => crate::platform::ui::page_error(&st, Some(&p), e),
     }
