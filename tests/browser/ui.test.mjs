@@ -1326,3 +1326,22 @@ test('sms-manager defines a calendar and a target in the UI; a bad window is ref
     assert.equal(await flashText(page), `Fix P3 ${RUN} is inactive.`);
   });
 });
+
+test('manager defines a request type with approval and staged tasks in the UI', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await asRole('manager', '/requests', async (page) => {
+    await navigate(page, () => page.getByRole('link', { name: 'Request types' }).click());
+    assert.deepEqual(await unlabelledControls(page, 'main'), []);
+    await page.fill('#rt-name', `Monitor ${RUN}`);
+    await page.check('input[name=approve_manager]');
+    await page.fill('#rt-tasks', '1 | Order the monitor | Nowhere');
+    await navigate(page, () => page.getByRole('button', { name: 'Create request type' }).click());
+    assert.equal(await flashText(page), 'Not saved: tasks: no group named `Nowhere`');
+    await page.fill('#rt-name', `Monitor ${RUN}`);
+    await page.check('input[name=approve_manager]');
+    await page.fill('#rt-tasks', '1 | Order the monitor | Service Desk\n2 | Install it | Service Desk');
+    await navigate(page, () => page.getByRole('button', { name: 'Create request type' }).click());
+    assert.equal(await flashText(page), `Created request type Monitor ${RUN}.`);
+    const rows = await texts(page, '#request-types tbody tr');
+    assert.ok(rows.some((r) => r.includes(`Monitor ${RUN}`) && r.includes("requester manager") && /stage 2: Install it \(Service Desk\)/.test(r)), rows.join(' | '));
+  });
+});

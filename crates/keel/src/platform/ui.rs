@@ -27,6 +27,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("item.html", include_str!("../../templates/item.html")),
     ("search.html", include_str!("../../templates/search.html")),
     (
+        "request_types.html",
+        include_str!("../../templates/request_types.html"),
+    ),
+    (
         "service_levels.html",
         include_str!("../../templates/service_levels.html"),
     ),

@@ -187,6 +187,7 @@ pub fn router(state: AppState) -> Router {
         .merge(kernel::ui::routes())
         .merge(operation::resolution::incident_ui::routes())
         .merge(operation::resolution::request_ui::routes())
+        .merge(operation::resolution::request_ui::type_routes())
         .merge(management::support::knowledge_ui::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
