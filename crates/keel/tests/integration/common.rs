@@ -49,6 +49,7 @@ pub async fn fresh_db(backend: Backend) -> (Db, String, Option<tempfile_dir::Dir
                         pg_admin_url()
                     )
                 });
+            sweep_stale(&admin).await;
             admin
                 .exec(keel::platform::db::Q::new(format!(
                     "CREATE DATABASE {name}"
@@ -62,6 +63,36 @@ pub async fn fresh_db(backend: Backend) -> (Db, String, Option<tempfile_dir::Dir
                 &base[..base.rfind('/').expect("db url has a path")]
             );
             (Db::connect(&url).await.expect("postgres"), url, None)
+        }
+    }
+}
+
+/// Drop the databases of earlier test runs whose process is gone (a test that panics never
+/// reaches `finish`), once per run.
+async fn sweep_stale(admin: &Db) {
+    static SWEPT: std::sync::Once = std::sync::Once::new();
+    let mut first = false;
+    SWEPT.call_once(|| first = true);
+    if !first {
+        return;
+    }
+    let names: Vec<(String,)> = admin
+        .all(keel::platform::db::Q::new(
+            "SELECT CAST(datname AS TEXT) FROM pg_database WHERE datname LIKE 'keel\\_t\\_%'",
+        ))
+        .await
+        .unwrap_or_default();
+    for (name,) in names {
+        let pid: Option<u32> = name.split('_').nth(2).and_then(|p| p.parse().ok());
+        let alive = pid.is_some_and(|p| {
+            p == std::process::id() || std::path::Path::new(&format!("/proc/{p}")).exists()
+        });
+        if !alive {
+            let _ = admin
+                .exec(keel::platform::db::Q::new(format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                )))
+                .await;
         }
     }
 }
