@@ -545,17 +545,24 @@ pub async fn read(db: &Db, item: &ItemRow, now: i64) -> AppResult<Vec<ClockView>
                 .bind(item.id),
             )
             .await?;
-        let mut out = vec![];
-        for c in clocks {
-            let (name,): (String,) = db
-                .one(
-                    Q::new("SELECT name FROM service_level_targets WHERE id = $1")
-                        .bind(c.target_id),
-                )
-                .await?;
-            out.push((c, name));
-        }
-        out
+        // The targets' names, in one read.
+        let names: Vec<(i64, String)> = db
+            .all(
+                Q::new("SELECT t.id, t.name FROM service_level_targets t JOIN sla_clocks c ON c.target_id = t.id WHERE c.item_id = $1")
+                    .bind(item.id),
+            )
+            .await?;
+        clocks
+            .into_iter()
+            .map(|c| {
+                let name = names
+                    .iter()
+                    .find(|(id, _)| *id == c.target_id)
+                    .map(|(_, n)| n.clone())
+                    .unwrap_or_default();
+                (c, name)
+            })
+            .collect()
     };
     let mut cals = Calendars::default();
     let mut views = vec![];

@@ -602,11 +602,17 @@ pub async fn insert_drafts(tx: &mut Tx, drafts: Vec<Draft>) -> AppResult<Vec<Str
     tx.exec(q).await?;
     append_many(tx, entries).await?;
     clocks::start(tx, kind, last - n + 1, last).await?;
-    for (number, actor) in assigned {
-        let item: ItemRow = tx
-            .one(Q::new(format!("{SELECT_ITEM} WHERE w.number = $1")).bind(number.as_str()))
-            .await?;
-        announce(tx, None, &item, &actor).await?;
+    if !assigned.is_empty() {
+        // One read for every assigned item of the batch, then their announcements.
+        let mut q = Q::new("");
+        let ph: Vec<String> = assigned.iter().map(|(n, _)| q.arg(n.as_str())).collect();
+        q.sql = format!("{SELECT_ITEM} WHERE w.number IN ({})", ph.join(", "));
+        let items: Vec<ItemRow> = tx.all(q).await?;
+        for (number, actor) in &assigned {
+            if let Some(item) = items.iter().find(|i| &i.number == number) {
+                announce(tx, None, item, actor).await?;
+            }
+        }
     }
     Ok(numbers)
 }

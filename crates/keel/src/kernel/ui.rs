@@ -550,20 +550,10 @@ async fn update_submit(
         p.require(Action::UpdateWorkItems)?;
         let details = form_details(&f.rest);
         // The override select: a level overrides (with the reason); "from the matrix" returns
-        // an overridden item to it and leaves others alone.
-        let current = kernel::get(&st.db, k, &number, Scope::of(&p)).await?;
+        // the item to it. An unchanged choice changes nothing (the kernel diffs).
         let priority = match opt_num("priority_override", &f.priority_override)? {
-            Some(level)
-                if current.priority_reason.is_none()
-                    || Some(level) != Some(current.priority)
-                    || opt_text(&f.priority_reason) != current.priority_reason =>
-            {
-                Some(Some(level))
-            }
-            Some(_) => None,
-            None if f.priority_override.is_some() && current.priority_reason.is_some() => {
-                Some(None)
-            }
+            Some(level) => Some(Some(level)),
+            None if f.priority_override.is_some() => Some(None),
             None => None,
         };
         let patch = Patch {
