@@ -122,10 +122,16 @@ pub enum Action {
     WriteKnowledge,
     /// Publish and retire knowledge articles.
     PublishKnowledge,
+    /// Read the service catalogue (requesters: the offerings they may order).
+    ReadCatalogue,
+    /// Read configuration items, their classes, relationships and impact (8.2.6).
+    ReadConfiguration,
+    /// Define CI classes; create and change CIs and relationships.
+    ManageConfiguration,
 }
 
 impl Action {
-    pub const ALL: [Action; 22] = [
+    pub const ALL: [Action; 25] = [
         Action::ReadWorkItems,
         Action::CreateIncident,
         Action::UpdateWorkItems,
@@ -148,6 +154,9 @@ impl Action {
         Action::ReadKnowledge,
         Action::WriteKnowledge,
         Action::PublishKnowledge,
+        Action::ReadCatalogue,
+        Action::ReadConfiguration,
+        Action::ManageConfiguration,
     ];
 }
 
@@ -167,6 +176,7 @@ pub fn allows(role: Role, action: Action) -> bool {
                 | OwnViews
                 | ConfirmResolution
                 | ReadKnowledge
+                | ReadCatalogue
         ),
         Agent => matches!(
             action,
@@ -186,6 +196,8 @@ pub fn allows(role: Role, action: Action) -> bool {
                 | ConfirmResolution
                 | ReadKnowledge
                 | WriteKnowledge
+                | ReadCatalogue
+                | ReadConfiguration
         ),
         Manager | SmsManager => !matches!(action, ManageUsers),
         Auditor => matches!(
@@ -198,6 +210,8 @@ pub fn allows(role: Role, action: Action) -> bool {
                 | ReadServiceLevels
                 | ReadInternalItems
                 | ReadKnowledge
+                | ReadCatalogue
+                | ReadConfiguration
         ),
         Admin => true,
     }
@@ -214,6 +228,8 @@ pub fn is_write(action: Action) -> bool {
             | Action::ReadServiceLevels
             | Action::ReadInternalItems
             | Action::ReadKnowledge
+            | Action::ReadCatalogue
+            | Action::ReadConfiguration
             | Action::InternalNotes
     )
 }

@@ -3,5 +3,6 @@
 //! design, build and transition (8.5), resolution and fulfilment (8.6), service assurance (8.7).
 //! Only the groups with rules so far have modules.
 
+pub mod portfolio;
 pub mod relationship;
 pub mod resolution;

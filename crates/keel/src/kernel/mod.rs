@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod batch;
+pub mod cis;
 pub mod clocks;
 pub mod routes;
 pub mod search;

@@ -18,7 +18,9 @@ macro_rules! work_item_routes {
         comments: $comments:literal,
         links: $links:literal,
         attachments: $attachments:literal,
-        attachment: $attachment:literal $(,)?
+        attachment: $attachment:literal,
+        cis: $cis:literal,
+        ci: $ci:literal $(,)?
     ) => {
         pub mod routes {
             use $crate::kernel::Attachment;
@@ -54,6 +56,30 @@ macro_rules! work_item_routes {
                     .routes(routes!(links, add_link))
                     .routes(routes!(attachments, upload))
                     .routes(routes!(download))
+                    .routes(routes!(affected_cis, add_ci))
+                    .routes(routes!(remove_ci))
+            }
+
+            /// Affected configuration items, with the services and customers they reach.
+            #[utoipa::path(get, path = $cis, tag = $tag, operation_id = concat!("cis_", $tag), params(("number" = String, Path)),
+                responses((status = 200, body = $crate::kernel::cis::Affected)), security(("bearer" = [])))]
+            pub async fn affected_cis(State(st): State<AppState>, p: Principal, Path(number): Path<String>) -> AppResult<Json<$crate::kernel::cis::Affected>> {
+                Ok(Json($crate::kernel::cis::api_list(&st, &p, K, &number).await?))
+            }
+
+            /// Record an affected configuration item.
+            #[utoipa::path(post, path = $cis, tag = $tag, operation_id = concat!("add_ci_", $tag), params(("number" = String, Path)), request_body = $crate::kernel::cis::AddCi,
+                responses((status = 201, body = $crate::kernel::cis::Affected)), security(("bearer" = [])))]
+            pub async fn add_ci(State(st): State<AppState>, p: Principal, Path(number): Path<String>, ApiJson(b): ApiJson<$crate::kernel::cis::AddCi>) -> AppResult<(StatusCode, Json<$crate::kernel::cis::Affected>)> {
+                Ok((StatusCode::CREATED, Json($crate::kernel::cis::api_add(&st, &p, K, &number, b).await?)))
+            }
+
+            /// Remove an affected configuration item.
+            #[utoipa::path(delete, path = $ci, tag = $tag, operation_id = concat!("remove_ci_", $tag), params(("number" = String, Path), ("ci_id" = i64, Path)),
+                responses((status = 204)), security(("bearer" = [])))]
+            pub async fn remove_ci(State(st): State<AppState>, p: Principal, Path((number, ci)): Path<(String, i64)>) -> AppResult<StatusCode> {
+                $crate::kernel::cis::api_remove(&st, &p, K, &number, ci).await?;
+                Ok(StatusCode::NO_CONTENT)
             }
 
             /// List (requesters see their own and their organisation's records).

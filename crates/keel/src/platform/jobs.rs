@@ -188,7 +188,7 @@ pub async fn auto_close(db: &Db, days: i64) -> DbResult<u64> {
 }
 
 /// Drop expired sessions, old login failures, idempotency keys older than a day and finished
-/// jobs older than 30 days. None of these is a record of the SMS, so none is audited.
+/// jobs older than 30 days, and the CMDB change log no node still needs. None of these is a record of the SMS, so none is audited.
 pub async fn housekeeping(db: &Db) -> DbResult<()> {
     let now = now_ms();
     db.exec(Q::new("DELETE FROM sessions WHERE expires_at < $1").bind(now))
@@ -200,6 +200,13 @@ pub async fn housekeeping(db: &Db) -> DbResult<()> {
     db.exec(
         Q::new("DELETE FROM jobs WHERE state = 'done' AND finished_at < $1")
             .bind(now - 30 * 86_400_000),
+    )
+    .await?;
+    // The CMDB change log only serves nodes catching up their graph (a node further behind
+    // reloads it).
+    db.exec(
+        Q::new("DELETE FROM cmdb_changes WHERE revision < (SELECT revision FROM cmdb_state WHERE id = 1) - $1")
+            .bind(crate::operation::portfolio::graph::KEEP_REVISIONS),
     )
     .await?;
     // Keep the SQLite planner's statistics current (PostgreSQL's autovacuum does this), so

@@ -28,6 +28,8 @@ pub struct AppState {
     /// Group commit for API creates (`kernel::batch`).
     pub creator: kernel::batch::Creator,
     pub started: Instant,
+    /// This node's copy of the CI graph for impact analysis (8.2.6).
+    pub cmdb: operation::portfolio::graph::GraphCache,
 }
 
 impl AppState {
@@ -39,6 +41,7 @@ impl AppState {
             ui: Arc::new(platform::ui::Templates::new()),
             creator: kernel::batch::Creator::start(db.clone()),
             started: Instant::now(),
+            cmdb: Default::default(),
         }
     }
 }
@@ -68,7 +71,8 @@ pub fn as_bool<S: serde::Serializer>(v: &i64, s: S) -> Result<S::Ok, S::Error> {
         (name = "search", description = "Full-text search over work items and comments"),
         (name = "knowledge", description = "Knowledge articles with versions (7.6)"),
         (name = "directory", description = "Users, support groups, customers, tokens"),
-        (name = "portfolio", description = "Services (8.2)"),
+        (name = "portfolio", description = "Service portfolio, plans and the service catalogue (8.2.1–8.2.4)"),
+        (name = "configuration", description = "Configuration items, classes, relationships, impact analysis (8.2.6)"),
         (name = "audit", description = "The hash-chained audit trail (7.5)"),
         (name = "operations", description = "Health, readiness, metrics, jobs"),
     )
@@ -126,9 +130,52 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(directory::api::revoke_token))
         .routes(routes!(
-            operation::portfolio::list_services,
-            operation::portfolio::create_service
+            operation::portfolio::service::api_list,
+            operation::portfolio::service::api_create
         ))
+        .routes(routes!(
+            operation::portfolio::service::api_get,
+            operation::portfolio::service::api_update
+        ))
+        .routes(routes!(
+            operation::portfolio::service::api_list_plans,
+            operation::portfolio::service::api_create_plan
+        ))
+        .routes(routes!(
+            operation::portfolio::service::api_get_plan,
+            operation::portfolio::service::api_update_plan
+        ))
+        .routes(routes!(
+            operation::portfolio::catalogue::api_list,
+            operation::portfolio::catalogue::api_create
+        ))
+        .routes(routes!(
+            operation::portfolio::catalogue::api_get,
+            operation::portfolio::catalogue::api_update
+        ))
+        .routes(routes!(operation::portfolio::catalogue::api_order))
+        .routes(routes!(
+            operation::portfolio::configuration::api_list_classes,
+            operation::portfolio::configuration::api_create_class
+        ))
+        .routes(routes!(
+            operation::portfolio::configuration::api_get_class,
+            operation::portfolio::configuration::api_update_class
+        ))
+        .routes(routes!(
+            operation::portfolio::configuration::api_list_cis,
+            operation::portfolio::configuration::api_create_ci
+        ))
+        .routes(routes!(
+            operation::portfolio::configuration::api_get_ci,
+            operation::portfolio::configuration::api_update_ci
+        ))
+        .routes(routes!(operation::portfolio::configuration::api_impact))
+        .routes(routes!(
+            operation::portfolio::configuration::api_list_rels,
+            operation::portfolio::configuration::api_create_rel
+        ))
+        .routes(routes!(operation::portfolio::configuration::api_delete_rel))
         .routes(routes!(management::support::audit_trail_api::list,))
         .routes(routes!(management::support::audit_trail_api::verify))
         .routes(routes!(platform::jobs::list_jobs))
@@ -189,6 +236,7 @@ pub fn router(state: AppState) -> Router {
         .merge(operation::resolution::request_ui::routes())
         .merge(operation::resolution::request_ui::type_routes())
         .merge(management::support::knowledge_ui::routes())
+        .merge(operation::portfolio::ui::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn_with_state(state.clone(), observe))

@@ -14,6 +14,7 @@ fn table(method: &str, path: &str, tag: &str) -> Option<(Option<Action>, Option<
     if let Some(rest) = path.strip_prefix("/api/v1/requests") {
         let row = match (method, rest) {
             ("get", "/{number}/history") => (Some(ReadAudit), None),
+            ("get", "/{number}/cis") => (Some(ReadConfiguration), None),
             ("get", _) => (Some(ReadWorkItems), None),
             // A request needs a type; the body has none, so allowed callers get a 422.
             ("post", "") => (
@@ -31,6 +32,8 @@ fn table(method: &str, path: &str, tag: &str) -> Option<(Option<Action>, Option<
                 (Some(ReadWorkItems), Some(json!({"decision": "approve"})))
             }
             ("post", "/{number}/tasks/{id}/complete") => (Some(UpdateWorkItems), Some(json!({}))),
+            ("post", "/{number}/cis") => (Some(UpdateWorkItems), Some(json!({"ci_id": 1}))),
+            ("delete", "/{number}/cis/{ci_id}") => (Some(UpdateWorkItems), None),
             _ => return None,
         };
         return Some(row);
@@ -40,6 +43,9 @@ fn table(method: &str, path: &str, tag: &str) -> Option<(Option<Action>, Option<
         if let Some(rest) = path.strip_prefix(internal) {
             let row = match (method, rest) {
                 ("get", "/trends") => (Some(ReadInternalItems), None),
+                ("get", "/{number}/cis") => (Some(ReadConfiguration), None),
+                ("post", "/{number}/cis") => (Some(UpdateWorkItems), Some(json!({"ci_id": 1}))),
+                ("delete", "/{number}/cis/{ci_id}") => (Some(UpdateWorkItems), None),
                 ("post", "/{number}/known-error") => (Some(UpdateWorkItems), None),
                 ("get", _) => (Some(ReadInternalItems), None),
                 ("post", "") => (
@@ -134,6 +140,49 @@ fn table(method: &str, path: &str, tag: &str) -> Option<(Option<Action>, Option<
             Some(ManageReference),
             Some(json!({"name": format!("service {tag}")})),
         ),
+        ("get", "/api/v1/services/{id}") => (Some(ReadDirectory), None),
+        ("patch", "/api/v1/services/{id}") => (Some(ManageReference), Some(json!({}))),
+        ("get", "/api/v1/service-plans") => (Some(ReadDirectory), None),
+        ("post", "/api/v1/service-plans") => (
+            Some(ManageReference),
+            Some(json!({"kind": "new", "title": format!("plan {tag}")})),
+        ),
+        ("get", "/api/v1/service-plans/{number}") => (Some(ReadDirectory), None),
+        ("patch", "/api/v1/service-plans/{number}") => (Some(ManageReference), Some(json!({}))),
+        ("get", "/api/v1/catalogue") => (Some(ReadCatalogue), None),
+        ("post", "/api/v1/catalogue") => (
+            Some(ManageReference),
+            Some(json!({"name": format!("offering {tag}"), "service_id": 1, "request_type_id": 1})),
+        ),
+        ("get", "/api/v1/catalogue/{id}") => (Some(ReadCatalogue), None),
+        ("patch", "/api/v1/catalogue/{id}") => (Some(ManageReference), Some(json!({}))),
+        ("post", "/api/v1/catalogue/{id}/order") => (Some(CreateIncident), Some(json!({}))),
+        ("get", "/api/v1/ci-classes") => (Some(ReadConfiguration), None),
+        ("post", "/api/v1/ci-classes") => (
+            Some(ManageConfiguration),
+            Some(json!({"name": format!("class {tag}")})),
+        ),
+        ("get", "/api/v1/ci-classes/{id}") => (Some(ReadConfiguration), None),
+        ("patch", "/api/v1/ci-classes/{id}") => (Some(ManageConfiguration), Some(json!({}))),
+        ("get", "/api/v1/cis") => (Some(ReadConfiguration), None),
+        ("post", "/api/v1/cis") => (
+            Some(ManageConfiguration),
+            Some(json!({"class": "none", "name": format!("ci {tag}")})),
+        ),
+        ("get", "/api/v1/cis/{id}") => (Some(ReadConfiguration), None),
+        ("patch", "/api/v1/cis/{id}") => (Some(ManageConfiguration), Some(json!({}))),
+        ("get", "/api/v1/cis/{id}/impact") => (Some(ReadConfiguration), None),
+        ("get", "/api/v1/relationships") => (Some(ReadConfiguration), None),
+        ("post", "/api/v1/relationships") => (
+            Some(ManageConfiguration),
+            Some(json!({"source_id": 1, "kind": "runs_on", "target_id": 2})),
+        ),
+        ("delete", "/api/v1/relationships/{id}") => (Some(ManageConfiguration), None),
+        ("get", "/api/v1/incidents/{number}/cis") => (Some(ReadConfiguration), None),
+        ("post", "/api/v1/incidents/{number}/cis") => {
+            (Some(UpdateWorkItems), Some(json!({"ci_id": 1})))
+        }
+        ("delete", "/api/v1/incidents/{number}/cis/{ci_id}") => (Some(UpdateWorkItems), None),
         ("get", "/api/v1/tokens") => (Some(OwnTokens), None),
         ("post", "/api/v1/tokens") => (Some(OwnTokens), Some(json!({"name": "t"}))),
         ("delete", "/api/v1/tokens/{id}") => (Some(OwnTokens), None),
@@ -246,7 +295,8 @@ async fn matrix(backend: Backend) {
                 };
                 let mut url = path
                     .replace("{number}", &number)
-                    .replace("{id}", &id.to_string());
+                    .replace("{id}", &id.to_string())
+                    .replace("{ci_id}", &id.to_string());
                 if path.ends_with("/attachments") && method == "post" {
                     url.push_str("?filename=b.txt");
                 }

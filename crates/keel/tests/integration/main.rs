@@ -10,6 +10,7 @@ mod cli;
 mod filters;
 mod incidents;
 mod knowledge;
+mod portfolio;
 mod problems;
 mod requests;
 mod schema;

@@ -213,15 +213,26 @@ pub async fn for_entity(db: &Db, entity_type: &str, entity_id: &str) -> DbResult
 }
 
 /// A page of the whole trail, newest first, before `before_seq`.
-pub async fn page(db: &Db, before_seq: Option<i64>, limit: u32) -> DbResult<Vec<AuditRow>> {
-    db.all(
-        Q::new(format!(
-            "SELECT {COLS} FROM audit_log WHERE seq < $1 ORDER BY seq DESC LIMIT $2"
-        ))
-        .bind(before_seq.unwrap_or(i64::MAX))
-        .bind(i64::from(limit)),
-    )
-    .await
+/// A page of the trail, newest first; optionally one record's entries (`entity`: type and,
+/// optionally, id).
+pub async fn page(
+    db: &Db,
+    before_seq: Option<i64>,
+    limit: u32,
+    entity: Option<(&str, Option<&str>)>,
+) -> DbResult<Vec<AuditRow>> {
+    let mut q = Q::new("");
+    let before = q.arg(before_seq.unwrap_or(i64::MAX));
+    let mut cond = format!("seq < {before}");
+    if let Some((t, id)) = entity {
+        cond.push_str(&format!(" AND entity_type = {}", q.arg(t)));
+        if let Some(id) = id {
+            cond.push_str(&format!(" AND entity_id = {}", q.arg(id)));
+        }
+    }
+    let lim = q.arg(i64::from(limit));
+    q.sql = format!("SELECT {COLS} FROM audit_log WHERE {cond} ORDER BY seq DESC LIMIT {lim}");
+    db.all(q).await
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]

@@ -18,6 +18,10 @@ pub struct AuditParams {
     pub limit: Option<u32>,
     /// Opaque cursor from `next_cursor`.
     pub cursor: Option<String>,
+    /// Only entries about records of this type (`incident`, `ci`, `service` …).
+    pub entity_type: Option<String>,
+    /// With `entity_type`: only this record's entries (a number or an id).
+    pub entity_id: Option<String>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -48,7 +52,14 @@ pub async fn list(
                 .id,
         ),
     };
-    let mut items = audit_trail::page(&st.db, before, limit + 1).await?;
+    if q.entity_id.is_some() && q.entity_type.is_none() {
+        return Err(AppError::invalid("entity_id", "give entity_type too"));
+    }
+    let entity = q
+        .entity_type
+        .as_deref()
+        .map(|t| (t, q.entity_id.as_deref()));
+    let mut items = audit_trail::page(&st.db, before, limit + 1, entity).await?;
     let next_cursor = if items.len() > limit as usize {
         items.truncate(limit as usize);
         items.last().map(|r| {

@@ -13,6 +13,8 @@ crate::work_item_routes! {
     links: "/api/v1/incidents/{number}/links",
     attachments: "/api/v1/incidents/{number}/attachments",
     attachment: "/api/v1/incidents/{number}/attachments/{id}",
+    cis: "/api/v1/incidents/{number}/cis",
+    ci: "/api/v1/incidents/{number}/cis/{ci_id}",
 }
 
 use crate::kernel::api::{ItemView, item_response, require_read};

@@ -30,6 +30,8 @@ pub mod problems {
         links: "/api/v1/problems/{number}/links",
         attachments: "/api/v1/problems/{number}/attachments",
         attachment: "/api/v1/problems/{number}/attachments/{id}",
+        cis: "/api/v1/problems/{number}/cis",
+        ci: "/api/v1/problems/{number}/cis/{ci_id}",
     }
 }
 
@@ -45,6 +47,8 @@ pub mod known_errors {
         links: "/api/v1/known-errors/{number}/links",
         attachments: "/api/v1/known-errors/{number}/attachments",
         attachment: "/api/v1/known-errors/{number}/attachments/{id}",
+        cis: "/api/v1/known-errors/{number}/cis",
+        ci: "/api/v1/known-errors/{number}/cis/{ci_id}",
     }
 }
 

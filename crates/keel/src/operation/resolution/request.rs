@@ -38,6 +38,8 @@ pub mod routes_mod {
         links: "/api/v1/requests/{number}/links",
         attachments: "/api/v1/requests/{number}/attachments",
         attachment: "/api/v1/requests/{number}/attachments/{id}",
+        cis: "/api/v1/requests/{number}/cis",
+        ci: "/api/v1/requests/{number}/cis/{ci_id}",
     }
 }
 

@@ -1,0 +1,232 @@
+//! Clause 8.2.6 — each node's in-memory copy of the CI graph, kept current from the CMDB change
+//! log (`cmdb_changes`, ordered by `cmdb_state.revision`), so impact analysis is a walk in memory
+//! on every node of a cluster and never a recursive query. See ADR 0011.
+
+use crate::platform::db::{Db, Q, Tx};
+use crate::platform::error::AppResult;
+use keel_core::operation::portfolio::configuration::{Graph, RelKind};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+/// A CI as impact answers show it.
+#[derive(Debug, Clone)]
+pub struct CiMeta {
+    pub name: String,
+    pub class_id: i64,
+    pub status: String,
+    pub service_id: Option<i64>,
+}
+
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    pub graph: Graph,
+    pub cis: HashMap<i64, CiMeta>,
+    pub revision: i64,
+}
+
+/// More changes than this since a node's revision and it reloads instead of catching up.
+const CATCH_UP_LIMIT: i64 = 2_000;
+/// Change-log rows older than this many revisions are pruned by housekeeping.
+pub const KEEP_REVISIONS: i64 = 20_000;
+
+#[derive(Debug, Clone, Default)]
+pub struct GraphCache {
+    snap: Arc<RwLock<Arc<Snapshot>>>,
+    refresh: Arc<tokio::sync::Mutex<()>>,
+    loaded: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// The CMDB's revision, read on the hot path of every impact query (a point read on SQLite).
+#[derive(sqlx::FromRow)]
+struct Revision {
+    revision: i64,
+}
+
+impl crate::platform::point_reads::SyncRow for Revision {
+    fn from_sync(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Revision {
+            revision: row.get("revision")?,
+        })
+    }
+}
+
+type CiRow = (i64, String, i64, String, Option<i64>);
+type RelRow = (i64, i64, String, i64);
+
+fn meta((_, name, class_id, status, service_id): CiRow) -> CiMeta {
+    CiMeta {
+        name,
+        class_id,
+        status,
+        service_id,
+    }
+}
+
+fn add(g: &mut Graph, (id, s, k, t): RelRow) {
+    if let Some(kind) = RelKind::parse(&k) {
+        g.add_rel(id, s, kind, t);
+    }
+}
+
+fn in_list(q: &mut Q, ids: &[i64]) -> String {
+    ids.iter().map(|i| q.arg(*i)).collect::<Vec<_>>().join(", ")
+}
+
+impl GraphCache {
+    fn current(&self) -> Arc<Snapshot> {
+        match self.snap.read() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    fn set(&self, s: Snapshot) {
+        let s = Arc::new(s);
+        match self.snap.write() {
+            Ok(mut g) => *g = s,
+            Err(p) => *p.into_inner() = s,
+        }
+    }
+
+    /// The graph as of the database's current revision (or later).
+    pub async fn get(&self, db: &Db) -> AppResult<Arc<Snapshot>> {
+        let rev = db
+            .opt_point::<Revision>(Q::new("SELECT revision FROM cmdb_state WHERE id = 1"))
+            .await?
+            .map_or(0, |r| r.revision);
+        let loaded = self.loaded.load(std::sync::atomic::Ordering::Acquire);
+        let have = self.current();
+        if loaded && have.revision >= rev {
+            return Ok(have);
+        }
+        let _one = self.refresh.lock().await;
+        let have = self.current();
+        if self.loaded.load(std::sync::atomic::Ordering::Acquire) && have.revision >= rev {
+            return Ok(have);
+        }
+        let next = if !loaded || rev - have.revision > CATCH_UP_LIMIT {
+            load(db).await?
+        } else {
+            catch_up(db, &have, rev).await?
+        };
+        self.set(next);
+        self.loaded
+            .store(true, std::sync::atomic::Ordering::Release);
+        Ok(self.current())
+    }
+}
+
+async fn load(db: &Db) -> AppResult<Snapshot> {
+    // The revision first: changes committed while loading are read again next time.
+    let (revision,): (i64,) = db
+        .one(Q::new("SELECT revision FROM cmdb_state WHERE id = 1"))
+        .await?;
+    let cis: Vec<CiRow> = db
+        .all(Q::new(
+            "SELECT id, name, class_id, status, service_id FROM cis",
+        ))
+        .await?;
+    let rels: Vec<RelRow> = db
+        .all(Q::new(
+            "SELECT id, source_id, kind, target_id FROM ci_relationships",
+        ))
+        .await?;
+    let mut graph = Graph::new();
+    let mut map = HashMap::with_capacity(cis.len());
+    for r in cis {
+        graph.add_ci(r.0);
+        map.insert(r.0, meta(r));
+    }
+    for r in rels {
+        add(&mut graph, r);
+    }
+    Ok(Snapshot {
+        graph,
+        cis: map,
+        revision,
+    })
+}
+
+async fn catch_up(db: &Db, have: &Snapshot, rev: i64) -> AppResult<Snapshot> {
+    let changes: Vec<(Option<i64>, Option<i64>)> = db
+        .all(
+            Q::new("SELECT ci_id, rel_id FROM cmdb_changes WHERE revision > $1 AND revision <= $2")
+                .bind(have.revision)
+                .bind(rev),
+        )
+        .await?;
+    if changes.len() as i64 > CATCH_UP_LIMIT {
+        return load(db).await;
+    }
+    let mut ci_ids: Vec<i64> = changes.iter().filter_map(|c| c.0).collect();
+    let mut rel_ids: Vec<i64> = changes.iter().filter_map(|c| c.1).collect();
+    ci_ids.sort_unstable();
+    ci_ids.dedup();
+    rel_ids.sort_unstable();
+    rel_ids.dedup();
+    let mut graph = have.graph.clone();
+    let mut cis = have.cis.clone();
+    if !ci_ids.is_empty() {
+        let mut q = Q::new("");
+        q.sql = format!(
+            "SELECT id, name, class_id, status, service_id FROM cis WHERE id IN ({})",
+            in_list(&mut q, &ci_ids)
+        );
+        let rows: Vec<CiRow> = db.all(q).await?;
+        for r in rows {
+            graph.add_ci(r.0);
+            cis.insert(r.0, meta(r));
+        }
+    }
+    if !rel_ids.is_empty() {
+        let mut q = Q::new("");
+        q.sql = format!(
+            "SELECT id, source_id, kind, target_id FROM ci_relationships WHERE id IN ({})",
+            in_list(&mut q, &rel_ids)
+        );
+        let rows: Vec<RelRow> = db.all(q).await?;
+        let present: std::collections::HashSet<i64> = rows.iter().map(|r| r.0).collect();
+        for id in &rel_ids {
+            if !present.contains(id) {
+                graph.remove_rel(*id);
+            }
+        }
+        for r in rows {
+            add(&mut graph, r);
+        }
+    }
+    Ok(Snapshot {
+        graph,
+        cis,
+        revision: rev,
+    })
+}
+
+/// Record CMDB changes in the writing transaction: a new revision (taking `cmdb_state`'s row
+/// lock, which orders CMDB writes across nodes) and one log row per changed CI or relationship.
+/// Call it before `audit_trail::append`, so locks are always taken in the same order.
+pub async fn record(tx: &mut Tx, cis: &[i64], rels: &[i64]) -> AppResult<i64> {
+    let (rev,): (i64,) = tx
+        .one(Q::new(
+            "UPDATE cmdb_state SET revision = revision + 1 WHERE id = 1 RETURNING revision",
+        ))
+        .await?;
+    let rows: Vec<(Option<i64>, Option<i64>)> = cis
+        .iter()
+        .map(|c| (Some(*c), None))
+        .chain(rels.iter().map(|r| (None, Some(*r))))
+        .collect();
+    for chunk in rows.chunks(300) {
+        let mut q = Q::new("");
+        let values: Vec<String> = chunk
+            .iter()
+            .map(|(c, r)| format!("({}, {}, {})", q.arg(rev), q.arg(*c), q.arg(*r)))
+            .collect();
+        q.sql = format!(
+            "INSERT INTO cmdb_changes (revision, ci_id, rel_id) VALUES {}",
+            values.join(", ")
+        );
+        tx.exec(q).await?;
+    }
+    Ok(rev)
+}

@@ -1,0 +1,8 @@
+//! Portfolio pages: services, the catalogue and ordering, configuration items.
+
+use crate::platform::web::AppState;
+use axum::Router;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+}
