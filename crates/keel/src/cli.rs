@@ -379,6 +379,7 @@ pub async fn serve(
     worker: bool,
 ) -> anyhow::Result<()> {
     let state = AppState::new(db.clone(), cfg);
+    crate::operation::portfolio::graph::warm(state.cmdb.clone(), db.clone());
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("--listen {addr}"))?;

@@ -64,8 +64,7 @@ pub async fn affected(st: &AppState, item_id: i64) -> AppResult<Affected> {
             reached.extend(w.nodes.iter().map(|n| n.ci));
         }
     }
-    let (services, customers) =
-        services_and_customers(&st.db, &snap, reached.into_iter(), true).await?;
+    let (services, customers) = services_and_customers(&snap, reached.into_iter(), true);
     Ok(Affected {
         cis,
         services,
@@ -73,7 +72,8 @@ pub async fn affected(st: &AppState, item_id: i64) -> AppResult<Affected> {
     })
 }
 
-async fn set(db: &Db, item: &ItemRow, actor: &Actor, ci: i64, add: bool) -> AppResult<()> {
+/// Add (or remove) one affected CI, audited on the item.
+pub async fn set(db: &Db, item: &ItemRow, actor: &Actor, ci: i64, add: bool) -> AppResult<()> {
     let mut tx = db.begin().await?;
     let before: BTreeSet<i64> = tx
         .all::<(i64,)>(Q::new("SELECT ci_id FROM work_item_cis WHERE item_id = $1").bind(item.id))
@@ -177,4 +177,23 @@ pub async fn open_items_on(db: &Db, ci: i64) -> AppResult<Vec<(String, String, S
     Ok(db
         .all(Q::new("SELECT w.number, w.title, w.state FROM work_item_cis c JOIN work_items w ON w.id = c.item_id WHERE c.ci_id = $1 AND w.state NOT IN ('closed', 'cancelled', 'resolved', 'fulfilled') ORDER BY w.id DESC LIMIT 50").bind(ci))
         .await?)
+}
+
+/// A CI named in a form: its id, or its exact name when that is unique.
+pub async fn resolve(db: &Db, text: &str) -> AppResult<i64> {
+    let t = text.trim();
+    if let Ok(id) = t.parse::<i64>() {
+        return Ok(id);
+    }
+    let rows: Vec<(i64,)> = db
+        .all(Q::new("SELECT id FROM cis WHERE LOWER(name) = $1 LIMIT 2").bind(t.to_lowercase()))
+        .await?;
+    match rows.as_slice() {
+        [(id,)] => Ok(*id),
+        [] => Err(AppError::invalid("ci_id", format!("no CI named `{t}`"))),
+        _ => Err(AppError::invalid(
+            "ci_id",
+            format!("several CIs are named `{t}`; give the id"),
+        )),
+    }
 }

@@ -82,6 +82,14 @@ fn routes_for(k: Kind) -> Router<AppState> {
             get(move |s: State<AppState>, u: WebUser, n: Path<(String, i64)>| download(s, u, n, k)),
         )
         .route(
+            &format!("{base}/{{number}}/cis"),
+            post(
+                move |s: State<AppState>, u: WebUser, n: Path<String>, f: Form<CiForm>| {
+                    ci_submit(s, u, n, f, k)
+                },
+            ),
+        )
+        .route(
             &format!("{base}/bulk"),
             post(
                 move |s: State<AppState>, u: WebUser, f: axum::extract::RawForm| {
@@ -344,6 +352,8 @@ struct Detail {
     major: Option<crate::operation::resolution::incident::MajorIncident>,
     approvals: Vec<crate::operation::resolution::request::Approval>,
     tasks: Vec<crate::operation::resolution::request::Task>,
+    affected: Option<kernel::cis::Affected>,
+    order: Option<crate::operation::portfolio::catalogue::OrderAnswers>,
 }
 
 /// An SLA clock as the item page shows it.
@@ -461,7 +471,19 @@ async fn load_detail(
     } else {
         (vec![], vec![])
     };
+    let affected = if p.can(Action::ReadConfiguration) {
+        Some(kernel::cis::affected(st, row.id).await?)
+    } else {
+        None
+    };
+    let order = if k == Kind::Request {
+        crate::operation::portfolio::catalogue::answers_of(&st.db, row.id).await?
+    } else {
+        None
+    };
     Ok(Detail {
+        affected,
+        order,
         approvals,
         tasks,
         major,
@@ -494,6 +516,9 @@ fn render_detail(
             details => detail_fields(k, &d.row.details_map()),
             major => d.major.as_ref().map(|m| V::from(Serde(m))),
             approvals => V::from(Serde(&d.approvals)), tasks => V::from(Serde(&d.tasks)), my_id => p.user_id,
+            affected => d.affected.as_ref().map(|a| V::from(Serde(a))),
+            order => d.order.as_ref().map(|o| V::from(Serde(&crate::operation::portfolio::catalogue::render_answers(&o.form, &o.answers)))),
+            order_offering => d.order.as_ref().map(|o| o.offering.clone()),
             can_manage_major => k == Kind::Incident && p.can(Action::ManageMajorIncidents),
             can_answer => k == Kind::Incident && p.can(Action::ConfirmResolution),
             criteria => V::from(Serde(keel_core::operation::resolution::incident::MAJOR_CRITERIA)),
@@ -747,6 +772,51 @@ async fn comment_submit(
     .await;
     match result {
         Ok(_) => redirect_with_flash(&format!("{}/{number}#comments", base(k)), "Comment added."),
+        Err(e) => detail_with_error(&st, &p, &number, e, k).await,
+    }
+}
+
+#[derive(Deserialize)]
+struct CiForm {
+    csrf: String,
+    /// A CI's id or exact name, to add.
+    #[serde(default)]
+    ci: String,
+    /// A CI's id, to remove.
+    #[serde(default)]
+    remove: String,
+}
+
+async fn ci_submit(
+    State(st): State<AppState>,
+    WebUser(p): WebUser,
+    Path(number): Path<String>,
+    Form(f): Form<CiForm>,
+    k: Kind,
+) -> Response {
+    let result = async {
+        check_csrf(&p, &f.csrf)?;
+        p.require(Action::UpdateWorkItems)?;
+        p.require(Action::ReadConfiguration)?;
+        crate::kernel::api::require_read(&p, k)?;
+        let row = kernel::get(&st.db, k, &number, Scope::of(&p)).await?;
+        if f.remove.trim().is_empty() {
+            let id = kernel::cis::resolve(&st.db, &f.ci).await?;
+            kernel::cis::set(&st.db, &row, &p.actor(), id, true).await?;
+            Ok("Configuration item added.")
+        } else {
+            let id = f
+                .remove
+                .trim()
+                .parse()
+                .map_err(|_| AppError::invalid("remove", "is not a CI id"))?;
+            kernel::cis::set(&st.db, &row, &p.actor(), id, false).await?;
+            Ok("Configuration item removed.")
+        }
+    }
+    .await;
+    match result {
+        Ok(msg) => redirect_with_flash(&format!("{}/{number}#affected", base(k)), msg),
         Err(e) => detail_with_error(&st, &p, &number, e, k).await,
     }
 }

@@ -27,6 +27,21 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("item.html", include_str!("../../templates/item.html")),
     ("search.html", include_str!("../../templates/search.html")),
     (
+        "catalogue.html",
+        include_str!("../../templates/catalogue.html"),
+    ),
+    (
+        "offering.html",
+        include_str!("../../templates/offering.html"),
+    ),
+    (
+        "services.html",
+        include_str!("../../templates/services.html"),
+    ),
+    ("service.html", include_str!("../../templates/service.html")),
+    ("cis.html", include_str!("../../templates/cis.html")),
+    ("ci.html", include_str!("../../templates/ci.html")),
+    (
         "request_types.html",
         include_str!("../../templates/request_types.html"),
     ),
@@ -98,6 +113,7 @@ pub fn viewer(p: &Principal) -> Value {
         can_update => p.can(Action::UpdateWorkItems), can_internal => p.can(Action::InternalNotes) && p.can(Action::UpdateWorkItems),
         can_audit => p.can(Action::ReadAudit), can_attach => p.can(Action::Attach), can_comment => p.can(Action::CommentPublic), can_create => p.can(Action::CreateIncident), is_requester => p.role.is_scoped_to_own_records(),
         can_notify => p.can(Action::OwnNotifications), can_read_internal => p.can(Action::ReadInternalItems), can_read_sla => p.can(Action::ReadServiceLevels),
+        can_read_cmdb => p.can(Action::ReadConfiguration), can_read_directory => p.can(Action::ReadDirectory),
     }
 }
 

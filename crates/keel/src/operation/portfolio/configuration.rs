@@ -161,6 +161,7 @@ pub async fn create_class(db: &Db, p: &Principal, b: NewClass) -> AppResult<CiCl
         change("attributes", Value::Null, json!(defs)),
         change("identity", Value::Null, json!(identity)),
     ];
+    graph::record(&mut tx, &[], &[]).await?;
     append(
         &mut tx,
         &p.actor(),
@@ -245,6 +246,7 @@ pub async fn update_class(db: &Db, p: &Principal, id: i64, b: ClassPatch) -> App
             .bind(id),
     )
     .await?;
+    graph::record(&mut tx, &[], &[]).await?;
     append(
         &mut tx,
         &p.actor(),
@@ -952,27 +954,22 @@ fn hops(walk: &Walk, i: usize) -> Vec<Hop> {
 
 /// The services (with their dependants through the portfolio) and customers behind the CIs of
 /// `walk`; shared by incidents (affected services) and changes (risk).
-pub async fn services_and_customers(
-    db: &Db,
+pub fn services_and_customers(
     snap: &Snapshot,
     ci_ids: impl Iterator<Item = i64>,
     follow_dependants: bool,
-) -> AppResult<(Vec<ImpactedService>, Vec<ImpactedCustomer>)> {
+) -> (Vec<ImpactedService>, Vec<ImpactedCustomer>) {
+    let pf = &snap.portfolio;
     let mut through: BTreeMap<i64, (Option<i64>, Option<i64>)> = BTreeMap::new();
     for ci in ci_ids {
         if let Some(s) = snap.cis.get(&ci).and_then(|m| m.service_id) {
             through.entry(s).or_insert((Some(ci), None));
         }
     }
-    if follow_dependants && !through.is_empty() {
-        let deps: Vec<(i64, i64)> = db
-            .all(Q::new(
-                "SELECT service_id, depends_on_id FROM service_dependencies",
-            ))
-            .await?;
+    if follow_dependants {
         let mut frontier: Vec<i64> = through.keys().copied().collect();
         while let Some(s) = frontier.pop() {
-            for (dependant, _) in deps.iter().filter(|(_, on)| *on == s) {
+            for dependant in pf.dependants.get(&s).into_iter().flatten() {
                 if !through.contains_key(dependant) {
                     through.insert(*dependant, (None, Some(s)));
                     frontier.push(*dependant);
@@ -980,45 +977,35 @@ pub async fn services_and_customers(
             }
         }
     }
-    if through.is_empty() {
-        return Ok((vec![], vec![]));
-    }
-    let ids: Vec<i64> = through.keys().copied().collect();
-    let mut q = Q::new("");
-    let list = ids.iter().map(|i| q.arg(*i)).collect::<Vec<_>>().join(", ");
-    q.sql = format!("SELECT id, name, stage FROM services WHERE id IN ({list}) ORDER BY name");
-    let rows: Vec<(i64, String, String)> = db.all(q).await?;
-    let services = rows
-        .into_iter()
-        .map(|(id, name, stage)| {
-            let (through_ci, through_service) = through.get(&id).copied().unwrap_or_default();
-            ImpactedService {
-                id,
-                name,
-                stage,
-                through_ci,
-                through_service,
-            }
+    let mut services: Vec<ImpactedService> = through
+        .iter()
+        .filter_map(|(id, (through_ci, through_service))| {
+            pf.services.get(id).map(|(name, stage)| ImpactedService {
+                id: *id,
+                name: name.clone(),
+                stage: stage.clone(),
+                through_ci: *through_ci,
+                through_service: *through_service,
+            })
         })
         .collect();
-    let mut q = Q::new("");
-    let list = ids.iter().map(|i| q.arg(*i)).collect::<Vec<_>>().join(", ");
-    q.sql = format!(
-        "SELECT c.id, c.name, sc.service_id FROM service_customers sc JOIN customers c ON c.id = sc.customer_id WHERE sc.service_id IN ({list}) ORDER BY c.name, sc.service_id"
-    );
-    let rows: Vec<(i64, String, i64)> = db.all(q).await?;
-    let mut customers: Vec<ImpactedCustomer> = vec![];
-    for (id, name, s) in rows {
-        match customers.last_mut() {
-            Some(c) if c.id == id => c.services.push(s),
-            _ => customers.push(ImpactedCustomer {
-                id,
-                name,
-                services: vec![s],
-            }),
+    services.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
+    let mut by_customer: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+    for s in through.keys() {
+        for c in pf.customers_of.get(s).into_iter().flatten() {
+            by_customer.entry(*c).or_default().push(*s);
         }
     }
-    Ok((services, customers))
+    let mut customers: Vec<ImpactedCustomer> = by_customer
+        .into_iter()
+        .map(|(id, services)| ImpactedCustomer {
+            id,
+            name: pf.customer_names.get(&id).cloned().unwrap_or_default(),
+            services,
+        })
+        .collect();
+    customers.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
+    (services, customers)
 }
 
 pub async fn impact(st: &AppState, id: i64, params: &ImpactParams) -> AppResult<Impact> {
@@ -1070,12 +1057,10 @@ pub async fn impact(st: &AppState, id: i64, params: &ImpactParams) -> AppResult<
         })
         .collect();
     let (services, customers) = services_and_customers(
-        &st.db,
         &snap,
         walk.nodes.iter().map(|n| n.ci),
         dir == Direction::Downstream,
-    )
-    .await?;
+    );
     Ok(Impact {
         ci_id: id,
         direction: match dir {

@@ -17,11 +17,55 @@ pub struct CiMeta {
     pub service_id: Option<i64>,
 }
 
+/// The portfolio as impact answers need it: small tables, reloaded whenever the revision moves
+/// (service and class writes take a revision too), so an impact query reads nothing else.
+#[derive(Debug, Default, Clone)]
+pub struct Portfolio {
+    /// Service id → (name, stage).
+    pub services: HashMap<i64, (String, String)>,
+    /// Service id → the customers it serves.
+    pub customers_of: HashMap<i64, Vec<i64>>,
+    pub customer_names: HashMap<i64, String>,
+    /// Service id → the services that depend on it.
+    pub dependants: HashMap<i64, Vec<i64>>,
+    pub class_names: HashMap<i64, String>,
+}
+
 #[derive(Debug, Default)]
 pub struct Snapshot {
     pub graph: Graph,
     pub cis: HashMap<i64, CiMeta>,
+    pub portfolio: Portfolio,
     pub revision: i64,
+}
+
+async fn portfolio(db: &Db) -> AppResult<Portfolio> {
+    let mut p = Portfolio::default();
+    let services: Vec<(i64, String, String)> = db
+        .all(Q::new("SELECT id, name, stage FROM services"))
+        .await?;
+    p.services = services.into_iter().map(|(i, n, s)| (i, (n, s))).collect();
+    let sc: Vec<(i64, i64)> = db
+        .all(Q::new(
+            "SELECT service_id, customer_id FROM service_customers ORDER BY customer_id",
+        ))
+        .await?;
+    for (s, c) in sc {
+        p.customers_of.entry(s).or_default().push(c);
+    }
+    let customers: Vec<(i64, String)> = db.all(Q::new("SELECT id, name FROM customers")).await?;
+    p.customer_names = customers.into_iter().collect();
+    let deps: Vec<(i64, i64)> = db
+        .all(Q::new(
+            "SELECT service_id, depends_on_id FROM service_dependencies",
+        ))
+        .await?;
+    for (s, on) in deps {
+        p.dependants.entry(on).or_default().push(s);
+    }
+    let classes: Vec<(i64, String)> = db.all(Q::new("SELECT id, name FROM ci_classes")).await?;
+    p.class_names = classes.into_iter().collect();
+    Ok(p)
 }
 
 /// More changes than this since a node's revision and it reloads instead of catching up.
@@ -143,6 +187,7 @@ async fn load(db: &Db) -> AppResult<Snapshot> {
     Ok(Snapshot {
         graph,
         cis: map,
+        portfolio: portfolio(db).await?,
         revision,
     })
 }
@@ -198,8 +243,28 @@ async fn catch_up(db: &Db, have: &Snapshot, rev: i64) -> AppResult<Snapshot> {
     Ok(Snapshot {
         graph,
         cis,
+        portfolio: portfolio(db).await?,
         revision: rev,
     })
+}
+
+/// Start loading the graph in the background (at `serve` start), so the first impact query
+/// does not wait for it.
+pub fn warm(cache: GraphCache, db: Db) {
+    tokio::spawn(async move {
+        let t = std::time::Instant::now();
+        match cache.get(&db).await {
+            Ok(s) => tracing::info!(
+                cis = s.graph.ci_count(),
+                relationships = s.graph.rel_count(),
+                ms = t.elapsed().as_millis() as u64,
+                "CMDB graph loaded"
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not load the CMDB graph; the first impact query will try again")
+            }
+        }
+    });
 }
 
 /// Record CMDB changes in the writing transaction: a new revision (taking `cmdb_state`'s row

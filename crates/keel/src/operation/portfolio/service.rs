@@ -419,6 +419,7 @@ pub async fn create(db: &Db, p: &Principal, b: NewService) -> AppResult<Service>
         depends_on_ids: b.depends_on_ids.into_iter().collect(),
         parties,
     };
+    super::graph::record(&mut tx, &[], &[]).await?;
     append(
         &mut tx,
         &p.actor(),
@@ -546,6 +547,7 @@ pub async fn update(db: &Db, p: &Principal, id: i64, b: ServicePatch) -> AppResu
             .unwrap_or_else(|| old.depends_on_ids.clone()),
         parties: parties.unwrap_or_else(|| old.parties.clone()),
     };
+    super::graph::record(&mut tx, &[], &[]).await?;
     append(
         &mut tx,
         &p.actor(),

@@ -1,8 +1,467 @@
-//! Portfolio pages: services, the catalogue and ordering, configuration items.
+//! Portfolio pages (8.2): the catalogue and ordering from it (everyone), services with their
+//! CIs and open incidents, and configuration items with attributes, relations, impact, history
+//! and a drawn neighbourhood graph (staff).
 
-use crate::platform::web::AppState;
+use super::catalogue::{self, Order};
+use super::configuration::{self, CiParams, ImpactParams};
+use super::service;
+use crate::management::support::audit_trail;
+use crate::platform::db::Q;
+use crate::platform::error::{AppError, AppResult};
+use crate::platform::ui::{
+    WebUser, check_csrf, clear_flash, flash, form_error, page_error, redirect_with_flash, viewer,
+};
+use crate::platform::web::{AppState, iso};
 use axum::Router;
+use axum::extract::{Path, Query, RawForm, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use axum::routing::get;
+use keel_core::access::Action;
+use keel_core::operation::portfolio::form::FieldKind;
+use minijinja::value::Serde;
+use minijinja::{Value as V, context};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/catalogue", get(catalogue_page))
+        .route("/catalogue/{id}", get(offering_page).post(order_submit))
+        .route("/services", get(services_page))
+        .route("/services/{id}", get(service_page))
+        .route("/cis", get(cis_page))
+        .route("/cis/{id}", get(ci_page))
+}
+
+async fn catalogue_page(
+    State(st): State<AppState>,
+    WebUser(p): WebUser,
+    headers: HeaderMap,
+) -> Response {
+    match catalogue::list(&st.db, &p).await {
+        Ok(list) => clear_flash(st.ui.render(
+            "catalogue.html",
+            context! { me => viewer(&p), flash => flash(&headers), offerings => V::from(Serde(&list)) },
+        )),
+        Err(e) => page_error(&st, Some(&p), e),
+    }
+}
+
+/// People a `user` field may name: a requester's organisation, or every active user for staff.
+async fn people(
+    st: &AppState,
+    p: &crate::platform::auth::Principal,
+) -> AppResult<Vec<(i64, String)>> {
+    let users = crate::directory::list_users(&st.db).await?;
+    Ok(users
+        .into_iter()
+        .filter(|u| u.disabled == 0)
+        .filter(|u| {
+            p.can(Action::ReadDirectory)
+                || u.id == p.user_id
+                || (p.customer_id.is_some() && u.customer_id == p.customer_id)
+        })
+        .map(|u| (u.id, u.name))
+        .collect())
+}
+
+async fn render_offering(
+    st: &AppState,
+    p: &crate::platform::auth::Principal,
+    id: i64,
+    values: &Map<String, Value>,
+    error: Option<AppError>,
+    headers: Option<&HeaderMap>,
+) -> Response {
+    let r = async {
+        let o = catalogue::get(&st.db, p, id).await?;
+        let users = if o.form.iter().any(|f| f.kind == FieldKind::User) {
+            people(st, p).await?
+        } else {
+            vec![]
+        };
+        Ok::<_, AppError>((o, users))
+    }
+    .await;
+    match r {
+        Ok((o, users)) => {
+            let (field, msg) = form_error(&error);
+            let mut resp = st.ui.render(
+                "offering.html",
+                context! {
+                    me => viewer(p), flash => headers.and_then(flash), o => V::from(Serde(&o)), users => V::from(Serde(&users)),
+                    values => V::from(Serde(values)), error => msg, error_field => field,
+                },
+            );
+            if error.is_some() {
+                *resp.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+            }
+            clear_flash(resp)
+        }
+        Err(e) => page_error(st, Some(p), e),
+    }
+}
+
+async fn offering_page(
+    State(st): State<AppState>,
+    WebUser(p): WebUser,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Response {
+    render_offering(&st, &p, id, &Map::new(), None, Some(&headers)).await
+}
+
+async fn order_submit(
+    State(st): State<AppState>,
+    WebUser(p): WebUser,
+    Path(id): Path<i64>,
+    RawForm(raw): RawForm,
+) -> Response {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&raw).unwrap_or_default();
+    let get = |k: &str| {
+        pairs
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let mut answers = Map::new();
+    for (k, v) in &pairs {
+        if let Some(name) = k.strip_prefix("answer.") {
+            answers.insert(name.to_string(), Value::String(v.clone()));
+        }
+    }
+    let r = async {
+        check_csrf(&p, &get("csrf"))?;
+        catalogue::order(
+            &st.db,
+            &p,
+            id,
+            Order {
+                answers: answers.clone(),
+                title: None,
+                notes: get("notes"),
+                requester_id: None,
+            },
+        )
+        .await
+    }
+    .await;
+    match r {
+        Ok(row) => redirect_with_flash(
+            &format!("/requests/{}", row.number),
+            &format!("{} ordered.", row.number),
+        ),
+        Err(e @ (AppError::Invalid { .. } | AppError::Conflict(_))) => {
+            render_offering(&st, &p, id, &answers, Some(e), None).await
+        }
+        Err(e) => page_error(&st, Some(&p), e),
+    }
+}
+
+async fn services_page(
+    State(st): State<AppState>,
+    WebUser(p): WebUser,
+    headers: HeaderMap,
+) -> Response {
+    let r = async {
+        p.require(Action::ReadDirectory)?;
+        Ok::<_, AppError>((
+            service::list(&st.db).await?,
+            service::list_plans(&st.db).await?,
+        ))
+    }
+    .await;
+    match r {
+        Ok((services, plans)) => clear_flash(st.ui.render(
+            "services.html",
+            context! { me => viewer(&p), flash => flash(&headers), services => V::from(Serde(&services)), plans => V::from(Serde(&plans)) },
+        )),
+        Err(e) => page_error(&st, Some(&p), e),
+    }
+}
+
+async fn service_page(
+    State(st): State<AppState>,
+    WebUser(p): WebUser,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Response {
+    let r = async {
+        p.require(Action::ReadDirectory)?;
+        let s = service::get(&st.db, id).await?;
+        let cis = if p.can(Action::ReadConfiguration) {
+            configuration::list_cis(&st.db, &CiParams { class: None, status: None, q: None, service_id: Some(id), after: None, limit: Some(200) }).await?.items
+        } else {
+            vec![]
+        };
+        let open: Vec<(String, String, String, Option<i64>)> = st
+            .db
+            .all(Q::new("SELECT number, title, state, priority FROM work_items WHERE service_id = $1 AND kind = 'incident' AND state NOT IN ('resolved', 'closed', 'cancelled') ORDER BY priority, id DESC LIMIT 100").bind(id))
+            .await?;
+        let offerings: Vec<(i64, String)> = st.db.all(Q::new("SELECT id, name FROM catalogue_offerings WHERE service_id = $1 AND active = 1 ORDER BY name").bind(id)).await?;
+        Ok::<_, AppError>((s, cis, open, offerings))
+    }
+    .await;
+    match r {
+        Ok((s, cis, open, offerings)) => clear_flash(st.ui.render(
+            "service.html",
+            context! { me => viewer(&p), flash => flash(&headers), s => V::from(Serde(&s)), cis => V::from(Serde(&cis)),
+                       incidents => V::from(Serde(&open)), offerings => V::from(Serde(&offerings)) },
+        )),
+        Err(e) => page_error(&st, Some(&p), e),
+    }
+}
+
+#[derive(Debug, Deserialize, Default)]
+struct CiListForm {
+    #[serde(default)]
+    class: String,
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    status: String,
+    after: Option<i64>,
+}
+
+async fn cis_page(
+    State(st): State<AppState>,
+    WebUser(p): WebUser,
+    headers: HeaderMap,
+    Query(f): Query<CiListForm>,
+) -> Response {
+    let r = async {
+        p.require(Action::ReadConfiguration)?;
+        let params = CiParams {
+            class: Some(f.class.clone()),
+            status: Some(f.status.clone()),
+            q: Some(f.q.clone()),
+            service_id: None,
+            after: f.after,
+            limit: Some(100),
+        };
+        Ok::<_, AppError>((
+            configuration::list_cis(&st.db, &params).await?,
+            configuration::list_classes(&st.db).await?,
+        ))
+    }
+    .await;
+    match r {
+        Ok((page, classes)) => clear_flash(st.ui.render(
+            "cis.html",
+            context! { me => viewer(&p), flash => flash(&headers), page => V::from(Serde(&page)), classes => V::from(Serde(&classes)),
+                       f => context! { class => f.class, q => f.q, status => f.status },
+                       statuses => V::from(Serde(keel_core::operation::portfolio::configuration::STATUSES)) },
+        )),
+        Err(e) => page_error(&st, Some(&p), e),
+    }
+}
+
+/// A node of the drawn neighbourhood.
+#[derive(Debug, Serialize)]
+struct Node {
+    id: i64,
+    name: String,
+    x: f64,
+    y: f64,
+}
+
+/// An edge of the drawing, from source to target, labelled with its kind.
+#[derive(Debug, Serialize)]
+struct Edge {
+    x1: f64,
+    y1: f64,
+    x2: f64,
+    y2: f64,
+    kind: String,
+    lx: f64,
+    ly: f64,
+}
+
+const SIZE: f64 = 520.0;
+const MAX_NEIGHBOURS: usize = 24;
+
+/// Lay the CI's neighbours on a circle around it. Edges stop short of the nodes so arrowheads
+/// stay visible.
+fn neighbourhood(
+    ci: &configuration::Ci,
+    rels: &[configuration::Relationship],
+) -> (Vec<Node>, Vec<Edge>) {
+    let c = SIZE / 2.0;
+    let mut nodes = vec![Node {
+        id: ci.id,
+        name: ci.name.clone(),
+        x: c,
+        y: c,
+    }];
+    let mut edges = vec![];
+    let shown: Vec<&configuration::Relationship> = rels.iter().take(MAX_NEIGHBOURS).collect();
+    let n = shown.len().max(1) as f64;
+    for (i, r) in shown.iter().enumerate() {
+        let (other, other_name, outgoing) = if r.source_id == ci.id {
+            (r.target_id, &r.target, true)
+        } else {
+            (r.source_id, &r.source, false)
+        };
+        let a = std::f64::consts::TAU * i as f64 / n - std::f64::consts::FRAC_PI_2;
+        let (x, y) = (c + 190.0 * a.cos(), c + 190.0 * a.sin());
+        let idx = match nodes.iter().position(|m| m.id == other) {
+            Some(j) => j,
+            None => {
+                nodes.push(Node {
+                    id: other,
+                    name: other_name.clone(),
+                    x,
+                    y,
+                });
+                nodes.len() - 1
+            }
+        };
+        let (ox, oy) = (nodes[idx].x, nodes[idx].y);
+        let ((sx, sy), (tx, ty)) = if outgoing {
+            ((c, c), (ox, oy))
+        } else {
+            ((ox, oy), (c, c))
+        };
+        let len = ((tx - sx).powi(2) + (ty - sy).powi(2)).sqrt().max(1.0);
+        let (ux, uy) = ((tx - sx) / len, (ty - sy) / len);
+        let gap = 34.0;
+        edges.push(Edge {
+            x1: sx + ux * gap,
+            y1: sy + uy * gap,
+            x2: tx - ux * gap,
+            y2: ty - uy * gap,
+            kind: r.kind.replace('_', " "),
+            lx: (sx + tx) / 2.0,
+            ly: (sy + ty) / 2.0 - 4.0,
+        });
+    }
+    (nodes, edges)
+}
+
+/// An audit entry as the CI page lists it.
+#[derive(Debug, Serialize)]
+struct HistoryLine {
+    at: String,
+    actor: String,
+    action: String,
+    changes: Value,
+}
+
+async fn ci_page(
+    State(st): State<AppState>,
+    WebUser(p): WebUser,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Response {
+    let r = async {
+        p.require(Action::ReadConfiguration)?;
+        let ci = configuration::get_ci(&st.db, id).await?;
+        let rels = configuration::list_rels(
+            &st.db,
+            &configuration::RelParams {
+                ci: Some(id),
+                kind: None,
+                after: None,
+                limit: Some(500),
+            },
+        )
+        .await?;
+        let impact = configuration::impact(
+            &st,
+            id,
+            &ImpactParams {
+                direction: None,
+                depth: None,
+                limit: Some(50),
+            },
+        )
+        .await?;
+        let upstream = configuration::impact(
+            &st,
+            id,
+            &ImpactParams {
+                direction: Some("upstream".into()),
+                depth: None,
+                limit: Some(50),
+            },
+        )
+        .await?;
+        let history: Vec<HistoryLine> = if p.can(Action::ReadAudit) {
+            audit_trail::page(&st.db, None, 50, Some(("ci", Some(&id.to_string()))))
+                .await?
+                .into_iter()
+                .map(|a| HistoryLine {
+                    at: iso(a.at),
+                    actor: a.actor,
+                    action: a.action,
+                    changes: serde_json::from_str(&a.changes).unwrap_or(Value::Null),
+                })
+                .collect()
+        } else {
+            vec![]
+        };
+        let open = crate::kernel::cis::open_items_on(&st.db, id).await?;
+        Ok::<_, AppError>((ci, rels, impact, upstream, history, open))
+    }
+    .await;
+    match r {
+        Ok((ci, rels, impact, upstream, history, open)) => {
+            let (nodes, edges) = neighbourhood(&ci, &rels);
+            clear_flash(st.ui.render(
+                "ci.html",
+                context! {
+                    me => viewer(&p), flash => flash(&headers), ci => V::from(Serde(&ci)), rels => V::from(Serde(&rels)),
+                    impact => V::from(Serde(&impact)), upstream => V::from(Serde(&upstream)), history => V::from(Serde(&history)),
+                    open => V::from(Serde(&open)), nodes => V::from(Serde(&nodes)), edges => V::from(Serde(&edges)),
+                    more => rels.len() > MAX_NEIGHBOURS, size => SIZE,
+                },
+            ))
+        }
+        Err(e) => page_error(&st, Some(&p), e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn neighbours_sit_on_a_circle_and_edges_point_source_to_target() {
+        let ci = configuration::Ci {
+            id: 1,
+            class: "server".into(),
+            class_id: 1,
+            name: "srv".into(),
+            identity_key: "srv".into(),
+            status: "active".into(),
+            attributes: Map::new(),
+            service_id: None,
+            service: None,
+            owner_group_id: None,
+            owner_group: None,
+            version: 1,
+            created_at: String::new(),
+            updated_at: String::new(),
+        };
+        let rel = |id, s, t| configuration::Relationship {
+            id,
+            source_id: s,
+            source: format!("n{s}"),
+            kind: "runs_on".into(),
+            target_id: t,
+            target: format!("n{t}"),
+        };
+        let (nodes, edges) = neighbourhood(&ci, &[rel(1, 2, 1), rel(2, 1, 3), rel(3, 1, 2)]);
+        assert_eq!(nodes.len(), 3, "a neighbour related twice is drawn once");
+        for n in &nodes[1..] {
+            let r = ((n.x - SIZE / 2.0).powi(2) + (n.y - SIZE / 2.0).powi(2)).sqrt();
+            assert!((r - 190.0).abs() < 1e-6);
+        }
+        // The first relationship points into the centre: its end is nearer the centre.
+        let d = |x: f64, y: f64| ((x - SIZE / 2.0).powi(2) + (y - SIZE / 2.0).powi(2)).sqrt();
+        assert!(d(edges[0].x2, edges[0].y2) < d(edges[0].x1, edges[0].y1));
+        assert!(d(edges[1].x2, edges[1].y2) > d(edges[1].x1, edges[1].y1));
+    }
 }

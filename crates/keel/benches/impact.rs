@@ -1,0 +1,330 @@
+//! Benchmark: issue 4's impact-analysis target — on a CMDB of 100,000 CIs and 500,000
+//! relationships, one impact query < 10 ms — on SQLite and PostgreSQL. Run with
+//! `cargo bench -p keel --bench impact [-- sqlite|postgres]` (or `scripts/bench`); results go to
+//! `bench-results/<stamp>-impact.json` and standard output.
+//!
+//! Queries go through `configuration::impact`, the function the API handler calls, on a real
+//! `AppState`: the revision check against the database, the walk over this node's graph, the
+//! services and customers query and building the answer. The estate is layered like a data
+//! centre: core and access switches, servers, databases, applications and service CIs.
+
+mod support;
+
+use keel::operation::portfolio::configuration::{self, ImpactParams};
+use keel::platform::config::Config;
+use keel::platform::db::{Db, Q, now_ms};
+use keel::platform::web::AppState;
+use std::time::Instant;
+
+const CORE: i64 = 20;
+const ACCESS: i64 = 480;
+const SERVERS: i64 = 20_000;
+const DATABASES: i64 = 25_000;
+const SERVICES: i64 = 2_000;
+const APPS: i64 = 100_000 - CORE - ACCESS - SERVERS - DATABASES - SERVICES;
+const RUNS: usize = 300;
+
+/// A small deterministic generator (xorshift), so both databases get the same estate.
+struct Rng(u64);
+impl Rng {
+    fn below(&mut self, n: i64) -> i64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as i64
+    }
+}
+
+async fn insert_rows(db: &Db, table_cols: &str, rows: &[Vec<keel::platform::db::Arg>]) {
+    for chunk in rows.chunks(400) {
+        let mut q = Q::new("");
+        let values: Vec<String> = chunk
+            .iter()
+            .map(|r| {
+                let ps: Vec<String> = r.iter().map(|a| q.arg(a.clone())).collect();
+                format!("({})", ps.join(", "))
+            })
+            .collect();
+        q.sql = format!("INSERT INTO {table_cols} VALUES {}", values.join(", "));
+        db.exec(q).await.expect("insert");
+    }
+}
+
+/// Ids are assigned in layer order: core switches first, service CIs last.
+fn first(layer: usize) -> i64 {
+    let sizes = [CORE, ACCESS, SERVERS, DATABASES, APPS, SERVICES];
+    1 + sizes[..layer].iter().sum::<i64>()
+}
+
+async fn seed(db: &Db) -> i64 {
+    use keel::platform::db::Arg;
+    let now = now_ms();
+    let mut tx = db.begin().await.expect("tx");
+    for (i, name) in [
+        "network device",
+        "server",
+        "database",
+        "application",
+        "service",
+    ]
+    .iter()
+    .enumerate()
+    {
+        tx.exec(Q::new("INSERT INTO ci_classes (id, name, attributes, identity, created_at, updated_at) VALUES ($1, $2, '[]', '[\"name\"]', $3, $3)").bind(i as i64 + 1).bind(*name).bind(now)).await.expect("class");
+    }
+    for c in 1..=20i64 {
+        tx.exec(
+            Q::new(
+                "INSERT INTO customers (id, name, created_at, updated_at) VALUES ($1, $2, $3, $3)",
+            )
+            .bind(c)
+            .bind(format!("Customer {c}"))
+            .bind(now),
+        )
+        .await
+        .expect("customer");
+    }
+    tx.commit().await.expect("commit");
+    let services: Vec<Vec<Arg>> = (1..=SERVICES)
+        .map(|s| {
+            vec![
+                Arg::from(s),
+                Arg::from(format!("Service {s}")),
+                Arg::from(now),
+                Arg::from(now),
+            ]
+        })
+        .collect();
+    insert_rows(db, "services (id, name, created_at, updated_at)", &services).await;
+    let sc: Vec<Vec<Arg>> = (1..=SERVICES)
+        .flat_map(|s| [(s, 1 + s % 20), (s, 1 + (s * 7) % 20)])
+        .filter(|(_, c)| *c != 0)
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .map(|(s, c)| vec![Arg::from(s), Arg::from(c)])
+        .collect();
+    insert_rows(db, "service_customers (service_id, customer_id)", &sc).await;
+    let class_of = |id: i64| -> (i64, &'static str) {
+        if id < first(1) || id < first(2) {
+            (1, "sw")
+        } else if id < first(3) {
+            (2, "srv")
+        } else if id < first(4) {
+            (3, "db")
+        } else if id < first(5) {
+            (4, "app")
+        } else {
+            (5, "svc")
+        }
+    };
+    let total = first(6) - 1;
+    let cis: Vec<Vec<Arg>> = (1..=total)
+        .map(|id| {
+            let (class, prefix) = class_of(id);
+            let service = (class == 5).then(|| id - first(5) + 1);
+            let name = format!("{prefix}-{id:06}");
+            vec![
+                Arg::from(id),
+                Arg::from(class),
+                Arg::from(name.clone()),
+                Arg::from(name),
+                Arg::from("active"),
+                Arg::from("{}"),
+                Arg::from(service),
+                Arg::from(now),
+                Arg::from(now),
+            ]
+        })
+        .collect();
+    insert_rows(db, "cis (id, class_id, name, identity_key, status, attributes, service_id, created_at, updated_at)", &cis).await;
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut rels = std::collections::BTreeSet::new();
+    let pick = |layer: usize, rng: &mut Rng| {
+        let size = [CORE, ACCESS, SERVERS, DATABASES, APPS, SERVICES][layer];
+        first(layer) + rng.below(size)
+    };
+    // Access switches uplink to two core switches; servers to two access switches.
+    for a in first(1)..first(2) {
+        for _ in 0..2 {
+            rels.insert((a, "connects_to", pick(0, &mut rng)));
+        }
+    }
+    for s in first(2)..first(3) {
+        for _ in 0..2 {
+            rels.insert((s, "connects_to", pick(1, &mut rng)));
+        }
+    }
+    // Databases run on two servers; applications run on two servers, use four databases and
+    // one other application; service CIs depend on 20 applications.
+    for d in first(3)..first(4) {
+        for _ in 0..2 {
+            rels.insert((d, "runs_on", pick(2, &mut rng)));
+        }
+    }
+    for a in first(4)..first(5) {
+        for _ in 0..2 {
+            rels.insert((a, "runs_on", pick(2, &mut rng)));
+        }
+        for _ in 0..4 {
+            rels.insert((a, "depends_on", pick(3, &mut rng)));
+        }
+        let other = pick(4, &mut rng);
+        if other != a {
+            rels.insert((a, "depends_on", other));
+        }
+    }
+    for s in first(5)..first(6) {
+        for _ in 0..20 {
+            rels.insert((s, "depends_on", pick(4, &mut rng)));
+        }
+    }
+    // Disks and power units as parts of servers fill up to 500,000.
+    while rels.len() < 500_000 {
+        let part = pick(2, &mut rng);
+        let whole = pick(2, &mut rng);
+        if part != whole {
+            rels.insert((part, "part_of", whole));
+        }
+    }
+    let rows: Vec<Vec<Arg>> = rels
+        .iter()
+        .map(|(s, k, t)| vec![Arg::from(*s), Arg::from(*k), Arg::from(*t), Arg::from(now)])
+        .collect();
+    insert_rows(
+        db,
+        "ci_relationships (source_id, kind, target_id, created_at)",
+        &rows,
+    )
+    .await;
+    db.exec(Q::new("UPDATE cmdb_state SET revision = 1 WHERE id = 1"))
+        .await
+        .expect("revision");
+    rels.len() as i64
+}
+
+fn stats(mut v: Vec<f64>) -> serde_json::Value {
+    v.sort_by(f64::total_cmp);
+    let at = |q: f64| v[((v.len() as f64 - 1.0) * q).round() as usize];
+    serde_json::json!({"p50": at(0.5), "p95": at(0.95), "p99": at(0.99), "max": at(1.0), "runs": v.len()})
+}
+
+async fn run(label: &str, url: &str) -> serde_json::Value {
+    let db = Db::connect(url).await.expect("connect");
+    let t = Instant::now();
+    let rels = seed(&db).await;
+    let (cis,): (i64,) = db
+        .one(Q::new("SELECT COUNT(*) FROM cis"))
+        .await
+        .expect("count");
+    println!(
+        "{label}: seeded {cis} CIs and {rels} relationships in {:.0} s",
+        t.elapsed().as_secs_f64()
+    );
+    let st = AppState::new(db.clone(), Config::default());
+    let t = Instant::now();
+    st.cmdb.get(&db).await.expect("load");
+    let load_ms = t.elapsed().as_secs_f64() * 1000.0;
+    println!("{label}: graph loaded in {load_ms:.0} ms");
+    let mut out = serde_json::Map::new();
+    out.insert("graph load ms".into(), serde_json::json!(load_ms));
+    let mut rng = Rng(42);
+    let cases: [(&str, usize, &str); 6] = [
+        ("core switch, downstream (worst case)", 0, "downstream"),
+        ("access switch, downstream", 1, "downstream"),
+        ("server, downstream", 2, "downstream"),
+        ("database, downstream", 3, "downstream"),
+        ("application, upstream", 4, "upstream"),
+        ("service CI, upstream", 5, "upstream"),
+    ];
+    let sizes = [CORE, ACCESS, SERVERS, DATABASES, APPS, SERVICES];
+    let mut all = vec![];
+    for (name, layer, dir) in cases {
+        let mut times = vec![];
+        let mut reached = vec![];
+        for _ in 0..RUNS {
+            let id = first(layer) + rng.below(sizes[layer]);
+            let params = ImpactParams {
+                direction: Some(dir.into()),
+                depth: None,
+                limit: None,
+            };
+            let t = Instant::now();
+            let r = configuration::impact(&st, id, &params)
+                .await
+                .expect("impact");
+            times.push(t.elapsed().as_secs_f64() * 1000.0);
+            reached.push(r.total as f64);
+        }
+        all.extend(times.iter().copied());
+        let s = stats(times);
+        let r = stats(reached);
+        println!(
+            "{label}: {name}: p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, max {:.2} ms; CIs reached p50 {} max {}",
+            s["p50"].as_f64().unwrap_or(0.0),
+            s["p95"].as_f64().unwrap_or(0.0),
+            s["p99"].as_f64().unwrap_or(0.0),
+            s["max"].as_f64().unwrap_or(0.0),
+            r["p50"],
+            r["max"]
+        );
+        out.insert(name.into(), serde_json::json!({"ms": s, "cis_reached": r}));
+    }
+    let s = stats(all);
+    println!(
+        "{label}: all impact queries: p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms",
+        s["p50"].as_f64().unwrap_or(0.0),
+        s["p95"].as_f64().unwrap_or(0.0),
+        s["p99"].as_f64().unwrap_or(0.0)
+    );
+    out.insert("all".into(), s);
+    // A write on another node: this node catches up from the change log on its next query.
+    let mut tx = db.begin().await.expect("tx");
+    let rel = tx
+        .insert(Q::new("INSERT INTO ci_relationships (source_id, kind, target_id, created_at) VALUES ($1, 'depends_on', $2, $3) RETURNING id").bind(first(5)).bind(first(4)).bind(now_ms()))
+        .await
+        .expect("rel");
+    keel::operation::portfolio::graph::record(&mut tx, &[], &[rel])
+        .await
+        .expect("record");
+    tx.commit().await.expect("commit");
+    let t = Instant::now();
+    configuration::impact(
+        &st,
+        first(2),
+        &ImpactParams {
+            direction: None,
+            depth: None,
+            limit: None,
+        },
+    )
+    .await
+    .expect("impact");
+    let catch_up = t.elapsed().as_secs_f64() * 1000.0;
+    println!(
+        "{label}: first query after another node's write (catch-up from the change log): {catch_up:.2} ms"
+    );
+    out.insert("query after a write ms".into(), serde_json::json!(catch_up));
+    db.close().await;
+    serde_json::json!({"backend": label, "cis": cis, "relationships": rels, "results": out})
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let only = std::env::args().nth(1).filter(|a| !a.starts_with('-'));
+    let mut results = vec![];
+    if only.as_deref().is_none_or(|o| o == "sqlite") {
+        let dir = std::env::temp_dir().join(format!("keel-impact-bench-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        results.push(run("sqlite", &format!("sqlite://{}/bench.db", dir.display())).await);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    if only.as_deref().is_none_or(|o| o == "postgres")
+        && let Some(r) = support::with_postgres("keel_impact_bench", |url| async move {
+            run("postgres", &url).await
+        })
+        .await
+    {
+        results.push(r);
+    }
+    support::write_results("impact", &results);
+}
