@@ -345,7 +345,7 @@ test('agent: incident list, navigation and screenshot', { timeout: TEST_TIMEOUT_
     assert.equal(new URL(page.url()).pathname, '/incidents');
     assert.equal(await text(page, 'main h1'), 'Incidents');
     const nav = await page.locator('nav[aria-label=Main] a').allTextContents();
-    assert.deepEqual(nav, ['Incidents', 'Requests', 'Assigned to me', 'My groups', 'Unassigned', 'Breaching soon', 'Breached', 'Problems', 'Known errors', 'Knowledge', 'Service levels', 'Notifications', 'New incident', 'New request']);
+    assert.deepEqual(nav, ['Incidents', 'Requests', 'Assigned to me', 'My groups', 'Unassigned', 'Breaching soon', 'Breached', 'Problems', 'Known errors', 'Knowledge', 'Catalogue', 'Services', 'CMDB', 'Service levels', 'Notifications', 'New incident', 'New request']);
     assert.match(await text(page, 'header .who'), new RegExp(`${AGENT_NAME}\\s*\\(agent\\)`));
     const rows = await listRows(page);
     assert.equal(rows.length, 50, 'a full first page');
@@ -732,7 +732,7 @@ test('requester: "My tickets" lists only their organisation\'s incidents', { tim
     await asRole('requester', async (page) => {
       assert.equal(await text(page, 'main h1'), 'My tickets');
       const nav = await page.locator('nav[aria-label=Main] a').allTextContents();
-      assert.deepEqual(nav, ['My tickets', 'My requests', 'Knowledge', 'Notifications', 'Report a problem', 'Ask for something']);
+      assert.deepEqual(nav, ['My tickets', 'My requests', 'Knowledge', 'Catalogue', 'Notifications', 'Report a problem', 'Ask for something']);
       assert.equal(await page.locator('#f-group').count(), 0, 'no group filter for requesters');
       const rows = await listRows(page);
       assert.ok(rows.length > 0, 'the demo requester has tickets');
@@ -1343,5 +1343,77 @@ test('manager defines a request type with approval and staged tasks in the UI', 
     assert.equal(await flashText(page), `Created request type Monitor ${RUN}.`);
     const rows = await texts(page, '#request-types tbody tr');
     assert.ok(rows.some((r) => r.includes(`Monitor ${RUN}`) && r.includes("requester manager") && /stage 2: Install it \(Service Desk\)/.test(r)), rows.join(' | '));
+  });
+});
+
+test('requester orders a laptop from the catalogue; a bad form is refused by field; the request carries the answers', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await asRole('requester', '/catalogue', async (page) => {
+    assert.equal(await text(page, 'main h1'), 'Service catalogue');
+    await navigate(page, () => page.getByRole('link', { name: 'Standard laptop' }).click());
+    assert.deepEqual(await unlabelledControls(page, 'main'), []);
+    // The browser's own checks are bypassed so the server's are seen.
+    await page.$eval('form[aria-label="Order Standard laptop"]', (f) => { f.noValidate = true; });
+    const refused = await navigate(page, () => page.getByRole('button', { name: 'Order' }).click());
+    assert.equal(refused.status(), 422);
+    assert.match(await text(page, '#form-error'), /answers\.model: is required/);
+    assert.equal(await page.getAttribute('#answer-model', 'aria-invalid'), 'true');
+    await page.selectOption('#answer-model', { label: '16-inch performance' });
+    await page.fill('#answer-needed_by', '2027-01-15');
+    await page.fill('#answer-reason', `Intern ${RUN}`);
+    await navigate(page, () => page.getByRole('button', { name: 'Order' }).click());
+    const number = new URL(page.url()).pathname.match(/^\/requests\/(REQ-\d{6})$/)?.[1];
+    assert.ok(number, `landed on ${page.url()}`);
+    assert.match(await flashText(page), new RegExp(`^${number} ordered\\.$`));
+    assert.equal(await text(page, '#h-order'), 'Ordered from the catalogue: Standard laptop');
+    const answers = await text(page, '#order-answers');
+    assert.match(answers, /- Model: 16-inch performance/);
+    assert.match(answers, new RegExp(`- Reason: Intern ${RUN}`));
+    // Requesters see no CMDB.
+    assert.equal(await page.locator('#affected').count(), 0);
+    const denied = await page.goto('/cis');
+    assert.equal(denied.status(), 403);
+  });
+});
+
+test('agent reads a CI: attributes, drawn neighbourhood, impact up to services and customers', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await asRole('agent', '/cis?q=srv-db', async (page) => {
+    await navigate(page, () => page.getByRole('link', { name: 'srv-db-01' }).click());
+    assert.equal(await text(page, 'main h1'), 'srv-db-01 server · active');
+    assert.match(await text(page, '#ci-attributes'), /serial\s*CZ1004/);
+    assert.equal(await page.locator('#ci-graph circle').count(), 4, 'itself, two databases and its switch');
+    assert.equal(await page.locator('#ci-graph line').count(), 3);
+    const impact = await text(page, '#ci-impact');
+    assert.match(impact, /the services E-mail, ERP/);
+    assert.match(impact, /Northwind Traders/);
+    await navigate(page, () => page.locator('#ci-graph a', { hasText: 'access-sw-01' }).click());
+    assert.equal(await text(page, 'main h1'), 'access-sw-01 network device · active');
+  });
+});
+
+test('agent records an affected CI on an incident and sees the services it reaches', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await asRole('agent', '/incidents/new', async (page) => {
+    await page.fill('#title', `Mail is down ${RUN}`);
+    await navigate(page, () => page.getByRole('button', { name: 'Create' }).click());
+    assert.match(new URL(page.url()).pathname, /^\/incidents\/INC-\d{6}$/);
+    await page.fill('#ci-add', 'Exchange');
+    await navigate(page, () => page.getByRole('button', { name: 'Add affected CI' }).click());
+    assert.equal(await flashText(page), 'Configuration item added.');
+    assert.match(await text(page, '#affected-cis'), /Exchange \(application, active\)/);
+    assert.match(await text(page, '#affected-services'), /Services affected: E-mail\./);
+    await page.fill('#ci-add', 'no-such-ci');
+    const refused = await navigate(page, () => page.getByRole('button', { name: 'Add affected CI' }).click());
+    assert.equal(refused.status(), 422);
+    await navigate(page, () => page.getByRole('button', { name: 'Remove Exchange' }).click());
+    assert.match(await text(page, '#affected-cis'), /None recorded/);
+  });
+});
+
+test('manager reads the portfolio: services with customers and dependencies, a service page with its CIs', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await asRole('manager', '/services', async (page) => {
+    const rows = await texts(page, '#services tbody tr');
+    assert.ok(rows.some((r) => /^E-mail/.test(r) && /live/.test(r) && /Network/.test(r)), rows.join(' | '));
+    assert.ok((await texts(page, '#plans tbody tr')).some((r) => /Video conferencing/.test(r)));
+    await navigate(page, () => page.locator('#services').getByRole('link', { name: 'ERP', exact: true }).click());
+    assert.match(await text(page, '#service-cis'), /ERP \(service, active\)/);
   });
 });

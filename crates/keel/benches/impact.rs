@@ -237,6 +237,31 @@ async fn run(label: &str, url: &str) -> serde_json::Value {
         ("service CI, upstream", 5, "upstream"),
     ];
     let sizes = [CORE, ACCESS, SERVERS, DATABASES, APPS, SERVICES];
+    // A CI picked uniformly from the whole estate, downstream: what an agent asking "what does
+    // this break?" meets.
+    let mut times = vec![];
+    for _ in 0..RUNS * 3 {
+        let id = 1 + rng.below(first(6) - 1);
+        let params = ImpactParams {
+            direction: None,
+            depth: None,
+            limit: None,
+        };
+        let t = Instant::now();
+        configuration::impact(&st, id, &params)
+            .await
+            .expect("impact");
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    let s = stats(times);
+    println!(
+        "{label}: any CI, downstream: p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        s["p50"].as_f64().unwrap_or(0.0),
+        s["p95"].as_f64().unwrap_or(0.0),
+        s["p99"].as_f64().unwrap_or(0.0),
+        s["max"].as_f64().unwrap_or(0.0)
+    );
+    out.insert("any CI, downstream".into(), s);
     let mut all = vec![];
     for (name, layer, dir) in cases {
         let mut times = vec![];
@@ -276,7 +301,7 @@ async fn run(label: &str, url: &str) -> serde_json::Value {
         s["p95"].as_f64().unwrap_or(0.0),
         s["p99"].as_f64().unwrap_or(0.0)
     );
-    out.insert("all".into(), s);
+    out.insert("all by class".into(), s);
     // A write on another node: this node catches up from the change log on its next query.
     let mut tx = db.begin().await.expect("tx");
     let rel = tx

@@ -176,6 +176,20 @@ pub fn api_router() -> OpenApiRouter<AppState> {
             operation::portfolio::configuration::api_create_rel
         ))
         .routes(routes!(operation::portfolio::configuration::api_delete_rel))
+        .routes(routes!(operation::portfolio::transfer::api_import))
+        .routes(routes!(operation::portfolio::transfer::api_export))
+        .routes(routes!(
+            operation::portfolio::baseline::api_list_baselines,
+            operation::portfolio::baseline::api_create_baseline
+        ))
+        .routes(routes!(operation::portfolio::baseline::api_get_baseline))
+        .routes(routes!(operation::portfolio::baseline::api_compare))
+        .routes(routes!(
+            operation::portfolio::baseline::api_list_audits,
+            operation::portfolio::baseline::api_verify
+        ))
+        .routes(routes!(operation::portfolio::baseline::api_get_audit))
+        .routes(routes!(operation::portfolio::baseline::api_accept))
         .routes(routes!(management::support::audit_trail_api::list,))
         .routes(routes!(management::support::audit_trail_api::verify))
         .routes(routes!(platform::jobs::list_jobs))

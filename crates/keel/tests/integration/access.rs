@@ -178,6 +178,21 @@ fn table(method: &str, path: &str, tag: &str) -> Option<(Option<Action>, Option<
             Some(json!({"source_id": 1, "kind": "runs_on", "target_id": 2})),
         ),
         ("delete", "/api/v1/relationships/{id}") => (Some(ManageConfiguration), None),
+        ("post", "/api/v1/cis/import") => (Some(ManageConfiguration), Some(json!({}))),
+        ("get", "/api/v1/cis/export") => (Some(ReadConfiguration), None),
+        ("get", "/api/v1/baselines") => (Some(ReadConfiguration), None),
+        ("post", "/api/v1/baselines") => (
+            Some(ManageConfiguration),
+            Some(json!({"name": format!("baseline {tag}")})),
+        ),
+        ("get", "/api/v1/baselines/{id}") => (Some(ReadConfiguration), None),
+        ("get", "/api/v1/baselines/{id}/compare") => (Some(ReadConfiguration), None),
+        ("get", "/api/v1/configuration-audits") => (Some(ReadConfiguration), None),
+        ("post", "/api/v1/configuration-audits") => (Some(ManageConfiguration), Some(json!({}))),
+        ("get", "/api/v1/configuration-audits/{number}") => (Some(ReadConfiguration), None),
+        ("post", "/api/v1/configuration-audits/{number}/accept") => {
+            (Some(ManageConfiguration), Some(json!({"findings": [1]})))
+        }
         ("get", "/api/v1/incidents/{number}/cis") => (Some(ReadConfiguration), None),
         ("post", "/api/v1/incidents/{number}/cis") => {
             (Some(UpdateWorkItems), Some(json!({"ci_id": 1})))

@@ -711,3 +711,421 @@ db_test!(incidents_record_affected_cis_and_their_services, |app| {
     );
     let _ = (e.payroll, e.disk);
 });
+
+async fn send_csv(app: &App, path: &str, body: &str) -> crate::common::Resp {
+    app.send(
+        axum::http::Request::post(path)
+            .header("authorization", format!("Bearer {}", app.tokens["manager"]))
+            .header("content-type", "text/csv")
+            .body(axum::body::Body::from(body.to_string()))
+            .expect("req"),
+    )
+    .await
+}
+
+db_test!(cmdb_bulk_import_upserts_by_identity_with_a_dry_run, |app| {
+    let e = estate(app).await;
+    let doc = json!({
+        "cis": [
+            {"class": "server", "name": "srv-01", "attributes": {"serial": "SN-1", "ram_gb": 96}},
+            {"class": "server", "name": "srv-09", "attributes": {"serial": "SN-9", "env": "test"}},
+            {"class": "application", "name": "payroll-app", "attributes": {"version": "4.2"}}
+        ],
+        "relationships": [
+            {"source": "server/sn-9", "kind": "connects_to", "target": "network device/core-sw"},
+            {"source": "application/payroll-app", "kind": "runs_on", "target": "server/sn-9"}
+        ]
+    });
+    // A dry run reports each row and changes nothing.
+    let r = app
+        .post("manager", "/api/v1/cis/import?dry_run=true", doc.clone())
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        (
+            r.body["created"].as_i64(),
+            r.body["updated"].as_i64(),
+            r.body["unchanged"].as_i64()
+        ),
+        (Some(1), Some(1), Some(1))
+    );
+    assert_eq!(r.body["relationships_created"], 2);
+    assert_eq!(r.body["applied"], false);
+    assert_eq!(
+        app.get("agent", "/api/v1/cis?class=server").await.body["items"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+    // A file with a bad row is refused whole, every error named by row and field.
+    let mut bad = doc.clone();
+    bad["cis"].as_array_mut().expect("cis").push(json!({"class": "server", "name": "srv-x", "attributes": {"serial": "SN-X", "ram_gb": "lots"}}));
+    bad["relationships"]
+        .as_array_mut()
+        .expect("rels")
+        .push(json!({"source": "server/nope", "kind": "runs_on", "target": "server/sn-1"}));
+    let r = app.post("manager", "/api/v1/cis/import", bad).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.body["errors"], 2);
+    let errors: Vec<(String, i64, String)> = r.body["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter(|x| x["action"] == "error")
+        .map(|x| {
+            (
+                x["section"].as_str().unwrap_or_default().into(),
+                x["row"].as_i64().unwrap_or_default(),
+                x["field"].as_str().unwrap_or_default().into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        errors,
+        vec![
+            ("cis".into(), 4, "attributes.ram_gb".into()),
+            ("relationships".into(), 3, "source".into())
+        ]
+    );
+    assert_eq!(
+        app.get("agent", "/api/v1/cis?class=server").await.body["items"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+    // The real run applies everything, audited; impact sees the new relationships.
+    let r = app.post("manager", "/api/v1/cis/import", doc.clone()).await;
+    assert_eq!(
+        (r.status, r.body["applied"].as_bool()),
+        (StatusCode::OK, Some(true)),
+        "{}",
+        r.body
+    );
+    let server = app
+        .get("agent", &format!("/api/v1/cis/{}", e.server))
+        .await
+        .body;
+    assert_eq!(server["attributes"]["ram_gb"], 96);
+    assert_eq!(
+        server["attributes"]["env"], "prod",
+        "attributes not in the file are kept"
+    );
+    let r = app
+        .get(
+            "agent",
+            &format!("/api/v1/cis/{}/impact?direction=upstream", e.app_ci),
+        )
+        .await;
+    assert!(
+        r.body["cis"]
+            .as_array()
+            .expect("cis")
+            .iter()
+            .any(|c| c["name"] == "srv-09"),
+        "{}",
+        r.body
+    );
+    // Importing the same file again changes nothing.
+    let r = app.post("manager", "/api/v1/cis/import", doc).await;
+    assert_eq!(
+        (
+            r.body["created"].as_i64(),
+            r.body["updated"].as_i64(),
+            r.body["relationships_unchanged"].as_i64()
+        ),
+        (Some(0), Some(0), Some(2))
+    );
+    // CSV in and out, one class at a time; an export re-imports unchanged.
+    let r = send_csv(
+        app,
+        "/api/v1/cis/import?class=server",
+        "name,serial,ram_gb,env\nsrv-10,SN-10,32,prod\nsrv-11,SN-11,,bogus\n",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.body["rows"][1]["field"], "attributes.env");
+    let r = send_csv(
+        app,
+        "/api/v1/cis/import?class=server",
+        "name,serial,ram_gb,env\nsrv-10,SN-10,32,prod\n",
+    )
+    .await;
+    assert_eq!(r.body["created"], 1, "{}", r.body);
+    let csv = app
+        .get("agent", "/api/v1/cis/export?format=csv&class=server")
+        .await;
+    assert_eq!(csv.status, StatusCode::OK);
+    let text = String::from_utf8_lossy(&csv.raw).into_owned();
+    assert!(
+        text.starts_with("name,status,service_id,owner_group_id,serial,ram_gb,env\n"),
+        "{text}"
+    );
+    assert!(text.contains("srv-10,active,,,SN-10,32,prod"), "{text}");
+    let r = send_csv(app, "/api/v1/cis/import?class=server", &text).await;
+    assert_eq!(
+        (
+            r.body["created"].as_i64(),
+            r.body["updated"].as_i64(),
+            r.body["unchanged"].as_i64()
+        ),
+        (Some(0), Some(0), Some(3)),
+        "{}",
+        r.body
+    );
+    let rels = app
+        .get(
+            "agent",
+            "/api/v1/cis/export?format=csv&section=relationships",
+        )
+        .await;
+    let text = String::from_utf8_lossy(&rels.raw).into_owned();
+    assert!(
+        text.contains("server/sn-9,connects_to,network device/core-sw"),
+        "{text}"
+    );
+    let json_export = app.get("agent", "/api/v1/cis/export").await.body;
+    let r = app
+        .post("manager", "/api/v1/cis/import?dry_run=true", json_export)
+        .await;
+    assert_eq!(
+        (
+            r.body["created"].as_i64(),
+            r.body["updated"].as_i64(),
+            r.body["errors"].as_i64()
+        ),
+        (Some(0), Some(0), Some(0)),
+        "{}",
+        r.body
+    );
+    assert_eq!(
+        app.post("agent", "/api/v1/cis/import?dry_run=true", json!({}))
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        app.get("agent", "/api/v1/cis/export?format=xml").await.body["field"],
+        "format"
+    );
+});
+
+db_test!(
+    baselines_compare_and_discovery_is_verified_then_accepted,
+    |app| {
+        let e = estate(app).await;
+        let r = app
+            .post(
+                "manager",
+                "/api/v1/baselines",
+                json!({"name": "Before upgrade"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        let b1 = r.body["id"].as_i64().expect("id");
+        assert_eq!(
+            (r.body["ci_count"].as_i64(), r.body["rel_count"].as_i64()),
+            (Some(5), Some(4))
+        );
+        assert_eq!(
+            app.post(
+                "manager",
+                "/api/v1/baselines",
+                json!({"name": "Before upgrade"})
+            )
+            .await
+            .body["field"],
+            "name"
+        );
+        let r = app
+            .get("agent", &format!("/api/v1/baselines/{b1}/compare"))
+            .await;
+        assert_eq!(
+            (
+                r.body["added"].clone(),
+                r.body["removed"].clone(),
+                r.body["changed"].clone()
+            ),
+            (json!([]), json!([]), json!([])),
+            "{}",
+            r.body
+        );
+        // Change the estate: an attribute, a new CI, a removed relationship.
+        app.patch(
+            "manager",
+            &format!("/api/v1/cis/{}", e.server),
+            json!({"attributes": {"ram_gb": 128}}),
+        )
+        .await;
+        ci(
+            app,
+            json!({"class": "server", "name": "srv-02", "attributes": {"serial": "SN-2"}}),
+        )
+        .await;
+        app.call(
+            "manager",
+            Method::DELETE,
+            &format!("/api/v1/relationships/{}", e.rel_app_server),
+            None,
+        )
+        .await;
+        let r = app
+            .get(
+                "auditor",
+                &format!("/api/v1/baselines/{b1}/compare?with=now"),
+            )
+            .await;
+        assert_eq!(r.body["added"], json!(["server/sn-2"]), "{}", r.body);
+        assert_eq!(r.body["changed"][0]["key"], "server/sn-1");
+        assert_eq!(
+            r.body["changed"][0]["changes"][0],
+            json!({"field": "attributes.ram_gb", "before": 64, "after": 128})
+        );
+        assert_eq!(
+            r.body["relationships_removed"],
+            json!([{"source": "application/payroll-app", "kind": "runs_on", "target": "server/sn-1"}])
+        );
+        let b2 = app
+            .post(
+                "manager",
+                "/api/v1/baselines",
+                json!({"name": "After", "class": "server"}),
+            )
+            .await
+            .body["id"]
+            .as_i64()
+            .expect("id");
+        let r = app
+            .get(
+                "agent",
+                &format!("/api/v1/baselines/{b1}/compare?with={b2}"),
+            )
+            .await;
+        assert_eq!(r.body["with"], "After");
+        assert_eq!(
+            app.get(
+                "agent",
+                &format!("/api/v1/baselines/{b1}/compare?with=yesterday")
+            )
+            .await
+            .body["field"],
+            "with"
+        );
+
+        // Discovery finds srv-01 with different memory, a server not in the CMDB, and not srv-02.
+        let r = app
+        .post(
+            "manager",
+            "/api/v1/configuration-audits?source=scanner",
+            json!({"cis": [
+                {"class": "server", "name": "srv-01", "attributes": {"serial": "SN-1", "ram_gb": 256}},
+                {"class": "server", "name": "srv-03", "attributes": {"serial": "SN-3", "env": "test"}},
+                {"class": "server", "name": "srv-04", "attributes": {"serial": "SN-4", "env": "staging"}}
+            ]}),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        assert_eq!(r.body["number"], "CA-000001");
+        assert_eq!(r.body["state"], "open");
+        assert_eq!(r.body["errors"][0]["row"], 3);
+        assert_eq!(r.body["errors"][0]["field"], "attributes.env");
+        let findings: Vec<(String, String)> = r.body["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .map(|f| {
+                (
+                    f["kind"].as_str().unwrap_or_default().into(),
+                    f["key"].as_str().unwrap_or_default().into(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            findings,
+            vec![
+                ("missing".into(), "server/sn-2".into()),
+                ("unexpected".into(), "server/sn-3".into()),
+                ("changed".into(), "server/sn-1".into())
+            ]
+        );
+        // env was not reported for srv-01, so it is not a difference.
+        assert_eq!(
+            r.body["findings"][2]["changes"],
+            json!([{"field": "attributes.ram_gb", "before": 128, "after": 256}])
+        );
+        // Accept the unexpected and the changed; the missing one stays open.
+        let path = "/api/v1/configuration-audits/CA-000001/accept";
+        assert_eq!(
+            app.post("agent", path, json!({"findings": [2]}))
+                .await
+                .status,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            app.post("manager", path, json!({"findings": [9]}))
+                .await
+                .body["field"],
+            "findings"
+        );
+        let r = app.post("manager", path, json!({"findings": [2, 3]})).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert_eq!(r.body["accepted"], json!([2, 3]));
+        assert_eq!(r.body["state"], "open");
+        assert_eq!(
+            app.get("agent", &format!("/api/v1/cis/{}", e.server))
+                .await
+                .body["attributes"]["ram_gb"],
+            256
+        );
+        assert_eq!(
+            app.get("agent", "/api/v1/cis?q=srv-03").await.body["items"][0]["attributes"]["env"],
+            "test"
+        );
+        assert_eq!(
+            app.post("manager", path, json!({"findings": [2]}))
+                .await
+                .status,
+            StatusCode::CONFLICT
+        );
+        let r = app.post("manager", path, json!({"findings": [1]})).await;
+        assert_eq!(r.body["state"], "reconciled", "{}", r.body);
+        assert_eq!(
+            app.get("agent", "/api/v1/cis?q=srv-02").await.body["items"][0]["status"],
+            "retired"
+        );
+        let audit = app
+            .get(
+                "auditor",
+                "/api/v1/audit?entity_type=configuration_audit&entity_id=CA-000001",
+            )
+            .await
+            .body
+            .to_string();
+        assert!(audit.contains("\"accept\""), "{audit}");
+        let ci_audit = app
+            .get(
+                "auditor",
+                &format!("/api/v1/audit?entity_type=ci&entity_id={}", e.server),
+            )
+            .await
+            .body
+            .to_string();
+        assert!(ci_audit.contains("CA-000001 #3"), "{ci_audit}");
+        assert_eq!(
+            app.get("auditor", "/api/v1/configuration-audits")
+                .await
+                .body
+                .as_array()
+                .map(Vec::len),
+            Some(1)
+        );
+        // A CSV discovery file of one class.
+        let r = send_csv(
+            app,
+            "/api/v1/configuration-audits?class=server&source=csv",
+            "name,serial\nsrv-01,SN-1\n",
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        assert_eq!(r.body["number"], "CA-000002");
+    }
+);

@@ -82,7 +82,12 @@ async fn class_tx(tx: &mut Tx, id: i64) -> AppResult<CiClass> {
         .ok_or_else(|| AppError::NotFound(format!("CI class {id}")))
 }
 
-async fn class_by_name(tx: &mut Tx, name: &str, field: &str) -> AppResult<CiClass> {
+/// A class's attribute definitions, by class name.
+pub async fn class_attributes(tx: &mut Tx, name: &str) -> AppResult<Vec<FieldDef>> {
+    Ok(class_by_name(tx, name, "class").await?.attributes)
+}
+
+pub async fn class_by_name(tx: &mut Tx, name: &str, field: &str) -> AppResult<CiClass> {
     tx.opt(Q::new(format!("{CLASS_SQL} WHERE name = $1")).bind(name.trim()))
         .await?
         .map(class_view)
@@ -373,13 +378,14 @@ pub async fn check_references(
 }
 
 /// A CI to create (or, in an import, to upsert by identity key).
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewCi {
     /// The class's name.
     pub class: String,
     pub name: String,
     /// Defaults to active.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
     #[serde(default)]
     #[schema(value_type = Object)]

@@ -4,7 +4,7 @@
 
 use crate::platform::db::{Db, Q, Tx};
 use crate::platform::error::AppResult;
-use keel_core::operation::portfolio::configuration::{Graph, RelKind};
+use keel_core::operation::portfolio::configuration::{Graph, IdMap, RelKind};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
@@ -31,10 +31,10 @@ pub struct Portfolio {
     pub class_names: HashMap<i64, String>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Snapshot {
     pub graph: Graph,
-    pub cis: HashMap<i64, CiMeta>,
+    pub cis: IdMap<CiMeta>,
     pub portfolio: Portfolio,
     pub revision: i64,
 }
@@ -148,12 +148,23 @@ impl GraphCache {
         if self.loaded.load(std::sync::atomic::Ordering::Acquire) && have.revision >= rev {
             return Ok(have);
         }
-        let next = if !loaded || rev - have.revision > CATCH_UP_LIMIT {
-            load(db).await?
+        let delta = if !loaded || rev - have.revision > CATCH_UP_LIMIT {
+            None
         } else {
-            catch_up(db, &have, rev).await?
+            changes_since(db, have.revision, rev).await?
         };
-        self.set(next);
+        drop(have);
+        match delta {
+            // Apply in place; a reader still holding the old snapshot makes this a copy.
+            Some(d) => {
+                let mut g = match self.snap.write() {
+                    Ok(g) => g,
+                    Err(p) => p.into_inner(),
+                };
+                apply(Arc::make_mut(&mut g), d);
+            }
+            None => self.set(load(db).await?),
+        }
         self.loaded
             .store(true, std::sync::atomic::Ordering::Release);
         Ok(self.current())
@@ -176,7 +187,8 @@ async fn load(db: &Db) -> AppResult<Snapshot> {
         ))
         .await?;
     let mut graph = Graph::new();
-    let mut map = HashMap::with_capacity(cis.len());
+    let mut map = IdMap::default();
+    map.reserve(cis.len());
     for r in cis {
         graph.add_ci(r.0);
         map.insert(r.0, meta(r));
@@ -192,16 +204,25 @@ async fn load(db: &Db) -> AppResult<Snapshot> {
     })
 }
 
-async fn catch_up(db: &Db, have: &Snapshot, rev: i64) -> AppResult<Snapshot> {
+/// What changed since a snapshot: the rows to apply, read before taking the lock.
+struct Delta {
+    cis: Vec<CiRow>,
+    rels: Vec<RelRow>,
+    removed_rels: Vec<i64>,
+    portfolio: Portfolio,
+    revision: i64,
+}
+
+async fn changes_since(db: &Db, from: i64, rev: i64) -> AppResult<Option<Delta>> {
     let changes: Vec<(Option<i64>, Option<i64>)> = db
         .all(
             Q::new("SELECT ci_id, rel_id FROM cmdb_changes WHERE revision > $1 AND revision <= $2")
-                .bind(have.revision)
+                .bind(from)
                 .bind(rev),
         )
         .await?;
     if changes.len() as i64 > CATCH_UP_LIMIT {
-        return load(db).await;
+        return Ok(None);
     }
     let mut ci_ids: Vec<i64> = changes.iter().filter_map(|c| c.0).collect();
     let mut rel_ids: Vec<i64> = changes.iter().filter_map(|c| c.1).collect();
@@ -209,43 +230,51 @@ async fn catch_up(db: &Db, have: &Snapshot, rev: i64) -> AppResult<Snapshot> {
     ci_ids.dedup();
     rel_ids.sort_unstable();
     rel_ids.dedup();
-    let mut graph = have.graph.clone();
-    let mut cis = have.cis.clone();
+    let mut cis = vec![];
     if !ci_ids.is_empty() {
         let mut q = Q::new("");
         q.sql = format!(
             "SELECT id, name, class_id, status, service_id FROM cis WHERE id IN ({})",
             in_list(&mut q, &ci_ids)
         );
-        let rows: Vec<CiRow> = db.all(q).await?;
-        for r in rows {
-            graph.add_ci(r.0);
-            cis.insert(r.0, meta(r));
-        }
+        cis = db.all(q).await?;
     }
+    let mut rels: Vec<RelRow> = vec![];
     if !rel_ids.is_empty() {
         let mut q = Q::new("");
         q.sql = format!(
             "SELECT id, source_id, kind, target_id FROM ci_relationships WHERE id IN ({})",
             in_list(&mut q, &rel_ids)
         );
-        let rows: Vec<RelRow> = db.all(q).await?;
-        let present: std::collections::HashSet<i64> = rows.iter().map(|r| r.0).collect();
-        for id in &rel_ids {
-            if !present.contains(id) {
-                graph.remove_rel(*id);
-            }
-        }
-        for r in rows {
-            add(&mut graph, r);
-        }
+        rels = db.all(q).await?;
     }
-    Ok(Snapshot {
-        graph,
+    let present: std::collections::HashSet<i64> = rels.iter().map(|r| r.0).collect();
+    let removed_rels = rel_ids
+        .into_iter()
+        .filter(|id| !present.contains(id))
+        .collect();
+    Ok(Some(Delta {
         cis,
+        rels,
+        removed_rels,
         portfolio: portfolio(db).await?,
         revision: rev,
-    })
+    }))
+}
+
+fn apply(s: &mut Snapshot, d: Delta) {
+    for r in d.cis {
+        s.graph.add_ci(r.0);
+        s.cis.insert(r.0, meta(r));
+    }
+    for id in d.removed_rels {
+        s.graph.remove_rel(id);
+    }
+    for r in d.rels {
+        add(&mut s.graph, r);
+    }
+    s.portfolio = d.portfolio;
+    s.revision = d.revision;
 }
 
 /// Start loading the graph in the background (at `serve` start), so the first impact query

@@ -2,8 +2,10 @@
 //! catalogue customers order from (`catalogue`, 8.2.4), configuration items, relationships and
 //! impact analysis (`configuration`, `graph`, 8.2.6).
 
+pub mod baseline;
 pub mod catalogue;
 pub mod configuration;
 pub mod graph;
 pub mod service;
+pub mod transfer;
 pub mod ui;

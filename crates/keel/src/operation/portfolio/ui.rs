@@ -263,6 +263,8 @@ async fn cis_page(
 struct Node {
     id: i64,
     name: String,
+    /// The name cut to fit in its circle.
+    label: String,
     x: f64,
     y: f64,
 }
@@ -289,9 +291,17 @@ fn neighbourhood(
     rels: &[configuration::Relationship],
 ) -> (Vec<Node>, Vec<Edge>) {
     let c = SIZE / 2.0;
+    let label = |n: &str| -> String {
+        if n.chars().count() > 14 {
+            n.chars().take(13).chain(['…']).collect()
+        } else {
+            n.to_string()
+        }
+    };
     let mut nodes = vec![Node {
         id: ci.id,
         name: ci.name.clone(),
+        label: label(&ci.name),
         x: c,
         y: c,
     }];
@@ -312,6 +322,7 @@ fn neighbourhood(
                 nodes.push(Node {
                     id: other,
                     name: other_name.clone(),
+                    label: label(other_name),
                     x,
                     y,
                 });
