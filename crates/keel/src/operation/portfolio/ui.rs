@@ -357,7 +357,25 @@ struct HistoryLine {
     at: String,
     actor: String,
     action: String,
-    changes: Value,
+    /// `field old → new; …`
+    changes: String,
+}
+
+fn describe_changes(raw: &str) -> String {
+    let v: Value = serde_json::from_str(raw).unwrap_or(Value::Null);
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            format!(
+                "{} {} → {}",
+                c["field"].as_str().unwrap_or_default(),
+                c["old"],
+                c["new"]
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 async fn ci_page(
@@ -407,7 +425,7 @@ async fn ci_page(
                     at: iso(a.at),
                     actor: a.actor,
                     action: a.action,
-                    changes: serde_json::from_str(&a.changes).unwrap_or(Value::Null),
+                    changes: describe_changes(&a.changes),
                 })
                 .collect()
         } else {
