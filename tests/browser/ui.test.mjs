@@ -1417,3 +1417,17 @@ test('manager reads the portfolio: services with customers and dependencies, a s
     assert.match(await text(page, '#service-cis'), /ERP \(service, active\)/);
   });
 });
+
+test('manager: assets flag an over-used licence; a baseline compares with now', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await asRole('manager', '/assets', async (page) => {
+    const rows = await texts(page, '#assets tbody tr');
+    assert.ok(rows.some((r) => /Database server licence/.test(r) && /3 of 2\s*over by 1/.test(r)), rows.join(' | '));
+    assert.ok(rows.some((r) => /Mail server/.test(r) && /in 21 days/.test(r)), rows.join(' | '));
+    await navigate(page, () => page.getByRole('link', { name: 'Licences over-used' }).click());
+    assert.equal((await texts(page, '#assets tbody tr')).length, 1);
+    await navigate(page, () => page.getByRole('link', { name: 'Baselines and verification' }).click());
+    await navigate(page, () => page.getByRole('link', { name: 'compare with now' }).first().click());
+    assert.match(await text(page, 'main h1'), /compared with now$/);
+    assert.equal(await text(page, '#cmp-rels li'), 'No change.');
+  });
+});

@@ -250,7 +250,7 @@ pub async fn seed(db: &Db) -> AppResult<String> {
     Ok(format!(
         "Demo data seeded: {INCIDENTS} incidents with SLA clocks, 4 problems, 1 known error, 3 knowledge articles,\n  \
          3 request types and 3 service requests,\n  \
-         3 customers, 5 services, 3 groups, 2 catalogue offerings, 17 configuration items,\n  \
+         3 customers, 5 services, 3 groups, 2 catalogue offerings, 17 configuration items, 3 assets,\n  \
          2 business calendars and response/resolution targets per priority.\n\
          Sign in with any of these (password `{DEMO_PASSWORD}`):\n  \
          admin@demo.keel (admin), sms@demo.keel (sms-manager), manager@demo.keel (manager),\n  \
@@ -898,6 +898,77 @@ async fn seed_portfolio(
         roles: vec![],
         customer_ids: vec![],
     })
+    .await?;
+    use crate::operation::portfolio::{asset, baseline};
+    let in_days = |d: i64| {
+        jiff::tz::TimeZone::UTC
+            .to_datetime(jiff::Timestamp::now())
+            .date()
+            .checked_add(jiff::Span::new().days(d))
+            .map(|d| d.to_string())
+            .ok()
+    };
+    let hw = |name: &str, ci: &str, cost: &str, warranty: Option<String>| asset::NewAsset {
+        name: name.into(),
+        kind: "hardware".into(),
+        state: Some("in_use".into()),
+        owner_id: Some(manager_id),
+        location: "DC1".into(),
+        cost: Some(cost.into()),
+        currency: None,
+        supplier: "Contoso Hardware".into(),
+        contract_ref: "HW-2024-07".into(),
+        purchase_date: Some("2024-02-01".into()),
+        warranty_end: warranty,
+        expiry_date: None,
+        entitlements: None,
+        ci_id: id.get(ci).copied(),
+    };
+    asset::create(
+        db,
+        &manager,
+        hw("Mail server", "srv-mail-01", "8400.00", in_days(21)),
+    )
+    .await?;
+    asset::create(
+        db,
+        &manager,
+        hw("Database server", "srv-db-01", "15200.00", in_days(400)),
+    )
+    .await?;
+    let lic = asset::create(
+        db,
+        &manager,
+        asset::NewAsset {
+            name: "Database server licence (2 cores)".into(),
+            kind: "licence".into(),
+            state: Some("in_use".into()),
+            owner_id: Some(manager_id),
+            location: String::new(),
+            cost: Some("3000.00".into()),
+            currency: None,
+            supplier: "DB Vendor".into(),
+            contract_ref: "LIC-77".into(),
+            purchase_date: Some("2025-01-01".into()),
+            warranty_end: None,
+            expiry_date: in_days(200),
+            entitlements: Some(2),
+            ci_id: None,
+        },
+    )
+    .await?;
+    for ci in ["srv-db-01", "srv-erp-01", "srv-erp-02"] {
+        asset::set_installation(db, &manager, &lic.tag, id[ci], true).await?;
+    }
+    baseline::create_baseline(
+        db,
+        &manager,
+        baseline::NewBaseline {
+            name: "Go-live".into(),
+            description: "The estate as accepted at go-live".into(),
+            class: None,
+        },
+    )
     .await?;
     service::create_plan(
         db,

@@ -125,6 +125,7 @@ pub const SCHEDULES: &[(&str, i64, &str)] = &[
     ("housekeeping", 60 * 60 * 1000, "housekeeping"),
     ("sla.scan", 30 * 1000, "sla.scan"),
     ("knowledge.review", 24 * 60 * 60 * 1000, "knowledge.review"),
+    ("assets.expiry", 24 * 60 * 60 * 1000, "assets.expiry"),
 ];
 
 /// Run one job's work.
@@ -136,6 +137,10 @@ pub async fn run(st: &AppState, job: &Job) -> Result<(), String> {
             .map_err(|e| e.to_string()),
         "housekeeping" => housekeeping(&st.db).await.map_err(|e| e.to_string()),
         "knowledge.review" => crate::management::support::knowledge::remind_reviews(&st.db)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+        "assets.expiry" => crate::operation::portfolio::asset::warn_expiring(&st.db)
             .await
             .map(|_| ())
             .map_err(|e| e.to_string()),

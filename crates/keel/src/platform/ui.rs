@@ -41,6 +41,19 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("service.html", include_str!("../../templates/service.html")),
     ("cis.html", include_str!("../../templates/cis.html")),
     ("ci.html", include_str!("../../templates/ci.html")),
+    ("assets.html", include_str!("../../templates/assets.html")),
+    (
+        "baselines.html",
+        include_str!("../../templates/baselines.html"),
+    ),
+    (
+        "comparison.html",
+        include_str!("../../templates/comparison.html"),
+    ),
+    (
+        "configuration_audit.html",
+        include_str!("../../templates/configuration_audit.html"),
+    ),
     (
         "request_types.html",
         include_str!("../../templates/request_types.html"),

@@ -72,6 +72,7 @@ pub fn as_bool<S: serde::Serializer>(v: &i64, s: S) -> Result<S::Ok, S::Error> {
         (name = "knowledge", description = "Knowledge articles with versions (7.6)"),
         (name = "directory", description = "Users, support groups, customers, tokens"),
         (name = "portfolio", description = "Service portfolio, plans and the service catalogue (8.2.1–8.2.4)"),
+        (name = "assets", description = "Assets, licences and their installations (8.2.5)"),
         (name = "configuration", description = "Configuration items, classes, relationships, impact analysis (8.2.6)"),
         (name = "audit", description = "The hash-chained audit trail (7.5)"),
         (name = "operations", description = "Health, readiness, metrics, jobs"),
@@ -176,6 +177,19 @@ pub fn api_router() -> OpenApiRouter<AppState> {
             operation::portfolio::configuration::api_create_rel
         ))
         .routes(routes!(operation::portfolio::configuration::api_delete_rel))
+        .routes(routes!(
+            operation::portfolio::asset::api_list,
+            operation::portfolio::asset::api_create
+        ))
+        .routes(routes!(
+            operation::portfolio::asset::api_get,
+            operation::portfolio::asset::api_update
+        ))
+        .routes(routes!(
+            operation::portfolio::asset::api_installations,
+            operation::portfolio::asset::api_install
+        ))
+        .routes(routes!(operation::portfolio::asset::api_uninstall))
         .routes(routes!(operation::portfolio::transfer::api_import))
         .routes(routes!(operation::portfolio::transfer::api_export))
         .routes(routes!(

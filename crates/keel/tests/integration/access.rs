@@ -179,6 +179,20 @@ fn table(method: &str, path: &str, tag: &str) -> Option<(Option<Action>, Option<
         ),
         ("delete", "/api/v1/relationships/{id}") => (Some(ManageConfiguration), None),
         ("post", "/api/v1/cis/import") => (Some(ManageConfiguration), Some(json!({}))),
+        ("get", "/api/v1/assets") => (Some(ReadConfiguration), None),
+        ("post", "/api/v1/assets") => (
+            Some(ManageConfiguration),
+            Some(json!({"name": format!("asset {tag}"), "kind": "hardware"})),
+        ),
+        ("get", "/api/v1/assets/{tag}") => (Some(ReadConfiguration), None),
+        ("patch", "/api/v1/assets/{tag}") => (Some(ManageConfiguration), Some(json!({}))),
+        ("get", "/api/v1/assets/{tag}/installations") => (Some(ReadConfiguration), None),
+        ("post", "/api/v1/assets/{tag}/installations") => {
+            (Some(ManageConfiguration), Some(json!({"ci_id": 1})))
+        }
+        ("delete", "/api/v1/assets/{tag}/installations/{ci_id}") => {
+            (Some(ManageConfiguration), None)
+        }
         ("get", "/api/v1/cis/export") => (Some(ReadConfiguration), None),
         ("get", "/api/v1/baselines") => (Some(ReadConfiguration), None),
         ("post", "/api/v1/baselines") => (
@@ -311,7 +325,8 @@ async fn matrix(backend: Backend) {
                 let mut url = path
                     .replace("{number}", &number)
                     .replace("{id}", &id.to_string())
-                    .replace("{ci_id}", &id.to_string());
+                    .replace("{ci_id}", &id.to_string())
+                    .replace("{tag}", "AST-000001");
                 if path.ends_with("/attachments") && method == "post" {
                     url.push_str("?filename=b.txt");
                 }

@@ -1129,3 +1129,204 @@ db_test!(
         assert_eq!(r.body["number"], "CA-000002");
     }
 );
+
+db_test!(
+    assets_have_a_lifecycle_licences_flag_over_use_and_expiries_warn,
+    |app| {
+        let e = estate(app).await;
+        let soon = jiff::tz::TimeZone::UTC
+            .to_datetime(jiff::Timestamp::now())
+            .date()
+            .checked_add(jiff::Span::new().days(10))
+            .expect("date")
+            .to_string();
+        let r = app
+        .post(
+            "manager",
+            "/api/v1/assets",
+            json!({"name": "Server srv-01", "kind": "hardware", "state": "in_use", "owner_id": app.users["agent"], "location": "DC1 rack 4",
+                   "cost": "12999.5", "supplier": "Dell", "purchase_date": "2024-01-10", "warranty_end": soon, "ci_id": e.server}),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        assert_eq!(
+            (r.body["tag"].as_str(), r.body["cost"].as_str()),
+            (Some("AST-000001"), Some("12999.50"))
+        );
+        assert_eq!(r.body["days_to_expiry"], 10);
+        assert_eq!(r.body["ci"], "srv-01");
+        for (body, field) in [
+            (json!({"name": "x", "kind": "car"}), "kind"),
+            (
+                json!({"name": "x", "kind": "hardware", "cost": "12,50"}),
+                "cost",
+            ),
+            (
+                json!({"name": "x", "kind": "hardware", "warranty_end": "soon"}),
+                "warranty_end",
+            ),
+            (
+                json!({"name": "x", "kind": "hardware", "entitlements": 5}),
+                "entitlements",
+            ),
+            (
+                json!({"name": "x", "kind": "hardware", "currency": "euro"}),
+                "currency",
+            ),
+            (
+                json!({"name": "x", "kind": "hardware", "ci_id": 999999}),
+                "ci_id",
+            ),
+        ] {
+            let r = app.post("manager", "/api/v1/assets", body).await;
+            assert_eq!(
+                (r.status, r.body["field"].as_str()),
+                (StatusCode::UNPROCESSABLE_ENTITY, Some(field)),
+                "{}",
+                r.body
+            );
+        }
+        assert_eq!(
+            app.post(
+                "agent",
+                "/api/v1/assets",
+                json!({"name": "x", "kind": "hardware"})
+            )
+            .await
+            .status,
+            StatusCode::FORBIDDEN
+        );
+        // The lifecycle: no jumping from in use to disposed; disposal is final.
+        let path = "/api/v1/assets/AST-000001";
+        assert_eq!(
+            app.patch("manager", path, json!({"state": "disposed"}))
+                .await
+                .status,
+            StatusCode::CONFLICT
+        );
+        assert_eq!(
+            app.patch(
+                "manager",
+                path,
+                json!({"state": "maintenance", "version": 1})
+            )
+            .await
+            .body["state"],
+            "maintenance"
+        );
+        assert_eq!(
+            app.patch("manager", path, json!({"state": "in_use", "version": 1}))
+                .await
+                .status,
+            StatusCode::PRECONDITION_FAILED
+        );
+        // A licence for two installations, installed three times: over-use is recorded and flagged.
+        let r = app
+        .post("manager", "/api/v1/assets", json!({"name": "DB licence", "kind": "licence", "entitlements": 2, "expiry_date": "2020-01-01", "owner_id": app.users["agent"]}))
+        .await;
+        let lic = format!("/api/v1/assets/{}", r.body["tag"].as_str().expect("tag"));
+        for ci in [e.server, e.app_ci, e.switch] {
+            let r = app
+                .post(
+                    "manager",
+                    &format!("{lic}/installations"),
+                    json!({"ci_id": ci}),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        }
+        let r = app.get("agent", &lic).await;
+        assert_eq!(
+            (r.body["installed"].as_i64(), r.body["over_use"].as_i64()),
+            (Some(3), Some(1))
+        );
+        assert_eq!(
+            app.post(
+                "manager",
+                &format!("{lic}/installations"),
+                json!({"ci_id": e.server})
+            )
+            .await
+            .status,
+            StatusCode::CONFLICT
+        );
+        assert_eq!(
+            app.post(
+                "manager",
+                "/api/v1/assets/AST-000001/installations",
+                json!({"ci_id": e.server})
+            )
+            .await
+            .status,
+            StatusCode::CONFLICT
+        );
+        let over = app
+            .get("auditor", "/api/v1/assets?over_use=true")
+            .await
+            .body;
+        assert_eq!(over.as_array().map(Vec::len), Some(1));
+        let r = app
+            .call(
+                "manager",
+                Method::DELETE,
+                &format!("{lic}/installations/{}", e.switch),
+                None,
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.body["over_use"].clone()),
+            (StatusCode::OK, Value::Null)
+        );
+        assert_eq!(
+            app.get("agent", &format!("{lic}/installations"))
+                .await
+                .body
+                .as_array()
+                .map(Vec::len),
+            Some(2)
+        );
+        // Expiries within 30 days (or passed) warn the owner once a week, through the outbox.
+        assert_eq!(
+            app.get("agent", "/api/v1/assets?expiring_within_days=30")
+                .await
+                .body
+                .as_array()
+                .map(Vec::len),
+            Some(2)
+        );
+        assert_eq!(
+            keel::operation::portfolio::asset::warn_expiring(&app.db)
+                .await
+                .expect("warn"),
+            2
+        );
+        assert_eq!(
+            keel::operation::portfolio::asset::warn_expiring(&app.db)
+                .await
+                .expect("warn"),
+            0
+        );
+        let notes = app
+            .get("agent", "/api/v1/notifications")
+            .await
+            .body
+            .to_string();
+        assert!(
+            notes.contains("AST-000001 Server srv-01: warranty ends in 10 days")
+                && notes.contains("expiry ended"),
+            "{notes}"
+        );
+        let audit = app
+            .get(
+                "auditor",
+                "/api/v1/audit?entity_type=asset&entity_id=AST-000002",
+            )
+            .await
+            .body
+            .to_string();
+        assert!(
+            audit.contains("\"install\"") && audit.contains("\"uninstall\""),
+            "{audit}"
+        );
+    }
+);

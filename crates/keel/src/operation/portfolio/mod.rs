@@ -2,6 +2,7 @@
 //! catalogue customers order from (`catalogue`, 8.2.4), configuration items, relationships and
 //! impact analysis (`configuration`, `graph`, 8.2.6).
 
+pub mod asset;
 pub mod baseline;
 pub mod catalogue;
 pub mod configuration;

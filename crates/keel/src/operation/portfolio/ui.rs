@@ -32,6 +32,166 @@ pub fn routes() -> Router<AppState> {
         .route("/services/{id}", get(service_page))
         .route("/cis", get(cis_page))
         .route("/cis/{id}", get(ci_page))
+        .route("/assets", get(assets_page))
+        .route("/baselines", get(baselines_page))
+        .route("/baselines/{id}", get(comparison_page))
+        .route(
+            "/configuration-audits/{number}",
+            get(configuration_audit_page).post(accept_submit),
+        )
+}
+
+#[derive(Debug, Deserialize, Default)]
+struct AssetForm {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    state: String,
+    expiring: Option<i64>,
+    #[serde(default)]
+    over_use: bool,
+}
+
+async fn assets_page(
+    State(st): State<AppState>,
+    WebUser(p): WebUser,
+    headers: HeaderMap,
+    Query(f): Query<AssetForm>,
+) -> Response {
+    use super::asset::{self, AssetParams};
+    use keel_core::operation::portfolio::asset::{KINDS, STATES};
+    let r = async {
+        p.require(Action::ReadConfiguration)?;
+        asset::list(
+            &st.db,
+            &AssetParams {
+                kind: Some(f.kind.clone()),
+                state: Some(f.state.clone()),
+                q: Some(f.q.clone()),
+                expiring_within_days: f.expiring,
+                over_use: f.over_use,
+                limit: Some(500),
+                after: None,
+            },
+        )
+        .await
+    }
+    .await;
+    match r {
+        Ok(assets) => clear_flash(st.ui.render(
+            "assets.html",
+            context! { me => viewer(&p), flash => flash(&headers), assets => V::from(Serde(&assets)), kinds => V::from(Serde(KINDS)), states => V::from(Serde(STATES)),
+                       f => context! { q => f.q, kind => f.kind, state => f.state } },
+        )),
+        Err(e) => page_error(&st, Some(&p), e),
+    }
+}
+
+async fn baselines_page(
+    State(st): State<AppState>,
+    WebUser(p): WebUser,
+    headers: HeaderMap,
+) -> Response {
+    let r = async {
+        p.require(Action::ReadConfiguration)?;
+        let baselines: Vec<super::baseline::Baseline> = st.db.all(Q::new("SELECT id, name, description, class_id, ci_count, rel_count, created_at FROM baselines ORDER BY id DESC")).await?;
+        let audits: Vec<(String,)> = st.db.all(Q::new("SELECT number FROM configuration_audits ORDER BY id DESC LIMIT 100")).await?;
+        let mut full = vec![];
+        for (n,) in audits {
+            full.push(super::baseline::get_audit(&st.db, &n).await?);
+        }
+        Ok::<_, AppError>((baselines, full))
+    }
+    .await;
+    match r {
+        Ok((baselines, audits)) => {
+            let rows: Vec<Value> = baselines
+                .iter()
+                .map(|b| serde_json::json!({"id": b.id, "name": b.name, "description": b.description, "ci_count": b.ci_count, "rel_count": b.rel_count, "taken": iso(b.created_at).chars().take(16).collect::<String>().replace('T', " ")}))
+                .collect();
+            clear_flash(st.ui.render(
+                "baselines.html",
+                context! { me => viewer(&p), flash => flash(&headers), baselines => V::from(Serde(&rows)), audits => V::from(Serde(&audits)) },
+            ))
+        }
+        Err(e) => page_error(&st, Some(&p), e),
+    }
+}
+
+async fn comparison_page(
+    State(st): State<AppState>,
+    WebUser(p): WebUser,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Response {
+    let r = async {
+        p.require(Action::ReadConfiguration)?;
+        super::baseline::compare_baseline(&st.db, id, None).await
+    }
+    .await;
+    match r {
+        Ok(c) => clear_flash(st.ui.render(
+            "comparison.html",
+            context! { me => viewer(&p), flash => flash(&headers), c => V::from(Serde(&c)) },
+        )),
+        Err(e) => page_error(&st, Some(&p), e),
+    }
+}
+
+async fn configuration_audit_page(
+    State(st): State<AppState>,
+    WebUser(p): WebUser,
+    headers: HeaderMap,
+    Path(number): Path<String>,
+) -> Response {
+    let r = async {
+        p.require(Action::ReadConfiguration)?;
+        super::baseline::get_audit(&st.db, &number).await
+    }
+    .await;
+    match r {
+        Ok(a) => clear_flash(st.ui.render(
+            "configuration_audit.html",
+            context! { me => viewer(&p), flash => flash(&headers), a => V::from(Serde(&a)), can_manage => p.can(Action::ManageConfiguration) },
+        )),
+        Err(e) => page_error(&st, Some(&p), e),
+    }
+}
+
+async fn accept_submit(
+    State(st): State<AppState>,
+    WebUser(p): WebUser,
+    Path(number): Path<String>,
+    RawForm(raw): RawForm,
+) -> Response {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&raw).unwrap_or_default();
+    let r = async {
+        let csrf = pairs
+            .iter()
+            .find(|(k, _)| k == "csrf")
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_default();
+        check_csrf(&p, csrf)?;
+        let findings = pairs
+            .iter()
+            .filter(|(k, _)| k == "finding")
+            .map(|(_, v)| {
+                v.parse::<usize>()
+                    .map_err(|_| AppError::invalid("findings", format!("`{v}` is not a finding")))
+            })
+            .collect::<AppResult<Vec<_>>>()?;
+        super::baseline::accept(&st.db, &p, &number, super::baseline::Accept { findings }).await
+    }
+    .await;
+    match r {
+        Ok(a) => redirect_with_flash(
+            &format!("/configuration-audits/{}", a.number),
+            "Findings accepted into the CMDB.",
+        ),
+        Err(e) => page_error(&st, Some(&p), e),
+    }
 }
 
 async fn catalogue_page(
