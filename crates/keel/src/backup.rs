@@ -42,6 +42,25 @@ pub const TABLES: &[&str] = &[
     "request_types",
     "approvals",
     "request_tasks",
+    "service_customers",
+    "service_dependencies",
+    "service_parties",
+    "service_plans",
+    "catalogue_offerings",
+    "catalogue_visibility",
+    "catalogue_orders",
+    "ci_classes",
+    "cis",
+    "ci_relationships",
+    "cmdb_state",
+    "cmdb_changes",
+    "work_item_cis",
+    "baselines",
+    "baseline_cis",
+    "baseline_rels",
+    "configuration_audits",
+    "assets",
+    "asset_installations",
 ];
 
 /// Tables whose `id` is generated (PostgreSQL identity sequences need moving after a restore).
@@ -70,6 +89,16 @@ const IDENTITY: &[&str] = &[
     "request_types",
     "approvals",
     "request_tasks",
+    "service_parties",
+    "service_plans",
+    "catalogue_offerings",
+    "ci_classes",
+    "cis",
+    "ci_relationships",
+    "cmdb_changes",
+    "baselines",
+    "configuration_audits",
+    "assets",
 ];
 
 /// A row as JSON: integers, text, blobs (as `{"hex": …}`) or null, whatever the backend.
@@ -166,6 +195,10 @@ pub async fn restore(db: &Db, from: &Path) -> anyhow::Result<u64> {
     }
     let mut tx = db.begin().await?;
     tx.exec(Q::new("DELETE FROM audit_head")).await?;
+    // Migrations seed the CMDB revision row too; the backup carries the real one.
+    if present_tables(db).await?.iter().any(|t| t == "cmdb_state") {
+        tx.exec(Q::new("DELETE FROM cmdb_state")).await?;
+    }
     let mut n = 0;
     let mut transitions_cleared = false;
     for (i, line) in lines.enumerate() {

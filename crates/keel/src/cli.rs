@@ -73,6 +73,42 @@ pub enum Command {
         #[arg(long)]
         from: PathBuf,
     },
+    /// Bulk import and export of configuration items and relationships (8.2.6).
+    Cmdb {
+        #[command(subcommand)]
+        cmd: CmdbCmd,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CmdbCmd {
+    /// Upsert CIs and relationships from a file (JSON like `cmdb export` writes, or CSV); a file
+    /// with any error changes nothing.
+    Import {
+        #[arg(long)]
+        file: PathBuf,
+        /// For a CSV of CIs: their class.
+        #[arg(long)]
+        class: Option<String>,
+        /// For a CSV: `cis` (default) or `relationships`.
+        #[arg(long)]
+        section: Option<String>,
+        /// Check every row and report; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Write CIs and relationships as JSON (or CSV with --format csv) to standard output.
+    Export {
+        /// json (default) or csv.
+        #[arg(long, default_value = "json")]
+        format: String,
+        /// Only this class's CIs (required for a CSV of CIs).
+        #[arg(long)]
+        class: Option<String>,
+        /// For a CSV: `cis` (default) or `relationships`.
+        #[arg(long)]
+        section: Option<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -349,6 +385,103 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let db = connect().await?;
             let n = backup::restore(&db, &from).await?;
             println!("restored {n} rows from {}", from.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Cmdb { cmd } => cmdb(connect().await?, cmd).await,
+    }
+}
+
+async fn cmdb(db: crate::platform::db::Db, cmd: CmdbCmd) -> anyhow::Result<ExitCode> {
+    use crate::operation::portfolio::transfer;
+    match cmd {
+        CmdbCmd::Import {
+            file,
+            class,
+            section,
+            dry_run,
+        } => {
+            let body =
+                std::fs::read(&file).with_context(|| format!("--file {}", file.display()))?;
+            let mut headers = axum::http::HeaderMap::new();
+            if file
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
+            {
+                headers.insert(
+                    axum::http::header::CONTENT_TYPE,
+                    axum::http::HeaderValue::from_static("text/csv"),
+                );
+            }
+            let params = transfer::ImportParams {
+                dry_run,
+                class,
+                section,
+            };
+            let doc = transfer::parse_document(&headers, &params, &body).map_err(cli_field)?;
+            let r = transfer::import(&db, &Actor::cli(), doc, dry_run)
+                .await
+                .map_err(cli_field)?;
+            for row in r.rows.iter().filter(|r| r.action == "error") {
+                println!(
+                    "{} row {}: {}{}",
+                    row.section,
+                    row.row,
+                    row.field
+                        .as_deref()
+                        .map(|f| format!("{f}: "))
+                        .unwrap_or_default(),
+                    row.detail.as_deref().unwrap_or_default()
+                );
+            }
+            println!(
+                "{}: {} created, {} updated, {} unchanged CIs; {} relationships created, {} unchanged; {} errors",
+                if r.applied {
+                    "imported"
+                } else if dry_run {
+                    "dry run, nothing changed"
+                } else {
+                    "nothing imported"
+                },
+                r.created,
+                r.updated,
+                r.unchanged,
+                r.relationships_created,
+                r.relationships_unchanged,
+                r.errors
+            );
+            Ok(if r.errors > 0 {
+                ExitCode::from(4)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        CmdbCmd::Export {
+            format,
+            class,
+            section,
+        } => {
+            let params = transfer::ExportParams {
+                format: Some(format.clone()),
+                class,
+                section,
+            };
+            match format.as_str() {
+                "json" => println!(
+                    "{}",
+                    serde_json::to_string_pretty(
+                        &transfer::export(&db, params.class.as_deref())
+                            .await
+                            .map_err(cli_field)?
+                    )?
+                ),
+                "csv" => print!(
+                    "{}",
+                    transfer::export_csv(&db, &params)
+                        .await
+                        .map_err(cli_field)?
+                ),
+                other => anyhow::bail!("--format: `{other}` is not json or csv"),
+            }
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -57,14 +57,18 @@ pub async fn affected(st: &AppState, item_id: i64) -> AppResult<Affected> {
             customers: vec![],
         });
     }
-    let snap = st.cmdb.get(&st.db).await?;
-    let mut reached = BTreeSet::new();
-    for c in &cis {
-        if let Some(w) = snap.graph.walk(c.id, Direction::Downstream, 10) {
-            reached.extend(w.nodes.iter().map(|n| n.ci));
-        }
-    }
-    let (services, customers) = services_and_customers(&snap, reached.into_iter(), true);
+    let (services, customers) = st
+        .cmdb
+        .read(&st.db, |snap| {
+            let mut reached = BTreeSet::new();
+            for c in &cis {
+                if let Some(w) = snap.graph.walk(c.id, Direction::Downstream, 10) {
+                    reached.extend(w.nodes.iter().map(|n| n.ci));
+                }
+            }
+            services_and_customers(snap, reached.into_iter(), true)
+        })
+        .await?;
     Ok(Affected {
         cis,
         services,

@@ -274,6 +274,20 @@ db_test!(cmdb_classes_cis_relationships_and_impact, |app| {
         "depth"
     );
 
+    // A second node on the same database has its own graph, loaded now...
+    let node2 = keel::platform::web::AppState::new(
+        app.db.clone(),
+        keel::platform::config::Config::default(),
+    );
+    let down = || keel::operation::portfolio::configuration::ImpactParams {
+        direction: None,
+        depth: None,
+        limit: None,
+    };
+    let before = keel::operation::portfolio::configuration::impact(&node2, e.switch, &down())
+        .await
+        .expect("impact");
+    assert_eq!(before.total, 4);
     // Removing the app → server relationship cuts the service off from the switch.
     let d = app
         .call(
@@ -293,6 +307,11 @@ db_test!(cmdb_classes_cis_relationships_and_impact, |app| {
         v
     });
     assert_eq!(r.body["services"], json!([]));
+    // ...and catches up from the change log on its next query.
+    let after = keel::operation::portfolio::configuration::impact(&node2, e.switch, &down())
+        .await
+        .expect("impact");
+    assert_eq!((after.total, after.services.len()), (2, 0));
 
     // Updates merge attributes, recompute the identity key and are audited field by field.
     let path = format!("/api/v1/cis/{}", e.server);

@@ -708,6 +708,9 @@ pub async fn set_installation(
     get(db, &r.tag).await
 }
 
+/// tag, name, owner, warranty end, expiry date.
+type DueRow = (String, String, i64, Option<String>, Option<String>);
+
 /// The daily job: tell owners about warranties and expiries within [`WARN_DAYS`] (or passed),
 /// at most once a week per asset.
 pub async fn warn_expiring(db: &Db) -> AppResult<u64> {
@@ -716,7 +719,7 @@ pub async fn warn_expiring(db: &Db) -> AppResult<u64> {
         .checked_add(jiff::Span::new().days(WARN_DAYS))
         .map(|d| d.to_string())
         .unwrap_or_default();
-    let due: Vec<(String, String, i64, Option<String>, Option<String>)> = db
+    let due: Vec<DueRow> = db
         .all(
             Q::new("SELECT a.tag, a.name, a.owner_id, a.warranty_end, a.expiry_date FROM assets a WHERE a.owner_id IS NOT NULL AND a.state NOT IN ('retired', 'disposed') \
                     AND (a.warranty_end <= $1 OR a.expiry_date <= $1) \

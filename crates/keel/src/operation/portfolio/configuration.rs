@@ -1033,55 +1033,54 @@ pub async fn impact(st: &AppState, id: i64, params: &ImpactParams) -> AppResult<
     if !(1..=5000).contains(&limit) {
         return Err(AppError::invalid("limit", "must be between 1 and 5000"));
     }
-    let snap = st.cmdb.get(&st.db).await?;
-    let walk = snap
-        .graph
-        .walk(id, dir, depth)
-        .ok_or_else(|| AppError::NotFound(format!("CI {id}")))?;
-    let classes: BTreeMap<i64, String> = list_classes(&st.db)
-        .await?
-        .into_iter()
-        .map(|c| (c.id, c.name))
-        .collect();
-    let cis = walk
-        .nodes
-        .iter()
-        .enumerate()
-        .take(limit)
-        .map(|(i, n)| {
-            let m = snap.cis.get(&n.ci);
-            ImpactedCi {
-                id: n.ci,
-                name: m.map(|m| m.name.clone()).unwrap_or_default(),
-                class: m
-                    .and_then(|m| classes.get(&m.class_id).cloned())
-                    .unwrap_or_default(),
-                status: m.map(|m| m.status.clone()).unwrap_or_default(),
-                depth: n.depth,
-                path: hops(&walk, i),
-            }
+    st.cmdb
+        .read(&st.db, |snap| {
+            let walk = snap
+                .graph
+                .walk(id, dir, depth)
+                .ok_or_else(|| AppError::NotFound(format!("CI {id}")))?;
+            let classes = &snap.portfolio.class_names;
+            let cis = walk
+                .nodes
+                .iter()
+                .enumerate()
+                .take(limit)
+                .map(|(i, n)| {
+                    let m = snap.cis.get(&n.ci);
+                    ImpactedCi {
+                        id: n.ci,
+                        name: m.map(|m| m.name.clone()).unwrap_or_default(),
+                        class: m
+                            .and_then(|m| classes.get(&m.class_id).cloned())
+                            .unwrap_or_default(),
+                        status: m.map(|m| m.status.clone()).unwrap_or_default(),
+                        depth: n.depth,
+                        path: hops(&walk, i),
+                    }
+                })
+                .collect();
+            let (services, customers) = services_and_customers(
+                snap,
+                walk.nodes.iter().map(|n| n.ci),
+                dir == Direction::Downstream,
+            );
+            Ok(Impact {
+                ci_id: id,
+                direction: match dir {
+                    Direction::Downstream => "downstream",
+                    Direction::Upstream => "upstream",
+                }
+                .into(),
+                depth,
+                depth_limited: walk.depth_limited,
+                total: walk.nodes.len(),
+                truncated: walk.nodes.len() > limit,
+                cis,
+                services,
+                customers,
+            })
         })
-        .collect();
-    let (services, customers) = services_and_customers(
-        &snap,
-        walk.nodes.iter().map(|n| n.ci),
-        dir == Direction::Downstream,
-    );
-    Ok(Impact {
-        ci_id: id,
-        direction: match dir {
-            Direction::Downstream => "downstream",
-            Direction::Upstream => "upstream",
-        }
-        .into(),
-        depth,
-        depth_limited: walk.depth_limited,
-        total: walk.nodes.len(),
-        truncated: walk.nodes.len() > limit,
-        cis,
-        services,
-        customers,
-    })
+        .await?
 }
 
 // ---------------------------------------------------------------------------------------------

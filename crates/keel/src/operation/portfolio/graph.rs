@@ -73,11 +73,74 @@ const CATCH_UP_LIMIT: i64 = 2_000;
 /// Change-log rows older than this many revisions are pruned by housekeeping.
 pub const KEEP_REVISIONS: i64 = 20_000;
 
+/// The node's graph. Readers run a closure under the read lock (a walk never awaits); a refresh
+/// reads the database first and then applies the changes in place under the write lock, so a
+/// change costs microseconds of exclusive time, never a copy of the graph.
 #[derive(Debug, Clone, Default)]
 pub struct GraphCache {
-    snap: Arc<RwLock<Arc<Snapshot>>>,
+    snap: Arc<RwLock<Snapshot>>,
     refresh: Arc<tokio::sync::Mutex<()>>,
     loaded: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl GraphCache {
+    fn revision(&self) -> i64 {
+        match self.snap.read() {
+            Ok(g) => g.revision,
+            Err(p) => p.into_inner().revision,
+        }
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Snapshot> {
+        match self.snap.write() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    fn is_loaded(&self) -> bool {
+        self.loaded.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Run `f` over the graph as of the database's current revision (or later).
+    pub async fn read<R>(&self, db: &Db, f: impl FnOnce(&Snapshot) -> R) -> AppResult<R> {
+        self.refresh(db).await?;
+        let g = match self.snap.read() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        Ok(f(&g))
+    }
+
+    async fn refresh(&self, db: &Db) -> AppResult<()> {
+        let rev = db
+            .opt_point::<Revision>(Q::new("SELECT revision FROM cmdb_state WHERE id = 1"))
+            .await?
+            .map_or(0, |r| r.revision);
+        if self.is_loaded() && self.revision() >= rev {
+            return Ok(());
+        }
+        let _one = self.refresh.lock().await;
+        let have = self.revision();
+        if self.is_loaded() && have >= rev {
+            return Ok(());
+        }
+        let delta = if !self.is_loaded() || rev - have > CATCH_UP_LIMIT {
+            None
+        } else {
+            changes_since(db, have, rev).await?
+        };
+        match delta {
+            Some(d) => apply(&mut self.write(), d),
+            None => {
+                let fresh = load(db).await?;
+                *self.write() = fresh;
+            }
+        }
+        self.loaded
+            .store(true, std::sync::atomic::Ordering::Release);
+        Ok(())
+    }
 }
 
 /// The CMDB's revision, read on the hot path of every impact query (a point read on SQLite).
@@ -114,61 +177,6 @@ fn add(g: &mut Graph, (id, s, k, t): RelRow) {
 
 fn in_list(q: &mut Q, ids: &[i64]) -> String {
     ids.iter().map(|i| q.arg(*i)).collect::<Vec<_>>().join(", ")
-}
-
-impl GraphCache {
-    fn current(&self) -> Arc<Snapshot> {
-        match self.snap.read() {
-            Ok(g) => g.clone(),
-            Err(p) => p.into_inner().clone(),
-        }
-    }
-
-    fn set(&self, s: Snapshot) {
-        let s = Arc::new(s);
-        match self.snap.write() {
-            Ok(mut g) => *g = s,
-            Err(p) => *p.into_inner() = s,
-        }
-    }
-
-    /// The graph as of the database's current revision (or later).
-    pub async fn get(&self, db: &Db) -> AppResult<Arc<Snapshot>> {
-        let rev = db
-            .opt_point::<Revision>(Q::new("SELECT revision FROM cmdb_state WHERE id = 1"))
-            .await?
-            .map_or(0, |r| r.revision);
-        let loaded = self.loaded.load(std::sync::atomic::Ordering::Acquire);
-        let have = self.current();
-        if loaded && have.revision >= rev {
-            return Ok(have);
-        }
-        let _one = self.refresh.lock().await;
-        let have = self.current();
-        if self.loaded.load(std::sync::atomic::Ordering::Acquire) && have.revision >= rev {
-            return Ok(have);
-        }
-        let delta = if !loaded || rev - have.revision > CATCH_UP_LIMIT {
-            None
-        } else {
-            changes_since(db, have.revision, rev).await?
-        };
-        drop(have);
-        match delta {
-            // Apply in place; a reader still holding the old snapshot makes this a copy.
-            Some(d) => {
-                let mut g = match self.snap.write() {
-                    Ok(g) => g,
-                    Err(p) => p.into_inner(),
-                };
-                apply(Arc::make_mut(&mut g), d);
-            }
-            None => self.set(load(db).await?),
-        }
-        self.loaded
-            .store(true, std::sync::atomic::Ordering::Release);
-        Ok(self.current())
-    }
 }
 
 async fn load(db: &Db) -> AppResult<Snapshot> {
@@ -282,10 +290,13 @@ fn apply(s: &mut Snapshot, d: Delta) {
 pub fn warm(cache: GraphCache, db: Db) {
     tokio::spawn(async move {
         let t = std::time::Instant::now();
-        match cache.get(&db).await {
-            Ok(s) => tracing::info!(
-                cis = s.graph.ci_count(),
-                relationships = s.graph.rel_count(),
+        match cache
+            .read(&db, |s| (s.graph.ci_count(), s.graph.rel_count()))
+            .await
+        {
+            Ok((cis, relationships)) => tracing::info!(
+                cis,
+                relationships,
                 ms = t.elapsed().as_millis() as u64,
                 "CMDB graph loaded"
             ),

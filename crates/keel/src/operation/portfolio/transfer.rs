@@ -7,7 +7,7 @@ use super::configuration::{
     self, CiPatch, NewCi, insert_ci, insert_rel, parse_ci, parse_kind, patch_ci_tx,
 };
 use super::graph;
-use crate::management::support::audit_trail::{Pending, append_many};
+use crate::management::support::audit_trail::{Actor, Pending, append_many};
 use crate::platform::auth::Principal;
 use crate::platform::db::{Db, Q, Tx, now_ms};
 use crate::platform::error::{AppError, AppResult};
@@ -240,20 +240,19 @@ async fn ci_by_key(tx: &mut Tx, key: &str, field: &str) -> AppResult<i64> {
 
 /// Import a document: upsert CIs by identity key, then add relationships (existing ones are
 /// left alone). Everything runs in one transaction, committed only for a real run without errors.
+/// The caller has checked the right to (`ManageConfiguration`; the CLI is an operator).
 pub async fn import(
     db: &Db,
-    p: &Principal,
+    actor: &Actor,
     doc: Document,
     dry_run: bool,
 ) -> AppResult<ImportReport> {
-    p.require(Action::ManageConfiguration)?;
     let mut report = ImportReport {
         dry_run,
         ..Default::default()
     };
     let mut tx = db.begin().await?;
     let now = now_ms();
-    let actor = p.actor();
     let mut audits: Vec<Pending> = vec![];
     let mut touched_cis = vec![];
     let mut touched_rels = vec![];
@@ -532,7 +531,7 @@ pub async fn api_import(
 ) -> AppResult<Response> {
     p.require(Action::ManageConfiguration)?;
     let doc = parse_document(&headers, &params, &body)?;
-    let report = import(&st.db, &p, doc, params.dry_run).await?;
+    let report = import(&st.db, &p.actor(), doc, params.dry_run).await?;
     let status = if report.errors > 0 {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
