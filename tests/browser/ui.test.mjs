@@ -1431,3 +1431,101 @@ test('manager: assets flag an over-used licence; a baseline compares with now', 
     assert.equal(await text(page, '#cmp-rels li'), 'No change.');
   });
 });
+
+test('manager creates a server CI with typed attributes, edits it and relates it; bad values are refused by field', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await asRole('manager', '/cis', async (page) => {
+    await navigate(page, () => page.getByRole('link', { name: 'New configuration item' }).click());
+    await page.selectOption('#new-class', { label: 'server' });
+    await navigate(page, () => page.getByRole('button', { name: 'Next' }).click());
+    assert.deepEqual(await unlabelledControls(page, 'main'), []);
+    const name = `srv-ui-${RUN}`;
+    await page.fill('#ci-name', name);
+    await page.fill('#attr-serial', `UI-${RUN}`);
+    await page.fill('#attr-ram_gb', '0');
+    await page.$eval('form[aria-label="New server"]', (f) => { f.noValidate = true; });
+    const refused = await navigate(page, () => page.getByRole('button', { name: 'Create' }).click());
+    assert.equal(refused.status(), 422);
+    assert.match(await text(page, '#form-error'), /attributes\.ram_gb: must be at least 1/);
+    assert.equal(await page.inputValue('#attr-serial'), `UI-${RUN}`, 'the other values are kept');
+    await page.fill('#attr-ram_gb', '32');
+    await page.selectOption('#attr-os', { label: 'Debian' });
+    await navigate(page, () => page.getByRole('button', { name: 'Create' }).click());
+    assert.equal(await flashText(page), 'Configuration item created.');
+    assert.equal(await text(page, 'main h1'), `${name} server · active`);
+    assert.match(await text(page, '#ci-attributes'), /ram gb\s*32/);
+    await navigate(page, () => page.getByRole('link', { name: 'Edit' }).click());
+    await page.fill('#attr-ram_gb', '64');
+    await page.selectOption('#ci-status', { label: 'maintenance' });
+    await navigate(page, () => page.getByRole('button', { name: 'Save' }).click());
+    assert.equal(await text(page, 'main h1'), `${name} server · maintenance`);
+    assert.match(await text(page, '#ci-history'), /attributes\.ram_gb 32 → 64/);
+    await page.selectOption('#rel-kind', { label: 'connects to' });
+    await page.fill('#rel-other', 'access-sw-02');
+    await navigate(page, () => page.getByRole('button', { name: 'Add relationship' }).click());
+    assert.equal(await flashText(page), 'Relationship added.');
+    assert.match(await text(page, '#ci-relationships'), /this connects to access-sw-02/);
+    assert.equal(await page.locator('#ci-graph circle').count(), 2);
+    await navigate(page, () => page.getByRole('button', { name: 'Remove the relationship with access-sw-02' }).click());
+    assert.match(await text(page, '#ci-relationships'), /None\./);
+  });
+});
+
+test('agent reads CIs but has no forms to change them', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await asRole('agent', '/cis', async (page) => {
+    assert.equal(await page.getByRole('link', { name: 'New configuration item' }).count(), 0);
+    const denied = await page.goto('/cis/new');
+    assert.equal(denied.status(), 403);
+  });
+});
+
+test('manager adds an offering with a form in the UI; a bad field line is refused; withdrawing hides it from requesters', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const name = `Docking station ${RUN}`;
+  await asRole('manager', '/catalogue', async (page) => {
+    await page.fill('#of-name', name);
+    await page.fill('#of-category', 'Hardware');
+    await page.selectOption('#of-service', { label: 'Workplace' });
+    await page.selectOption('#of-type', { label: 'New laptop' });
+    await page.fill('#of-form', 'model | colour | Model');
+    const refused = await navigate(page, () => page.getByRole('button', { name: 'Add to the catalogue' }).click());
+    assert.equal(refused.status(), 422);
+    assert.match(await text(page, '#form-error'), /^form: line 1: `colour` is not one of/);
+    assert.equal(await page.inputValue('#of-name'), name);
+    await page.fill('#of-form', 'model | choice | Model | required | USB-C, Thunderbolt\ndesk | text | Desk number');
+    await navigate(page, () => page.getByRole('button', { name: 'Add to the catalogue' }).click());
+    assert.equal(await flashText(page), 'Offering added to the catalogue.');
+    assert.equal(await text(page, 'main h1'), name);
+    assert.equal(await page.locator('#answer-model option').count(), 3);
+  });
+  await asRole('requester', '/catalogue', async (page) => {
+    assert.ok((await texts(page, '#offerings li')).some((t) => t.startsWith(name)));
+  });
+  await asRole('manager', '/catalogue', async (page) => {
+    await navigate(page, () => page.getByRole('link', { name }).click());
+    await navigate(page, () => page.getByRole('button', { name: 'Withdraw from the catalogue' }).click());
+    assert.equal(await flashText(page), 'Withdrawn from the catalogue.');
+  });
+  await asRole('requester', '/catalogue', async (page) => {
+    assert.ok(!(await texts(page, '#offerings li')).some((t) => t.startsWith(name)));
+  });
+});
+
+test('manager registers a licence asset against a CI; a bad cost is refused by field', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await asRole('manager', '/assets', async (page) => {
+    assert.deepEqual(await unlabelledControls(page, 'form[aria-label="New asset"]'), []);
+    await page.fill('#na-name', `Backup agent ${RUN}`);
+    await page.selectOption('#na-kind', { label: 'licence' });
+    await page.fill('#na-cost', '12,50');
+    await page.fill('#na-entitlements', '5');
+    await page.fill('#na-ci', 'srv-db-01');
+    const refused = await navigate(page, () => page.getByRole('button', { name: 'Register asset' }).click());
+    assert.equal(refused.status(), 422);
+    assert.match(await text(page, '#form-error'), /^cost: `12,50` is not an amount/);
+    assert.equal(await page.getAttribute('#na-cost', 'aria-invalid'), 'true');
+    await page.fill('#na-cost', '12.50');
+    await navigate(page, () => page.getByRole('button', { name: 'Register asset' }).click());
+    assert.match(await flashText(page), /^AST-\d{6} registered\.$/);
+    const rows = await texts(page, '#assets tbody tr');
+    assert.equal(rows.length, 1);
+    assert.match(rows[0], new RegExp(`Backup agent ${RUN}[\\s\\S]*12\\.50 EUR[\\s\\S]*licence[\\s\\S]*srv-db-01[\\s\\S]*0 of 5`));
+  });
+});

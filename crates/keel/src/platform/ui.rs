@@ -41,6 +41,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("service.html", include_str!("../../templates/service.html")),
     ("cis.html", include_str!("../../templates/cis.html")),
     ("ci.html", include_str!("../../templates/ci.html")),
+    ("ci_form.html", include_str!("../../templates/ci_form.html")),
+    ("fields.html", include_str!("../../templates/fields.html")),
     ("assets.html", include_str!("../../templates/assets.html")),
     (
         "baselines.html",

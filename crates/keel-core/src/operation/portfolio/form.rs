@@ -146,6 +146,96 @@ pub fn parse_defs(v: &Value, prefix: &str) -> Result<Vec<FieldDef>, FormError> {
     Ok(out)
 }
 
+/// Parse the one-line-per-field notation of the web UI into a definition:
+/// `name | type | label | required | option, option …` (only name and type are needed).
+pub fn parse_lines(text: &str, prefix: &str) -> Result<Vec<FieldDef>, FormError> {
+    let mut out = vec![];
+    for (i, line) in text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .enumerate()
+    {
+        let parts: Vec<&str> = line.split('|').map(str::trim).collect();
+        let bad = |d: String| err(prefix, "", format!("line {}: {d}", i + 1));
+        let (name, ty) = match parts.as_slice() {
+            [n, t, ..] => (*n, *t),
+            _ => {
+                return Err(bad(format!(
+                    "`{line}` is not `name | type | label | required | options`"
+                )));
+            }
+        };
+        let kind: FieldKind =
+            serde_json::from_value(Value::String(ty.to_lowercase())).map_err(|_| {
+                bad(format!(
+                    "`{ty}` is not one of: text, number, date, boolean, choice, user, ci"
+                ))
+            })?;
+        let required = match parts.get(3).copied().unwrap_or("") {
+            "required" => true,
+            "" | "optional" => false,
+            other => return Err(bad(format!("`{other}` is not `required` or `optional`"))),
+        };
+        out.push(json_def(
+            name,
+            kind,
+            parts.get(2).copied().unwrap_or(""),
+            required,
+            parts.get(4).copied().unwrap_or(""),
+        ));
+    }
+    parse_defs(&Value::Array(out), prefix)
+}
+
+fn json_def(name: &str, kind: FieldKind, label: &str, required: bool, options: &str) -> Value {
+    let mut m = Map::new();
+    m.insert("name".into(), Value::String(name.into()));
+    m.insert(
+        "type".into(),
+        serde_json::to_value(kind).unwrap_or(Value::Null),
+    );
+    m.insert("label".into(), Value::String(label.into()));
+    m.insert("required".into(), Value::Bool(required));
+    let opts: Vec<Value> = options
+        .split(',')
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+        .map(|o| Value::String(o.into()))
+        .collect();
+    if !opts.is_empty() {
+        m.insert("options".into(), Value::Array(opts));
+    }
+    Value::Object(m)
+}
+
+/// The web UI's notation of a definition, for editing it again.
+pub fn to_lines(defs: &[FieldDef]) -> String {
+    defs.iter()
+        .map(|d| {
+            let ty = serde_json::to_value(d.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            let mut parts = vec![
+                d.name.clone(),
+                ty,
+                d.label.clone(),
+                if d.required {
+                    "required".into()
+                } else {
+                    "optional".into()
+                },
+            ];
+            if !d.options.is_empty() {
+                parts.push(d.options.join(", "));
+            }
+            parts.join(" | ")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// Text from a form post or JSON: HTML forms send everything as strings.
 fn as_text(v: &Value) -> Option<String> {
     match v {
@@ -382,6 +472,28 @@ mod tests {
         bad(json!([{"name": "a", "type": "colour"}]));
         bad(json!([{"name": "a", "type": "number", "min": 3, "max": 1}]));
         assert_eq!(defs()[1].label, "ram gb");
+    }
+
+    #[test]
+    fn line_notation_round_trips() {
+        let defs = parse_lines(
+            "model | choice | Model | required | 13 inch, 15 inch\n\nneeded_by | date | Needed by\nfor_user|user",
+            "form",
+        )
+        .expect("valid");
+        assert_eq!(defs.len(), 3);
+        assert_eq!(defs[0].options, vec!["13 inch", "15 inch"]);
+        assert!(defs[0].required && !defs[1].required);
+        assert_eq!(defs[2].label, "for user");
+        assert_eq!(parse_lines(&to_lines(&defs), "form").expect("again"), defs);
+        assert!(
+            parse_lines("x | colour", "form")
+                .expect_err("bad")
+                .detail
+                .starts_with("line 1:")
+        );
+        assert!(parse_lines("x", "form").is_err());
+        assert!(parse_lines("x | text | X | maybe", "form").is_err());
     }
 
     #[test]

@@ -26,13 +26,23 @@ use serde_json::{Map, Value};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/catalogue", get(catalogue_page))
+        .route("/catalogue", get(catalogue_page).post(offering_submit))
         .route("/catalogue/{id}", get(offering_page).post(order_submit))
+        .route(
+            "/catalogue/{id}/active",
+            axum::routing::post(offering_active_submit),
+        )
         .route("/services", get(services_page))
-        .route("/services/{id}", get(service_page))
+        .route("/services/{id}", get(service_page).post(service_submit))
         .route("/cis", get(cis_page))
-        .route("/cis/{id}", get(ci_page))
-        .route("/assets", get(assets_page))
+        .route("/cis/new", get(new_ci_page).post(new_ci_submit))
+        .route("/cis/{id}", get(ci_page).post(edit_ci_submit))
+        .route("/cis/{id}/edit", get(edit_ci_page))
+        .route(
+            "/cis/{id}/relationships",
+            axum::routing::post(relationship_submit),
+        )
+        .route("/assets", get(assets_page).post(asset_submit))
         .route("/baselines", get(baselines_page))
         .route("/baselines/{id}", get(comparison_page))
         .route(
@@ -60,11 +70,30 @@ async fn assets_page(
     headers: HeaderMap,
     Query(f): Query<AssetForm>,
 ) -> Response {
+    render_assets(
+        &st,
+        &p,
+        flash(&headers),
+        &f,
+        form_values(&[], ASSET_FIELDS),
+        None,
+    )
+    .await
+}
+
+async fn render_assets(
+    st: &AppState,
+    p: &crate::platform::auth::Principal,
+    flash_msg: Option<String>,
+    f: &AssetForm,
+    values: Value,
+    error: Option<AppError>,
+) -> Response {
     use super::asset::{self, AssetParams};
     use keel_core::operation::portfolio::asset::{KINDS, STATES};
     let r = async {
         p.require(Action::ReadConfiguration)?;
-        asset::list(
+        let list = asset::list(
             &st.db,
             &AssetParams {
                 kind: Some(f.kind.clone()),
@@ -76,15 +105,102 @@ async fn assets_page(
                 after: None,
             },
         )
+        .await?;
+        let staff: Vec<_> = if p.can(Action::ManageConfiguration) {
+            crate::directory::list_users(&st.db)
+                .await?
+                .into_iter()
+                .filter(|u| u.role != "requester" && u.disabled == 0)
+                .collect()
+        } else {
+            vec![]
+        };
+        Ok::<_, AppError>((list, staff))
+    }
+    .await;
+    match r {
+        Ok((assets, staff)) => {
+            let (field, msg) = form_error(&error);
+            let mut resp = clear_flash(st.ui.render(
+                "assets.html",
+                context! { me => viewer(p), flash => flash_msg, assets => V::from(Serde(&assets)), kinds => V::from(Serde(KINDS)), states => V::from(Serde(STATES)),
+                           f => context! { q => f.q.clone(), kind => f.kind.clone(), state => f.state.clone() }, can_manage => p.can(Action::ManageConfiguration),
+                           staff => V::from(Serde(&staff)), values => V::from(Serde(&values)), error => msg, error_field => field },
+            ));
+            if error.is_some() {
+                *resp.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+            }
+            resp
+        }
+        Err(e) => page_error(st, Some(p), e),
+    }
+}
+
+async fn asset_submit(
+    State(st): State<AppState>,
+    WebUser(p): WebUser,
+    RawForm(raw): RawForm,
+) -> Response {
+    use super::asset;
+    let f = pairs(&raw);
+    let opt = |k: &str| Some(value(&f, k)).filter(|v| !v.trim().is_empty());
+    let r = async {
+        check_csrf(&p, &value(&f, "csrf"))?;
+        p.require(Action::ManageConfiguration)?;
+        let ci_id = match opt("ci") {
+            Some(c) => Some(crate::kernel::cis::resolve(&st.db, &c).await.map_err(
+                |e| match e {
+                    AppError::Invalid { detail, .. } => AppError::invalid("ci_id", detail),
+                    e => e,
+                },
+            )?),
+            None => None,
+        };
+        let entitlements = match opt("entitlements") {
+            Some(e) => Some(e.trim().parse::<i64>().map_err(|_| {
+                AppError::invalid("entitlements", format!("`{e}` is not a whole number"))
+            })?),
+            None => None,
+        };
+        asset::create(
+            &st.db,
+            &p,
+            asset::NewAsset {
+                name: value(&f, "name"),
+                kind: value(&f, "kind"),
+                state: opt("state"),
+                owner_id: opt("owner_id").and_then(|o| o.parse().ok()),
+                location: value(&f, "location"),
+                cost: opt("cost"),
+                currency: opt("currency"),
+                supplier: value(&f, "supplier"),
+                contract_ref: String::new(),
+                purchase_date: opt("purchase_date"),
+                warranty_end: opt("warranty_end"),
+                expiry_date: opt("expiry_date"),
+                entitlements,
+                ci_id,
+            },
+        )
         .await
     }
     .await;
     match r {
-        Ok(assets) => clear_flash(st.ui.render(
-            "assets.html",
-            context! { me => viewer(&p), flash => flash(&headers), assets => V::from(Serde(&assets)), kinds => V::from(Serde(KINDS)), states => V::from(Serde(STATES)),
-                       f => context! { q => f.q, kind => f.kind, state => f.state } },
-        )),
+        Ok(a) => redirect_with_flash(
+            &format!("/assets?q={}", a.tag),
+            &format!("{} registered.", a.tag),
+        ),
+        Err(e @ AppError::Invalid { .. }) => {
+            render_assets(
+                &st,
+                &p,
+                None,
+                &AssetForm::default(),
+                form_values(&f, ASSET_FIELDS),
+                Some(e),
+            )
+            .await
+        }
         Err(e) => page_error(&st, Some(&p), e),
     }
 }
@@ -199,11 +315,179 @@ async fn catalogue_page(
     WebUser(p): WebUser,
     headers: HeaderMap,
 ) -> Response {
-    match catalogue::list(&st.db, &p).await {
-        Ok(list) => clear_flash(st.ui.render(
-            "catalogue.html",
-            context! { me => viewer(&p), flash => flash(&headers), offerings => V::from(Serde(&list)) },
-        )),
+    render_catalogue(
+        &st,
+        &p,
+        flash(&headers),
+        form_values(&[], OFFERING_FIELDS),
+        None,
+    )
+    .await
+}
+
+async fn render_catalogue(
+    st: &AppState,
+    p: &crate::platform::auth::Principal,
+    flash_msg: Option<String>,
+    values: Value,
+    error: Option<AppError>,
+) -> Response {
+    let r = async {
+        let list = catalogue::list(&st.db, p).await?;
+        let admin = if p.can(Action::ManageReference) {
+            Some((
+                crate::directory::list_named(&st.db, "services").await?,
+                crate::operation::resolution::request::list_types(&st.db).await?,
+                crate::directory::list_named(&st.db, "customers").await?,
+            ))
+        } else {
+            None
+        };
+        Ok::<_, AppError>((list, admin))
+    }
+    .await;
+    match r {
+        Ok((list, admin)) => {
+            let (field, msg) = form_error(&error);
+            let (services, types, customers) = admin.unwrap_or_default();
+            let mut resp = clear_flash(st.ui.render(
+                "catalogue.html",
+                context! { me => viewer(p), flash => flash_msg, offerings => V::from(Serde(&list)), can_manage => p.can(Action::ManageReference),
+                           services => V::from(Serde(&services)), types => V::from(Serde(&types)), customers => V::from(Serde(&customers)),
+                           values => V::from(Serde(&values)), error => msg, error_field => field },
+            ));
+            if error.is_some() {
+                *resp.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+            }
+            resp
+        }
+        Err(e) => page_error(st, Some(p), e),
+    }
+}
+
+const OFFERING_FIELDS: &[&str] = &[
+    "name",
+    "summary",
+    "category",
+    "service_id",
+    "request_type_id",
+    "form",
+];
+const ASSET_FIELDS: &[&str] = &[
+    "name",
+    "kind",
+    "state",
+    "owner_id",
+    "location",
+    "cost",
+    "currency",
+    "supplier",
+    "purchase_date",
+    "warranty_end",
+    "expiry_date",
+    "entitlements",
+    "ci",
+];
+
+/// What a form sent back, every field present (empty when not sent), to show it again.
+fn form_values(f: &[(String, String)], keys: &[&str]) -> Value {
+    Value::Object(
+        keys.iter()
+            .map(|k| {
+                (
+                    k.to_string(),
+                    Value::String(
+                        f.iter()
+                            .find(|(n, _)| n == k)
+                            .map(|(_, v)| v.clone())
+                            .unwrap_or_default(),
+                    ),
+                )
+            })
+            .collect(),
+    )
+}
+
+async fn offering_submit(
+    State(st): State<AppState>,
+    WebUser(p): WebUser,
+    RawForm(raw): RawForm,
+) -> Response {
+    let f = pairs(&raw);
+    let r = async {
+        check_csrf(&p, &value(&f, "csrf"))?;
+        p.require(Action::ManageReference)?;
+        let form = keel_core::operation::portfolio::form::parse_lines(&value(&f, "form"), "form")?;
+        let id = |k: &str| {
+            value(&f, k)
+                .parse::<i64>()
+                .map_err(|_| AppError::invalid(k, "choose one"))
+        };
+        catalogue::create(
+            &st.db,
+            &p,
+            catalogue::NewOffering {
+                name: value(&f, "name"),
+                summary: value(&f, "summary"),
+                description: String::new(),
+                category: value(&f, "category"),
+                service_id: id("service_id")?,
+                request_type_id: id("request_type_id")?,
+                form: serde_json::to_value(&form).unwrap_or_default(),
+                roles: vec![],
+                customer_ids: f
+                    .iter()
+                    .filter(|(k, _)| k == "customer_id")
+                    .filter_map(|(_, v)| v.parse().ok())
+                    .collect(),
+            },
+        )
+        .await
+    }
+    .await;
+    match r {
+        Ok(o) => redirect_with_flash(
+            &format!("/catalogue/{}", o.id),
+            "Offering added to the catalogue.",
+        ),
+        Err(e @ AppError::Invalid { .. }) => {
+            render_catalogue(&st, &p, None, form_values(&f, OFFERING_FIELDS), Some(e)).await
+        }
+        Err(e) => page_error(&st, Some(&p), e),
+    }
+}
+
+async fn offering_active_submit(
+    State(st): State<AppState>,
+    WebUser(p): WebUser,
+    Path(id): Path<i64>,
+    RawForm(raw): RawForm,
+) -> Response {
+    let f = pairs(&raw);
+    let r = async {
+        check_csrf(&p, &value(&f, "csrf"))?;
+        let active = value(&f, "active") == "true";
+        catalogue::update(
+            &st.db,
+            &p,
+            id,
+            catalogue::OfferingPatch {
+                active: Some(active),
+                ..Default::default()
+            },
+        )
+        .await
+    }
+    .await;
+    match r {
+        Ok(o) => redirect_with_flash(
+            &format!("/catalogue/{id}"),
+            if o.active {
+                "Offered again."
+            } else {
+                "Withdrawn from the catalogue."
+            },
+        ),
         Err(e) => page_error(&st, Some(&p), e),
     }
 }
@@ -251,7 +535,7 @@ async fn render_offering(
                 "offering.html",
                 context! {
                     me => viewer(p), flash => headers.and_then(flash), o => V::from(Serde(&o)), users => V::from(Serde(&users)),
-                    values => V::from(Serde(values)), error => msg, error_field => field,
+                    values => V::from(Serde(values)), error => msg, error_field => field, can_manage => p.can(Action::ManageReference),
                 },
             );
             if error.is_some() {
@@ -361,14 +645,20 @@ async fn service_page(
             .all(Q::new("SELECT number, title, state, priority FROM work_items WHERE service_id = $1 AND kind = 'incident' AND state NOT IN ('resolved', 'closed', 'cancelled') ORDER BY priority, id DESC LIMIT 100").bind(id))
             .await?;
         let offerings: Vec<(i64, String)> = st.db.all(Q::new("SELECT id, name FROM catalogue_offerings WHERE service_id = $1 AND active = 1 ORDER BY name").bind(id)).await?;
-        Ok::<_, AppError>((s, cis, open, offerings))
+        let staff: Vec<_> = if p.can(Action::ManageReference) {
+            crate::directory::list_users(&st.db).await?.into_iter().filter(|u| !matches!(u.role.as_str(), "requester" | "auditor") && u.disabled == 0).collect()
+        } else {
+            vec![]
+        };
+        Ok::<_, AppError>((s, cis, open, offerings, staff))
     }
     .await;
     match r {
-        Ok((s, cis, open, offerings)) => clear_flash(st.ui.render(
+        Ok((s, cis, open, offerings, staff)) => clear_flash(st.ui.render(
             "service.html",
             context! { me => viewer(&p), flash => flash(&headers), s => V::from(Serde(&s)), cis => V::from(Serde(&cis)),
-                       incidents => V::from(Serde(&open)), offerings => V::from(Serde(&offerings)) },
+                       incidents => V::from(Serde(&open)), offerings => V::from(Serde(&offerings)), staff => V::from(Serde(&staff)),
+                       can_manage => p.can(Action::ManageReference), stages => V::from(Serde(keel_core::operation::portfolio::service::STAGES)) },
         )),
         Err(e) => page_error(&st, Some(&p), e),
     }
@@ -411,7 +701,7 @@ async fn cis_page(
         Ok((page, classes)) => clear_flash(st.ui.render(
             "cis.html",
             context! { me => viewer(&p), flash => flash(&headers), page => V::from(Serde(&page)), classes => V::from(Serde(&classes)),
-                       f => context! { class => f.class, q => f.q, status => f.status },
+                       f => context! { class => f.class, q => f.q, status => f.status }, can_manage => p.can(Action::ManageConfiguration),
                        statuses => V::from(Serde(keel_core::operation::portfolio::configuration::STATUSES)) },
         )),
         Err(e) => page_error(&st, Some(&p), e),
@@ -604,7 +894,8 @@ async fn ci_page(
                     me => viewer(&p), flash => flash(&headers), ci => V::from(Serde(&ci)), rels => V::from(Serde(&rels)),
                     impact => V::from(Serde(&impact)), upstream => V::from(Serde(&upstream)), history => V::from(Serde(&history)),
                     open => V::from(Serde(&open)), nodes => V::from(Serde(&nodes)), edges => V::from(Serde(&edges)),
-                    more => rels.len() > MAX_NEIGHBOURS, size => SIZE,
+                    more => rels.len() > MAX_NEIGHBOURS, size => SIZE, can_manage => p.can(Action::ManageConfiguration),
+                    kinds => V::from(Serde(keel_core::operation::portfolio::configuration::RelKind::ALL.map(|k| k.as_str()))),
                 },
             ))
         }
@@ -652,5 +943,311 @@ mod tests {
         let d = |x: f64, y: f64| ((x - SIZE / 2.0).powi(2) + (y - SIZE / 2.0).powi(2)).sqrt();
         assert!(d(edges[0].x2, edges[0].y2) < d(edges[0].x1, edges[0].y1));
         assert!(d(edges[1].x2, edges[1].y2) > d(edges[1].x1, edges[1].y1));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing CIs from the UI
+
+type Pairs = Vec<(String, String)>;
+
+fn pairs(raw: &[u8]) -> Pairs {
+    serde_urlencoded::from_bytes(raw).unwrap_or_default()
+}
+
+fn value(pairs: &Pairs, k: &str) -> String {
+    pairs
+        .iter()
+        .find(|(n, _)| n == k)
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default()
+}
+
+/// The `attr.<name>` fields of a form, as the API would get them. Every declared field is
+/// present: empty clears it, an unticked box is false.
+fn attributes_of(
+    pairs: &Pairs,
+    defs: &[keel_core::operation::portfolio::form::FieldDef],
+) -> Map<String, Value> {
+    defs.iter()
+        .map(|d| {
+            let v = pairs
+                .iter()
+                .find(|(n, _)| n.strip_prefix("attr.") == Some(d.name.as_str()))
+                .map(|(_, v)| v.trim().to_string());
+            let v = match (d.kind, v) {
+                (FieldKind::Boolean, Some(_)) => Value::Bool(true),
+                (FieldKind::Boolean, None) => Value::Bool(false),
+                (_, Some(v)) if !v.is_empty() => Value::String(v),
+                _ => Value::Null,
+            };
+            (d.name.clone(), v)
+        })
+        .collect()
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn render_ci_form(
+    st: &AppState,
+    p: &crate::platform::auth::Principal,
+    class: Option<&str>,
+    ci: Option<&configuration::Ci>,
+    values: serde_json::Value,
+    attributes: &Map<String, Value>,
+    error: Option<AppError>,
+) -> Response {
+    let r = async {
+        p.require(Action::ManageConfiguration)?;
+        let classes = configuration::list_classes(&st.db).await?;
+        let class = match class {
+            Some(c) => Some(
+                classes
+                    .iter()
+                    .find(|k| k.name == c)
+                    .cloned()
+                    .ok_or_else(|| AppError::NotFound(format!("CI class {c}")))?,
+            ),
+            None => None,
+        };
+        let services = crate::directory::list_named(&st.db, "services").await?;
+        let users = people(st, p).await?;
+        Ok::<_, AppError>((classes, class, services, users))
+    }
+    .await;
+    match r {
+        Ok((classes, class, services, users)) => {
+            let (field, msg) = form_error(&error);
+            let mut resp = st.ui.render(
+                "ci_form.html",
+                context! {
+                    me => viewer(p), flash => (), classes => V::from(Serde(&classes)), class => class.as_ref().map(|c| V::from(Serde(c))),
+                    ci => ci.map(|c| V::from(Serde(c))), services => V::from(Serde(&services)), users => V::from(Serde(&users)),
+                    statuses => V::from(Serde(keel_core::operation::portfolio::configuration::STATUSES)),
+                    values => V::from(Serde(&values)), attributes => V::from(Serde(attributes)), error => msg, error_field => field,
+                },
+            );
+            if error.is_some() {
+                *resp.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+            }
+            resp
+        }
+        Err(e) => page_error(st, Some(p), e),
+    }
+}
+
+#[derive(Debug, Deserialize, Default)]
+struct ClassQuery {
+    class: Option<String>,
+}
+
+async fn new_ci_page(
+    State(st): State<AppState>,
+    WebUser(p): WebUser,
+    Query(q): Query<ClassQuery>,
+) -> Response {
+    let values = serde_json::json!({"name": "", "status": "active", "service_id": ""});
+    render_ci_form(
+        &st,
+        &p,
+        q.class.as_deref().filter(|c| !c.is_empty()),
+        None,
+        values,
+        &Map::new(),
+        None,
+    )
+    .await
+}
+
+async fn new_ci_submit(
+    State(st): State<AppState>,
+    WebUser(p): WebUser,
+    Query(q): Query<ClassQuery>,
+    RawForm(raw): RawForm,
+) -> Response {
+    let f = pairs(&raw);
+    let class = q.class.unwrap_or_default();
+    let mut attributes = Map::new();
+    let r = async {
+        check_csrf(&p, &value(&f, "csrf"))?;
+        p.require(Action::ManageConfiguration)?;
+        let mut tx = st.db.begin().await?;
+        let defs = configuration::class_attributes(&mut tx, &class).await?;
+        drop(tx);
+        attributes = attributes_of(&f, &defs);
+        attributes.retain(|_, v| !v.is_null());
+        configuration::create_ci(
+            &st.db,
+            &p,
+            configuration::NewCi {
+                class: class.clone(),
+                name: value(&f, "name"),
+                status: Some(value(&f, "status")),
+                attributes: attributes.clone(),
+                service_id: value(&f, "service_id").parse().ok(),
+                owner_group_id: None,
+            },
+        )
+        .await
+    }
+    .await;
+    match r {
+        Ok(ci) => redirect_with_flash(&format!("/cis/{}", ci.id), "Configuration item created."),
+        Err(e @ (AppError::Invalid { .. } | AppError::Conflict(_))) => {
+            let values = serde_json::json!({"name": value(&f, "name"), "status": value(&f, "status"), "service_id": value(&f, "service_id")});
+            render_ci_form(&st, &p, Some(&class), None, values, &attributes, Some(e)).await
+        }
+        Err(e) => page_error(&st, Some(&p), e),
+    }
+}
+
+fn ci_values(ci: &configuration::Ci) -> serde_json::Value {
+    serde_json::json!({"name": ci.name, "status": ci.status, "service_id": ci.service_id.map(|s| s.to_string()).unwrap_or_default()})
+}
+
+async fn edit_ci_page(
+    State(st): State<AppState>,
+    WebUser(p): WebUser,
+    Path(id): Path<i64>,
+) -> Response {
+    match configuration::get_ci(&st.db, id).await {
+        Ok(ci) => {
+            render_ci_form(
+                &st,
+                &p,
+                Some(&ci.class),
+                Some(&ci),
+                ci_values(&ci),
+                &ci.attributes,
+                None,
+            )
+            .await
+        }
+        Err(e) => page_error(&st, Some(&p), e),
+    }
+}
+
+async fn edit_ci_submit(
+    State(st): State<AppState>,
+    WebUser(p): WebUser,
+    Path(id): Path<i64>,
+    RawForm(raw): RawForm,
+) -> Response {
+    let f = pairs(&raw);
+    let ci = match configuration::get_ci(&st.db, id).await {
+        Ok(ci) => ci,
+        Err(e) => return page_error(&st, Some(&p), e),
+    };
+    let mut attrs = Map::new();
+    let r = async {
+        check_csrf(&p, &value(&f, "csrf"))?;
+        p.require(Action::ManageConfiguration)?;
+        let mut tx = st.db.begin().await?;
+        let defs = configuration::class_attributes(&mut tx, &ci.class).await?;
+        drop(tx);
+        attrs = attributes_of(&f, &defs);
+        let service = value(&f, "service_id");
+        configuration::update_ci(
+            &st.db,
+            &p,
+            id,
+            configuration::CiPatch {
+                name: Some(value(&f, "name")),
+                status: Some(value(&f, "status")),
+                attributes: Some(attrs.clone()),
+                service_id: Some(service.parse().ok()),
+                owner_group_id: None,
+                version: value(&f, "version").parse().ok(),
+            },
+        )
+        .await
+    }
+    .await;
+    match r {
+        Ok(_) => redirect_with_flash(&format!("/cis/{id}"), "Saved."),
+        Err(e @ (AppError::Invalid { .. } | AppError::Conflict(_) | AppError::Stale { .. })) => {
+            let values = serde_json::json!({"name": value(&f, "name"), "status": value(&f, "status"), "service_id": value(&f, "service_id")});
+            let shown: Map<String, Value> =
+                attrs.into_iter().filter(|(_, v)| !v.is_null()).collect();
+            render_ci_form(&st, &p, Some(&ci.class), Some(&ci), values, &shown, Some(e)).await
+        }
+        Err(e) => page_error(&st, Some(&p), e),
+    }
+}
+
+async fn relationship_submit(
+    State(st): State<AppState>,
+    WebUser(p): WebUser,
+    Path(id): Path<i64>,
+    RawForm(raw): RawForm,
+) -> Response {
+    let f = pairs(&raw);
+    let r = async {
+        check_csrf(&p, &value(&f, "csrf"))?;
+        p.require(Action::ManageConfiguration)?;
+        let remove = value(&f, "remove");
+        if !remove.is_empty() {
+            let rel: i64 = remove
+                .parse()
+                .map_err(|_| AppError::invalid("remove", "is not a relationship id"))?;
+            configuration::delete_rel(&st.db, &p, rel).await?;
+            return Ok("Relationship removed.");
+        }
+        let other = crate::kernel::cis::resolve(&st.db, &value(&f, "other"))
+            .await
+            .map_err(|e| match e {
+                AppError::Invalid { detail, .. } => AppError::invalid("other", detail),
+                e => e,
+            })?;
+        let (source_id, target_id) = if value(&f, "direction") == "in" {
+            (other, id)
+        } else {
+            (id, other)
+        };
+        configuration::create_rel(
+            &st.db,
+            &p,
+            configuration::NewRelationship {
+                source_id,
+                kind: value(&f, "kind"),
+                target_id,
+            },
+        )
+        .await?;
+        Ok::<_, AppError>("Relationship added.")
+    }
+    .await;
+    match r {
+        Ok(msg) => redirect_with_flash(&format!("/cis/{id}"), msg),
+        Err(e) => page_error(&st, Some(&p), e),
+    }
+}
+
+async fn service_submit(
+    State(st): State<AppState>,
+    WebUser(p): WebUser,
+    Path(id): Path<i64>,
+    RawForm(raw): RawForm,
+) -> Response {
+    let f = pairs(&raw);
+    let r = async {
+        check_csrf(&p, &value(&f, "csrf"))?;
+        service::update(
+            &st.db,
+            &p,
+            id,
+            service::ServicePatch {
+                stage: Some(value(&f, "stage")),
+                owner_id: Some(value(&f, "owner_id").parse().ok()),
+                requirements: Some(value(&f, "requirements")),
+                version: value(&f, "version").parse().ok(),
+                ..Default::default()
+            },
+        )
+        .await
+    }
+    .await;
+    match r {
+        Ok(_) => redirect_with_flash(&format!("/services/{id}"), "Saved."),
+        Err(e) => page_error(&st, Some(&p), e),
     }
 }
