@@ -30,6 +30,9 @@ impl std::hash::Hasher for IdHasher {
     fn write_i64(&mut self, i: i64) {
         self.0 = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     }
+    fn write_u32(&mut self, i: u32) {
+        self.0 = u64::from(i).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
 }
 
 /// A map keyed by database id.
@@ -107,16 +110,67 @@ struct Edge {
     from_source: bool,
 }
 
-/// The configuration graph, indexed for impact walks in both directions.
+/// Adjacency in compressed rows: slot `n`'s edges are `edges[off[n]..off[n + 1]]`, one
+/// contiguous array, so a walk over most of the estate reads memory in order.
+#[derive(Debug, Default, Clone)]
+struct Csr {
+    off: Vec<u32>,
+    edges: Vec<Edge>,
+}
+
+impl Csr {
+    fn of(&self, n: u32) -> &[Edge] {
+        let n = n as usize;
+        match (self.off.get(n), self.off.get(n + 1)) {
+            (Some(&a), Some(&b)) => &self.edges[a as usize..b as usize],
+            _ => &[],
+        }
+    }
+
+    fn build(slots: usize, mut edges: Vec<(u32, Edge)>) -> Csr {
+        edges.sort_by_key(|(from, e)| (*from, e.rel));
+        let mut off = vec![0u32; slots + 1];
+        for (from, _) in &edges {
+            off[*from as usize + 1] += 1;
+        }
+        for i in 0..slots {
+            off[i + 1] += off[i];
+        }
+        Csr {
+            off,
+            edges: edges.into_iter().map(|(_, e)| e).collect(),
+        }
+    }
+}
+
+type SlotMap<V> = HashMap<u32, V, std::hash::BuildHasherDefault<IdHasher>>;
+
+/// A relationship as the graph keeps it.
+#[derive(Debug, Clone, Copy)]
+struct Rel {
+    source: i64,
+    kind: RelKind,
+    target: i64,
+    /// In the compact rows (else in the overlay).
+    compact: bool,
+}
+
+/// The configuration graph, indexed for impact walks in both directions: compact rows built at
+/// load (and again when the overlay grows), plus an overlay of relationships added since and a
+/// set of compact ones removed since.
 #[derive(Debug, Default, Clone)]
 pub struct Graph {
     index: IdMap<u32>,
     ids: Vec<i64>,
-    /// `impacts[a]`: edges to CIs a failure of `a` impacts.
-    impacts: Vec<Vec<Edge>>,
-    /// `relies[b]`: edges to CIs whose failure impacts `b`.
-    relies: Vec<Vec<Edge>>,
-    rels: IdMap<(i64, RelKind, i64)>,
+    /// Edges to CIs a failure of the slot impacts.
+    impacts: Csr,
+    /// Edges to CIs whose failure impacts the slot.
+    relies: Csr,
+    extra_impacts: SlotMap<Vec<Edge>>,
+    extra_relies: SlotMap<Vec<Edge>>,
+    overlay: usize,
+    removed: IdMap<()>,
+    rels: IdMap<Rel>,
 }
 
 /// How a CI was reached: from `parent` (an index into the walk's nodes) over relationship `rel`.
@@ -181,8 +235,6 @@ impl Graph {
         }
         let i = u32::try_from(self.ids.len()).unwrap_or(u32::MAX);
         self.ids.push(ci);
-        self.impacts.push(Vec::new());
-        self.relies.push(Vec::new());
         self.index.insert(ci, i);
         i
     }
@@ -192,41 +244,71 @@ impl Graph {
         self.slot(ci);
     }
 
-    /// Add (or replace) relationship `rel`.
-    pub fn add_rel(&mut self, rel: i64, source: i64, kind: RelKind, target: i64) {
-        self.remove_rel(rel);
-        let s = self.slot(source);
-        let t = self.slot(target);
+    /// The impact edges of relationship `rel`: (from slot, edge) for each direction.
+    fn edges_of(&mut self, rel: i64, r: Rel) -> (Vec<(u32, Edge)>, Vec<(u32, Edge)>) {
+        let s = self.slot(r.source);
+        let t = self.slot(r.target);
+        let (mut imp, mut rel_) = (vec![], vec![]);
         let mut link = |from: u32, to: u32, from_source: bool| {
             let e = |to| Edge {
                 to,
                 rel,
-                kind,
+                kind: r.kind,
                 from_source,
             };
-            self.impacts[from as usize].push(e(to));
-            self.relies[to as usize].push(Edge {
-                from_source: !from_source,
-                ..e(from)
-            });
+            imp.push((from, e(to)));
+            rel_.push((
+                to,
+                Edge {
+                    from_source: !from_source,
+                    ..e(from)
+                },
+            ));
         };
-        if kind.source_impacts_target() {
+        if r.kind.source_impacts_target() {
             link(s, t, true);
         }
-        if kind.target_impacts_source() {
+        if r.kind.target_impacts_source() {
             link(t, s, false);
         }
-        self.rels.insert(rel, (source, kind, target));
+        (imp, rel_)
+    }
+
+    /// Add (or replace) relationship `rel`.
+    pub fn add_rel(&mut self, rel: i64, source: i64, kind: RelKind, target: i64) {
+        self.remove_rel(rel);
+        let r = Rel {
+            source,
+            kind,
+            target,
+            compact: false,
+        };
+        let (imp, rel_) = self.edges_of(rel, r);
+        for (from, e) in imp {
+            self.extra_impacts.entry(from).or_default().push(e);
+        }
+        for (from, e) in rel_ {
+            self.extra_relies.entry(from).or_default().push(e);
+        }
+        self.overlay += 1;
+        self.rels.insert(rel, r);
     }
 
     pub fn remove_rel(&mut self, rel: i64) {
-        let Some((source, _, target)) = self.rels.remove(&rel) else {
+        let Some(r) = self.rels.remove(&rel) else {
             return;
         };
-        for ci in [source, target] {
+        if r.compact {
+            self.removed.insert(rel, ());
+            return;
+        }
+        for ci in [r.source, r.target] {
             if let Some(&i) = self.index.get(&ci) {
-                self.impacts[i as usize].retain(|e| e.rel != rel);
-                self.relies[i as usize].retain(|e| e.rel != rel);
+                for m in [&mut self.extra_impacts, &mut self.extra_relies] {
+                    if let Some(v) = m.get_mut(&i) {
+                        v.retain(|e| e.rel != rel);
+                    }
+                }
             }
         }
     }
@@ -236,9 +318,13 @@ impl Graph {
         let Some(&i) = self.index.get(&ci) else {
             return;
         };
-        let rels: Vec<i64> = self.impacts[i as usize]
+        let rels: Vec<i64> = self
+            .impacts
+            .of(i)
             .iter()
-            .chain(&self.relies[i as usize])
+            .chain(self.relies.of(i))
+            .chain(self.extra_impacts.get(&i).into_iter().flatten())
+            .chain(self.extra_relies.get(&i).into_iter().flatten())
             .map(|e| e.rel)
             .collect();
         for r in rels {
@@ -248,13 +334,42 @@ impl Graph {
         self.index.remove(&ci);
     }
 
+    /// Whether enough has changed since the last [`Graph::compact`] to make one worth it.
+    pub fn wants_compaction(&self) -> bool {
+        let changes = self.overlay + self.removed.len();
+        changes > 4_096 && changes * 8 > self.rels.len()
+    }
+
+    /// Rebuild the compact rows from every live relationship and empty the overlay.
+    pub fn compact(&mut self) {
+        let rels: Vec<(i64, Rel)> = self.rels.iter().map(|(k, v)| (*k, *v)).collect();
+        let (mut imp, mut rel_) = (
+            Vec::with_capacity(rels.len() * 2),
+            Vec::with_capacity(rels.len() * 2),
+        );
+        for (id, r) in rels {
+            let (a, b) = self.edges_of(id, r);
+            imp.extend(a);
+            rel_.extend(b);
+        }
+        self.impacts = Csr::build(self.ids.len(), imp);
+        self.relies = Csr::build(self.ids.len(), rel_);
+        self.extra_impacts.clear();
+        self.extra_relies.clear();
+        self.removed.clear();
+        self.overlay = 0;
+        for r in self.rels.values_mut() {
+            r.compact = true;
+        }
+    }
+
     /// Walk from `start` breadth first, up to `max_depth` relationships away. `None` when the CI
     /// is not in the graph.
     pub fn walk(&self, start: i64, dir: Direction, max_depth: u32) -> Option<Walk> {
         let &s = self.index.get(&start)?;
-        let adj = match dir {
-            Direction::Downstream => &self.impacts,
-            Direction::Upstream => &self.relies,
+        let (rows, extra) = match dir {
+            Direction::Downstream => (&self.impacts, &self.extra_impacts),
+            Direction::Upstream => (&self.relies, &self.extra_relies),
         };
         // Visited marks in a flat array: one slot per CI, far cheaper than hashing on walks that
         // reach most of a large estate.
@@ -268,10 +383,16 @@ impl Graph {
         });
         let mut slots = vec![s];
         let mut at = 0;
+        let check_removed = !self.removed.is_empty();
         while at < walk.nodes.len() {
             let n = slots[at];
             let depth = walk.nodes[at].depth;
-            for e in &adj[n as usize] {
+            let edges = rows
+                .of(n)
+                .iter()
+                .filter(|e| !check_removed || !self.removed.contains_key(&e.rel))
+                .chain(extra.get(&n).into_iter().flatten());
+            for e in edges {
                 if seen[e.to as usize] {
                     continue;
                 }
@@ -633,6 +754,31 @@ mod tests {
                     if s.forward { prop_assert_eq!((src, tgt), (parent, n.ci)); } else { prop_assert_eq!((tgt, src), (parent, n.ci)); }
                 }
             }
+        }
+
+        /// Compacting changes nothing a walk sees, before or after further changes.
+        #[test]
+        fn compaction_is_invisible(es in edges(), more in edges(), drop in proptest::collection::vec(0usize..80, 0..10), start in 0i64..12, up in any::<bool>()) {
+            let dir = if up { Direction::Upstream } else { Direction::Downstream };
+            let set = |g: &Graph| { let mut v: Vec<(i64, u32)> = g.walk(start, dir, 20).expect("known").nodes.iter().map(|n| (n.ci, n.depth)).collect(); v.sort(); v };
+            let mut plain = build(&es);
+            let mut compacted = build(&es);
+            compacted.compact();
+            prop_assert_eq!(set(&plain), set(&compacted));
+            for (i, (s, k, t)) in more.iter().enumerate() {
+                let id = 1000 + i as i64;
+                plain.add_rel(id, *s, RelKind::ALL[*k as usize], *t);
+                compacted.add_rel(id, *s, RelKind::ALL[*k as usize], *t);
+            }
+            for d in &drop {
+                let id = if *d < 40 { *d as i64 } else { 1000 + (*d as i64 - 40) };
+                plain.remove_rel(id);
+                compacted.remove_rel(id);
+            }
+            prop_assert_eq!(set(&plain), set(&compacted));
+            prop_assert_eq!(plain.rel_count(), compacted.rel_count());
+            compacted.compact();
+            prop_assert_eq!(set(&plain), set(&compacted));
         }
 
         /// Removing a relationship is the same as never adding it.

@@ -204,6 +204,7 @@ async fn load(db: &Db) -> AppResult<Snapshot> {
     for r in rels {
         add(&mut graph, r);
     }
+    graph.compact();
     Ok(Snapshot {
         graph,
         cis: map,
@@ -280,6 +281,9 @@ fn apply(s: &mut Snapshot, d: Delta) {
     }
     for r in d.rels {
         add(&mut s.graph, r);
+    }
+    if s.graph.wants_compaction() {
+        s.graph.compact();
     }
     s.portfolio = d.portfolio;
     s.revision = d.revision;
