@@ -143,6 +143,9 @@ impl Csr {
     }
 }
 
+/// Edges with the slot they leave from.
+type Placed = Vec<(u32, Edge)>;
+
 type SlotMap<V> = HashMap<u32, V, std::hash::BuildHasherDefault<IdHasher>>;
 
 /// A relationship as the graph keeps it.
@@ -245,7 +248,7 @@ impl Graph {
     }
 
     /// The impact edges of relationship `rel`: (from slot, edge) for each direction.
-    fn edges_of(&mut self, rel: i64, r: Rel) -> (Vec<(u32, Edge)>, Vec<(u32, Edge)>) {
+    fn edges_of(&mut self, rel: i64, r: Rel) -> (Placed, Placed) {
         let s = self.slot(r.source);
         let t = self.slot(r.target);
         let (mut imp, mut rel_) = (vec![], vec![]);
