@@ -1348,6 +1348,7 @@ test('manager defines a request type with approval and staged tasks in the UI', 
 
 test('requester orders a laptop from the catalogue; a bad form is refused by field; the request carries the answers', { timeout: TEST_TIMEOUT_MS }, async () => {
   await asRole('requester', '/catalogue', async (page) => {
+    assert.equal(await page.title(), 'Service catalogue · Keel');
     assert.equal(await text(page, 'main h1'), 'Service catalogue');
     await navigate(page, () => page.getByRole('link', { name: 'Standard laptop' }).click());
     assert.deepEqual(await unlabelledControls(page, 'main'), []);
@@ -1511,6 +1512,7 @@ test('manager adds an offering with a form in the UI; a bad field line is refuse
 
 test('manager registers a licence asset against a CI; a bad cost is refused by field', { timeout: TEST_TIMEOUT_MS }, async () => {
   await asRole('manager', '/assets', async (page) => {
+    assert.equal(await page.title(), 'Assets · Keel');
     assert.deepEqual(await unlabelledControls(page, 'form[aria-label="New asset"]'), []);
     await page.fill('#na-name', `Backup agent ${RUN}`);
     await page.selectOption('#na-kind', { label: 'licence' });

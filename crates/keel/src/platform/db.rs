@@ -450,6 +450,15 @@ async fn checkpointer(read: SqlitePool) {
 const WAL_RESTART_FRAMES: i64 = 8192;
 
 /// Milliseconds since the Unix epoch: how every instant is stored.
+/// The next number of a named sequence as `PREFIX-000123`, taken in the caller's transaction (a
+/// rollback gives the number back; the counter row serializes concurrent creates).
+pub async fn next_number(tx: &mut Tx, counter: &str, prefix: &str) -> DbResult<String> {
+    let (seq,): (i64,) = tx
+        .one(Q::new("INSERT INTO counters (name, value) VALUES ($1, 1) ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 RETURNING value").bind(counter))
+        .await?;
+    Ok(format!("{prefix}-{seq:06}"))
+}
+
 pub fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
 }

@@ -192,6 +192,14 @@ pub fn check_csrf(p: &Principal, sent: &str) -> Result<(), AppError> {
     }
 }
 
+/// A form page shown again because of what was sent answers 422, so clients and tests can tell.
+pub fn unprocessable_if(mut resp: Response, sent_wrong: bool) -> Response {
+    if sent_wrong {
+        *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    resp
+}
+
 /// An error as an HTML page.
 pub fn page_error(st: &AppState, p: Option<&Principal>, e: AppError) -> Response {
     if let AppError::Internal(err) = &e {

@@ -222,10 +222,7 @@ pub async fn create(db: &Db, p: &Principal, a: NewArticle) -> AppResult<Article>
         Some(n) => Some(known_error_id(&mut tx, n).await?),
         None => None,
     };
-    let (seq,): (i64,) = tx
-        .one(Q::new("INSERT INTO counters (name, value) VALUES ('knowledge', 1) ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 RETURNING value"))
-        .await?;
-    let number = format!("KB-{seq:06}");
+    let number = crate::platform::db::next_number(&mut tx, "knowledge", "KB").await?;
     let (id,): (i64,) = tx
         .one(
             Q::new("INSERT INTO knowledge_articles (number, state, owner_id, service_id, known_error_id, review_date, latest_version, version, created_at, updated_at) \

@@ -233,11 +233,9 @@ async fn update_submit(
             | AppError::Forbidden(_)),
         ) => match kb::get(&st.db, &p, &number).await {
             Ok(a) => {
-                let mut r = render(&st, &p, Some(a), f, None, Some(e)).await;
-                if r.status() == StatusCode::OK {
-                    *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-                }
-                r
+                let r = render(&st, &p, Some(a), f, None, Some(e)).await;
+                let ok = r.status() == StatusCode::OK;
+                crate::platform::ui::unprocessable_if(r, ok)
             }
             Err(e2) => page_error(&st, Some(&p), e2),
         },

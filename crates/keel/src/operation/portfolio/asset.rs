@@ -342,10 +342,7 @@ pub async fn create(db: &Db, p: &Principal, b: NewAsset) -> AppResult<Asset> {
     if let Some(c) = f.ci_id {
         crate::directory::exists(&mut tx, "cis", c, "ci_id").await?;
     }
-    let (seq,): (i64,) = tx
-        .one(Q::new("INSERT INTO counters (name, value) VALUES ('asset', 1) ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 RETURNING value"))
-        .await?;
-    let tag = format!("AST-{seq:06}");
+    let tag = crate::platform::db::next_number(&mut tx, "asset", "AST").await?;
     tx.exec(
         Q::new("INSERT INTO assets (tag, name, kind, state, owner_id, location, cost_cents, currency, supplier, contract_ref, purchase_date, warranty_end, expiry_date, entitlements, ci_id, version, created_at, updated_at) \
                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 1, $16, $16)")

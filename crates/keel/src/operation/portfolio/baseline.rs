@@ -496,10 +496,7 @@ pub async fn verify(
     let diffs = Differences { findings, errors };
     let now = now_ms();
     let mut tx = db.begin().await?;
-    let (seq,): (i64,) = tx
-        .one(Q::new("INSERT INTO counters (name, value) VALUES ('configuration_audit', 1) ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 RETURNING value"))
-        .await?;
-    let number = format!("CA-{seq:06}");
+    let number = crate::platform::db::next_number(&mut tx, "configuration_audit", "CA").await?;
     let class_list = classes.keys().cloned().collect::<Vec<_>>().join(",");
     let state = if diffs.findings.is_empty() {
         "reconciled"

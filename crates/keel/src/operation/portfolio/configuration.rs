@@ -968,7 +968,7 @@ pub fn services_and_customers(
     let pf = &snap.portfolio;
     let mut through: BTreeMap<i64, (Option<i64>, Option<i64>)> = BTreeMap::new();
     for ci in ci_ids {
-        if let Some(s) = snap.cis.get(&ci).and_then(|m| m.service_id) {
+        if let Some(&s) = snap.service_of.get(&ci) {
             through.entry(s).or_insert((Some(ci), None));
         }
     }

@@ -35,6 +35,9 @@ pub struct Portfolio {
 pub struct Snapshot {
     pub graph: Graph,
     pub cis: IdMap<CiMeta>,
+    /// CI → the service it stands for, for the few CIs that do: a small map that stays in cache
+    /// while a walk over most of the estate asks it about every CI it reached.
+    pub service_of: IdMap<i64>,
     pub portfolio: Portfolio,
     pub revision: i64,
 }
@@ -197,8 +200,12 @@ async fn load(db: &Db) -> AppResult<Snapshot> {
     let mut graph = Graph::new();
     let mut map = IdMap::default();
     map.reserve(cis.len());
+    let mut service_of = IdMap::default();
     for r in cis {
         graph.add_ci(r.0);
+        if let Some(svc) = r.4 {
+            service_of.insert(r.0, svc);
+        }
         map.insert(r.0, meta(r));
     }
     for r in rels {
@@ -208,6 +215,7 @@ async fn load(db: &Db) -> AppResult<Snapshot> {
     Ok(Snapshot {
         graph,
         cis: map,
+        service_of,
         portfolio: portfolio(db).await?,
         revision,
     })
@@ -274,6 +282,10 @@ async fn changes_since(db: &Db, from: i64, rev: i64) -> AppResult<Option<Delta>>
 fn apply(s: &mut Snapshot, d: Delta) {
     for r in d.cis {
         s.graph.add_ci(r.0);
+        match r.4 {
+            Some(svc) => s.service_of.insert(r.0, svc),
+            None => s.service_of.remove(&r.0),
+        };
         s.cis.insert(r.0, meta(r));
     }
     for id in d.removed_rels {

@@ -657,10 +657,7 @@ pub async fn create_plan(db: &Db, p: &Principal, b: NewPlan) -> AppResult<Servic
     if let Some(s) = b.service_id {
         crate::directory::exists(&mut tx, "services", s, "service_id").await?;
     }
-    let (seq,): (i64,) = tx
-        .one(Q::new("INSERT INTO counters (name, value) VALUES ('service_plan', 1) ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 RETURNING value"))
-        .await?;
-    let number = format!("SP-{seq:06}");
+    let number = crate::platform::db::next_number(&mut tx, "service_plan", "SP").await?;
     tx.exec(
         Q::new("INSERT INTO service_plans (number, service_id, kind, title, requirements, constraints, acceptance_criteria, state, owner_id, version, created_at, updated_at) \
                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'draft', $8, 1, $9, $9)")

@@ -9,7 +9,8 @@ use crate::management::support::audit_trail;
 use crate::platform::db::Q;
 use crate::platform::error::{AppError, AppResult};
 use crate::platform::ui::{
-    WebUser, check_csrf, clear_flash, flash, form_error, page_error, redirect_with_flash, viewer,
+    WebUser, check_csrf, clear_flash, flash, form_error, page_error, redirect_with_flash,
+    unprocessable_if, viewer,
 };
 use crate::platform::web::{AppState, iso};
 use axum::Router;
@@ -121,16 +122,13 @@ async fn render_assets(
     match r {
         Ok((assets, staff)) => {
             let (field, msg) = form_error(&error);
-            let mut resp = clear_flash(st.ui.render(
+            let resp = clear_flash(st.ui.render(
                 "assets.html",
                 context! { me => viewer(p), flash => flash_msg, assets => V::from(Serde(&assets)), kinds => V::from(Serde(KINDS)), states => V::from(Serde(STATES)),
                            f => context! { q => f.q.clone(), kind => f.kind.clone(), state => f.state.clone() }, can_manage => p.can(Action::ManageConfiguration),
                            staff => V::from(Serde(&staff)), values => V::from(Serde(&values)), error => msg, error_field => field },
             ));
-            if error.is_some() {
-                *resp.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
-            }
-            resp
+            unprocessable_if(resp, error.is_some())
         }
         Err(e) => page_error(st, Some(p), e),
     }
@@ -350,16 +348,13 @@ async fn render_catalogue(
         Ok((list, admin)) => {
             let (field, msg) = form_error(&error);
             let (services, types, customers) = admin.unwrap_or_default();
-            let mut resp = clear_flash(st.ui.render(
+            let resp = clear_flash(st.ui.render(
                 "catalogue.html",
                 context! { me => viewer(p), flash => flash_msg, offerings => V::from(Serde(&list)), can_manage => p.can(Action::ManageReference),
                            services => V::from(Serde(&services)), types => V::from(Serde(&types)), customers => V::from(Serde(&customers)),
                            values => V::from(Serde(&values)), error => msg, error_field => field },
             ));
-            if error.is_some() {
-                *resp.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
-            }
-            resp
+            unprocessable_if(resp, error.is_some())
         }
         Err(e) => page_error(st, Some(p), e),
     }
@@ -531,17 +526,14 @@ async fn render_offering(
     match r {
         Ok((o, users)) => {
             let (field, msg) = form_error(&error);
-            let mut resp = st.ui.render(
+            let resp = st.ui.render(
                 "offering.html",
                 context! {
                     me => viewer(p), flash => headers.and_then(flash), o => V::from(Serde(&o)), users => V::from(Serde(&users)),
                     values => V::from(Serde(values)), error => msg, error_field => field, can_manage => p.can(Action::ManageReference),
                 },
             );
-            if error.is_some() {
-                *resp.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
-            }
-            clear_flash(resp)
+            clear_flash(unprocessable_if(resp, error.is_some()))
         }
         Err(e) => page_error(st, Some(p), e),
     }
@@ -1017,7 +1009,7 @@ async fn render_ci_form(
     match r {
         Ok((classes, class, services, users)) => {
             let (field, msg) = form_error(&error);
-            let mut resp = st.ui.render(
+            let resp = st.ui.render(
                 "ci_form.html",
                 context! {
                     me => viewer(p), flash => (), classes => V::from(Serde(&classes)), class => class.as_ref().map(|c| V::from(Serde(c))),
@@ -1026,10 +1018,7 @@ async fn render_ci_form(
                     values => V::from(Serde(&values)), attributes => V::from(Serde(attributes)), error => msg, error_field => field,
                 },
             );
-            if error.is_some() {
-                *resp.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
-            }
-            resp
+            unprocessable_if(resp, error.is_some())
         }
         Err(e) => page_error(st, Some(p), e),
     }
