@@ -358,6 +358,14 @@ fn audit_view(
 
 const AUDIT_SQL: &str = "SELECT number, source, classes, differences, accepted, state, created_at FROM configuration_audits";
 
+/// The latest 200 configuration audits, newest first.
+pub async fn list_audits(db: &Db) -> AppResult<Vec<ConfigurationAudit>> {
+    let rows: Vec<AuditRow> = db
+        .all(Q::new(format!("{AUDIT_SQL} ORDER BY id DESC LIMIT 200")))
+        .await?;
+    Ok(rows.into_iter().map(audit_view).collect())
+}
+
 pub async fn get_audit(db: &Db, number: &str) -> AppResult<ConfigurationAudit> {
     db.opt(Q::new(format!("{AUDIT_SQL} WHERE number = $1")).bind(number.to_uppercase()))
         .await?
@@ -732,11 +740,7 @@ pub async fn api_list_audits(
     p: Principal,
 ) -> AppResult<Json<Vec<ConfigurationAudit>>> {
     p.require(Action::ReadConfiguration)?;
-    let rows: Vec<AuditRow> = st
-        .db
-        .all(Q::new(format!("{AUDIT_SQL} ORDER BY id DESC LIMIT 200")))
-        .await?;
-    Ok(Json(rows.into_iter().map(audit_view).collect()))
+    Ok(Json(list_audits(&st.db).await?))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -76,18 +76,31 @@ type ServiceRow = (
 const SERVICE_SQL: &str = "SELECT s.id, s.name, s.description, s.owner_id, u.name, s.stage, s.requirements, s.version, s.updated_at \
     FROM services s LEFT JOIN users u ON u.id = s.owner_id";
 
-async fn hydrate(db: &Db, rows: Vec<ServiceRow>) -> AppResult<Vec<Service>> {
-    let customers: Vec<(i64, i64, String)> = db
-        .all(Q::new("SELECT sc.service_id, c.id, c.name FROM service_customers sc JOIN customers c ON c.id = sc.customer_id ORDER BY c.name"))
-        .await?;
-    let deps: Vec<(i64, i64, String)> = db
-        .all(Q::new("SELECT d.service_id, s.id, s.name FROM service_dependencies d JOIN services s ON s.id = d.depends_on_id ORDER BY s.name"))
-        .await?;
-    let parties: Vec<(i64, String, String, String, String)> = db
-        .all(Q::new(
-            "SELECT service_id, name, kind, stages, role FROM service_parties ORDER BY id",
-        ))
-        .await?;
+/// Services with their customers, dependencies and parties: three queries whatever the count
+/// (`only`: the one service asked for).
+async fn hydrate(db: &Db, rows: Vec<ServiceRow>, only: Option<i64>) -> AppResult<Vec<Service>> {
+    let q = |sql: &str, col: &str| match only {
+        Some(id) => Q::new(format!("{sql} WHERE {col} = $1")).bind(id),
+        None => Q::new(sql),
+    };
+    let mut cq = q(
+        "SELECT sc.service_id, c.id, c.name FROM service_customers sc JOIN customers c ON c.id = sc.customer_id",
+        "sc.service_id",
+    );
+    cq.sql.push_str(" ORDER BY c.name");
+    let customers: Vec<(i64, i64, String)> = db.all(cq).await?;
+    let mut dq = q(
+        "SELECT d.service_id, s.id, s.name FROM service_dependencies d JOIN services s ON s.id = d.depends_on_id",
+        "d.service_id",
+    );
+    dq.sql.push_str(" ORDER BY s.name");
+    let deps: Vec<(i64, i64, String)> = db.all(dq).await?;
+    let mut pq = q(
+        "SELECT service_id, name, kind, stages, role FROM service_parties",
+        "service_id",
+    );
+    pq.sql.push_str(" ORDER BY id");
+    let parties: Vec<(i64, String, String, String, String)> = db.all(pq).await?;
     let group = |v: &[(i64, i64, String)], s: i64| {
         v.iter()
             .filter(|r| r.0 == s)
@@ -138,14 +151,14 @@ pub async fn list(db: &Db) -> AppResult<Vec<Service>> {
     let rows: Vec<ServiceRow> = db
         .all(Q::new(format!("{SERVICE_SQL} ORDER BY s.name")))
         .await?;
-    hydrate(db, rows).await
+    hydrate(db, rows, None).await
 }
 
 pub async fn get(db: &Db, id: i64) -> AppResult<Service> {
     let rows: Vec<ServiceRow> = db
         .all(Q::new(format!("{SERVICE_SQL} WHERE s.id = $1")).bind(id))
         .await?;
-    hydrate(db, rows)
+    hydrate(db, rows, Some(id))
         .await?
         .pop()
         .ok_or_else(|| AppError::NotFound(format!("service {id}")))

@@ -211,12 +211,7 @@ async fn baselines_page(
     let r = async {
         p.require(Action::ReadConfiguration)?;
         let baselines: Vec<super::baseline::Baseline> = st.db.all(Q::new("SELECT id, name, description, class_id, ci_count, rel_count, created_at FROM baselines ORDER BY id DESC")).await?;
-        let audits: Vec<(String,)> = st.db.all(Q::new("SELECT number FROM configuration_audits ORDER BY id DESC LIMIT 100")).await?;
-        let mut full = vec![];
-        for (n,) in audits {
-            full.push(super::baseline::get_audit(&st.db, &n).await?);
-        }
-        Ok::<_, AppError>((baselines, full))
+        Ok::<_, AppError>((baselines, super::baseline::list_audits(&st.db).await?))
     }
     .await;
     match r {
