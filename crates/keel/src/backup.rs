@@ -249,6 +249,10 @@ pub async fn restore(db: &Db, from: &Path) -> anyhow::Result<u64> {
         tx.exec(q).await?;
         n += 1;
     }
+    // A backup from before schema 11 has no CMDB revision row; every CMDB write needs one.
+    if present_tables(db).await?.iter().any(|t| t == "cmdb_state") {
+        tx.exec(Q::new("INSERT INTO cmdb_state (id, revision) SELECT 1, 0 WHERE NOT EXISTS (SELECT 1 FROM cmdb_state)")).await?;
+    }
     if db.backend() == crate::platform::db::Backend::Postgres {
         let present = present_tables(db).await?;
         for t in IDENTITY.iter().filter(|t| present.iter().any(|p| p == *t)) {

@@ -179,7 +179,7 @@ pub async fn api_remove(
 /// Work items open on a CI (the CI page's "open incidents").
 pub async fn open_items_on(db: &Db, ci: i64) -> AppResult<Vec<(String, String, String)>> {
     Ok(db
-        .all(Q::new("SELECT w.number, w.title, w.state FROM work_item_cis c JOIN work_items w ON w.id = c.item_id WHERE c.ci_id = $1 AND w.state NOT IN ('closed', 'cancelled', 'resolved', 'fulfilled') ORDER BY w.id DESC LIMIT 50").bind(ci))
+        .all(Q::new("SELECT w.number, w.title, w.state FROM work_item_cis c JOIN work_items w ON w.id = c.item_id WHERE c.ci_id = $1 AND w.state NOT IN ('closed', 'cancelled', 'resolved', 'fulfilled', 'rejected', 'retired') ORDER BY w.id DESC LIMIT 50").bind(ci))
         .await?)
 }
 

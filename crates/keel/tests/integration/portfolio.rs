@@ -624,6 +624,54 @@ db_test!(catalogue_orders_become_requests_with_their_answers, |app| {
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     let number = r.body["number"].as_str().expect("number").to_string();
     assert!(number.starts_with("REQ-"));
+    // A requester names people of their own organisation only.
+    let x = app
+        .post(
+            "requester",
+            &order,
+            json!({"answers": {"model": "13 inch", "for_user": app.users["requester2"]}}),
+        )
+        .await;
+    assert_eq!(
+        (x.status, x.body["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("answers.for_user")),
+        "{}",
+        x.body
+    );
+    // Staff ordering for someone check that person's organisation.
+    let x = app
+        .post(
+            "agent",
+            &order,
+            json!({"answers": {"model": "13 inch"}, "requester_id": app.users["requester2"]}),
+        )
+        .await;
+    assert_eq!(x.body["field"], "requester_id", "{}", x.body);
+    // An offering limited to managers is refused to agents, even though staff see it.
+    let x = app
+        .patch(
+            "manager",
+            &format!("/api/v1/catalogue/{offering}"),
+            json!({"roles": ["manager"]}),
+        )
+        .await;
+    assert_eq!(x.body["roles"], json!(["manager"]), "{}", x.body);
+    assert_eq!(
+        app.post("agent", &order, json!({"answers": {"model": "13 inch"}}))
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        app.get("requester", "/api/v1/catalogue").await.body,
+        json!([])
+    );
+    app.patch(
+        "manager",
+        &format!("/api/v1/catalogue/{offering}"),
+        json!({"roles": []}),
+    )
+    .await;
     let desc = r.body["description"].as_str().expect("description");
     assert!(
         desc.contains("- Model: 15 inch")
@@ -1038,7 +1086,8 @@ db_test!(
             json!({"cis": [
                 {"class": "server", "name": "srv-01", "attributes": {"serial": "SN-1", "ram_gb": 256}},
                 {"class": "server", "name": "srv-03", "attributes": {"serial": "SN-3", "env": "test"}},
-                {"class": "server", "name": "srv-04", "attributes": {"serial": "SN-4", "env": "staging"}}
+                {"class": "server", "name": "srv-04", "attributes": {"serial": "SN-4", "env": "staging"}},
+                {"class": "server", "name": "srv-05", "status": "lost", "attributes": {"serial": "SN-5"}}
             ]}),
         )
         .await;

@@ -585,8 +585,10 @@ pub fn compare(before: &Configuration, after: &Configuration) -> Difference {
     d
 }
 
-/// Apply a difference to `before`: `compare(a, b)` applied to `a` gives `b`.
-pub fn apply(
+/// Apply a difference to `before`: `compare(a, b)` applied to `a` gives `b` (the property
+/// that checks `compare`).
+#[cfg(test)]
+fn apply(
     before: &Configuration,
     d: &Difference,
     after_cis: &BTreeMap<String, CiState>,

@@ -209,33 +209,6 @@ fn json_def(name: &str, kind: FieldKind, label: &str, required: bool, options: &
     Value::Object(m)
 }
 
-/// The web UI's notation of a definition, for editing it again.
-pub fn to_lines(defs: &[FieldDef]) -> String {
-    defs.iter()
-        .map(|d| {
-            let ty = serde_json::to_value(d.kind)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default();
-            let mut parts = vec![
-                d.name.clone(),
-                ty,
-                d.label.clone(),
-                if d.required {
-                    "required".into()
-                } else {
-                    "optional".into()
-                },
-            ];
-            if !d.options.is_empty() {
-                parts.push(d.options.join(", "));
-            }
-            parts.join(" | ")
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 /// Text from a form post or JSON: HTML forms send everything as strings.
 fn as_text(v: &Value) -> Option<String> {
     match v {
@@ -485,7 +458,6 @@ mod tests {
         assert_eq!(defs[0].options, vec!["13 inch", "15 inch"]);
         assert!(defs[0].required && !defs[1].required);
         assert_eq!(defs[2].label, "for user");
-        assert_eq!(parse_lines(&to_lines(&defs), "form").expect("again"), defs);
         assert!(
             parse_lines("x | colour", "form")
                 .expect_err("bad")

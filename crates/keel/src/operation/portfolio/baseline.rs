@@ -26,10 +26,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// The CMDB now, optionally one class's CIs (with the relationships among them).
+/// The CMDB now, optionally one class's CIs, with the relationships among them when asked.
 pub async fn current(
     db: &Db,
     class_id: Option<i64>,
+    with_rels: bool,
 ) -> AppResult<(Configuration, BTreeMap<String, i64>)> {
     let mut q = Q::new(
         "SELECT c.id, k.name, c.identity_key, c.name, c.status, c.attributes FROM cis c JOIN ci_classes k ON k.id = c.class_id",
@@ -54,6 +55,9 @@ pub async fn current(
                 attributes: serde_json::from_str(&attributes).unwrap_or_default(),
             },
         );
+    }
+    if !with_rels {
+        return Ok((conf, ids));
     }
     let rels: Vec<(i64, String, i64)> = db
         .all(Q::new(
@@ -96,14 +100,12 @@ pub async fn create_baseline(db: &Db, p: &Principal, b: NewBaseline) -> AppResul
     let name = Line::parse(&b.name, 200)
         .map_err(|e| AppError::invalid("name", e))?
         .into_string();
-    let mut tx = db.begin().await?;
     let class_id = match b.class.as_deref() {
-        Some(c) => Some(configuration::class_by_name(&mut tx, c, "class").await?.id),
+        Some(c) => Some(configuration::class_named(db, c, "class").await?.id),
         None => None,
     };
-    drop(tx);
     // Taken outside the writing transaction: a baseline is as of the moment it is read.
-    let (conf, ids) = current(db, class_id).await?;
+    let (conf, ids) = current(db, class_id, true).await?;
     let mut tx = db.begin().await?;
     let id = tx
         .insert(
@@ -259,7 +261,7 @@ pub async fn compare_baseline(db: &Db, id: i64, with: Option<&str>) -> AppResult
     let b = get_baseline(db, id).await?;
     let before = baseline_configuration(db, id).await?;
     let (after, label) = match with.unwrap_or("now") {
-        "now" => (current(db, b.class_id).await?.0, "now".to_string()),
+        "now" => (current(db, b.class_id, true).await?.0, "now".to_string()),
         other => {
             let other_id: i64 = other.parse().map_err(|_| {
                 AppError::invalid("with", format!("`{other}` is not `now` or a baseline id"))
@@ -388,17 +390,18 @@ pub async fn verify(
     if discovered.is_empty() {
         return Err(AppError::invalid("cis", "the discovery file lists no CIs"));
     }
-    let mut tx = db.begin().await?;
     let mut classes: BTreeMap<String, configuration::CiClass> = BTreeMap::new();
     let mut found: BTreeMap<String, (CiState, bool)> = BTreeMap::new();
     let mut errors = vec![];
+    // Keys of rows that could not be compared: not reported missing (they were discovered).
+    let mut unverified: BTreeSet<String> = BTreeSet::new();
     for (i, c) in discovered.iter().enumerate() {
         let row = i + 1;
         let r = async {
             let class = match classes.get(&c.class) {
                 Some(k) => k.clone(),
                 None => {
-                    let k = configuration::class_by_name(&mut tx, &c.class, "class").await?;
+                    let k = configuration::class_named(db, &c.class, "class").await?;
                     classes.insert(c.class.clone(), k.clone());
                     k
                 }
@@ -418,7 +421,11 @@ pub async fn verify(
                 .map_err(|e| AppError::invalid("name", e))?
                 .into_string();
             let key = identity_key(&class.identity, &name, &attributes)?;
-            let status = c.status.clone();
+            let status = c
+                .status
+                .as_deref()
+                .map(configuration::parse_status)
+                .transpose()?;
             Ok::<_, AppError>((
                 format!("{}/{key}", class.name),
                 CiState {
@@ -435,16 +442,23 @@ pub async fn verify(
                 found.insert(key, (state, has_status));
             }
             Err(AppError::Invalid { field, detail }) => {
+                // Its key, if the raw values give one, so a bad attribute does not make the
+                // CI look missing (and accepting that would retire a CI that was seen).
+                if let Some(k) = classes.get(&c.class) {
+                    let raw: Map<String, Value> = c.attributes.clone();
+                    if let Ok(key) = identity_key(&k.identity, &c.name, &raw) {
+                        unverified.insert(format!("{}/{}", k.name, key.trim_matches('"')));
+                    }
+                }
                 errors.push(RowError { row, field, detail })
             }
             Err(e) => return Err(e),
         }
     }
-    drop(tx);
     let mut cmdb = Configuration::default();
     let mut ids = BTreeMap::new();
     for k in classes.values() {
-        let (conf, i) = current(db, Some(k.id)).await?;
+        let (conf, i) = current(db, Some(k.id), false).await?;
         cmdb.cis.extend(conf.cis);
         ids.extend(i);
     }
@@ -452,6 +466,10 @@ pub async fn verify(
     let mut before = Configuration::default();
     let mut after = Configuration::default();
     for (k, c) in &cmdb.cis {
+        // Retired CIs are expected to be gone; unverified ones were seen.
+        if (c.status == "retired" && !found.contains_key(k)) || unverified.contains(k) {
+            continue;
+        }
         let mut c = c.clone();
         if let Some((d, has_status)) = found.get(k) {
             c.attributes.retain(|a, _| d.attributes.contains_key(a));
@@ -656,13 +674,19 @@ pub async fn accept(
         "open"
     };
     tx.exec(
-        Q::new("UPDATE configuration_audits SET accepted = $1, state = $2, updated_at = $3 WHERE number = $4")
+        Q::new("UPDATE configuration_audits SET accepted = $1, state = $2, updated_at = $3 WHERE number = $4 AND accepted = $5")
             .bind(json!(accepted).to_string())
             .bind(state)
             .bind(now_ms())
-            .bind(audit.number.as_str()),
+            .bind(audit.number.as_str())
+            .bind(json!(audit.accepted).to_string()),
     )
-    .await?;
+    .await
+    .and_then(|n| if n == 0 { Err(crate::platform::db::DbError::NotFound) } else { Ok(n) })
+    .map_err(|e| match e {
+        crate::platform::db::DbError::NotFound => AppError::Conflict(format!("{} changed while accepting; read it again", audit.number)),
+        e => e.into(),
+    })?;
     append(
         &mut tx,
         &p.actor(),

@@ -154,11 +154,13 @@ async fn row(db: &Db, p: &Principal, id: i64) -> AppResult<(Row, Vec<i64>)> {
         .opt(Q::new(format!("{SQL} WHERE o.id = $1")).bind(id))
         .await?
         .ok_or_else(|| AppError::NotFound(format!("offering {id}")))?;
-    let cs: Vec<i64> = customers_of(db)
+    let cs: Vec<i64> = db
+        .all::<(i64,)>(
+            Q::new("SELECT customer_id FROM catalogue_visibility WHERE offering_id = $1").bind(id),
+        )
         .await?
         .into_iter()
-        .filter(|v| v.0 == id)
-        .map(|v| v.1)
+        .map(|v| v.0)
         .collect();
     if !visible(p, &r, &cs) {
         return Err(AppError::NotFound(format!("offering {id}")));
@@ -467,6 +469,20 @@ pub struct Order {
 
 /// What an order looks like to a person reading the request.
 pub fn render_answers(defs: &[FieldDef], answers: &Map<String, Value>) -> String {
+    // Answers to fields the form no longer has are shown under their own names.
+    let gone = answers
+        .iter()
+        .filter(|(k, _)| !defs.iter().any(|d| &d.name == *k))
+        .map(|(k, v)| {
+            format!(
+                "- {}: {}",
+                k.replace('_', " "),
+                match v {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                }
+            )
+        });
     defs.iter()
         .filter_map(|d| {
             answers.get(&d.name).map(|v| {
@@ -489,6 +505,7 @@ pub fn render_answers(defs: &[FieldDef], answers: &Map<String, Value>) -> String
                 format!("- {}: {shown}{suffix}", d.label)
             })
         })
+        .chain(gone)
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -497,7 +514,28 @@ pub fn render_answers(defs: &[FieldDef], answers: &Map<String, Value>) -> String
 /// answers in one transaction, then start its approvals or fulfilment.
 pub async fn order(db: &Db, p: &Principal, id: i64, o: Order) -> AppResult<kernel::ItemRow> {
     p.require(Action::CreateIncident)?;
-    let (r, _) = row(db, p, id).await?;
+    let (r, customers) = row(db, p, id).await?;
+    // Who may order is the offering's rule for everyone, staff included; ordering for someone
+    // else also needs the offering to be visible to that person's organisation.
+    let roles: Vec<&str> = r.roles.split(',').filter(|s| !s.is_empty()).collect();
+    if !roles.is_empty() && !roles.contains(&p.role.as_str()) {
+        return Err(AppError::Forbidden(format!(
+            "{} is for: {}",
+            r.name,
+            roles.join(", ")
+        )));
+    }
+    if let Some(req) = o.requester_id {
+        let u = crate::directory::get_user(db, req)
+            .await
+            .map_err(|_| AppError::invalid("requester_id", format!("no user with id {req}")))?;
+        if !customers.is_empty() && !u.customer_id.is_some_and(|c| customers.contains(&c)) {
+            return Err(AppError::invalid(
+                "requester_id",
+                format!("{} is not offered to {}'s organisation", r.name, u.name),
+            ));
+        }
+    }
     if r.active != 1 || r.service_stage != "live" {
         return Err(AppError::Conflict(format!(
             "{} cannot be ordered now",
@@ -532,6 +570,23 @@ pub async fn order(db: &Db, p: &Principal, id: i64, o: Order) -> AppResult<kerne
     let d = kernel::draft(Kind::Request, &p.actor(), p, input)?;
     let mut tx = db.begin().await?;
     check_references(&mut tx, &defs, &answers, "answers").await?;
+    // A requester names people of their own organisation only.
+    if p.role.is_scoped_to_own_records() {
+        for r in form::references(&defs, &answers)
+            .into_iter()
+            .filter(|r| r.kind == FieldKind::User)
+        {
+            let (c,): (Option<i64>,) = tx
+                .one(Q::new("SELECT customer_id FROM users WHERE id = $1").bind(r.id))
+                .await?;
+            if r.id != p.user_id && (c.is_none() || c != p.customer_id) {
+                return Err(AppError::invalid(
+                    &format!("answers.{}", r.field),
+                    format!("no user with id {} in your organisation", r.id),
+                ));
+            }
+        }
+    }
     let number = kernel::create_in(&mut tx, d).await?;
     let (item_id,): (i64,) = tx
         .one(Q::new("SELECT id FROM work_items WHERE number = $1").bind(number.as_str()))

@@ -82,9 +82,12 @@ async fn class_tx(tx: &mut Tx, id: i64) -> AppResult<CiClass> {
         .ok_or_else(|| AppError::NotFound(format!("CI class {id}")))
 }
 
-/// A class's attribute definitions, by class name.
-pub async fn class_attributes(tx: &mut Tx, name: &str) -> AppResult<Vec<FieldDef>> {
-    Ok(class_by_name(tx, name, "class").await?.attributes)
+/// A class by name, read outside any transaction (no write lock on SQLite).
+pub async fn class_named(db: &Db, name: &str, field: &str) -> AppResult<CiClass> {
+    db.opt(Q::new(format!("{CLASS_SQL} WHERE name = $1")).bind(name.trim()))
+        .await?
+        .map(class_view)
+        .ok_or_else(|| AppError::invalid(field, format!("no CI class named `{name}`")))
 }
 
 pub async fn class_by_name(tx: &mut Tx, name: &str, field: &str) -> AppResult<CiClass> {
@@ -347,7 +350,7 @@ async fn ci_tx(tx: &mut Tx, id: i64) -> AppResult<Ci> {
         .ok_or_else(|| AppError::NotFound(format!("CI {id}")))
 }
 
-fn parse_status(s: &str) -> AppResult<String> {
+pub fn parse_status(s: &str) -> AppResult<String> {
     STATUSES
         .iter()
         .find(|x| **x == s.trim())
@@ -1117,8 +1120,11 @@ pub async fn api_get_class(
     Path(id): Path<i64>,
 ) -> AppResult<Json<CiClass>> {
     p.require(Action::ReadConfiguration)?;
-    let mut tx = st.db.begin().await?;
-    Ok(Json(class_tx(&mut tx, id).await?))
+    st.db
+        .opt(Q::new(format!("{CLASS_SQL} WHERE id = $1")).bind(id))
+        .await?
+        .map(|r| Json(class_view(r)))
+        .ok_or_else(|| AppError::NotFound(format!("CI class {id}")))
 }
 
 /// Change a CI class's description, attributes or (while it has no CIs) identity.

@@ -226,7 +226,8 @@ struct Delta {
     cis: Vec<CiRow>,
     rels: Vec<RelRow>,
     removed_rels: Vec<i64>,
-    portfolio: Portfolio,
+    /// Reloaded only when a portfolio write is among the changes.
+    portfolio: Option<Portfolio>,
     revision: i64,
 }
 
@@ -270,11 +271,16 @@ async fn changes_since(db: &Db, from: i64, rev: i64) -> AppResult<Option<Delta>>
         .into_iter()
         .filter(|id| !present.contains(id))
         .collect();
+    let portfolio_changed = changes.iter().any(|c| c.0.is_none() && c.1.is_none());
     Ok(Some(Delta {
         cis,
         rels,
         removed_rels,
-        portfolio: portfolio(db).await?,
+        portfolio: if portfolio_changed {
+            Some(portfolio(db).await?)
+        } else {
+            None
+        },
         revision: rev,
     }))
 }
@@ -297,7 +303,9 @@ fn apply(s: &mut Snapshot, d: Delta) {
     if s.graph.wants_compaction() {
         s.graph.compact();
     }
-    s.portfolio = d.portfolio;
+    if let Some(p) = d.portfolio {
+        s.portfolio = p;
+    }
     s.revision = d.revision;
 }
 
@@ -332,11 +340,16 @@ pub async fn record(tx: &mut Tx, cis: &[i64], rels: &[i64]) -> AppResult<i64> {
             "UPDATE cmdb_state SET revision = revision + 1 WHERE id = 1 RETURNING revision",
         ))
         .await?;
-    let rows: Vec<(Option<i64>, Option<i64>)> = cis
+    let mut rows: Vec<(Option<i64>, Option<i64>)> = cis
         .iter()
         .map(|c| (Some(*c), None))
         .chain(rels.iter().map(|r| (None, Some(*r))))
         .collect();
+    // Neither a CI nor a relationship: the portfolio (services, customers, classes) changed,
+    // and nodes reload it.
+    if rows.is_empty() {
+        rows.push((None, None));
+    }
     for chunk in rows.chunks(300) {
         let mut q = Q::new("");
         let values: Vec<String> = chunk

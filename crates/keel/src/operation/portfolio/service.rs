@@ -414,6 +414,9 @@ pub async fn create(db: &Db, p: &Principal, b: NewService) -> AppResult<Service>
             DbError::Unique(_) => AppError::invalid("name", format!("a service named {name} exists")),
             e => e.into(),
         })?;
+    // The CMDB revision first: its row lock orders portfolio writes, so two opposite
+    // dependencies cannot both pass the cycle check.
+    super::graph::record(&mut tx, &[], &[]).await?;
     set_links(
         &mut tx,
         id,
@@ -432,7 +435,6 @@ pub async fn create(db: &Db, p: &Principal, b: NewService) -> AppResult<Service>
         depends_on_ids: b.depends_on_ids.into_iter().collect(),
         parties,
     };
-    super::graph::record(&mut tx, &[], &[]).await?;
     append(
         &mut tx,
         &p.actor(),
@@ -504,7 +506,37 @@ pub async fn update(db: &Db, p: &Principal, id: i64, b: ServicePatch) -> AppResu
         .unwrap_or_else(|| before.requirements.clone());
     let parties = b.parties.as_deref().map(parse_parties).transpose()?;
     let owner = b.owner_id.unwrap_or(before.owner_id);
+    let old = Audited::of(&before);
+    let after = Audited {
+        name: name.clone(),
+        description: b
+            .description
+            .as_deref()
+            .map(str::trim)
+            .unwrap_or(&before.description)
+            .to_string(),
+        owner_id: owner,
+        stage: stage.clone(),
+        requirements: requirements.clone(),
+        customer_ids: b
+            .customer_ids
+            .as_ref()
+            .map(|c| c.iter().copied().collect())
+            .unwrap_or_else(|| old.customer_ids.clone()),
+        depends_on_ids: b
+            .depends_on_ids
+            .as_ref()
+            .map(|c| c.iter().copied().collect())
+            .unwrap_or_else(|| old.depends_on_ids.clone()),
+        parties: parties.clone().unwrap_or_else(|| old.parties.clone()),
+    };
+    let changes = service_changes(Some(&old), &after);
+    if changes.is_empty() {
+        return Ok(before);
+    }
     let mut tx = db.begin().await?;
+    // The CMDB revision first: its row lock orders portfolio writes (see `create`).
+    super::graph::record(&mut tx, &[], &[]).await?;
     if let Some(o) = owner.filter(|o| Some(*o) != before.owner_id) {
         crate::directory::exists(&mut tx, "users", o, "owner_id").await?;
     }
@@ -538,36 +570,13 @@ pub async fn update(db: &Db, p: &Principal, id: i64, b: ServicePatch) -> AppResu
         parties.as_deref(),
     )
     .await?;
-    let old = Audited::of(&before);
-    let after = Audited {
-        name,
-        description: b
-            .description
-            .as_deref()
-            .map(str::trim)
-            .unwrap_or(&before.description)
-            .to_string(),
-        owner_id: owner,
-        stage,
-        requirements,
-        customer_ids: b
-            .customer_ids
-            .map(|c| c.into_iter().collect())
-            .unwrap_or_else(|| old.customer_ids.clone()),
-        depends_on_ids: b
-            .depends_on_ids
-            .map(|c| c.into_iter().collect())
-            .unwrap_or_else(|| old.depends_on_ids.clone()),
-        parties: parties.unwrap_or_else(|| old.parties.clone()),
-    };
-    super::graph::record(&mut tx, &[], &[]).await?;
     append(
         &mut tx,
         &p.actor(),
         "update",
         "service",
         &id.to_string(),
-        service_changes(Some(&old), &after),
+        changes,
     )
     .await?;
     tx.commit().await?;

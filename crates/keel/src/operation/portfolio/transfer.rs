@@ -479,9 +479,9 @@ pub async fn export_csv(db: &Db, params: &ExportParams) -> AppResult<String> {
                 .class
                 .as_deref()
                 .ok_or_else(|| AppError::invalid("class", "a CSV of CIs is one class's"))?;
-            let mut tx = db.begin().await?;
-            let defs = configuration::class_attributes(&mut tx, class).await?;
-            drop(tx);
+            let defs = configuration::class_named(db, class, "class")
+                .await?
+                .attributes;
             let mut head = vec![
                 "name".to_string(),
                 "status".into(),

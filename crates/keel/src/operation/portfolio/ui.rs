@@ -1054,9 +1054,9 @@ async fn new_ci_submit(
     let r = async {
         check_csrf(&p, &value(&f, "csrf"))?;
         p.require(Action::ManageConfiguration)?;
-        let mut tx = st.db.begin().await?;
-        let defs = configuration::class_attributes(&mut tx, &class).await?;
-        drop(tx);
+        let defs = configuration::class_named(&st.db, &class, "class")
+            .await?
+            .attributes;
         attributes = attributes_of(&f, &defs);
         attributes.retain(|_, v| !v.is_null());
         configuration::create_ci(
@@ -1125,9 +1125,9 @@ async fn edit_ci_submit(
     let r = async {
         check_csrf(&p, &value(&f, "csrf"))?;
         p.require(Action::ManageConfiguration)?;
-        let mut tx = st.db.begin().await?;
-        let defs = configuration::class_attributes(&mut tx, &ci.class).await?;
-        drop(tx);
+        let defs = configuration::class_named(&st.db, &ci.class, "class")
+            .await?
+            .attributes;
         attrs = attributes_of(&f, &defs);
         let service = value(&f, "service_id");
         configuration::update_ci(
