@@ -193,6 +193,13 @@ pub async fn create_baseline(db: &Db, p: &Principal, b: NewBaseline) -> AppResul
 const BASELINE_SQL: &str =
     "SELECT id, name, description, class_id, ci_count, rel_count, created_at FROM baselines";
 
+/// Every baseline, newest first.
+pub async fn list_baselines(db: &Db) -> AppResult<Vec<Baseline>> {
+    Ok(db
+        .all(Q::new(format!("{BASELINE_SQL} ORDER BY id DESC")))
+        .await?)
+}
+
 pub async fn get_baseline(db: &Db, id: i64) -> AppResult<Baseline> {
     db.opt(Q::new(format!("{BASELINE_SQL} WHERE id = $1")).bind(id))
         .await?
@@ -714,11 +721,7 @@ pub async fn api_list_baselines(
     p: Principal,
 ) -> AppResult<Json<Vec<Baseline>>> {
     p.require(Action::ReadConfiguration)?;
-    Ok(Json(
-        st.db
-            .all(Q::new(format!("{BASELINE_SQL} ORDER BY id DESC")))
-            .await?,
-    ))
+    Ok(Json(list_baselines(&st.db).await?))
 }
 
 /// Take a baseline of all CIs (or one class's) and their relationships.

@@ -210,7 +210,7 @@ async fn baselines_page(
 ) -> Response {
     let r = async {
         p.require(Action::ReadConfiguration)?;
-        let baselines: Vec<super::baseline::Baseline> = st.db.all(Q::new("SELECT id, name, description, class_id, ci_count, rel_count, created_at FROM baselines ORDER BY id DESC")).await?;
+        let baselines = super::baseline::list_baselines(&st.db).await?;
         Ok::<_, AppError>((baselines, super::baseline::list_audits(&st.db).await?))
     }
     .await;
@@ -275,15 +275,10 @@ async fn accept_submit(
     Path(number): Path<String>,
     RawForm(raw): RawForm,
 ) -> Response {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&raw).unwrap_or_default();
+    let f = pairs(&raw);
     let r = async {
-        let csrf = pairs
-            .iter()
-            .find(|(k, _)| k == "csrf")
-            .map(|(_, v)| v.as_str())
-            .unwrap_or_default();
-        check_csrf(&p, csrf)?;
-        let findings = pairs
+        check_csrf(&p, &value(&f, "csrf"))?;
+        let findings = f
             .iter()
             .filter(|(k, _)| k == "finding")
             .map(|(_, v)| {
@@ -549,16 +544,10 @@ async fn order_submit(
     Path(id): Path<i64>,
     RawForm(raw): RawForm,
 ) -> Response {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&raw).unwrap_or_default();
-    let get = |k: &str| {
-        pairs
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
+    let f = pairs(&raw);
+    let get = |k: &str| value(&f, k);
     let mut answers = Map::new();
-    for (k, v) in &pairs {
+    for (k, v) in &f {
         if let Some(name) = k.strip_prefix("answer.") {
             answers.insert(name.to_string(), Value::String(v.clone()));
         }
