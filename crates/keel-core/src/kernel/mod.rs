@@ -5,6 +5,7 @@
 //! own lifecycle (a [`lifecycle::Lifecycle`] value) and its own field rules, never a copy of the
 //! kernel.
 
+pub mod approval;
 pub mod details;
 pub mod lifecycle;
 pub mod priority;
@@ -13,7 +14,7 @@ pub mod query;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// The processes built on the kernel. New kinds are added here with their number prefix.
+/// The processes built on the kernel (8.6 resolution, 8.5.1 change). New kinds are added here with their number prefix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
@@ -21,14 +22,16 @@ pub enum Kind {
     Request,
     Problem,
     KnownError,
+    Change,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 4] = [
+    pub const ALL: [Kind; 5] = [
         Kind::Incident,
         Kind::Request,
         Kind::Problem,
         Kind::KnownError,
+        Kind::Change,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -37,6 +40,7 @@ impl Kind {
             Kind::Request => "request",
             Kind::Problem => "problem",
             Kind::KnownError => "known_error",
+            Kind::Change => "change",
         }
     }
 
@@ -47,6 +51,7 @@ impl Kind {
             Kind::Request => "REQ",
             Kind::Problem => "PRB",
             Kind::KnownError => "KE",
+            Kind::Change => "CHG",
         }
     }
 
@@ -57,6 +62,7 @@ impl Kind {
             Kind::Request => &request::LIFECYCLE,
             Kind::Problem => &problem::LIFECYCLE,
             Kind::KnownError => &problem::KNOWN_ERROR_LIFECYCLE,
+            Kind::Change => &crate::operation::transition::change::LIFECYCLE,
         }
     }
 
@@ -67,6 +73,7 @@ impl Kind {
             Kind::Request => "requests",
             Kind::Problem => "problems",
             Kind::KnownError => "known-errors",
+            Kind::Change => "changes",
         }
     }
 
@@ -78,12 +85,23 @@ impl Kind {
             Kind::Request => request::FIELDS,
             Kind::Problem => problem::FIELDS,
             Kind::KnownError => problem::KNOWN_ERROR_FIELDS,
+            Kind::Change => crate::operation::transition::change::FIELDS,
         }
     }
 
     /// Records only service-provider staff see: requesters neither list nor raise them.
     pub fn is_internal(self) -> bool {
         !matches!(self, Kind::Incident | Kind::Request)
+    }
+
+    /// For kinds that ask for approval: the state they wait in, and where an approval and a
+    /// rejection take them.
+    pub fn approval_moves(self) -> Option<(&'static str, &'static str, &'static str)> {
+        match self {
+            Kind::Request => Some(("awaiting_approval", "in_fulfilment", "rejected")),
+            Kind::Change => Some(("authorize", "scheduled", "rejected")),
+            _ => None,
+        }
     }
 
     pub fn parse(s: &str) -> Option<Kind> {

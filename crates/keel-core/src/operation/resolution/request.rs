@@ -2,7 +2,7 @@
 //! order in which fulfilment tasks open.
 //!
 //! A request is raised for a *request type*, which says who approves it (the requester's manager,
-//! the service owner, a named approver — all of them must approve) and which fulfilment tasks
+//! the service owner, a named approver — all of them must approve, by the kernel's approval rules) and which fulfilment tasks
 //! follow, in stages: tasks of one stage run in parallel, the next stage opens when every task of
 //! the previous one is done, and the request is fulfilled when the last stage is.
 
@@ -39,30 +39,6 @@ pub static FIELDS: &[Field] = &[Field::text("request_type", "Request type", 20)]
 /// Who approves a request type: a comma-separated subset of these.
 pub const APPROVERS: &[&str] = &["requester_manager", "service_owner", "named"];
 
-/// The outcome of a set of approval decisions: all must approve; one rejection rejects.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    Pending,
-    Approved,
-    Rejected,
-}
-
-pub fn outcome<'a>(decisions: impl IntoIterator<Item = &'a str>) -> Outcome {
-    let mut pending = false;
-    for d in decisions {
-        match d {
-            "rejected" => return Outcome::Rejected,
-            "approved" => {}
-            _ => pending = true,
-        }
-    }
-    if pending {
-        Outcome::Pending
-    } else {
-        Outcome::Approved
-    }
-}
-
 /// The stage that should be open, given each task's (stage, done): the lowest stage with a task
 /// not done; `None` when every task is done.
 pub fn open_stage(tasks: &[(i64, bool)]) -> Option<i64> {
@@ -76,14 +52,6 @@ pub fn open_stage(tasks: &[(i64, bool)]) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn approvals_need_everyone_and_one_no_is_enough() {
-        assert_eq!(outcome(["approved", "approved"]), Outcome::Approved);
-        assert_eq!(outcome(["approved", "pending"]), Outcome::Pending);
-        assert_eq!(outcome(["pending", "rejected"]), Outcome::Rejected);
-        assert_eq!(outcome([]), Outcome::Approved);
-    }
 
     #[test]
     fn stages_open_in_order() {
