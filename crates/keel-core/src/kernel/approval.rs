@@ -108,18 +108,45 @@ mod tests {
 
     #[test]
     fn rules() {
-        assert_eq!(outcome(Rule::All, ["approved", "approved"]), Outcome::Approved);
-        assert_eq!(outcome(Rule::All, ["approved", "pending"]), Outcome::Pending);
-        assert_eq!(outcome(Rule::All, ["pending", "rejected"]), Outcome::Rejected);
-        assert_eq!(outcome(Rule::Any, ["pending", "approved"]), Outcome::Approved);
-        assert_eq!(outcome(Rule::Any, ["pending", "rejected"]), Outcome::Rejected);
+        assert_eq!(
+            outcome(Rule::All, ["approved", "approved"]),
+            Outcome::Approved
+        );
+        assert_eq!(
+            outcome(Rule::All, ["approved", "pending"]),
+            Outcome::Pending
+        );
+        assert_eq!(
+            outcome(Rule::All, ["pending", "rejected"]),
+            Outcome::Rejected
+        );
+        assert_eq!(
+            outcome(Rule::Any, ["pending", "approved"]),
+            Outcome::Approved
+        );
+        assert_eq!(
+            outcome(Rule::Any, ["pending", "rejected"]),
+            Outcome::Rejected
+        );
         assert_eq!(outcome(Rule::Any, ["pending", "pending"]), Outcome::Pending);
         let q = Rule::Quorum(2);
-        assert_eq!(outcome(q, ["approved", "pending", "pending"]), Outcome::Pending);
-        assert_eq!(outcome(q, ["approved", "approved", "rejected"]), Outcome::Approved);
-        assert_eq!(outcome(q, ["rejected", "rejected", "pending"]), Outcome::Rejected);
+        assert_eq!(
+            outcome(q, ["approved", "pending", "pending"]),
+            Outcome::Pending
+        );
+        assert_eq!(
+            outcome(q, ["approved", "approved", "rejected"]),
+            Outcome::Approved
+        );
+        assert_eq!(
+            outcome(q, ["rejected", "rejected", "pending"]),
+            Outcome::Rejected
+        );
         // A quorum larger than the set needs everyone.
-        assert_eq!(outcome(Rule::Quorum(5), ["approved", "approved"]), Outcome::Approved);
+        assert_eq!(
+            outcome(Rule::Quorum(5), ["approved", "approved"]),
+            Outcome::Approved
+        );
         assert_eq!(outcome(Rule::All, []), Outcome::Approved);
         assert_eq!(
             combine([Outcome::Approved, Outcome::Pending]),

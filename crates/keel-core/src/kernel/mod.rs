@@ -104,6 +104,14 @@ impl Kind {
         }
     }
 
+    /// Where an item moves when its last task is done, for kinds that finish with their tasks.
+    pub fn when_tasks_done(self) -> Option<&'static str> {
+        match self {
+            Kind::Request => Some("fulfilled"),
+            _ => None,
+        }
+    }
+
     pub fn parse(s: &str) -> Option<Kind> {
         Kind::ALL.into_iter().find(|k| k.as_str() == s)
     }
@@ -145,14 +153,17 @@ pub enum LinkKind {
     Duplicates,
     /// `from` was caused by `to` (e.g. an incident caused by a change).
     CausedBy,
+    /// `from` fixes `to` for good (a change fixing a problem, 8.6.3).
+    Fixes,
 }
 
 impl LinkKind {
-    pub const ALL: [LinkKind; 4] = [
+    pub const ALL: [LinkKind; 5] = [
         LinkKind::ParentOf,
         LinkKind::RelatesTo,
         LinkKind::Duplicates,
         LinkKind::CausedBy,
+        LinkKind::Fixes,
     ];
     pub fn as_str(self) -> &'static str {
         match self {
@@ -160,6 +171,7 @@ impl LinkKind {
             LinkKind::RelatesTo => "relates_to",
             LinkKind::Duplicates => "duplicates",
             LinkKind::CausedBy => "caused_by",
+            LinkKind::Fixes => "fixes",
         }
     }
     pub fn parse(s: &str) -> Option<LinkKind> {

@@ -431,17 +431,24 @@ pub async fn create(
         details: b.details,
     };
     let draft = super::draft(kind, &p.actor(), p, input)?;
-    if kind == Kind::Request {
-        // A request is checked against its type, then asks for approvals or opens its tasks:
-        // not a group-commit create.
-        crate::operation::resolution::request::check_draft(&st.db, &draft.details()).await?;
+    if matches!(kind, Kind::Request | Kind::Change) {
+        // A request is checked against its type, then asks for approvals or opens its tasks; a
+        // change against its type and template, then takes what its template brings: not a
+        // group-commit create.
+        use crate::operation::{resolution::request, transition::change};
+        match kind {
+            Kind::Request => request::check_draft(&st.db, &draft.details()).await?,
+            _ => change::check_draft(&st.db, &draft.details()).await?,
+        }
         if key.is_none() {
             let mut tx = st.db.begin().await?;
             let number = super::create_in(&mut tx, draft).await?;
             tx.commit().await?;
             st.metrics.created(kind);
-            let row =
-                crate::operation::resolution::request::start(&st.db, &number, &p.actor()).await?;
+            let row = match kind {
+                Kind::Request => request::start(&st.db, &number, &p.actor()).await?,
+                _ => change::start(&st.db, &number, &p.actor()).await?,
+            };
             return Ok(item_response(StatusCode::CREATED, row));
         }
     }
@@ -485,6 +492,17 @@ pub async fn create(
     }
     tx.commit().await?;
     st.metrics.created(kind);
+    // A keyed request or change still starts (approvals, tasks, its template); a replay of
+    // the key answers with the item as first created.
+    let row = match kind {
+        Kind::Request => {
+            crate::operation::resolution::request::start(&st.db, &row.number, &p.actor()).await?
+        }
+        Kind::Change => {
+            crate::operation::transition::change::start(&st.db, &row.number, &p.actor()).await?
+        }
+        _ => row,
+    };
     Ok(item_response(StatusCode::CREATED, row))
 }
 

@@ -8,11 +8,13 @@
 //! ETag) and appends an audit entry in the same transaction.
 
 pub mod api;
+pub mod approvals;
 pub mod batch;
 pub mod cis;
 pub mod clocks;
 pub mod routes;
 pub mod search;
+pub mod tasks;
 pub mod ui;
 pub mod views;
 
@@ -22,6 +24,7 @@ use crate::platform::auth::Principal;
 use crate::platform::db::{Db, Q, Tx, now_ms};
 use crate::platform::error::{AppError, AppResult};
 use keel_core::access::Action;
+use keel_core::kernel::lifecycle::TransitionError;
 use keel_core::kernel::priority::{Level, Matrix};
 use keel_core::kernel::{Kind, LinkKind, details, format_number, parse_number, query};
 use keel_core::management::support::audit_trail::{FieldChange, diff};
@@ -314,7 +317,7 @@ pub fn vocabulary(kind: Kind) -> Vocabulary {
             hold_reasons: &[],
             resolution_codes: prb::RESOLUTION_CODES,
         },
-        Kind::KnownError => Vocabulary {
+        Kind::KnownError | Kind::Change => Vocabulary {
             categories: inc::CATEGORIES,
             hold_reasons: &[],
             resolution_codes: &[],
@@ -1150,7 +1153,17 @@ pub async fn update(
     let mut state_changed = false;
     if let Some(to) = patch.state.as_deref().filter(|s| *s != before.state) {
         let lc = kind.lifecycle();
-        let to = lc.check(&before.state, to, |f| after.has(f))?;
+        let to = lc
+            .check(&before.state, to, |f| after.has(f))
+            .map_err(|e| match e {
+                // A missing detail is named as the request names it: `details.<name>`.
+                TransitionError::Missing { field, .. }
+                    if kind.details().iter().any(|d| d.name == field) =>
+                {
+                    AppError::invalid(&format!("details.{field}"), e)
+                }
+                e => e.into(),
+            })?;
         after.state = to.to_string();
         state_changed = true;
         match to {
@@ -1174,7 +1187,7 @@ pub async fn update(
     }
     let mut tx = db.begin().await?;
     if state_changed {
-        crate::operation::resolution::before_move(&mut tx, kind, &before, &after.state).await?;
+        crate::operation::resolution::before_move(&mut tx, kind, &before, &after, actor).await?;
     }
     if let Some(s) = after.service_id.filter(|s| Some(*s) != before.service_id) {
         exists(&mut tx, "services", s, "service_id").await?;

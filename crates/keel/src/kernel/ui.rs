@@ -115,6 +115,7 @@ fn labels(k: Kind) -> (&'static str, &'static str) {
         Kind::Request => ("Requests", "request"),
         Kind::Problem => ("Problems", "problem"),
         Kind::KnownError => ("Known errors", "known error"),
+        Kind::Change => ("Changes", "change"),
     }
 }
 
@@ -311,6 +312,8 @@ async fn create_submit(
         };
         if k == Kind::Request {
             crate::operation::resolution::request::raise(&st.db, &p, input).await
+        } else if k == Kind::Change {
+            crate::operation::transition::change::raise(&st.db, &p, input).await
         } else {
             kernel::create(&st.db, k, &p.actor(), &p, input).await
         }
@@ -350,8 +353,8 @@ struct Detail {
     services: Vec<directory::Named>,
     clocks: Vec<SlaLine>,
     major: Option<crate::operation::resolution::incident::MajorIncident>,
-    approvals: Vec<crate::operation::resolution::request::Approval>,
-    tasks: Vec<crate::operation::resolution::request::Task>,
+    approvals: Vec<crate::kernel::approvals::Approval>,
+    tasks: Vec<crate::kernel::tasks::Task>,
     affected: Option<kernel::cis::Affected>,
     order: Option<crate::operation::portfolio::catalogue::OrderAnswers>,
 }
@@ -463,10 +466,10 @@ async fn load_detail(
     } else {
         None
     };
-    let (approvals, tasks) = if k == Kind::Request {
+    let (approvals, tasks) = if matches!(k, Kind::Request | Kind::Change) {
         (
-            crate::operation::resolution::request::approvals(&st.db, &row).await?,
-            crate::operation::resolution::request::tasks(&st.db, &row).await?,
+            crate::kernel::approvals::list(&st.db, &row).await?,
+            crate::kernel::tasks::list(&st.db, &row).await?,
         )
     } else {
         (vec![], vec![])

@@ -6,3 +6,4 @@
 pub mod portfolio;
 pub mod relationship;
 pub mod resolution;
+pub mod transition;

@@ -65,6 +65,10 @@ pub fn as_bool<S: serde::Serializer>(v: &i64, s: S) -> Result<S::Ok, S::Error> {
         (name = "requests", description = "Service request management (ISO/IEC 20000-1 8.6.2)"),
         (name = "problems", description = "Problem management (ISO/IEC 20000-1 8.6.3)"),
         (name = "known-errors", description = "Known errors: documented root causes and workarounds (8.6.3)"),
+        (name = "changes", description = "Change management: policy, authorities, templates, risk, approvals, schedule, calendar feed (8.5.1)"),
+        (name = "service-designs", description = "Service design and transition: designs, acceptance criteria and tests, transition tasks (8.5.2)"),
+        (name = "releases", description = "Release and deployment: releases, deployments per environment, outcomes (8.5.3)"),
+        (name = "approvals", description = "Approvals waiting for you, across requests and changes"),
         (name = "service-levels", description = "Business calendars, service level targets, SLA attainment (8.3.3)"),
         (name = "notifications", description = "In-app notifications from the outbox"),
         (name = "views", description = "Saved list views (filters, filter expression, sort)"),
@@ -102,6 +106,78 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(operation::resolution::request::api_decide))
         .routes(routes!(operation::resolution::request::api_tasks))
         .routes(routes!(operation::resolution::request::api_complete))
+        .routes(routes!(kernel::approvals::api_inbox))
+        .merge(operation::transition::change::routes_mod::routes::router())
+        .routes(routes!(operation::transition::change::api_raise_fix))
+        .routes(routes!(
+            operation::transition::change::api_risk,
+            operation::transition::change::api_assess
+        ))
+        .routes(routes!(
+            operation::transition::change::api_schedule,
+            operation::transition::change::api_set_schedule
+        ))
+        .routes(routes!(
+            operation::transition::change::api_ci_updates,
+            operation::transition::change::api_add_ci_update
+        ))
+        .routes(routes!(operation::transition::change::api_approvals))
+        .routes(routes!(operation::transition::change::api_decide))
+        .routes(routes!(
+            operation::transition::change::api_tasks,
+            operation::transition::change::api_add_task
+        ))
+        .routes(routes!(operation::transition::change::api_complete))
+        .routes(routes!(operation::transition::change::api_metrics))
+        .routes(routes!(operation::transition::calendar::api_calendar))
+        .routes(routes!(operation::transition::calendar::api_ics))
+        .routes(routes!(
+            operation::transition::calendar::api_list_feeds,
+            operation::transition::calendar::api_create_feed
+        ))
+        .routes(routes!(operation::transition::calendar::api_revoke_feed))
+        .routes(routes!(
+            operation::transition::policy::api_get_policy,
+            operation::transition::policy::api_put_policy
+        ))
+        .routes(routes!(
+            operation::transition::policy::api_list_authorities,
+            operation::transition::policy::api_create_authority
+        ))
+        .routes(routes!(
+            operation::transition::policy::api_list_categories,
+            operation::transition::policy::api_create_category
+        ))
+        .routes(routes!(
+            operation::transition::policy::api_list_templates,
+            operation::transition::policy::api_create_template
+        ))
+        .routes(routes!(
+            operation::transition::policy::api_list_blackouts,
+            operation::transition::policy::api_create_blackout
+        ))
+        .routes(routes!(
+            operation::transition::release::api_list,
+            operation::transition::release::api_create
+        ))
+        .routes(routes!(
+            operation::transition::release::api_get,
+            operation::transition::release::api_update
+        ))
+        .routes(routes!(operation::transition::release::api_bundle))
+        .routes(routes!(operation::transition::release::api_plan_deployment))
+        .routes(routes!(operation::transition::release::api_outcome))
+        .routes(routes!(
+            operation::transition::design::api_list,
+            operation::transition::design::api_create
+        ))
+        .routes(routes!(
+            operation::transition::design::api_get,
+            operation::transition::design::api_update
+        ))
+        .routes(routes!(operation::transition::design::api_result))
+        .routes(routes!(operation::transition::design::api_add_task))
+        .routes(routes!(operation::transition::design::api_complete_task))
         .merge(operation::resolution::problem::problems::routes::router())
         .merge(operation::resolution::problem::known_errors::routes::router())
         .routes(routes!(operation::resolution::problem::raise_from_incident))

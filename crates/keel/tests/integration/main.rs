@@ -16,4 +16,5 @@ mod requests;
 mod schema;
 mod search;
 mod service_levels;
+mod transition;
 mod ui;

@@ -71,7 +71,7 @@ db_test!(problem_from_incident_to_known_error_and_closure, |app| {
         .patch("agent", &path, json!({"state": "known_error"}))
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
-    assert_eq!(r.body["field"], "root_cause");
+    assert_eq!(r.body["field"], "details.root_cause");
     let r = app
         .patch("agent", &path, json!({"details": {"colour": "red"}}))
         .await;
@@ -139,7 +139,7 @@ db_test!(problem_from_incident_to_known_error_and_closure, |app| {
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let r = app.patch("agent", &path, json!({"state": "closed"})).await;
-    assert_eq!(r.body["field"], "closure_review", "{}", r.body);
+    assert_eq!(r.body["field"], "details.closure_review", "{}", r.body);
     let r = app
         .patch(
             "manager",

@@ -379,11 +379,19 @@ mod tests {
 
     #[test]
     fn reviews() {
-        assert!(!needs_review("normal", "successful", Some(RiskLevel::Medium)));
+        assert!(!needs_review(
+            "normal",
+            "successful",
+            Some(RiskLevel::Medium)
+        ));
         assert!(needs_review("normal", "failed", None));
         assert!(needs_review("normal", "backed_out", None));
         assert!(needs_review("emergency", "successful", None));
-        assert!(needs_review("standard", "successful", Some(RiskLevel::High)));
+        assert!(needs_review(
+            "standard",
+            "successful",
+            Some(RiskLevel::High)
+        ));
     }
 
     fn w(id: i64, start: i64, end: i64, cis: &[i64], services: &[i64]) -> Window {

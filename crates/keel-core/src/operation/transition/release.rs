@@ -103,7 +103,10 @@ mod tests {
 
     #[test]
     fn deployments_decide_the_release() {
-        assert_eq!(after_deployments(["succeeded", "succeeded"]), Some("deployed"));
+        assert_eq!(
+            after_deployments(["succeeded", "succeeded"]),
+            Some("deployed")
+        );
         assert_eq!(after_deployments(["succeeded", "planned"]), None);
         assert_eq!(after_deployments(["planned", "failed"]), Some("failed"));
         assert_eq!(after_deployments([]), None);
@@ -115,7 +118,10 @@ mod tests {
     fn policy() {
         let p = Policy::default();
         let day = 86_400_000;
-        assert_eq!(policy_warnings(&p, "major", 100 * day, Some(20 * day)).len(), 1);
+        assert_eq!(
+            policy_warnings(&p, "major", 100 * day, Some(20 * day)).len(),
+            1
+        );
         assert!(policy_warnings(&p, "major", 120 * day, Some(20 * day)).is_empty());
         assert!(policy_warnings(&p, "emergency", 21 * day, Some(20 * day)).is_empty());
         assert!(policy_warnings(&p, "minor", 21 * day, None).is_empty());

@@ -614,8 +614,16 @@ pub async fn patch_ci_tx(tx: &mut Tx, id: i64, b: &CiPatch) -> AppResult<Vec<Fie
     Ok(changes)
 }
 
+/// Change one CI by hand. A CI under change control (its class or service is, by the change
+/// policy, 8.5.1) changes only through a change, whose CI updates apply when it closes.
 pub async fn update_ci(db: &Db, p: &Principal, id: i64, b: CiPatch) -> AppResult<Ci> {
     p.require(Action::ManageConfiguration)?;
+    use crate::operation::transition::policy;
+    if policy::controls_ci(db, &policy::load_db(db).await?, id).await? {
+        return Err(AppError::Conflict(format!(
+            "CI {id} is under change control: plan the update on a change (its CI updates apply when it closes successfully)"
+        )));
+    }
     let mut tx = db.begin().await?;
     let changes = patch_ci_tx(&mut tx, id, &b).await?;
     if !changes.is_empty() {

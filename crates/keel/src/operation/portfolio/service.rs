@@ -537,6 +537,9 @@ pub async fn update(db: &Db, p: &Principal, id: i64, b: ServicePatch) -> AppResu
     let mut tx = db.begin().await?;
     // The CMDB revision first: its row lock orders portfolio writes (see `create`).
     super::graph::record(&mut tx, &[], &[]).await?;
+    if before.stage == "pipeline" && stage == "live" {
+        crate::operation::transition::design::check_may_go_live(&mut tx, id).await?;
+    }
     if let Some(o) = owner.filter(|o| Some(*o) != before.owner_id) {
         crate::directory::exists(&mut tx, "users", o, "owner_id").await?;
     }

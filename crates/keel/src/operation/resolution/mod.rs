@@ -15,9 +15,19 @@ use keel_core::kernel::Kind;
 /// Rules a process adds to a state change beyond its lifecycle, checked inside the change's
 /// transaction: a major incident closes only after its review (8.6.1); a request's tasks open
 /// and must be done (8.6.2).
-pub async fn before_move(tx: &mut Tx, kind: Kind, item: &ItemRow, to: &str) -> AppResult<()> {
+pub async fn before_move(
+    tx: &mut Tx,
+    kind: Kind,
+    item: &ItemRow,
+    after: &ItemRow,
+    actor: &crate::management::support::audit_trail::Actor,
+) -> AppResult<()> {
+    let to = after.state.as_str();
     if kind == Kind::Request {
         return request::on_move(tx, item, to).await;
+    }
+    if kind == Kind::Change {
+        return crate::operation::transition::change::on_move(tx, item, after, actor).await;
     }
     if kind == Kind::Incident && to == "closed" {
         let open_review: Option<(i64,)> = tx

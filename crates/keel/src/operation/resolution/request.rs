@@ -5,21 +5,23 @@
 
 use crate::directory::exists;
 use crate::kernel::api::{ItemView, require_read};
+use crate::kernel::approvals::{self, Approval, Ask, Decision};
+use crate::kernel::tasks::{self, Completion, Task};
 use crate::kernel::{self, ItemRow, Patch, Scope};
 use crate::management::support::audit_trail::{Actor, append};
 use crate::platform::auth::Principal;
 use crate::platform::db::{Db, Q, Tx, now_ms};
 use crate::platform::error::{AppError, AppResult, Problem};
 use crate::platform::extract::ApiJson;
-use crate::platform::outbox::{self, Event};
 use crate::platform::web::{AppState, as_bool};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use keel_core::access::Action;
 use keel_core::kernel::Kind;
+use keel_core::kernel::approval::Rule;
 use keel_core::management::support::audit_trail::{FieldChange, diff};
-use keel_core::operation::resolution::request::{APPROVERS, Outcome, open_stage, outcome};
+use keel_core::operation::resolution::request::APPROVERS;
 use keel_core::text::Line;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -46,15 +48,7 @@ pub mod routes_mod {
 // ---------------------------------------------------------------------------------------------
 // Request types
 
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TaskTemplate {
-    pub name: String,
-    /// The group that fulfils it.
-    pub group_id: Option<i64>,
-    /// Tasks of one stage run in parallel; stage 2 opens when stage 1 is done.
-    pub stage: i64,
-}
+pub use crate::kernel::tasks::TaskTemplate;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 struct TypeRow {
@@ -149,16 +143,6 @@ pub async fn create_type(db: &Db, actor: &Actor, t: NewRequestType) -> AppResult
             "a service-owner approval needs the service",
         ));
     }
-    for (i, task) in t.tasks.iter().enumerate() {
-        Line::parse(&task.name, 200)
-            .map_err(|e| AppError::invalid(&format!("tasks[{i}].name"), e))?;
-        if !(1..=20).contains(&task.stage) {
-            return Err(AppError::invalid(
-                &format!("tasks[{i}].stage"),
-                "must be between 1 and 20",
-            ));
-        }
-    }
     let now = now_ms();
     let mut tx = db.begin().await?;
     if let Some(s) = t.service_id {
@@ -167,17 +151,7 @@ pub async fn create_type(db: &Db, actor: &Actor, t: NewRequestType) -> AppResult
     if let Some(u) = t.approver_id {
         exists(&mut tx, "users", u, "approver_id").await?;
     }
-    for (i, task) in t.tasks.iter().enumerate() {
-        if let Some(g) = task.group_id {
-            exists(
-                &mut tx,
-                "support_groups",
-                g,
-                &format!("tasks[{i}].group_id"),
-            )
-            .await?;
-        }
-    }
+    crate::kernel::tasks::check_templates(&mut tx, &t.tasks, "tasks").await?;
     let tasks = serde_json::to_string(&t.tasks).map_err(|e| AppError::Internal(e.into()))?;
     let (id,): (i64,) = tx
         .one(
@@ -334,30 +308,15 @@ pub async fn start(db: &Db, number: &str, actor: &Actor) -> AppResult<ItemRow> {
             }
         }
     }
-    let now = now_ms();
-    for (basis, u) in &approvers {
-        tx.exec(
-            Q::new("INSERT INTO approvals (item_id, basis, approver_id, decision, created_at) VALUES ($1, $2, $3, 'pending', $4)")
-                .bind(item.id)
-                .bind(basis.as_str())
-                .bind(*u)
-                .bind(now),
-        )
-        .await?;
-    }
-    if !approvers.is_empty() {
-        outbox::emit(
-            &mut tx,
-            Event {
-                event: "approval.requested",
-                item_id: Some(item.id),
-                title: format!("{} needs your approval: {}", item.number, item.title),
-                payload: json!({"number": item.number}),
-                recipients: approvers.iter().map(|(_, u)| *u).collect(),
-            },
-        )
-        .await?;
-    }
+    let asks: Vec<Ask> = approvers
+        .iter()
+        .map(|(basis, u)| Ask {
+            basis: basis.clone(),
+            rule: Rule::All,
+            approvers: vec![*u],
+        })
+        .collect();
+    approvals::ask(&mut tx, &item, &asks).await?;
     tx.commit().await?;
     let to = if approvers.is_empty() {
         "in_fulfilment"
@@ -384,9 +343,7 @@ pub async fn start(db: &Db, number: &str, actor: &Actor) -> AppResult<ItemRow> {
 pub async fn on_move(tx: &mut Tx, item: &ItemRow, to: &str) -> AppResult<()> {
     match to {
         "fulfilled" => {
-            let (open,): (i64,) = tx
-                .one(Q::new("SELECT COUNT(*) FROM request_tasks WHERE item_id = $1 AND state <> 'done' AND state <> 'cancelled'").bind(item.id))
-                .await?;
+            let open = tasks::open_count(tx, item).await?;
             if open > 0 {
                 return Err(AppError::invalid(
                     "tasks",
@@ -395,210 +352,19 @@ pub async fn on_move(tx: &mut Tx, item: &ItemRow, to: &str) -> AppResult<()> {
             }
         }
         "in_fulfilment" => {
-            let (n,): (i64,) = tx
-                .one(Q::new("SELECT COUNT(*) FROM request_tasks WHERE item_id = $1").bind(item.id))
-                .await?;
-            if n == 0 {
-                let t = type_of(tx, item).await?;
-                let templates: Vec<TaskTemplate> =
-                    serde_json::from_str(&t.tasks).unwrap_or_default();
-                let now = now_ms();
-                for task in &templates {
-                    tx.exec(
-                        Q::new("INSERT INTO request_tasks (item_id, stage, name, group_id, state, created_at) VALUES ($1, $2, $3, $4, 'pending', $5)")
-                            .bind(item.id)
-                            .bind(task.stage)
-                            .bind(task.name.as_str())
-                            .bind(task.group_id)
-                            .bind(now),
-                    )
-                    .await?;
-                }
-            }
-            open_next_stage(tx, item).await?;
+            let t = type_of(tx, item).await?;
+            let templates: Vec<TaskTemplate> = serde_json::from_str(&t.tasks).unwrap_or_default();
+            tasks::instantiate(tx, item, &templates).await?;
+            tasks::open_next_stage(tx, item).await?;
         }
-        "cancelled" | "rejected" => {
-            tx.exec(Q::new("UPDATE request_tasks SET state = 'cancelled' WHERE item_id = $1 AND state IN ('pending', 'open')").bind(item.id)).await?;
-        }
+        "cancelled" | "rejected" => tasks::cancel_open(tx, item).await?,
         _ => {}
     }
     Ok(())
 }
 
-/// Open the tasks of the lowest unfinished stage and tell their groups.
-async fn open_next_stage(tx: &mut Tx, item: &ItemRow) -> AppResult<Option<i64>> {
-    let tasks: Vec<(i64, String)> = tx
-        .all(Q::new("SELECT stage, state FROM request_tasks WHERE item_id = $1 AND state <> 'cancelled'").bind(item.id))
-        .await?;
-    let stages: Vec<(i64, bool)> = tasks.iter().map(|(s, st)| (*s, st == "done")).collect();
-    let Some(stage) = open_stage(&stages) else {
-        return Ok(None);
-    };
-    let opened: Vec<(i64, String, Option<i64>)> = tx
-        .all(Q::new("UPDATE request_tasks SET state = 'open' WHERE item_id = $1 AND stage = $2 AND state = 'pending' RETURNING id, name, group_id").bind(item.id).bind(stage))
-        .await?;
-    for (_, name, group) in opened {
-        if let Some(g) = group {
-            let members = outbox::group_members(tx, g).await?;
-            outbox::emit(
-                tx,
-                Event {
-                    event: "task.assigned",
-                    item_id: Some(item.id),
-                    title: format!("{}: task “{name}” is yours to do", item.number),
-                    payload: json!({"number": item.number, "task": name}),
-                    recipients: members,
-                },
-            )
-            .await?;
-        }
-    }
-    Ok(Some(stage))
-}
-
 // ---------------------------------------------------------------------------------------------
 // Approvals
-
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema, sqlx::FromRow)]
-pub struct Approval {
-    pub id: i64,
-    /// requester_manager, service_owner or named.
-    pub basis: String,
-    pub approver_id: i64,
-    pub approver: String,
-    /// pending, approved or rejected.
-    pub decision: String,
-    pub comment: Option<String>,
-    #[serde(skip)]
-    pub decided_at: Option<i64>,
-}
-
-pub async fn approvals(db: &Db, item: &ItemRow) -> AppResult<Vec<Approval>> {
-    Ok(db
-        .all(Q::new("SELECT a.id, a.basis, a.approver_id, u.name AS approver, a.decision, a.comment, a.decided_at FROM approvals a JOIN users u ON u.id = a.approver_id WHERE a.item_id = $1 ORDER BY a.id").bind(item.id))
-        .await?)
-}
-
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Decision {
-    /// `approve` or `reject`.
-    pub decision: String,
-    /// Required when rejecting.
-    pub comment: Option<String>,
-}
-
-/// Decide an approval (its approver, or an administrator). When all have approved the request
-/// moves to fulfilment; one rejection rejects it.
-pub async fn decide(
-    db: &Db,
-    p: &Principal,
-    number: &str,
-    approval_id: i64,
-    d: Decision,
-) -> AppResult<ItemRow> {
-    let approve = match d.decision.as_str() {
-        "approve" => true,
-        "reject" => false,
-        other => {
-            return Err(AppError::invalid(
-                "decision",
-                format!("`{other}` is not approve or reject"),
-            ));
-        }
-    };
-    let comment = d
-        .comment
-        .as_deref()
-        .map(str::trim)
-        .filter(|c| !c.is_empty())
-        .map(String::from);
-    if !approve && comment.is_none() {
-        return Err(AppError::invalid(
-            "comment",
-            "say why the request is rejected",
-        ));
-    }
-    let item = kernel::get(db, K, number, Scope::All).await?;
-    let mut tx = db.begin().await?;
-    let row: Option<(i64, String)> = tx
-        .opt(
-            Q::new("SELECT approver_id, decision FROM approvals WHERE id = $1 AND item_id = $2")
-                .bind(approval_id)
-                .bind(item.id),
-        )
-        .await?;
-    let (approver, current) =
-        row.ok_or_else(|| AppError::NotFound(format!("approval {approval_id} of {number}")))?;
-    if approver != p.user_id && !p.can(Action::ManageUsers) {
-        return Err(AppError::Forbidden(
-            "only the named approver decides this approval".into(),
-        ));
-    }
-    if current != "pending" || item.state != "awaiting_approval" {
-        return Err(AppError::Conflict(format!(
-            "approval {approval_id} is {current}; {number} is {}",
-            item.state.replace('_', " ")
-        )));
-    }
-    let decision = if approve { "approved" } else { "rejected" };
-    tx.exec(
-        Q::new("UPDATE approvals SET decision = $1, comment = $2, decided_at = $3 WHERE id = $4")
-            .bind(decision)
-            .bind(comment.clone())
-            .bind(now_ms())
-            .bind(approval_id),
-    )
-    .await?;
-    append(
-        &mut tx,
-        &p.actor(),
-        "approval.decide",
-        K.as_str(),
-        &item.number,
-        vec![FieldChange {
-            field: format!("approval.{approval_id}"),
-            old: json!("pending"),
-            new: json!({"decision": decision, "comment": comment}),
-        }],
-    )
-    .await?;
-    let all: Vec<(String,)> = tx
-        .all(Q::new("SELECT decision FROM approvals WHERE item_id = $1").bind(item.id))
-        .await?;
-    let result = outcome(all.iter().map(|(d,)| d.as_str()));
-    tx.commit().await?;
-    let next = match result {
-        Outcome::Pending => return kernel::get_by_id(db, item.id).await,
-        Outcome::Approved => "in_fulfilment",
-        Outcome::Rejected => "rejected",
-    };
-    let row = kernel::update(
-        db,
-        K,
-        number,
-        Scope::All,
-        &p.actor(),
-        Patch {
-            state: Some(next.into()),
-            ..Default::default()
-        },
-        None,
-    )
-    .await?;
-    if let (Outcome::Rejected, Some(c)) = (result, comment) {
-        kernel::add_comment(
-            db,
-            &row,
-            p,
-            &p.actor(),
-            &format!("Request rejected: {c}"),
-            false,
-        )
-        .await?;
-    }
-    Ok(row)
-}
 
 /// A request's approvals.
 #[utoipa::path(get, path = "/api/v1/requests/{number}/approvals", tag = "requests", params(("number" = String, Path)),
@@ -610,7 +376,7 @@ pub async fn api_approvals(
 ) -> AppResult<Json<Vec<Approval>>> {
     require_read(&p, K)?;
     let item = kernel::get(&st.db, K, &number, Scope::of(&p)).await?;
-    Ok(Json(approvals(&st.db, &item).await?))
+    Ok(Json(approvals::list(&st.db, &item).await?))
 }
 
 /// Approve or reject (the approver).
@@ -623,125 +389,12 @@ pub async fn api_decide(
     ApiJson(b): ApiJson<Decision>,
 ) -> AppResult<axum::response::Response> {
     p.require(Action::ReadWorkItems)?;
-    let row = decide(&st.db, &p, &number, id, b).await?;
+    let row = approvals::decide(&st.db, &p, K, &number, id, b).await?;
     Ok(kernel::api::item_response(StatusCode::OK, row))
 }
 
 // ---------------------------------------------------------------------------------------------
 // Fulfilment tasks
-
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema, sqlx::FromRow)]
-pub struct Task {
-    pub id: i64,
-    pub stage: i64,
-    pub name: String,
-    pub group_id: Option<i64>,
-    pub group_name: Option<String>,
-    /// pending (a later stage), open, done or cancelled.
-    pub state: String,
-    pub note: Option<String>,
-    pub done_by_name: Option<String>,
-    #[serde(skip)]
-    pub done_at: Option<i64>,
-}
-
-pub async fn tasks(db: &Db, item: &ItemRow) -> AppResult<Vec<Task>> {
-    Ok(db
-        .all(Q::new("SELECT t.id, t.stage, t.name, t.group_id, g.name AS group_name, t.state, t.note, u.name AS done_by_name, t.done_at FROM request_tasks t \
-                     LEFT JOIN support_groups g ON g.id = t.group_id LEFT JOIN users u ON u.id = t.done_by WHERE t.item_id = $1 ORDER BY t.stage, t.id").bind(item.id))
-        .await?)
-}
-
-#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Completion {
-    pub note: Option<String>,
-}
-
-/// Complete an open task (a member of its group, or a manager); the next stage opens, and the
-/// request is fulfilled when the last task is done.
-pub async fn complete(
-    db: &Db,
-    p: &Principal,
-    number: &str,
-    task_id: i64,
-    c: Completion,
-) -> AppResult<ItemRow> {
-    p.require(Action::UpdateWorkItems)?;
-    let item = kernel::get(db, K, number, Scope::All).await?;
-    let mut tx = db.begin().await?;
-    let row: Option<(String, Option<i64>, String)> = tx
-        .opt(
-            Q::new(
-                "SELECT state, group_id, name FROM request_tasks WHERE id = $1 AND item_id = $2",
-            )
-            .bind(task_id)
-            .bind(item.id),
-        )
-        .await?;
-    let (state, group, name) =
-        row.ok_or_else(|| AppError::NotFound(format!("task {task_id} of {number}")))?;
-    if state != "open" {
-        return Err(AppError::Conflict(format!(
-            "task {task_id} is {state}, not open"
-        )));
-    }
-    if let Some(g) = group
-        && !p.can(Action::ManageReference)
-    {
-        let member: Option<(i64,)> = tx
-            .opt(
-                Q::new("SELECT user_id FROM group_members WHERE group_id = $1 AND user_id = $2")
-                    .bind(g)
-                    .bind(p.user_id),
-            )
-            .await?;
-        if member.is_none() {
-            return Err(AppError::Forbidden(
-                "only a member of the task's group completes it".into(),
-            ));
-        }
-    }
-    tx.exec(
-        Q::new("UPDATE request_tasks SET state = 'done', note = $1, done_by = $2, done_at = $3 WHERE id = $4")
-            .bind(c.note.clone())
-            .bind(p.user_id)
-            .bind(now_ms())
-            .bind(task_id),
-    )
-    .await?;
-    append(
-        &mut tx,
-        &p.actor(),
-        "task.complete",
-        K.as_str(),
-        &item.number,
-        vec![FieldChange {
-            field: format!("task.{task_id}"),
-            old: json!(name),
-            new: json!({"state": "done", "note": c.note}),
-        }],
-    )
-    .await?;
-    let next = open_next_stage(&mut tx, &item).await?;
-    tx.commit().await?;
-    if next.is_none() {
-        return kernel::update(
-            db,
-            K,
-            number,
-            Scope::All,
-            &p.actor(),
-            Patch {
-                state: Some("fulfilled".into()),
-                ..Default::default()
-            },
-            None,
-        )
-        .await;
-    }
-    kernel::get_by_id(db, item.id).await
-}
 
 /// A request's fulfilment tasks, by stage.
 #[utoipa::path(get, path = "/api/v1/requests/{number}/tasks", tag = "requests", params(("number" = String, Path)),
@@ -753,7 +406,7 @@ pub async fn api_tasks(
 ) -> AppResult<Json<Vec<Task>>> {
     require_read(&p, K)?;
     let item = kernel::get(&st.db, K, &number, Scope::of(&p)).await?;
-    Ok(Json(tasks(&st.db, &item).await?))
+    Ok(Json(tasks::list(&st.db, &item).await?))
 }
 
 /// Complete a task.
@@ -765,6 +418,6 @@ pub async fn api_complete(
     Path((number, id)): Path<(String, i64)>,
     ApiJson(b): ApiJson<Completion>,
 ) -> AppResult<axum::response::Response> {
-    let row = complete(&st.db, &p, &number, id, b).await?;
+    let row = tasks::complete(&st.db, &p, K, &number, id, b).await?;
     Ok(kernel::api::item_response(StatusCode::OK, row))
 }

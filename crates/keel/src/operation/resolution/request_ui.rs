@@ -1,4 +1,5 @@
-//! Clause 8.6.2 — the request page's own forms: approval decisions and task completion. Each
+//! Clause 8.6.2 — the request page's own forms: approval decisions and task completion (shared
+//! with changes, 8.5.1, whose approvals and tasks are the kernel's too). Each
 //! redirects back to the request with a flash message.
 
 use crate::platform::auth::Principal;
@@ -10,6 +11,7 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::routing::post;
+use keel_core::kernel::Kind;
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -28,22 +30,42 @@ struct NoteForm {
     note: Option<String>,
 }
 
+/// Approval decisions and task completion, for every kind that has them (requests, changes).
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/requests/{number}/approvals/{id}", post(decide_submit))
-        .route(
-            "/requests/{number}/tasks/{id}/complete",
-            post(complete_submit),
-        )
+    [Kind::Request, Kind::Change]
+        .into_iter()
+        .fold(Router::new(), |r, k| {
+            r.route(
+                &format!("/{}/{{number}}/approvals/{{id}}", k.collection()),
+                post(
+                    move |s: State<AppState>,
+                          u: WebUser,
+                          n: Path<(String, i64)>,
+                          f: Form<DecisionForm>| {
+                        decide_submit(s, u, n, f, k)
+                    },
+                ),
+            )
+            .route(
+                &format!("/{}/{{number}}/tasks/{{id}}/complete", k.collection()),
+                post(
+                    move |s: State<AppState>,
+                          u: WebUser,
+                          n: Path<(String, i64)>,
+                          f: Form<NoteForm>| { complete_submit(s, u, n, f, k) },
+                ),
+            )
+        })
 }
 
-fn back_to_request(
+fn back_to_item(
     st: &AppState,
     p: &Principal,
+    k: Kind,
     number: &str,
     r: Result<&str, AppError>,
 ) -> Response {
-    let to = format!("/requests/{number}");
+    let to = format!("/{}/{number}", k.collection());
     match r {
         Ok(msg) => redirect_with_flash(&to, msg),
         Err(e @ (AppError::Invalid { .. } | AppError::Conflict(_) | AppError::Forbidden(_))) => {
@@ -58,14 +80,16 @@ async fn decide_submit(
     WebUser(p): WebUser,
     Path((number, id)): Path<(String, i64)>,
     Form(f): Form<DecisionForm>,
+    k: Kind,
 ) -> Response {
-    use super::request::{Decision, decide};
+    use crate::kernel::approvals::{Decision, decide};
     let approve = f.decision == "approve";
     let r = async {
         check_csrf(&p, &f.csrf)?;
         decide(
             &st.db,
             &p,
+            k,
             &number,
             id,
             Decision {
@@ -77,7 +101,7 @@ async fn decide_submit(
     }
     .await
     .map(|_| if approve { "Approved." } else { "Rejected." });
-    back_to_request(&st, &p, &number, r)
+    back_to_item(&st, &p, k, &number, r)
 }
 
 async fn complete_submit(
@@ -85,13 +109,15 @@ async fn complete_submit(
     WebUser(p): WebUser,
     Path((number, id)): Path<(String, i64)>,
     Form(f): Form<NoteForm>,
+    k: Kind,
 ) -> Response {
-    use super::request::{Completion, complete};
+    use crate::kernel::tasks::{Completion, complete};
     let r = async {
         check_csrf(&p, &f.csrf)?;
         complete(
             &st.db,
             &p,
+            k,
             &number,
             id,
             Completion {
@@ -102,7 +128,7 @@ async fn complete_submit(
     }
     .await
     .map(|_| "Task done.");
-    back_to_request(&st, &p, &number, r)
+    back_to_item(&st, &p, k, &number, r)
 }
 
 #[derive(Deserialize)]
