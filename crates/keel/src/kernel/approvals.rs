@@ -234,7 +234,20 @@ pub async fn decide(
     };
     let row = move_to(db, kind, number, &p.actor(), next).await?;
     if let (Outcome::Rejected, Some(c)) = (result, comment) {
-        kernel::add_comment(db, &row, p, &p.actor(), &format!("Rejected: {c}"), false).await?;
+        let what = match kind {
+            Kind::Request => "Request",
+            Kind::Change => "Change",
+            _ => "Item",
+        };
+        kernel::add_comment(
+            db,
+            &row,
+            p,
+            &p.actor(),
+            &format!("{what} rejected: {c}"),
+            false,
+        )
+        .await?;
     }
     Ok(row)
 }

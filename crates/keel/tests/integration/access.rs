@@ -38,10 +38,48 @@ fn table(method: &str, path: &str, tag: &str) -> Option<(Option<Action>, Option<
         };
         return Some(row);
     }
-    // Problems and known errors have the incidents' routes, for staff only.
-    for internal in ["/api/v1/problems", "/api/v1/known-errors"] {
+    // Problems, known errors and changes have the incidents' routes, for staff only.
+    for internal in [
+        "/api/v1/problems",
+        "/api/v1/known-errors",
+        "/api/v1/changes",
+    ] {
         if let Some(rest) = path.strip_prefix(internal) {
             let row = match (method, rest) {
+                ("post", "/{number}/change") => (Some(UpdateWorkItems), Some(json!({}))),
+                // Change management's own routes.
+                ("get", "/calendar" | "/calendar.ics" | "/metrics" | "/calendar-feeds") => {
+                    (Some(ReadInternalItems), None)
+                }
+                // Feeds are their owner's credentials: staff who hold tokens, i.e. agents up
+                // (UpdateWorkItems has the same allow-set as ReadInternalItems ∧ OwnTokens).
+                ("post", "/calendar-feeds") => (
+                    Some(UpdateWorkItems),
+                    Some(json!({"label": format!("feed {tag}")})),
+                ),
+                ("delete", "/calendar-feeds/{id}") => (Some(UpdateWorkItems), None),
+                ("put", "/{number}/risk") => (Some(UpdateWorkItems), Some(json!({"answers": {}}))),
+                ("put", "/{number}/schedule") => (
+                    Some(UpdateWorkItems),
+                    Some(
+                        json!({"planned_start": "2030-01-01T00:00:00Z", "planned_end": "2030-01-01T01:00:00Z"}),
+                    ),
+                ),
+                ("post", "/{number}/ci-updates") => (
+                    Some(UpdateWorkItems),
+                    Some(json!({"ci_id": 1, "status": "active"})),
+                ),
+                ("post", "/{number}/approvals/{id}") => (
+                    Some(ReadInternalItems),
+                    Some(json!({"decision": "approve"})),
+                ),
+                ("post", "/{number}/tasks") => (
+                    Some(UpdateWorkItems),
+                    Some(json!({"name": "t", "stage": 1})),
+                ),
+                ("post", "/{number}/tasks/{id}/complete") => {
+                    (Some(UpdateWorkItems), Some(json!({})))
+                }
                 ("get", "/trends") => (Some(ReadInternalItems), None),
                 ("get", "/{number}/cis") => (Some(ReadConfiguration), None),
                 ("post", "/{number}/cis") => (Some(UpdateWorkItems), Some(json!({"ci_id": 1}))),
@@ -115,6 +153,70 @@ fn table(method: &str, path: &str, tag: &str) -> Option<(Option<Action>, Option<
         ("post", "/api/v1/incidents/{number}/attachments") => (Some(Attach), None),
         ("get", "/api/v1/incidents/{number}/attachments/{id}") => (Some(ReadWorkItems), None),
         ("get", "/api/v1/me") => (None, None),
+        ("get", "/api/v1/approvals") => (Some(ReadWorkItems), None),
+        ("get", "/api/v1/change-policy") => (Some(ReadInternalItems), None),
+        ("put", "/api/v1/change-policy") => (Some(ManageReference), Some(json!({}))),
+        ("get", "/api/v1/change-authorities") => (Some(ReadInternalItems), None),
+        ("post", "/api/v1/change-authorities") => (
+            Some(ManageReference),
+            Some(json!({"name": format!("authority {tag}"), "group_id": 1})),
+        ),
+        ("get", "/api/v1/change-categories") => (Some(ReadInternalItems), None),
+        ("post", "/api/v1/change-categories") => (
+            Some(ManageReference),
+            Some(json!({"name": format!("category {tag}"), "authority_id": 1})),
+        ),
+        ("get", "/api/v1/change-templates") => (Some(ReadInternalItems), None),
+        ("post", "/api/v1/change-templates") => (
+            Some(ManageReference),
+            Some(
+                json!({"name": format!("template {tag}"), "implementation_plan": "x", "backout_plan": "y"}),
+            ),
+        ),
+        ("get", "/api/v1/change-blackouts") => (Some(ReadInternalItems), None),
+        ("post", "/api/v1/change-blackouts") => (
+            Some(ManageReference),
+            Some(
+                json!({"name": format!("blackout {tag}"), "starts_at": "2031-01-01", "ends_at": "2031-01-02"}),
+            ),
+        ),
+        ("get", "/api/v1/releases") => (Some(ReadInternalItems), None),
+        ("post", "/api/v1/releases") => (
+            Some(UpdateWorkItems),
+            Some(
+                json!({"name": format!("release {tag}"), "kind": "minor", "planned_at": "2030-01-01"}),
+            ),
+        ),
+        ("get", "/api/v1/releases/{number}") => (Some(ReadInternalItems), None),
+        ("patch", "/api/v1/releases/{number}") => (Some(UpdateWorkItems), Some(json!({}))),
+        ("post", "/api/v1/releases/{number}/changes") => {
+            (Some(UpdateWorkItems), Some(json!({"change": "CHG-000001"})))
+        }
+        ("post", "/api/v1/releases/{number}/deployments") => (
+            Some(UpdateWorkItems),
+            Some(
+                json!({"environment": "prod", "planned_start": "2030-01-01T00:00:00Z", "planned_end": "2030-01-01T01:00:00Z"}),
+            ),
+        ),
+        ("post", "/api/v1/releases/{number}/deployments/{id}/outcome") => {
+            (Some(UpdateWorkItems), Some(json!({"state": "succeeded"})))
+        }
+        ("get", "/api/v1/service-designs") => (Some(ReadInternalItems), None),
+        ("post", "/api/v1/service-designs") => (
+            Some(ManageReference),
+            Some(json!({"service_id": 1, "title": format!("design {tag}")})),
+        ),
+        ("get", "/api/v1/service-designs/{number}") => (Some(ReadInternalItems), None),
+        ("patch", "/api/v1/service-designs/{number}") => (Some(ManageReference), Some(json!({}))),
+        ("post", "/api/v1/service-designs/{number}/criteria/{id}") => {
+            (Some(UpdateWorkItems), Some(json!({"result": "passed"})))
+        }
+        ("post", "/api/v1/service-designs/{number}/tasks") => {
+            (Some(ManageReference), Some(json!({"name": "t"})))
+        }
+        ("post", "/api/v1/service-designs/{number}/tasks/{id}/complete") => {
+            (Some(UpdateWorkItems), None)
+        }
         ("get", "/api/v1/users") => (Some(ReadDirectory), None),
         ("post", "/api/v1/users") => (
             Some(ManageUsers),

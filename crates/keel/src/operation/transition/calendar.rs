@@ -253,33 +253,47 @@ pub async fn feed(db: &Db, now: i64) -> AppResult<String> {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct FeedParams {
-    /// A calendar feed token (from `POST /api/v1/changes/calendar-feeds`).
-    pub token: String,
+    /// A calendar feed token (from `POST /api/v1/changes/calendar-feeds`); without one, the
+    /// caller's own session or bearer token is used (a download).
+    pub token: Option<String>,
+}
+
+/// The role of a feed token's owner, if the token is live.
+async fn feed_owner(db: &Db, token: &str) -> AppResult<Option<(Role, bool)>> {
+    let row: Option<(String, i64)> = db
+        .opt(
+            Q::new("SELECT u.role, u.disabled FROM calendar_feeds f JOIN users u ON u.id = f.user_id WHERE f.token_hash = $1 AND f.revoked_at IS NULL")
+                .bind(sha256_hex(token)),
+        )
+        .await?;
+    Ok(row.and_then(|(role, disabled)| role.parse().ok().map(|r| (r, disabled != 0))))
 }
 
 /// The forward schedule of change as iCalendar (RFC 5545), for calendar clients: authenticated
-/// by the feed token in the URL, since clients cannot send headers.
+/// by the feed token in the URL, since clients cannot send headers (or, for a download, by the
+/// caller's session or bearer token).
 #[utoipa::path(get, path = "/api/v1/changes/calendar.ics", tag = "changes", params(FeedParams),
     responses((status = 200, content_type = "text/calendar", body = String), (status = 401, body = Problem)))]
 pub async fn api_ics(
     State(st): State<AppState>,
+    parts: axum::http::request::Parts,
     ApiQuery(q): ApiQuery<FeedParams>,
 ) -> AppResult<Response> {
-    let row: Option<(i64, String, i64)> = st
-        .db
-        .opt(
-            Q::new("SELECT f.id, u.role, u.disabled FROM calendar_feeds f JOIN users u ON u.id = f.user_id WHERE f.token_hash = $1 AND f.revoked_at IS NULL")
-                .bind(sha256_hex(&q.token)),
-        )
-        .await?;
-    let Some((_, role, disabled)) = row else {
-        return Err(AppError::Unauthenticated);
+    let (role, disabled) = match &q.token {
+        Some(t) => feed_owner(&st.db, t)
+            .await?
+            .ok_or(AppError::Unauthenticated)?,
+        None => {
+            let p = crate::platform::auth::authenticate(&parts, &st)
+                .await?
+                .ok_or(AppError::Unauthenticated)?;
+            (p.role, false)
+        }
     };
     // The feed shows what its owner may read now: a disabled or demoted owner's feed stops.
-    let role: Role = role.parse().map_err(|_| AppError::Unauthenticated)?;
-    if disabled != 0 || !keel_core::access::allows(role, Action::ReadInternalItems) {
+    if disabled || !keel_core::access::allows(role, Action::ReadInternalItems) {
         return Err(AppError::Forbidden(
-            "this feed's owner may not read changes".into(),
+            "changes are for service-provider staff".into(),
         ));
     }
     let body = feed(&st.db, now_ms()).await?;
@@ -311,9 +325,15 @@ pub struct NewFeed {
     pub label: String,
 }
 
-pub async fn create_feed(db: &Db, p: &Principal, label: &str) -> AppResult<Feed> {
+/// A feed is a credential of its owner: staff who may hold tokens (not auditors, who change
+/// nothing) create and revoke their own.
+fn may_hold_feeds(p: &Principal) -> AppResult<()> {
     require_read(p, Kind::Change)?;
-    p.require(Action::OwnTokens)?;
+    p.require(Action::OwnTokens)
+}
+
+pub async fn create_feed(db: &Db, p: &Principal, label: &str) -> AppResult<Feed> {
+    may_hold_feeds(p)?;
     let label = Line::parse(label, 100).map_err(|e| AppError::invalid("label", e))?;
     let token = random_secret();
     let mut tx = db.begin().await?;
@@ -355,6 +375,7 @@ pub async fn list_feeds(db: &Db, user_id: i64) -> AppResult<Vec<Feed>> {
 }
 
 pub async fn revoke_feed(db: &Db, p: &Principal, id: i64) -> AppResult<()> {
+    may_hold_feeds(p)?;
     let mut tx = db.begin().await?;
     let n = tx
         .exec(
@@ -412,7 +433,6 @@ pub async fn api_revoke_feed(
     p: Principal,
     Path(id): Path<i64>,
 ) -> AppResult<StatusCode> {
-    require_read(&p, Kind::Change)?;
     revoke_feed(&st.db, &p, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

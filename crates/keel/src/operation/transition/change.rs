@@ -203,6 +203,7 @@ pub struct FixBody {
 /// service and affected CIs, and is linked as fixing it.
 pub async fn raise_fix(db: &Db, p: &Principal, number: &str, b: FixBody) -> AppResult<ItemRow> {
     require_read(p, Kind::Problem)?;
+    require_create(p, K)?;
     let problem = kernel::get(db, Kind::Problem, number, Scope::of(p)).await?;
     let input = NewItem {
         title: b
@@ -1037,6 +1038,8 @@ pub async fn api_add_task(
     Path(number): Path<String>,
     ApiJson(b): ApiJson<TaskTemplate>,
 ) -> AppResult<(StatusCode, Json<Task>)> {
+    require_read(&p, K)?;
+    p.require(Action::UpdateWorkItems)?;
     let item = kernel::get(&st.db, K, &number, Scope::All).await?;
     if !kernel_open(&item) {
         return Err(AppError::Conflict(format!("{number} is {}", item.state)));
