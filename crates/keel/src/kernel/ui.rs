@@ -357,6 +357,7 @@ struct Detail {
     tasks: Vec<crate::kernel::tasks::Task>,
     affected: Option<kernel::cis::Affected>,
     order: Option<crate::operation::portfolio::catalogue::OrderAnswers>,
+    change: Option<crate::operation::transition::ui::Panel>,
 }
 
 /// An SLA clock as the item page shows it.
@@ -484,7 +485,13 @@ async fn load_detail(
     } else {
         None
     };
+    let change = if k == Kind::Change {
+        Some(crate::operation::transition::ui::panel(st, &row).await?)
+    } else {
+        None
+    };
     Ok(Detail {
+        change,
         affected,
         order,
         approvals,
@@ -519,6 +526,8 @@ fn render_detail(
             details => detail_fields(k, &d.row.details_map()),
             major => d.major.as_ref().map(|m| V::from(Serde(m))),
             approvals => V::from(Serde(&d.approvals)), tasks => V::from(Serde(&d.tasks)), my_id => p.user_id,
+            approval_state => k.approval_moves().map(|m| m.0).unwrap_or_default(),
+            change => d.change.as_ref().map(|c| V::from(Serde(c))),
             affected => d.affected.as_ref().map(|a| V::from(Serde(a))),
             order => d.order.as_ref().map(|o| V::from(Serde(&crate::operation::portfolio::catalogue::render_answers(&o.form, &o.answers)))),
             order_offering => d.order.as_ref().map(|o| o.offering.clone()),
@@ -733,6 +742,15 @@ async fn raise_submit(
                 problem::raise_problem(&st.db, &p, &number, problem::RaiseProblem::default()).await
             }
             (Kind::Problem, "known-error") => problem::known_error_from(&st.db, &p, &number).await,
+            (Kind::Problem, "change") => {
+                crate::operation::transition::change::raise_fix(
+                    &st.db,
+                    &p,
+                    &number,
+                    Default::default(),
+                )
+                .await
+            }
             _ => Err(AppError::NotFound(format!("{target} from {number}"))),
         }
     }

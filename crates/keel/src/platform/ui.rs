@@ -80,6 +80,23 @@ const TEMPLATES: &[(&str, &str)] = &[
         "item_new.html",
         include_str!("../../templates/item_new.html"),
     ),
+    (
+        "change_panel.html",
+        include_str!("../../templates/change_panel.html"),
+    ),
+    (
+        "approvals.html",
+        include_str!("../../templates/approvals.html"),
+    ),
+    (
+        "change_calendar.html",
+        include_str!("../../templates/change_calendar.html"),
+    ),
+    (
+        "releases.html",
+        include_str!("../../templates/releases.html"),
+    ),
+    ("release.html", include_str!("../../templates/release.html")),
 ];
 
 const CSS: &str = include_str!("../../static/keel.css");

@@ -341,6 +341,7 @@ pub fn router(state: AppState) -> Router {
         .merge(operation::resolution::request_ui::type_routes())
         .merge(management::support::knowledge_ui::routes())
         .merge(operation::portfolio::ui::routes())
+        .merge(operation::transition::ui::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
