@@ -345,7 +345,7 @@ test('agent: incident list, navigation and screenshot', { timeout: TEST_TIMEOUT_
     assert.equal(new URL(page.url()).pathname, '/incidents');
     assert.equal(await text(page, 'main h1'), 'Incidents');
     const nav = await page.locator('nav[aria-label=Main] a').allTextContents();
-    assert.deepEqual(nav, ['Incidents', 'Requests', 'Assigned to me', 'My groups', 'Unassigned', 'Breaching soon', 'Breached', 'Problems', 'Known errors', 'Knowledge', 'Catalogue', 'Services', 'CMDB', 'Service levels', 'Notifications', 'New incident', 'New request']);
+    assert.deepEqual(nav, ['Incidents', 'Requests', 'Assigned to me', 'My groups', 'Unassigned', 'Breaching soon', 'Breached', 'Problems', 'Known errors', 'Changes', 'Change calendar', 'Releases', 'Approvals', 'Knowledge', 'Catalogue', 'Services', 'CMDB', 'Service levels', 'Notifications', 'New incident', 'New request']);
     assert.match(await text(page, 'header .who'), new RegExp(`${AGENT_NAME}\\s*\\(agent\\)`));
     const rows = await listRows(page);
     assert.equal(rows.length, 50, 'a full first page');
@@ -1529,5 +1529,131 @@ test('manager registers a licence asset against a CI; a bad cost is refused by f
     const rows = await texts(page, '#assets tbody tr');
     assert.equal(rows.length, 1);
     assert.match(rows[0], new RegExp(`Backup agent ${RUN}[\\s\\S]*12\\.50 EUR[\\s\\S]*licence[\\s\\S]*srv-db-01[\\s\\S]*0 of 5`));
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Change management (8.5.1) and releases (8.5.3)
+
+test('manager approves the waiting change from the approval inbox; the change is scheduled', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await asRole('manager', '/approvals', async (page) => {
+    assert.equal(await text(page, 'main h1'), 'Waiting for your approval');
+    assert.deepEqual(await unlabelledControls(page, 'main'), []);
+    const row = page.locator('#inbox tr', { hasText: 'Patch the mail server' });
+    assert.equal(await row.count(), 1, 'the CAB member sees the change waiting');
+    const number = (await row.locator('a').first().textContent()).trim();
+    // A rejection needs a reason: refused, still waiting.
+    await navigate(page, () => row.getByRole('button', { name: 'Reject' }).click());
+    assert.match(await flashText(page), /^Not done: comment/);
+    assert.equal(new URL(page.url()).pathname, `/changes/${number}`);
+    await page.goto('/approvals');
+    const again = page.locator('#inbox tr', { hasText: number });
+    await again.locator('input[name=comment]').fill('Fine outside the upgrade window');
+    await navigate(page, () => again.getByRole('button', { name: 'Approve' }).click());
+    assert.equal(await flashText(page), 'Approved.');
+    assert.equal(await fact(page, 'State'), 'scheduled');
+    assert.match(await text(page, '#approvals'), /Maya Manager \(CAB\): approved — Fine outside/);
+    // Its window still clashes with the ERP upgrade on the same database server.
+    assert.match(await text(page, '#clashes'), /Clashes with CHG-\d{6} Upgrade the ERP database/);
+    assert.equal((await texts(page, '#inbox tr')).length, 0);
+  });
+});
+
+test('agent raises a normal change, assesses its risk and schedules it; authorization asks the CAB', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await asRole('agent', '/changes/new', async (page) => {
+    assert.deepEqual(await unlabelledControls(page, 'main'), []);
+    await page.fill('#title', `Replace core switch ${RUN}`);
+    await page.selectOption('#d_change_type', 'normal');
+    await page.fill('#d_change_category', 'Infrastructure');
+    await navigate(page, () => page.getByRole('button', { name: 'Create' }).click());
+    const number = new URL(page.url()).pathname.match(/^\/changes\/(CHG-\d{6})$/)?.[1];
+    assert.ok(number, `landed on ${page.url()}`);
+    assert.equal(await text(page, '#risk'), 'Not assessed yet.');
+    // An affected CI brings the CMDB impact into the assessment.
+    await page.fill('#ci-add', 'core-sw-01');
+    await navigate(page, () => page.getByRole('button', { name: 'Add affected CI' }).click());
+    for (const [q, a] of [['complexity', 'complex'], ['testing', 'partially'], ['backout', 'difficult'], ['downtime', 'outage'], ['experience', 'occasionally']]) {
+      await page.selectOption(`#q-${q}`, a);
+    }
+    await navigate(page, () => page.getByRole('button', { name: 'Assess risk' }).click());
+    assert.match(await flashText(page), /^Risk assessed: (medium|high)\.$/);
+    assert.match(await text(page, '#impact'), /services .*Network/);
+    await page.fill('#planned-start', '2031-02-01T20:00');
+    await page.fill('#planned-end', '2031-02-01T19:00');
+    await navigate(page, () => page.getByRole('button', { name: 'Schedule' }).click());
+    assert.match(await flashText(page), /^Not done: planned_end/);
+    await page.fill('#planned-start', '2031-02-01T20:00');
+    await page.fill('#planned-end', '2031-02-01T23:00');
+    await navigate(page, () => page.getByRole('button', { name: 'Schedule' }).click());
+    assert.equal(await flashText(page), 'Scheduled.');
+    assert.match(await text(page, '#window'), /^Planned 2031-02-01 20:00 – 2031-02-01 23:00 UTC/);
+    // Authorization needs the backout plan: refused by field, then accepted.
+    await page.selectOption('#state', 'assess');
+    await navigate(page, () => page.getByRole('button', { name: 'Save' }).click());
+    await page.selectOption('#state', 'authorize');
+    const refused = await navigate(page, () => page.getByRole('button', { name: 'Save' }).click());
+    assert.equal(refused.status(), 422);
+    assert.match(await alertText(page), /implementation_plan/);
+    await page.fill('#d_implementation_plan', 'Swap the chassis in the maintenance window.');
+    await page.fill('#d_backout_plan', 'Re-cable the old chassis.');
+    await page.selectOption('#state', 'authorize');
+    await navigate(page, () => page.getByRole('button', { name: 'Save' }).click());
+    assert.equal(await fact(page, 'State'), 'authorize');
+    const approvals = await texts(page, '#approvals li');
+    assert.ok(approvals.some((a) => /Maya Manager \(CAB\): pending/.test(a)), approvals.join(' | '));
+    assert.equal(await page.getByRole('button', { name: 'Approve' }).count(), 0, 'the agent is no CAB member');
+  });
+});
+
+test('manager reads the change calendar: clashes highlighted, month view, a feed address', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await asRole('manager', '/changes/CHG-000001', async (page) => {
+    const day = (await text(page, '#window')).match(/^Planned (\d{4}-\d{2}-\d{2})/)?.[1];
+    assert.ok(day, 'the demo upgrade is scheduled');
+    await page.goto(`/changes/calendar?date=${day}`);
+    assert.match(await text(page, 'main h1'), /^Change calendar · Week of/);
+    assert.match(await text(page, '#clash-count'), /^2 change\(s\) clash/);
+    const cell = page.locator(`.day[data-date="${day}"]`);
+    assert.equal(await cell.locator('li.change-entry.clash').count(), 2, 'both clashing changes are marked');
+    assert.match(await cell.textContent(), /CHG-000001 20:00–23:00 Upgrade the ERP database/);
+    await navigate(page, () => page.getByRole('link', { name: 'Month', exact: true }).click());
+    assert.equal(await page.locator('.calendar-month .day').count() % 7, 0, 'whole weeks');
+    assert.ok(await page.locator('.day.blackout').count() > 0, 'the quarter-end blackout shows');
+    await page.fill('#feed-label', 'Phone');
+    await navigate(page, () => page.getByRole('button', { name: 'Create feed address' }).click());
+    const url = (await flashText(page)).match(/(\/api\/v1\/changes\/calendar\.ics\?token=[0-9a-f]+)/)?.[1];
+    assert.ok(url, 'the feed address is shown once');
+    // A calendar client fetches it without any session.
+    const anon = await newPage();
+    try {
+      const r = await anon.request.get(url);
+      assert.equal(r.status(), 200);
+      assert.match(r.headers()['content-type'], /^text\/calendar/);
+      assert.match(await r.text(), /BEGIN:VEVENT\r\nUID:CHG-000001@keel/);
+    } finally {
+      await anon.context().close();
+    }
+  });
+});
+
+test('agent takes the demo release through acceptance and a successful deployment', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await asRole('agent', '/releases', async (page) => {
+    assert.deepEqual(await unlabelledControls(page, 'main'), []);
+    await navigate(page, () => page.getByRole('link', { name: 'REL-000001' }).click());
+    assert.match(await text(page, '#release-changes'), /CHG-000001 Upgrade the ERP database/);
+    // Deploying before acceptance is refused.
+    await navigate(page, () => page.getByRole('button', { name: 'Succeeded' }).click());
+    assert.match(await flashText(page), /^Not done: .*accepted before it is deployed/);
+    await page.selectOption('#rel-state', 'built');
+    await navigate(page, () => page.getByRole('button', { name: 'Move' }).click());
+    await page.fill('#acc-notes', 'UAT signed off by Finance');
+    await page.selectOption('#rel-state', 'accepted');
+    await navigate(page, () => page.getByRole('button', { name: 'Move' }).click());
+    assert.equal(await text(page, '#release-state'), 'accepted');
+    await navigate(page, () => page.getByRole('button', { name: 'Succeeded' }).click());
+    assert.match(await flashText(page), /is deployed\.$/);
+    assert.match(await text(page, '#deployments tbody tr'), /succeeded/);
+  });
+  await asRole('requester', '/releases', async (page) => {
+    assert.equal(await page.locator('#releases').count(), 0, 'releases are staff records');
   });
 });
