@@ -153,7 +153,7 @@ async fn normal_change(app: &App, s: &Setup, title: &str) -> String {
 db_test!(
     normal_change_is_assessed_authorized_scheduled_implemented_and_closed,
     |app| {
-        let s = setup(&app).await;
+        let s = setup(app).await;
         // A change names its type.
         let r = app
             .post("agent", "/api/v1/changes", json!({"title": "Upgrade"}))
@@ -170,7 +170,7 @@ db_test!(
             .status,
             StatusCode::FORBIDDEN
         );
-        let n = normal_change(&app, &s, "Upgrade the payroll database").await;
+        let n = normal_change(app, &s, "Upgrade the payroll database").await;
         assert!(n.starts_with("CHG-"), "{n}");
         let base = format!("/api/v1/changes/{n}");
         // The CI it changes, and what it does to it: checked now, applied on successful closure.
@@ -199,7 +199,7 @@ db_test!(
             .patch("agent", &base, json!({"state": "scheduled"}))
             .await;
         assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
-        moved(&app, "agent", &n, json!({"state": "assess"})).await;
+        moved(app, "agent", &n, json!({"state": "assess"})).await;
         // Authorization needs the plans, including the backout plan, and the risk.
         let r = app
             .patch("agent", &base, json!({"state": "authorize"}))
@@ -207,7 +207,7 @@ db_test!(
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(r.body["field"], "details.implementation_plan", "{}", r.body);
         moved(
-        &app,
+        app,
         "agent",
         &n,
         json!({"details": {"implementation_plan": "pg_upgrade", "backout_plan": "restore snapshot"}}),
@@ -218,7 +218,7 @@ db_test!(
             .await;
         assert_eq!(r.body["field"], "risk", "{}", r.body);
         let r = put(
-            &app,
+            app,
             "agent",
             &format!("{base}/risk"),
             json!({"answers": {"complexity": "simple"}}),
@@ -226,7 +226,7 @@ db_test!(
         .await;
         assert_eq!(r.body["field"], "answers.testing", "{}", r.body);
         let r = put(
-            &app,
+            app,
             "agent",
             &format!("{base}/risk"),
             json!({"answers": low()}),
@@ -238,7 +238,7 @@ db_test!(
         assert_eq!(r.body["score"], 4, "{}", r.body);
         assert_eq!(r.body["level"], "low");
         assert_eq!(r.body["controlled_cis"], json!([s.server]));
-        moved(&app, "agent", &n, json!({"state": "authorize"})).await;
+        moved(app, "agent", &n, json!({"state": "authorize"})).await;
         // The CAB's members were asked (not the agent who raised it) and told through the outbox.
         let approvals = app.get("agent", &format!("{base}/approvals")).await.body;
         let approvers: Vec<i64> = approvals
@@ -316,7 +316,7 @@ db_test!(
             .await;
         assert_eq!(r.body["field"], "planned_start", "{}", r.body);
         let r = put(
-            &app,
+            app,
             "agent",
             &format!("{base}/schedule"),
             json!({"planned_start": "2030-01-10T20:00:00Z", "planned_end": "2030-01-10T19:00:00Z"}),
@@ -324,7 +324,7 @@ db_test!(
         .await;
         assert_eq!(r.body["field"], "planned_end");
         let r = put(
-            &app,
+            app,
             "agent",
             &format!("{base}/schedule"),
             json!({"planned_start": "2030-01-10T20:00:00Z", "planned_end": "2030-01-10T22:00:00Z"}),
@@ -341,7 +341,7 @@ db_test!(
             .await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
         let task = r.body["id"].as_i64().expect("task");
-        moved(&app, "agent", &n, json!({"state": "implement"})).await;
+        moved(app, "agent", &n, json!({"state": "implement"})).await;
         // A successful outcome needs the tasks done.
         let r = app
             .patch(
@@ -362,7 +362,7 @@ db_test!(
         let r = app.patch("agent", &base, json!({"state": "review"})).await;
         assert_eq!(r.body["field"], "details.outcome", "{}", r.body);
         moved(
-            &app,
+            app,
             "agent",
             &n,
             json!({"state": "review", "details": {"outcome": "successful"}}),
@@ -374,7 +374,7 @@ db_test!(
             .await
             .body;
         assert_eq!(ci["attributes"]["os"], "Debian 12");
-        moved(&app, "agent", &n, json!({"state": "closed"})).await;
+        moved(app, "agent", &n, json!({"state": "closed"})).await;
         let ci = app
             .get("agent", &format!("/api/v1/cis/{}", s.server))
             .await
@@ -442,7 +442,7 @@ db_test!(
 );
 
 db_test!(standard_changes_come_pre_authorized_from_templates, |app| {
-    let s = setup(&app).await;
+    let s = setup(app).await;
     let r = app
         .post(
             "manager",
@@ -452,7 +452,7 @@ db_test!(standard_changes_come_pre_authorized_from_templates, |app| {
         .await;
     assert_eq!(r.body["field"], "implementation_plan");
     let t = created(
-        &app,
+        app,
         "manager",
         "/api/v1/change-templates",
         json!({"name": "Restart web tier", "implementation_plan": "systemctl restart", "backout_plan": "none needed",
@@ -470,7 +470,7 @@ db_test!(standard_changes_come_pre_authorized_from_templates, |app| {
         .await;
     assert_eq!(r.body["field"], "details.template", "{}", r.body);
     let c = created(
-        &app,
+        app,
         "agent",
         "/api/v1/changes",
         json!({"title": "Restart web tier tonight", "details": {"change_type": "standard", "template": t.to_string()}}),
@@ -489,15 +489,15 @@ db_test!(standard_changes_come_pre_authorized_from_templates, |app| {
         .body;
     assert_eq!(risk["level"], "low");
     put(
-        &app,
+        app,
         "agent",
         &format!("/api/v1/changes/{n}/schedule"),
         json!({"planned_start": "2030-02-01T01:00:00Z", "planned_end": "2030-02-01T02:00:00Z"}),
     )
     .await;
     // No approval: straight to scheduled, then implementation opens its tasks.
-    moved(&app, "agent", &n, json!({"state": "scheduled"})).await;
-    moved(&app, "agent", &n, json!({"state": "implement"})).await;
+    moved(app, "agent", &n, json!({"state": "scheduled"})).await;
+    moved(app, "agent", &n, json!({"state": "implement"})).await;
     let tasks = app
         .get("agent", &format!("/api/v1/changes/{n}/tasks"))
         .await
@@ -514,7 +514,7 @@ db_test!(standard_changes_come_pre_authorized_from_templates, |app| {
     // A failed change is backed out: its open tasks are cancelled, and it closes only after
     // the post-implementation review.
     moved(
-        &app,
+        app,
         "agent",
         &n,
         json!({"state": "review", "details": {"outcome": "backed_out"}}),
@@ -529,7 +529,7 @@ db_test!(standard_changes_come_pre_authorized_from_templates, |app| {
         .await;
     assert_eq!(r.body["field"], "details.review_notes", "{}", r.body);
     moved(
-        &app,
+        app,
         "agent",
         &n,
         json!({"state": "closed", "details": {"review_notes": "restart hung; vendor case opened"}}),
@@ -541,9 +541,9 @@ db_test!(standard_changes_come_pre_authorized_from_templates, |app| {
 });
 
 db_test!(conflicts_blackouts_calendar_and_ical_feed, |app| {
-    let s = setup(&app).await;
-    let a = normal_change(&app, &s, "Patch the database").await;
-    let b = normal_change(&app, &s, "Resize the database disk").await;
+    let s = setup(app).await;
+    let a = normal_change(app, &s, "Patch the database").await;
+    let b = normal_change(app, &s, "Resize the database disk").await;
     for n in [&a, &b] {
         let r = app
             .post(
@@ -555,14 +555,14 @@ db_test!(conflicts_blackouts_calendar_and_ical_feed, |app| {
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     }
     put(
-        &app,
+        app,
         "agent",
         &format!("/api/v1/changes/{a}/schedule"),
         json!({"planned_start": "2030-03-01T20:00:00Z", "planned_end": "2030-03-01T23:00:00Z"}),
     )
     .await;
     let r = put(
-        &app,
+        app,
         "agent",
         &format!("/api/v1/changes/{b}/schedule"),
         json!({"planned_start": "2030-03-01T22:00:00Z", "planned_end": "2030-03-02T01:00:00Z"}),
@@ -591,7 +591,7 @@ db_test!(conflicts_blackouts_calendar_and_ical_feed, |app| {
         .await;
     assert_eq!(r.body["field"], "ends_at");
     let r = put(
-        &app,
+        app,
         "agent",
         &format!("/api/v1/changes/{b}/schedule"),
         json!({"planned_start": "2030-03-26T10:00:00Z", "planned_end": "2030-03-26T11:00:00Z"}),
@@ -608,11 +608,11 @@ db_test!(conflicts_blackouts_calendar_and_ical_feed, |app| {
         .post("agent", "/api/v1/changes", json!({"title": "Hotfix", "service_id": s.service, "details": {"change_type": "emergency"}}))
         .await;
     assert_eq!(r.body["field"], "details.emergency_reason");
-    let e = created(&app, "agent", "/api/v1/changes",
+    let e = created(app, "agent", "/api/v1/changes",
         json!({"title": "Hotfix payroll", "service_id": s.service, "details": {"change_type": "emergency", "emergency_reason": "payroll down"}})).await;
     let e = e["number"].as_str().expect("n").to_string();
     let r = put(
-        &app,
+        app,
         "agent",
         &format!("/api/v1/changes/{e}/schedule"),
         json!({"planned_start": "2030-03-26T10:00:00Z", "planned_end": "2030-03-26T11:00:00Z"}),
@@ -621,15 +621,15 @@ db_test!(conflicts_blackouts_calendar_and_ical_feed, |app| {
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.body["blackouts"][0]["name"], "Payroll run");
     // The emergency goes to the emergency CAB.
-    moved(&app, "agent", &e, json!({"state": "assess", "details": {"implementation_plan": "patch", "backout_plan": "revert"}})).await;
+    moved(app, "agent", &e, json!({"state": "assess", "details": {"implementation_plan": "patch", "backout_plan": "revert"}})).await;
     put(
-        &app,
+        app,
         "agent",
         &format!("/api/v1/changes/{e}/risk"),
         json!({"answers": low()}),
     )
     .await;
-    moved(&app, "agent", &e, json!({"state": "authorize"})).await;
+    moved(app, "agent", &e, json!({"state": "authorize"})).await;
     let ap = app
         .get("admin", &format!("/api/v1/changes/{e}/approvals"))
         .await
@@ -673,7 +673,7 @@ db_test!(conflicts_blackouts_calendar_and_ical_feed, |app| {
         StatusCode::FORBIDDEN
     );
     let feed = created(
-        &app,
+        app,
         "manager",
         "/api/v1/changes/calendar-feeds",
         json!({"label": "Phone"}),
@@ -741,8 +741,8 @@ db_test!(conflicts_blackouts_calendar_and_ical_feed, |app| {
 db_test!(
     releases_are_accepted_before_deployment_and_failures_open_an_analysis,
     |app| {
-        let s = setup(&app).await;
-        let c1 = normal_change(&app, &s, "Payroll 2.4").await;
+        let s = setup(app).await;
+        let c1 = normal_change(app, &s, "Payroll 2.4").await;
         let r = app
             .post(
                 "agent",
@@ -751,7 +751,7 @@ db_test!(
             )
             .await;
         assert_eq!(r.body["field"], "kind");
-        let rel = created(&app, "agent", "/api/v1/releases",
+        let rel = created(app, "agent", "/api/v1/releases",
         json!({"name": "Payroll 2.4", "kind": "major", "planned_at": "2030-04-01", "changes": [c1]})).await;
         let n = rel["number"].as_str().expect("n").to_string();
         assert!(n.starts_with("REL-"));
@@ -763,7 +763,7 @@ db_test!(
         assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
         // The release policy: majors at most every 90 days.
         let second = created(
-            &app,
+            app,
             "agent",
             "/api/v1/releases",
             json!({"name": "Payroll 2.5", "kind": "major", "planned_at": "2030-05-01"}),
@@ -871,14 +871,14 @@ db_test!(
 
 db_test!(service_design_acceptance_takes_the_service_live, |app| {
     let svc = created(
-        &app,
+        app,
         "manager",
         "/api/v1/services",
         json!({"name": "Video calls", "stage": "pipeline"}),
     )
     .await;
     let sid = svc["id"].as_i64().expect("id");
-    let d = created(&app, "manager", "/api/v1/service-designs",
+    let d = created(app, "manager", "/api/v1/service-designs",
         json!({"service_id": sid, "title": "Video calls v1", "resources": "2 SFU servers", "capabilities": "100 participants",
                "service_levels": "99.5% in business hours", "dependencies": "Network", "transition_plan": "pilot with IT"})).await;
     let n = d["number"].as_str().expect("n").to_string();
@@ -960,7 +960,7 @@ db_test!(service_design_acceptance_takes_the_service_live, |app| {
 
 db_test!(a_problem_is_fixed_by_a_change, |app| {
     let p = created(
-        &app,
+        app,
         "agent",
         "/api/v1/problems",
         json!({"title": "Disk fills up"}),

@@ -391,13 +391,11 @@ pub async fn on_move(
                 )));
             }
         }
-        "scheduled" => {
-            if approvals::standing(tx, before.id).await? != Some(Outcome::Approved) {
-                return Err(AppError::Conflict(format!(
-                    "{} is not authorized yet",
-                    before.number
-                )));
-            }
+        "scheduled" if approvals::standing(tx, before.id).await? != Some(Outcome::Approved) => {
+            return Err(AppError::Conflict(format!(
+                "{} is not authorized yet",
+                before.number
+            )));
         }
         "implement" => {
             let (Some(start), Some(end)) = (plan.planned_start, plan.planned_end) else {

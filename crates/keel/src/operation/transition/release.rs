@@ -111,11 +111,22 @@ async fn row_tx(tx: &mut Tx, number: &str) -> AppResult<Row> {
         .ok_or_else(|| AppError::NotFound(format!("release {number}")))
 }
 
+type DeploymentRow = (
+    i64,
+    String,
+    i64,
+    i64,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+);
+
 async fn view(db: &Db, r: Row) -> AppResult<Release> {
     let changes: Vec<ReleaseChange> = db
         .all(Q::new("SELECT w.number, w.title, w.state, w.details FROM release_changes rc JOIN work_items w ON w.id = rc.item_id WHERE rc.release_id = $1 ORDER BY w.number").bind(r.id))
         .await?;
-    let deps: Vec<(i64, String, i64, i64, String, Option<String>, Option<String>, Option<i64>)> = db
+    let deps: Vec<DeploymentRow> = db
         .all(Q::new("SELECT d.id, d.environment, d.planned_start, d.planned_end, d.state, d.notes, u.name, d.done_at FROM deployments d LEFT JOIN users u ON u.id = d.done_by WHERE d.release_id = $1 ORDER BY d.planned_start, d.id").bind(r.id))
         .await?;
     let cis: Vec<(i64, i64, String, String, Option<i64>)> = db
@@ -623,11 +634,10 @@ pub async fn record_outcome(
         .await?;
     let (dstate, env) = current
         .ok_or_else(|| AppError::NotFound(format!("deployment {deployment} of {number}")))?;
-    let allowed = match (dstate.as_str(), b.state.as_str()) {
-        ("planned", "succeeded" | "failed") => true,
-        ("failed" | "succeeded", "rolled_back") => true,
-        _ => false,
-    };
+    let allowed = matches!(
+        (dstate.as_str(), b.state.as_str()),
+        ("planned", "succeeded" | "failed") | ("failed" | "succeeded", "rolled_back")
+    );
     if !allowed {
         return Err(AppError::Conflict(format!(
             "deployment {deployment} is {dstate}; it cannot become {}",
