@@ -1657,3 +1657,14 @@ test('agent takes the demo release through acceptance and a successful deploymen
     assert.equal(await page.locator('#releases').count(), 0, 'releases are staff records');
   });
 });
+
+test('manager: a service page lists its scheduled changes, clashes marked', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await asRole('manager', '/services', async (page) => {
+    await navigate(page, () => page.locator('#services').getByRole('link', { name: 'ERP', exact: true }).click());
+    const changes = await texts(page, '#service-changes li');
+    assert.ok(changes.some((c) => /Upgrade the ERP database .*clashes with CHG-\d{6}/.test(c)), changes.join(' | '));
+  });
+  await asRole('requester', '/catalogue', async (page) => {
+    assert.equal(await page.locator('#service-changes').count(), 0);
+  });
+});

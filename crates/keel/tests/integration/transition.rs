@@ -652,6 +652,44 @@ db_test!(conflicts_blackouts_calendar_and_ical_feed, |app| {
     );
     assert_eq!(cal.body["changes"][0]["clashes"], json!([b.clone()]));
     assert_eq!(cal.body["blackouts"][0]["name"], "Payroll run");
+    // One service's forward schedule (its own and its CIs' changes).
+    let other_service = created(app, "manager", "/api/v1/services", json!({"name": "Print"})).await
+        ["id"]
+        .as_i64()
+        .expect("id");
+    let mine = app
+        .get(
+            "manager",
+            &format!(
+                "/api/v1/changes/calendar?from=2030-03-01&to=2030-04-01&service_id={}",
+                s.service
+            ),
+        )
+        .await;
+    assert_eq!(
+        mine.body["changes"].as_array().expect("c").len(),
+        3,
+        "{}",
+        mine.body
+    );
+    let none = app
+        .get(
+            "manager",
+            &format!(
+                "/api/v1/changes/calendar?from=2030-03-01&to=2030-04-01&service_id={other_service}"
+            ),
+        )
+        .await;
+    assert!(
+        none.body["changes"].as_array().expect("c").is_empty(),
+        "{}",
+        none.body
+    );
+    assert!(
+        none.body["blackouts"].as_array().expect("b").is_empty(),
+        "{}",
+        none.body
+    );
     assert_eq!(
         app.get(
             "manager",

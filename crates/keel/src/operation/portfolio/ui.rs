@@ -626,13 +626,21 @@ async fn service_page(
         } else {
             vec![]
         };
-        Ok::<_, AppError>((s, cis, open, offerings, staff))
+        // The forward schedule of change for this service (8.5.1), for staff.
+        let changes = if p.can(Action::ReadInternalItems) {
+            let now = crate::platform::db::now_ms();
+            crate::operation::transition::calendar::calendar(&st.db, now - 86_400_000, now + 366 * 86_400_000, Some(id)).await?.changes
+        } else {
+            vec![]
+        };
+        Ok::<_, AppError>((s, cis, open, offerings, staff, changes))
     }
     .await;
     match r {
-        Ok((s, cis, open, offerings, staff)) => clear_flash(st.ui.render(
+        Ok((s, cis, open, offerings, staff, changes)) => clear_flash(st.ui.render(
             "service.html",
             context! { me => viewer(&p), flash => flash(&headers), s => V::from(Serde(&s)), cis => V::from(Serde(&cis)),
+                       changes => V::from(Serde(&changes)), show_changes => p.can(Action::ReadInternalItems),
                        incidents => V::from(Serde(&open)), offerings => V::from(Serde(&offerings)), staff => V::from(Serde(&staff)),
                        can_manage => p.can(Action::ManageReference), stages => V::from(Serde(keel_core::operation::portfolio::service::STAGES)) },
         )),

@@ -148,45 +148,54 @@ pub struct Calendar {
 
 /// The calendar of `[from, to)`, conflicts marked. Clashes are looked for among every change
 /// overlapping the period, so an entry near the edge still shows its clash.
-pub async fn calendar(db: &Db, from: i64, to: i64) -> AppResult<Calendar> {
+pub async fn calendar(db: &Db, from: i64, to: i64, service: Option<i64>) -> AppResult<Calendar> {
     let list = entries(db, from, to).await?;
     let windows: Vec<Window> = list.iter().map(|e| e.window.clone()).collect();
     let rows: Vec<BlackoutRow> = db.all(blackouts_between(from, to)).await?;
     let bl = blackouts(&rows);
-    let number_of = |id: i64| {
-        list.iter()
-            .find(|e| e.window.id == id)
-            .map(|e| e.number.clone())
-            .unwrap_or_default()
-    };
-    let changes = list
-        .iter()
-        .map(|e| CalendarEntry {
-            number: e.number.clone(),
-            title: e.title.clone(),
-            state: e.state.clone(),
-            change_type: e.change_type.clone(),
-            planned_start: iso(e.window.start),
-            planned_end: iso(e.window.end),
-            start_ms: e.window.start,
-            end_ms: e.window.end,
-            clashes: clashes(&e.window, &windows)
-                .into_iter()
-                .map(|c| number_of(c.other))
-                .collect(),
-            blackouts: if e.change_type == "emergency" {
-                vec![]
-            } else {
-                blackouts_hit(&e.window, &bl)
-            },
-        })
-        .collect();
+    // With a service, clashes still count every change; the listing keeps the service's own.
+    let wanted = |services: &[i64]| service.is_none_or(|s| services.contains(&s));
     Ok(Calendar {
         from: iso(from),
         to: iso(to),
-        changes,
-        blackouts: rows.iter().map(blackout_view).collect(),
+        changes: list
+            .iter()
+            .filter(|e| wanted(&e.window.services))
+            .map(|e| entry(e, &windows, &list, &bl))
+            .collect(),
+        blackouts: rows
+            .iter()
+            .filter(|r| r.5.is_none_or(|x| wanted(&[x])))
+            .map(blackout_view)
+            .collect(),
     })
+}
+
+fn entry(e: &Entry, windows: &[Window], named: &[Entry], bl: &[Blackout]) -> CalendarEntry {
+    CalendarEntry {
+        number: e.number.clone(),
+        title: e.title.clone(),
+        state: e.state.clone(),
+        change_type: e.change_type.clone(),
+        planned_start: iso(e.window.start),
+        planned_end: iso(e.window.end),
+        start_ms: e.window.start,
+        end_ms: e.window.end,
+        clashes: clashes(&e.window, windows)
+            .into_iter()
+            .filter_map(|c| {
+                named
+                    .iter()
+                    .find(|x| x.window.id == c.other)
+                    .map(|x| x.number.clone())
+            })
+            .collect(),
+        blackouts: if e.change_type == "emergency" {
+            vec![]
+        } else {
+            blackouts_hit(&e.window, bl)
+        },
+    }
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -196,6 +205,8 @@ pub struct CalendarParams {
     pub from: Option<String>,
     /// End, exclusive; default 31 days after `from`. At most 400 days.
     pub to: Option<String>,
+    /// Only changes touching this service (itself or through their CIs).
+    pub service_id: Option<i64>,
 }
 
 /// Planned changes in a period, with clashes and blackouts (the change calendar).
@@ -221,7 +232,7 @@ pub async fn api_calendar(
     if to - from > 400 * 86_400_000 {
         return Err(AppError::invalid("to", "at most 400 days after `from`"));
     }
-    Ok(Json(calendar(&st.db, from, to).await?))
+    Ok(Json(calendar(&st.db, from, to, q.service_id).await?))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -320,7 +320,7 @@ async fn calendar_page(
         };
         let from = ms(start)?;
         let to = from + i64::from(days) * 86_400_000;
-        let cal = calendar::calendar(&st.db, from, to).await?;
+        let cal = calendar::calendar(&st.db, from, to, None).await?;
         let mut grid = vec![];
         for i in 0..days {
             let d = start.checked_add(i64::from(i).days()).map_err(|e| AppError::Internal(e.into()))?;
