@@ -104,6 +104,16 @@ impl Kind {
         }
     }
 
+    /// Details fixed once an item is raised: what it was raised as decides its approvals and
+    /// its path (a standard change's pre-authorization, a request's approvers).
+    pub fn fixed_details(self) -> &'static [&'static str] {
+        match self {
+            Kind::Request => &["request_type"],
+            Kind::Change => &["change_type", "template"],
+            _ => &[],
+        }
+    }
+
     /// Where an item moves when its last task is done, for kinds that finish with their tasks.
     pub fn when_tasks_done(self) -> Option<&'static str> {
         match self {

@@ -1145,8 +1145,20 @@ pub async fn update(
         };
     }
     if let Some(changes) = &patch.details {
-        let d = details::apply(kind.details(), &before.details_map(), changes)
+        let old = before.details_map();
+        let d = details::apply(kind.details(), &old, changes)
             .map_err(|e| AppError::invalid(&e.field, e.detail))?;
+        // What the item was raised as (a request's type, a change's type and template) stays.
+        if let Some(f) = kind
+            .fixed_details()
+            .iter()
+            .find(|f| d.get(**f) != old.get(**f))
+        {
+            return Err(AppError::invalid(
+                &format!("details.{f}"),
+                "fixed once the item is raised; raise a new one instead",
+            ));
+        }
         after.details = Value::Object(d).to_string();
     }
     let now = now_ms();

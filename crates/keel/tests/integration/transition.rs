@@ -199,6 +199,15 @@ db_test!(
             .patch("agent", &base, json!({"state": "scheduled"}))
             .await;
         assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+        // What it was raised as stays: a normal change does not become a pre-authorized one.
+        let r = app
+            .patch(
+                "agent",
+                &base,
+                json!({"details": {"change_type": "standard"}}),
+            )
+            .await;
+        assert_eq!(r.body["field"], "details.change_type", "{}", r.body);
         moved(app, "agent", &n, json!({"state": "assess"})).await;
         // Authorization needs the plans, including the backout plan, and the risk.
         let r = app
