@@ -105,45 +105,21 @@ impl GraphCache {
         self.loaded.load(std::sync::atomic::Ordering::Acquire)
     }
 
-    fn snapshot(&self) -> std::sync::RwLockReadGuard<'_, Snapshot> {
-        match self.snap.read() {
+    /// Run `f` over the graph as of the database's current revision (or later).
+    pub async fn read<R>(&self, db: &Db, f: impl FnOnce(&Snapshot) -> R) -> AppResult<R> {
+        self.refresh(db).await?;
+        let g = match self.snap.read() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
-        }
+        };
+        Ok(f(&g))
     }
 
-    /// Run `f` over the graph as of the database's current revision (or later).
-    ///
-    /// On PostgreSQL the revision is a network round trip, so it is asked for on another task
-    /// while `f` runs over the snapshot at hand; the answer stands when that snapshot was at
-    /// least at the revision read (the usual case), else the graph catches up and `f` runs
-    /// again. Either way the answer reflects every CMDB write committed before the call.
-    pub async fn read<R>(&self, db: &Db, f: impl Fn(&Snapshot) -> R) -> AppResult<R> {
-        if db.backend() == crate::platform::db::Backend::Postgres && self.is_loaded() {
-            let asked = {
-                let db = db.clone();
-                tokio::spawn(async move { current_revision(&db).await })
-            };
-            let (seen, out) = {
-                let g = self.snapshot();
-                (g.revision, f(&g))
-            };
-            let rev = asked.await.map_err(|e| {
-                crate::platform::error::AppError::Internal(anyhow::anyhow!("revision task: {e}"))
-            })??;
-            if seen >= rev {
-                return Ok(out);
-            }
-            self.refresh_to(db, rev).await?;
-        } else {
-            let rev = current_revision(db).await?;
-            self.refresh_to(db, rev).await?;
-        }
-        Ok(f(&self.snapshot()))
-    }
-
-    /// Bring the snapshot to revision `rev` at least.
-    async fn refresh_to(&self, db: &Db, rev: i64) -> AppResult<()> {
+    async fn refresh(&self, db: &Db) -> AppResult<()> {
+        let rev = db
+            .opt_point::<Revision>(Q::new("SELECT revision FROM cmdb_state WHERE id = 1"))
+            .await?
+            .map_or(0, |r| r.revision);
         if self.is_loaded() && self.revision() >= rev {
             return Ok(());
         }
@@ -168,13 +144,6 @@ impl GraphCache {
             .store(true, std::sync::atomic::Ordering::Release);
         Ok(())
     }
-}
-
-async fn current_revision(db: &Db) -> AppResult<i64> {
-    Ok(db
-        .opt_point::<Revision>(Q::new("SELECT revision FROM cmdb_state WHERE id = 1"))
-        .await?
-        .map_or(0, |r| r.revision))
 }
 
 /// The CMDB's revision, read on the hot path of every impact query (a point read on SQLite).
