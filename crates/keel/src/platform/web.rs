@@ -342,6 +342,7 @@ pub fn router(state: AppState) -> Router {
         .merge(management::support::knowledge_ui::routes())
         .merge(operation::portfolio::ui::routes())
         .merge(operation::transition::ui::routes())
+        .merge(operation::transition::ui::design_routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn_with_state(state.clone(), observe))

@@ -600,3 +600,228 @@ async fn outcome_submit(
     .await;
     back(&st, &p, &format!("/releases/{number}"), r)
 }
+
+// ---------------------------------------------------------------------------------------------
+// Service designs (8.5.2)
+
+pub fn design_routes() -> Router<AppState> {
+    Router::new()
+        .route("/service-designs", get(designs_page).post(design_submit))
+        .route(
+            "/service-designs/{number}",
+            get(design_page).post(design_update_submit),
+        )
+        .route(
+            "/service-designs/{number}/criteria/{id}",
+            post(criterion_submit),
+        )
+        .route("/service-designs/{number}/tasks", post(design_task_submit))
+        .route(
+            "/service-designs/{number}/tasks/{id}/complete",
+            post(design_task_done_submit),
+        )
+}
+
+async fn designs_page(
+    State(st): State<AppState>,
+    WebUser(p): WebUser,
+    headers: HeaderMap,
+) -> Response {
+    let r = async {
+        p.require(Action::ReadInternalItems)?;
+        Ok::<_, AppError>((
+            super::design::list(&st.db).await?,
+            crate::directory::list_named(&st.db, "services").await?,
+        ))
+    }
+    .await;
+    match r {
+        Ok((designs, services)) => clear_flash(st.ui.render(
+            "designs.html",
+            context! {
+                me => viewer(&p), flash => flash(&headers), designs => V::from(Serde(&designs)),
+                services => V::from(Serde(&services)), can_manage => p.can(Action::ManageReference),
+            },
+        )),
+        Err(e) => page_error(&st, Some(&p), e),
+    }
+}
+
+fn lines(text: Option<&String>) -> Vec<String> {
+    text.map(|t| {
+        t.lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(String::from)
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+async fn design_submit(State(st): State<AppState>, WebUser(p): WebUser, raw: RawForm) -> Response {
+    let f = fields(&raw);
+    let r = async {
+        csrf(&p, &f)?;
+        let service = f
+            .get("service_id")
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| AppError::invalid("service_id", "choose the service"))?;
+        super::design::create(
+            &st.db,
+            &p,
+            super::design::DesignBody {
+                service_id: Some(service),
+                title: f.get("title").cloned(),
+                resources: f.get("resources").cloned(),
+                capabilities: f.get("capabilities").cloned(),
+                service_levels: f.get("service_levels").cloned(),
+                dependencies: f.get("dependencies").cloned(),
+                transition_plan: f.get("transition_plan").cloned(),
+                acceptance_criteria: lines(f.get("acceptance_criteria")),
+                ..Default::default()
+            },
+        )
+        .await
+    }
+    .await;
+    match r {
+        Ok(d) => redirect_with_flash(
+            &format!("/service-designs/{}", d.number),
+            &format!("{} recorded.", d.number),
+        ),
+        Err(e @ (AppError::Invalid { .. } | AppError::Conflict(_))) => {
+            redirect_with_flash("/service-designs", &format!("Not recorded: {e}"))
+        }
+        Err(e) => page_error(&st, Some(&p), e),
+    }
+}
+
+async fn design_page(
+    State(st): State<AppState>,
+    WebUser(p): WebUser,
+    headers: HeaderMap,
+    Path(number): Path<String>,
+) -> Response {
+    let r = async {
+        p.require(Action::ReadInternalItems)?;
+        Ok::<_, AppError>((
+            super::design::get(&st.db, &number).await?,
+            crate::directory::list_users(&st.db).await?,
+        ))
+    }
+    .await;
+    match r {
+        Ok((d, users)) => {
+            let staff: Vec<_> = users
+                .into_iter()
+                .filter(|u| !matches!(u.role.as_str(), "requester" | "auditor") && u.disabled == 0)
+                .collect();
+            clear_flash(st.ui.render(
+                "design.html",
+                context! {
+                    me => viewer(&p), flash => flash(&headers), d => V::from(Serde(&d)), staff => V::from(Serde(&staff)),
+                    can_manage => p.can(Action::ManageReference), can_test => p.can(Action::UpdateWorkItems),
+                },
+            ))
+        }
+        Err(e) => page_error(&st, Some(&p), e),
+    }
+}
+
+async fn design_update_submit(
+    State(st): State<AppState>,
+    WebUser(p): WebUser,
+    Path(number): Path<String>,
+    raw: RawForm,
+) -> Response {
+    let f = fields(&raw);
+    let r = async {
+        csrf(&p, &f)?;
+        let d = super::design::update(
+            &st.db,
+            &p,
+            &number,
+            super::design::DesignBody {
+                state: f.get("state").filter(|s| !s.is_empty()).cloned(),
+                acceptance_criteria: lines(f.get("acceptance_criteria")),
+                ..Default::default()
+            },
+        )
+        .await?;
+        Ok(if d.state == "accepted" && d.service_stage == "live" {
+            format!("{} accepted; {} is live.", d.number, d.service)
+        } else {
+            format!("{} is {}.", d.number, d.state.replace('_', " "))
+        })
+    }
+    .await;
+    back(&st, &p, &format!("/service-designs/{number}"), r)
+}
+
+async fn criterion_submit(
+    State(st): State<AppState>,
+    WebUser(p): WebUser,
+    Path((number, id)): Path<(String, i64)>,
+    raw: RawForm,
+) -> Response {
+    let f = fields(&raw);
+    let r = async {
+        csrf(&p, &f)?;
+        super::design::record_result(
+            &st.db,
+            &p,
+            &number,
+            id,
+            super::design::ResultBody {
+                result: f.get("result").cloned().unwrap_or_default(),
+                notes: f.get("notes").filter(|s| !s.is_empty()).cloned(),
+            },
+        )
+        .await?;
+        Ok("Test result recorded.".to_string())
+    }
+    .await;
+    back(&st, &p, &format!("/service-designs/{number}"), r)
+}
+
+async fn design_task_submit(
+    State(st): State<AppState>,
+    WebUser(p): WebUser,
+    Path(number): Path<String>,
+    raw: RawForm,
+) -> Response {
+    let f = fields(&raw);
+    let r = async {
+        csrf(&p, &f)?;
+        super::design::add_task(
+            &st.db,
+            &p,
+            &number,
+            super::design::NewTask {
+                name: f.get("name").cloned().unwrap_or_default(),
+                owner_id: f.get("owner_id").and_then(|o| o.parse().ok()),
+                due_date: f.get("due_date").filter(|s| !s.is_empty()).cloned(),
+            },
+        )
+        .await?;
+        Ok("Task added.".to_string())
+    }
+    .await;
+    back(&st, &p, &format!("/service-designs/{number}"), r)
+}
+
+async fn design_task_done_submit(
+    State(st): State<AppState>,
+    WebUser(p): WebUser,
+    Path((number, id)): Path<(String, i64)>,
+    raw: RawForm,
+) -> Response {
+    let f = fields(&raw);
+    let r = async {
+        csrf(&p, &f)?;
+        super::design::complete_task(&st.db, &p, &number, id).await?;
+        Ok("Task done.".to_string())
+    }
+    .await;
+    back(&st, &p, &format!("/service-designs/{number}"), r)
+}
