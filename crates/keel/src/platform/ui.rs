@@ -97,6 +97,8 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/releases.html"),
     ),
     ("release.html", include_str!("../../templates/release.html")),
+    ("designs.html", include_str!("../../templates/designs.html")),
+    ("design.html", include_str!("../../templates/design.html")),
 ];
 
 const CSS: &str = include_str!("../../static/keel.css");
