@@ -110,29 +110,21 @@ struct Edge {
     from_source: bool,
 }
 
-/// Adjacency in compressed rows: slot `n`'s edges are `off[n]..off[n + 1]`, one contiguous
-/// range. Targets and the rest of an edge are kept apart: a walk reads every target (4 bytes an
-/// edge) to test it against its visited marks, but the relationship only for the CIs it reaches,
-/// so a walk over most of the estate streams a sixth of the memory it would otherwise.
+/// Adjacency in compressed rows: slot `n`'s edges are `edges[off[n]..off[n + 1]]`, one
+/// contiguous array, so a walk over most of the estate reads memory in order.
 #[derive(Debug, Default, Clone)]
 struct Csr {
     off: Vec<u32>,
-    to: Vec<u32>,
     edges: Vec<Edge>,
 }
 
 impl Csr {
-    /// The index range of slot `n`'s edges.
-    fn range(&self, n: u32) -> std::ops::Range<usize> {
+    fn of(&self, n: u32) -> &[Edge] {
         let n = n as usize;
         match (self.off.get(n), self.off.get(n + 1)) {
-            (Some(&a), Some(&b)) => a as usize..b as usize,
-            _ => 0..0,
+            (Some(&a), Some(&b)) => &self.edges[a as usize..b as usize],
+            _ => &[],
         }
-    }
-
-    fn of(&self, n: u32) -> &[Edge] {
-        &self.edges[self.range(n)]
     }
 
     fn build(slots: usize, mut edges: Vec<(u32, Edge)>) -> Csr {
@@ -146,7 +138,6 @@ impl Csr {
         }
         Csr {
             off,
-            to: edges.iter().map(|(_, e)| e.to).collect(),
             edges: edges.into_iter().map(|(_, e)| e).collect(),
         }
     }
@@ -396,49 +387,34 @@ impl Graph {
         let mut slots = vec![s];
         let mut at = 0;
         let check_removed = !self.removed.is_empty();
-        let has_extra = !extra.is_empty();
         while at < walk.nodes.len() {
             let n = slots[at];
             let depth = walk.nodes[at].depth;
-            let reach =
-                |e: &Edge, walk: &mut Walk, slots: &mut Vec<u32>, seen: &mut [bool]| -> bool {
-                    if depth >= max_depth {
-                        walk.depth_limited = true;
-                        return false;
-                    }
-                    seen[e.to as usize] = true;
-                    walk.nodes.push(Reached {
-                        ci: self.ids[e.to as usize],
-                        depth: depth + 1,
-                        via: Some(Step {
-                            parent: at,
-                            rel: e.rel,
-                            kind: e.kind,
-                            forward: e.from_source,
-                        }),
-                    });
-                    slots.push(e.to);
-                    true
-                };
-            let range = rows.range(n);
-            for (i, &to) in rows.to[range.clone()].iter().enumerate() {
-                if seen[to as usize] {
+            let edges = rows
+                .of(n)
+                .iter()
+                .filter(|e| !check_removed || !self.removed.contains_key(&e.rel))
+                .chain(extra.get(&n).into_iter().flatten());
+            for e in edges {
+                if seen[e.to as usize] {
                     continue;
                 }
-                let e = &rows.edges[range.start + i];
-                if check_removed && self.removed.contains_key(&e.rel) {
-                    continue;
-                }
-                if !reach(e, &mut walk, &mut slots, &mut seen) {
+                if depth >= max_depth {
+                    walk.depth_limited = true;
                     break;
                 }
-            }
-            if has_extra && let Some(more) = extra.get(&n) {
-                for e in more {
-                    if !seen[e.to as usize] && !reach(e, &mut walk, &mut slots, &mut seen) {
-                        break;
-                    }
-                }
+                seen[e.to as usize] = true;
+                walk.nodes.push(Reached {
+                    ci: self.ids[e.to as usize],
+                    depth: depth + 1,
+                    via: Some(Step {
+                        parent: at,
+                        rel: e.rel,
+                        kind: e.kind,
+                        forward: e.from_source,
+                    }),
+                });
+                slots.push(e.to);
             }
             at += 1;
         }
