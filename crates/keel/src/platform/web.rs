@@ -156,6 +156,10 @@ pub fn api_router() -> OpenApiRouter<AppState> {
             operation::transition::policy::api_list_blackouts,
             operation::transition::policy::api_create_blackout
         ))
+        .routes(routes!(operation::transition::policy::api_update_authority))
+        .routes(routes!(operation::transition::policy::api_update_category))
+        .routes(routes!(operation::transition::policy::api_update_template))
+        .routes(routes!(operation::transition::policy::api_delete_blackout))
         .routes(routes!(
             operation::transition::release::api_list,
             operation::transition::release::api_create

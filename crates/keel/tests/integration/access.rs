@@ -174,6 +174,10 @@ fn table(method: &str, path: &str, tag: &str) -> Option<(Option<Action>, Option<
             ),
         ),
         ("get", "/api/v1/change-blackouts") => (Some(ReadInternalItems), None),
+        ("patch", "/api/v1/change-authorities/{id}") => (Some(ManageReference), Some(json!({}))),
+        ("patch", "/api/v1/change-categories/{id}") => (Some(ManageReference), Some(json!({}))),
+        ("patch", "/api/v1/change-templates/{id}") => (Some(ManageReference), Some(json!({}))),
+        ("delete", "/api/v1/change-blackouts/{id}") => (Some(ManageReference), None),
         ("post", "/api/v1/change-blackouts") => (
             Some(ManageReference),
             Some(

@@ -547,6 +547,86 @@ db_test!(standard_changes_come_pre_authorized_from_templates, |app| {
     let m = app.get("manager", "/api/v1/changes/metrics").await.body;
     assert_eq!(m["backed_out"], 1, "{m}");
     assert_eq!(m["success_rate"], 0.0);
+    // Withdrawing the template ends its pre-authorization for new changes; an empty backout
+    // plan is refused by name; the change is audited.
+    let path = format!("/api/v1/change-templates/{t}");
+    assert_eq!(
+        app.patch("manager", &path, json!({"backout_plan": " "}))
+            .await
+            .body["field"],
+        "backout_plan"
+    );
+    assert_eq!(
+        app.patch("agent", &path, json!({"active": false}))
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    let r = app.patch("manager", &path, json!({"active": false})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["active"], false);
+    let r = app
+        .post("agent", "/api/v1/changes", json!({"title": "Again", "details": {"change_type": "standard", "template": t.to_string()}}))
+        .await;
+    assert_eq!(r.body["field"], "details.template", "{}", r.body);
+    assert!(
+        app.get("manager", "/api/v1/change-templates")
+            .await
+            .body
+            .as_array()
+            .expect("t")
+            .is_empty()
+    );
+    let audit = app
+        .get(
+            "auditor",
+            &format!("/api/v1/audit?entity_type=change_template&entity_id={t}"),
+        )
+        .await
+        .body
+        .to_string();
+    assert!(audit.contains("update") && audit.contains("active"), "{audit}");
+    // A category can be retired and an authority's rule changed.
+    let cats = app.get("manager", "/api/v1/change-categories").await.body;
+    let infra = cats[0]["id"].as_i64().expect("category");
+    let r = app
+        .patch(
+            "manager",
+            &format!("/api/v1/change-categories/{infra}"),
+            json!({"active": false}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = app
+        .post("agent", "/api/v1/changes", json!({"title": "x", "details": {"change_type": "normal", "change_category": "Infrastructure"}}))
+        .await;
+    assert_eq!(r.body["field"], "details.change_category", "{}", r.body);
+    let auth = app.get("manager", "/api/v1/change-authorities").await.body;
+    let cab = auth
+        .as_array()
+        .expect("a")
+        .iter()
+        .find(|a| a["name"] == "CAB")
+        .expect("cab")["id"]
+        .as_i64()
+        .expect("id");
+    let r = app
+        .patch(
+            "manager",
+            &format!("/api/v1/change-authorities/{cab}"),
+            json!({"rule": "quorum"}),
+        )
+        .await;
+    assert_eq!(r.body["field"], "quorum", "{}", r.body);
+    let r = app
+        .patch(
+            "manager",
+            &format!("/api/v1/change-authorities/{cab}"),
+            json!({"rule": "quorum", "quorum": 2}),
+        )
+        .await;
+    assert_eq!(r.body["rule"], "quorum", "{}", r.body);
+    assert_eq!(r.body["quorum"], 2);
 });
 
 db_test!(conflicts_blackouts_calendar_and_ical_feed, |app| {
@@ -612,6 +692,67 @@ db_test!(conflicts_blackouts_calendar_and_ical_feed, |app| {
             .as_str()
             .unwrap_or_default()
             .contains("Payroll run")
+    );
+    // Lifting a blackout lets the window in; its removal is audited.
+    let extra = created(
+        app,
+        "manager",
+        "/api/v1/change-blackouts",
+        json!({"name": "Audit week", "starts_at": "2030-06-01", "ends_at": "2030-06-08"}),
+    )
+    .await;
+    let id = extra["id"].as_i64().expect("id");
+    let window =
+        json!({"planned_start": "2030-06-02T10:00:00Z", "planned_end": "2030-06-02T11:00:00Z"});
+    assert_eq!(
+        put(
+            app,
+            "agent",
+            &format!("/api/v1/changes/{b}/schedule"),
+            window.clone()
+        )
+        .await
+        .status,
+        StatusCode::CONFLICT
+    );
+    let r = app
+        .call(
+            "manager",
+            Method::DELETE,
+            &format!("/api/v1/change-blackouts/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        put(
+            app,
+            "agent",
+            &format!("/api/v1/changes/{b}/schedule"),
+            window
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+    put(
+        app,
+        "agent",
+        &format!("/api/v1/changes/{b}/schedule"),
+        json!({"planned_start": "2030-03-01T22:00:00Z", "planned_end": "2030-03-02T01:00:00Z"}),
+    )
+    .await;
+    let audit = app
+        .get(
+            "auditor",
+            &format!("/api/v1/audit?entity_type=change_blackout&entity_id={id}"),
+        )
+        .await
+        .body
+        .to_string();
+    assert!(
+        audit.contains("delete") && audit.contains("Audit week"),
+        "{audit}"
     );
     let r = app
         .post("agent", "/api/v1/changes", json!({"title": "Hotfix", "service_id": s.service, "details": {"change_type": "emergency"}}))

@@ -701,3 +701,315 @@ pub async fn api_create_blackout(
         Json(create_blackout(&st.db, &p.actor(), b).await?),
     ))
 }
+
+// ---------------------------------------------------------------------------------------------
+// Changing and retiring policy records
+
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuthorityPatch {
+    pub description: Option<String>,
+    pub group_id: Option<i64>,
+    pub rule: Option<String>,
+    pub quorum: Option<i64>,
+}
+
+/// Change who decides for an authority and how. Approvals already asked keep their rule.
+pub async fn update_authority(
+    db: &Db,
+    actor: &Actor,
+    id: i64,
+    b: AuthorityPatch,
+) -> AppResult<Authority> {
+    let mut tx = db.begin().await?;
+    let before = tx
+        .opt::<Authority>(Q::new(format!("{AUTHORITY_SQL} WHERE a.id = $1")).bind(id))
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("change authority {id}")))?;
+    let rule_name = b.rule.clone().unwrap_or_else(|| before.rule.clone());
+    let quorum = b.quorum.or(before.quorum);
+    let rule = Rule::parse(&rule_name, quorum).ok_or_else(|| {
+        if rule_name == "quorum" {
+            AppError::invalid("quorum", "a quorum rule needs a quorum of at least 1")
+        } else {
+            AppError::invalid(
+                "rule",
+                format!("must be one of: {}", Rule::NAMES.join(", ")),
+            )
+        }
+    })?;
+    let group = b.group_id.unwrap_or(before.group_id);
+    if group != before.group_id {
+        exists(&mut tx, "support_groups", group, "group_id").await?;
+    }
+    let description = b.description.unwrap_or_else(|| before.description.clone());
+    tx.exec(
+        Q::new("UPDATE change_authorities SET description = $1, group_id = $2, rule = $3, quorum = $4, updated_at = $5 WHERE id = $6")
+            .bind(description.as_str())
+            .bind(group)
+            .bind(rule.name())
+            .bind(rule.quorum())
+            .bind(now_ms())
+            .bind(id),
+    )
+    .await?;
+    let changes = diff(
+        &[
+            ("description", json!(before.description)),
+            ("group_id", json!(before.group_id)),
+            ("rule", json!(before.rule)),
+            ("quorum", json!(before.quorum)),
+        ],
+        &[
+            ("description", json!(description)),
+            ("group_id", json!(group)),
+            ("rule", json!(rule.name())),
+            ("quorum", json!(rule.quorum())),
+        ],
+    );
+    if !changes.is_empty() {
+        append(
+            &mut tx,
+            actor,
+            "update",
+            "change_authority",
+            &id.to_string(),
+            changes,
+        )
+        .await?;
+    }
+    let a = authority(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok(a)
+}
+
+/// Change a change authority's group or rule.
+#[utoipa::path(patch, path = "/api/v1/change-authorities/{id}", tag = "changes", params(("id" = i64, Path)), request_body = AuthorityPatch,
+    responses((status = 200, body = Authority), (status = 404, body = Problem), (status = 422, body = Problem)), security(("bearer" = [])))]
+pub async fn api_update_authority(
+    State(st): State<AppState>,
+    p: Principal,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+    ApiJson(b): ApiJson<AuthorityPatch>,
+) -> AppResult<Json<Authority>> {
+    p.require(Action::ManageReference)?;
+    Ok(Json(update_authority(&st.db, &p.actor(), id, b).await?))
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CategoryPatch {
+    pub description: Option<String>,
+    pub authority_id: Option<i64>,
+    /// `false` retires the category: no new change may name it.
+    pub active: Option<bool>,
+}
+
+pub async fn update_category(
+    db: &Db,
+    actor: &Actor,
+    id: i64,
+    b: CategoryPatch,
+) -> AppResult<Category> {
+    let mut tx = db.begin().await?;
+    let before = tx
+        .opt::<Category>(Q::new(format!("{CATEGORY_SQL} WHERE c.id = $1")).bind(id))
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("change category {id}")))?;
+    let authority_id = b.authority_id.unwrap_or(before.authority_id);
+    if authority_id != before.authority_id {
+        exists(&mut tx, "change_authorities", authority_id, "authority_id").await?;
+    }
+    let description = b.description.unwrap_or_else(|| before.description.clone());
+    let active = b.active.map_or(before.active, i64::from);
+    tx.exec(
+        Q::new("UPDATE change_categories SET description = $1, authority_id = $2, active = $3, updated_at = $4 WHERE id = $5")
+            .bind(description.as_str())
+            .bind(authority_id)
+            .bind(active)
+            .bind(now_ms())
+            .bind(id),
+    )
+    .await?;
+    let changes = diff(
+        &[
+            ("description", json!(before.description)),
+            ("authority_id", json!(before.authority_id)),
+            ("active", json!(before.active != 0)),
+        ],
+        &[
+            ("description", json!(description)),
+            ("authority_id", json!(authority_id)),
+            ("active", json!(active != 0)),
+        ],
+    );
+    if !changes.is_empty() {
+        append(
+            &mut tx,
+            actor,
+            "update",
+            "change_category",
+            &id.to_string(),
+            changes,
+        )
+        .await?;
+    }
+    let c = tx
+        .one(Q::new(format!("{CATEGORY_SQL} WHERE c.id = $1")).bind(id))
+        .await?;
+    tx.commit().await?;
+    Ok(c)
+}
+
+/// Change or retire a change category.
+#[utoipa::path(patch, path = "/api/v1/change-categories/{id}", tag = "changes", params(("id" = i64, Path)), request_body = CategoryPatch,
+    responses((status = 200, body = Category), (status = 404, body = Problem), (status = 422, body = Problem)), security(("bearer" = [])))]
+pub async fn api_update_category(
+    State(st): State<AppState>,
+    p: Principal,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+    ApiJson(b): ApiJson<CategoryPatch>,
+) -> AppResult<Json<Category>> {
+    p.require(Action::ManageReference)?;
+    Ok(Json(update_category(&st.db, &p.actor(), id, b).await?))
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TemplatePatch {
+    pub description: Option<String>,
+    pub implementation_plan: Option<String>,
+    pub backout_plan: Option<String>,
+    pub test_plan: Option<String>,
+    /// `false` withdraws the pre-authorization: no new standard change from it.
+    pub active: Option<bool>,
+}
+
+pub async fn update_template(
+    db: &Db,
+    actor: &Actor,
+    id: i64,
+    b: TemplatePatch,
+) -> AppResult<Template> {
+    let mut tx = db.begin().await?;
+    let before: Template = tx
+        .opt::<TemplateRow>(Q::new(format!("{TEMPLATE_SQL} WHERE id = $1")).bind(id))
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("change template {id}")))?
+        .into();
+    let text = |field: &str, v: &Option<String>, current: &str| -> AppResult<String> {
+        match v {
+            Some(t) if t.trim().is_empty() && field != "test_plan" && field != "description" => {
+                Err(AppError::invalid(
+                    field,
+                    "a pre-authorized change states how it is done and undone",
+                ))
+            }
+            Some(t) => Ok(t.trim().to_string()),
+            None => Ok(current.to_string()),
+        }
+    };
+    let after = Template {
+        description: text("description", &b.description, &before.description)?,
+        implementation_plan: text(
+            "implementation_plan",
+            &b.implementation_plan,
+            &before.implementation_plan,
+        )?,
+        backout_plan: text("backout_plan", &b.backout_plan, &before.backout_plan)?,
+        test_plan: text("test_plan", &b.test_plan, &before.test_plan)?,
+        active: b.active.map_or(before.active, i64::from),
+        ..before.clone()
+    };
+    tx.exec(
+        Q::new("UPDATE change_templates SET description = $1, implementation_plan = $2, backout_plan = $3, test_plan = $4, active = $5, updated_at = $6 WHERE id = $7")
+            .bind(after.description.as_str())
+            .bind(after.implementation_plan.as_str())
+            .bind(after.backout_plan.as_str())
+            .bind(after.test_plan.as_str())
+            .bind(after.active)
+            .bind(now_ms())
+            .bind(id),
+    )
+    .await?;
+    let pairs = |t: &Template| -> Vec<(&'static str, Value)> {
+        vec![
+            ("description", json!(t.description)),
+            ("implementation_plan", json!(t.implementation_plan)),
+            ("backout_plan", json!(t.backout_plan)),
+            ("test_plan", json!(t.test_plan)),
+            ("active", json!(t.active != 0)),
+        ]
+    };
+    let changes = diff(&pairs(&before), &pairs(&after));
+    if !changes.is_empty() {
+        append(
+            &mut tx,
+            actor,
+            "update",
+            "change_template",
+            &id.to_string(),
+            changes,
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(after)
+}
+
+/// Change or withdraw a standard change template.
+#[utoipa::path(patch, path = "/api/v1/change-templates/{id}", tag = "changes", params(("id" = i64, Path)), request_body = TemplatePatch,
+    responses((status = 200, body = Template), (status = 404, body = Problem), (status = 422, body = Problem)), security(("bearer" = [])))]
+pub async fn api_update_template(
+    State(st): State<AppState>,
+    p: Principal,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+    ApiJson(b): ApiJson<TemplatePatch>,
+) -> AppResult<Json<Template>> {
+    p.require(Action::ManageReference)?;
+    Ok(Json(update_template(&st.db, &p.actor(), id, b).await?))
+}
+
+/// Lift a blackout period (audited with what it was).
+pub async fn delete_blackout(db: &Db, actor: &Actor, id: i64) -> AppResult<()> {
+    let mut tx = db.begin().await?;
+    let row: Option<BlackoutRow> = tx
+        .opt(Q::new("SELECT id, name, reason, starts_at, ends_at, service_id FROM change_blackouts WHERE id = $1").bind(id))
+        .await?;
+    let row = row.ok_or_else(|| AppError::NotFound(format!("blackout {id}")))?;
+    tx.exec(Q::new("DELETE FROM change_blackouts WHERE id = $1").bind(id))
+        .await?;
+    let v = blackout_view(&row);
+    append(
+        &mut tx,
+        actor,
+        "delete",
+        "change_blackout",
+        &id.to_string(),
+        diff(
+            &[
+                ("name", json!(v.name)),
+                ("starts_at", json!(v.starts_at)),
+                ("ends_at", json!(v.ends_at)),
+                ("service_id", json!(v.service_id)),
+            ],
+            &[],
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Lift a blackout period.
+#[utoipa::path(delete, path = "/api/v1/change-blackouts/{id}", tag = "changes", params(("id" = i64, Path)),
+    responses((status = 204), (status = 404, body = Problem)), security(("bearer" = [])))]
+pub async fn api_delete_blackout(
+    State(st): State<AppState>,
+    p: Principal,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+) -> AppResult<StatusCode> {
+    p.require(Action::ManageReference)?;
+    delete_blackout(&st.db, &p.actor(), id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
