@@ -585,7 +585,10 @@ db_test!(standard_changes_come_pre_authorized_from_templates, |app| {
         .await
         .body
         .to_string();
-    assert!(audit.contains("update") && audit.contains("active"), "{audit}");
+    assert!(
+        audit.contains("update") && audit.contains("active"),
+        "{audit}"
+    );
     // A category can be retired and an authority's rule changed.
     let cats = app.get("manager", "/api/v1/change-categories").await.body;
     let infra = cats[0]["id"].as_i64().expect("category");
