@@ -559,12 +559,8 @@ pub async fn risk_view(st: &AppState, item: &ItemRow) -> AppResult<RiskView> {
     let p = plan(&st.db, item.id).await?;
     let affected = kernel::cis::affected(st, item.id).await?;
     let pol = policy::load_db(&st.db).await?;
-    let mut controlled_cis = vec![];
-    for c in &affected.cis {
-        if policy::controls_ci(&st.db, &pol, c.id).await? {
-            controlled_cis.push(c.id);
-        }
-    }
+    let ids: Vec<i64> = affected.cis.iter().map(|c| c.id).collect();
+    let controlled_cis = policy::controlled_among(&st.db, &pol, &ids).await?;
     Ok(RiskView {
         questions: QUESTIONS,
         answers: p

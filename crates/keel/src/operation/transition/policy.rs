@@ -144,16 +144,36 @@ pub async fn save(db: &Db, actor: &Actor, p: TransitionPolicy) -> AppResult<Tran
 
 /// Is this CI under change control (its class or its service is)?
 pub async fn controls_ci(db: &Db, policy: &TransitionPolicy, ci: i64) -> AppResult<bool> {
-    if policy.controlled_class_ids.is_empty() && policy.controlled_service_ids.is_empty() {
-        return Ok(false);
+    Ok(!controlled_among(db, policy, &[ci]).await?.is_empty())
+}
+
+/// Which of `cis` are under change control, in one query.
+pub async fn controlled_among(
+    db: &Db,
+    policy: &TransitionPolicy,
+    cis: &[i64],
+) -> AppResult<Vec<i64>> {
+    if cis.is_empty()
+        || (policy.controlled_class_ids.is_empty() && policy.controlled_service_ids.is_empty())
+    {
+        return Ok(vec![]);
     }
-    let row: Option<(i64, Option<i64>)> = db
-        .opt(Q::new("SELECT class_id, service_id FROM cis WHERE id = $1").bind(ci))
-        .await?;
-    Ok(row.is_some_and(|(class, service)| {
-        policy.controlled_class_ids.contains(&class)
-            || service.is_some_and(|s| policy.controlled_service_ids.contains(&s))
-    }))
+    let mut q = Q::new("");
+    let list = |q: &mut Q, ids: &[i64]| {
+        if ids.is_empty() {
+            "NULL".to_string()
+        } else {
+            ids.iter().map(|i| q.arg(*i)).collect::<Vec<_>>().join(", ")
+        }
+    };
+    let ci = list(&mut q, cis);
+    let classes = list(&mut q, &policy.controlled_class_ids);
+    let services = list(&mut q, &policy.controlled_service_ids);
+    q.sql = format!(
+        "SELECT id FROM cis WHERE id IN ({ci}) AND (class_id IN ({classes}) OR service_id IN ({services})) ORDER BY id"
+    );
+    let rows: Vec<(i64,)> = db.all(q).await?;
+    Ok(rows.into_iter().map(|r| r.0).collect())
 }
 
 /// The change and release policy.
