@@ -591,18 +591,13 @@ pub async fn complete_task(db: &Db, p: &Principal, number: &str, task: i64) -> A
     get(db, number).await
 }
 
-fn staff_read(p: &Principal) -> AppResult<()> {
-    p.require(Action::ReadWorkItems)?;
-    p.require(Action::ReadInternalItems)
-}
-
 /// Service designs, newest first.
 #[utoipa::path(get, path = "/api/v1/service-designs", tag = "service-designs", responses((status = 200, body = Vec<DesignSummary>)), security(("bearer" = [])))]
 pub async fn api_list(
     State(st): State<AppState>,
     p: Principal,
 ) -> AppResult<Json<Vec<DesignSummary>>> {
-    staff_read(&p)?;
+    super::staff_read(&p)?;
     Ok(Json(list(&st.db).await?))
 }
 
@@ -625,7 +620,7 @@ pub async fn api_get(
     p: Principal,
     Path(number): Path<String>,
 ) -> AppResult<Json<Design>> {
-    staff_read(&p)?;
+    super::staff_read(&p)?;
     Ok(Json(get(&st.db, &number).await?))
 }
 

@@ -9,6 +9,13 @@ pub mod policy;
 pub mod release;
 pub mod ui;
 
+/// Reading releases and service designs: the provider's internal records, for staff.
+fn staff_read(p: &crate::platform::auth::Principal) -> crate::platform::error::AppResult<()> {
+    use keel_core::access::Action;
+    p.require(Action::ReadWorkItems)?;
+    p.require(Action::ReadInternalItems)
+}
+
 /// Apply planned CI updates (a change's, a deployment's) inside the caller's transaction:
 /// each CI patched through the CMDB's own write path, audited, one CMDB revision for all.
 pub async fn apply_ci_updates(

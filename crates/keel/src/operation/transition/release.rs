@@ -734,18 +734,13 @@ pub async fn record_outcome(
     get(db, number).await
 }
 
-fn staff_read(p: &Principal) -> AppResult<()> {
-    p.require(Action::ReadWorkItems)?;
-    p.require(Action::ReadInternalItems)
-}
-
 /// Releases, newest first.
 #[utoipa::path(get, path = "/api/v1/releases", tag = "releases", responses((status = 200, body = Vec<ReleaseSummary>)), security(("bearer" = [])))]
 pub async fn api_list(
     State(st): State<AppState>,
     p: Principal,
 ) -> AppResult<Json<Vec<ReleaseSummary>>> {
-    staff_read(&p)?;
+    super::staff_read(&p)?;
     Ok(Json(list(&st.db).await?))
 }
 
@@ -768,7 +763,7 @@ pub async fn api_get(
     p: Principal,
     Path(number): Path<String>,
 ) -> AppResult<Json<Release>> {
-    staff_read(&p)?;
+    super::staff_read(&p)?;
     Ok(Json(get(&st.db, &number).await?))
 }
 
