@@ -14,7 +14,7 @@ pub mod query;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// The processes built on the kernel (8.6 resolution, 8.5.1 change). New kinds are added here with their number prefix.
+/// The processes built on the kernel (8.6 resolution, 8.5.1 change, 10 improvement). New kinds are added here with their number prefix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
@@ -23,15 +23,21 @@ pub enum Kind {
     Problem,
     KnownError,
     Change,
+    /// Clause 10.1.
+    Nonconformity,
+    /// Clause 10.2.
+    Improvement,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 5] = [
+    pub const ALL: [Kind; 7] = [
         Kind::Incident,
         Kind::Request,
         Kind::Problem,
         Kind::KnownError,
         Kind::Change,
+        Kind::Nonconformity,
+        Kind::Improvement,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -41,6 +47,8 @@ impl Kind {
             Kind::Problem => "problem",
             Kind::KnownError => "known_error",
             Kind::Change => "change",
+            Kind::Nonconformity => "nonconformity",
+            Kind::Improvement => "improvement",
         }
     }
 
@@ -52,10 +60,13 @@ impl Kind {
             Kind::Problem => "PRB",
             Kind::KnownError => "KE",
             Kind::Change => "CHG",
+            Kind::Nonconformity => "NC",
+            Kind::Improvement => "IMP",
         }
     }
 
     pub fn lifecycle(self) -> &'static lifecycle::Lifecycle {
+        use crate::management::improvement;
         use crate::operation::resolution::{incident, problem, request};
         match self {
             Kind::Incident => &incident::LIFECYCLE,
@@ -63,6 +74,8 @@ impl Kind {
             Kind::Problem => &problem::LIFECYCLE,
             Kind::KnownError => &problem::KNOWN_ERROR_LIFECYCLE,
             Kind::Change => &crate::operation::transition::change::LIFECYCLE,
+            Kind::Nonconformity => &improvement::NC_LIFECYCLE,
+            Kind::Improvement => &improvement::IMP_LIFECYCLE,
         }
     }
 
@@ -74,11 +87,14 @@ impl Kind {
             Kind::Problem => "problems",
             Kind::KnownError => "known-errors",
             Kind::Change => "changes",
+            Kind::Nonconformity => "nonconformities",
+            Kind::Improvement => "improvements",
         }
     }
 
     /// The process's own fields (see [`details`]).
     pub fn details(self) -> &'static [details::Field] {
+        use crate::management::improvement;
         use crate::operation::resolution::{problem, request};
         match self {
             Kind::Incident => &[],
@@ -86,6 +102,8 @@ impl Kind {
             Kind::Problem => problem::FIELDS,
             Kind::KnownError => problem::KNOWN_ERROR_FIELDS,
             Kind::Change => crate::operation::transition::change::FIELDS,
+            Kind::Nonconformity => improvement::NC_FIELDS,
+            Kind::Improvement => improvement::IMP_FIELDS,
         }
     }
 

@@ -1,4 +1,10 @@
-//! The management system around the processes: clauses 4–7, 9 and 10. Only clause 7 (support)
-//! has rules so far: the tamper-evident audit trail behind 7.5 (documented information).
+//! The management system around the processes: clauses 4–7, 9 and 10.
+//! - [`support`] — clause 7: the tamper-evident audit trail (7.5) and knowledge (7.6).
+//! - [`improvement`] — clause 10: nonconformities, corrective action, continual improvement.
+//! - [`compliance`] — the compliance engine: the requirement catalogue of the standard, live
+//!   evidence checks, conformity and capability ratings (what the readiness assessment and the
+//!   audit pack are built from).
 
+pub mod compliance;
+pub mod improvement;
 pub mod support;

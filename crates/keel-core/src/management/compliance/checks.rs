@@ -1,0 +1,214 @@
+//! The evidence checks Keel runs over its own records. Each entry says which requirements it
+//! evidences, which records it reads and what each record must show; see [`super::evidence`].
+//! Requirements without a check here rely on the assessor's judgement.
+
+use super::evidence::{Check, Condition::*, Population::*};
+
+pub static CHECKS: &[Check] = &[
+    Check {
+        id: "incidents-closed-complete",
+        title: "Every incident closed in the period has a priority, a category and a resolution code",
+        rationale: "Incidents are recorded, classified, prioritised and closed with how they were resolved.",
+        requirements: &["8.6.1"],
+        population: ClosedIncidents,
+        min: 0,
+        conditions: &[
+            Present("priority"),
+            Present("category"),
+            Present("resolution_code"),
+        ],
+    },
+    Check {
+        id: "major-incidents-reviewed",
+        title: "Every major incident closed in the period has its review recorded",
+        rationale: "Major incidents follow the documented major incident procedure, which ends in a review.",
+        requirements: &["8.6.1"],
+        population: ClosedMajorIncidents,
+        min: 0,
+        conditions: &[Present("review")],
+    },
+    Check {
+        id: "requests-closed-complete",
+        title: "Every service request closed in the period names its service and how it ended",
+        rationale: "Requests are recorded against the service they belong to and closed deliberately.",
+        requirements: &["8.6.2"],
+        population: ClosedRequests,
+        min: 0,
+        conditions: &[Present("service"), Present("resolution_code")],
+    },
+    Check {
+        id: "problems-closed-reviewed",
+        title: "Every problem closed in the period has a root cause and a closure review",
+        rationale: "Problems are analysed for their cause and closed only after a review.",
+        requirements: &["8.6.3"],
+        population: ClosedProblems,
+        min: 0,
+        conditions: &[Present("root_cause"), Present("closure_review")],
+    },
+    Check {
+        id: "changes-authorized-before-implementation",
+        title: "Every normal or emergency change was authorized before its implementation started",
+        rationale: "Changes are approved by the change authority before they are deployed.",
+        requirements: &["8.5.1.2", "8.5.1.3"],
+        population: ImplementedChanges,
+        min: 0,
+        conditions: &[NotAfter("authorized_at", "implementing_at")],
+    },
+    Check {
+        id: "changes-planned-and-assessed",
+        title: "Every change implemented in the period had implementation and backout plans and an assessed risk",
+        rationale: "Decisions on changes weigh risk, impact and the plans to implement and reverse them.",
+        requirements: &["8.5.1.3"],
+        population: ImplementedChanges,
+        min: 0,
+        conditions: &[
+            Present("implementation_plan"),
+            Present("backout_plan"),
+            Present("risk"),
+        ],
+    },
+    Check {
+        id: "changes-reviewed-when-required",
+        title: "Every closed change that needed a post-implementation review has one",
+        rationale: "Failed, backed-out, emergency and high-risk changes are reviewed and actions taken.",
+        requirements: &["8.5.1.3"],
+        population: ClosedChanges,
+        min: 0,
+        conditions: &[When("review_required", "yes", &Present("review"))],
+    },
+    Check {
+        id: "releases-deployed-with-outcome",
+        title: "Every release deployed in the period has acceptance criteria and a recorded outcome",
+        rationale: "Releases are verified against agreed acceptance criteria and their success is recorded.",
+        requirements: &["8.5.3"],
+        population: DeployedReleases,
+        min: 0,
+        conditions: &[Present("acceptance"), Present("outcome")],
+    },
+    Check {
+        id: "live-services-owned",
+        title: "Every live service has an owner",
+        rationale: "Each service in the portfolio has someone accountable for it.",
+        requirements: &["8.2.1", "8.2.2"],
+        population: LiveServices,
+        min: 1,
+        conditions: &[Present("owner")],
+    },
+    Check {
+        id: "live-services-in-catalogue",
+        title: "Every live service is offered in the service catalogue",
+        rationale: "The catalogue describes the services the provider delivers.",
+        requirements: &["8.2.4"],
+        population: LiveServices,
+        min: 1,
+        conditions: &[AtLeast("offerings", 1.0)],
+    },
+    Check {
+        id: "live-services-have-targets",
+        title: "Every live service has agreed service level targets",
+        rationale: "Service levels are agreed and measured for each service delivered.",
+        requirements: &["8.3.3"],
+        population: LiveServices,
+        min: 1,
+        conditions: &[AtLeast("targets", 1.0)],
+    },
+    Check {
+        id: "cis-identified",
+        title: "Every configuration item has a class, an owner and a status",
+        rationale: "Configuration information is recorded to the agreed level for each CI.",
+        requirements: &["8.2.6"],
+        population: ConfigurationItems,
+        min: 1,
+        conditions: &[Present("class"), Present("owner"), Present("status")],
+    },
+    Check {
+        id: "cmdb-verified",
+        title: "The CMDB was verified against discovered reality at least once in the period",
+        rationale: "Configuration information is audited for accuracy at planned intervals.",
+        requirements: &["8.2.6"],
+        population: ConfigurationAudits,
+        min: 1,
+        conditions: &[],
+    },
+    Check {
+        id: "assets-owned-and-located",
+        title: "Every asset in use has an owner and a location",
+        rationale: "Assets used to deliver services are managed: someone answers for each and it can be found.",
+        requirements: &["8.2.5"],
+        population: AssetsInUse,
+        min: 0,
+        conditions: &[Present("owner"), Present("location")],
+    },
+    Check {
+        id: "knowledge-current",
+        title: "Every published knowledge article was published or reviewed within a year",
+        rationale: "Knowledge is kept relevant and available.",
+        requirements: &["7.6"],
+        population: PublishedArticles,
+        min: 1,
+        conditions: &[WithinDays("reviewed_at", 365)],
+    },
+    Check {
+        id: "audit-trail-intact",
+        title: "The audit trail verifies: no record was altered or removed",
+        rationale: "Records are protected from unintended change and loss.",
+        requirements: &["7.5.3", "7.5.4"],
+        population: AuditTrail,
+        min: 1,
+        conditions: &[OneOf("intact", &["yes"])],
+    },
+    Check {
+        id: "nonconformities-corrected",
+        title: "Every nonconformity closed in the period has a root cause, a corrective action and an effectiveness check",
+        rationale: "Nonconformities are corrected, their causes removed and the action's effect confirmed.",
+        requirements: &["10.1"],
+        population: ClosedNonconformities,
+        min: 0,
+        conditions: &[
+            Present("root_cause"),
+            Present("corrective_action"),
+            OneOf("effectiveness", &["effective"]),
+        ],
+    },
+    Check {
+        id: "improvements-measured",
+        title: "Every improvement closed in the period has its benefit measured",
+        rationale: "Improvements are evaluated against their criteria and their results measured.",
+        requirements: &["10.2"],
+        population: ClosedImprovements,
+        min: 0,
+        conditions: &[Present("measured_benefit")],
+    },
+];
+
+/// A check by id.
+pub fn check(id: &str) -> Option<&'static Check> {
+    CHECKS.iter().find(|c| c.id == id)
+}
+
+/// The checks that evidence a requirement.
+pub fn for_requirement(id: &str) -> impl Iterator<Item = &'static Check> + '_ {
+    CHECKS.iter().filter(move |c| c.requirements.contains(&id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::management::compliance::catalogue::current;
+    use std::collections::HashSet;
+
+    #[test]
+    fn checks_name_real_requirements_and_unique_ids() {
+        let cat = current();
+        let mut ids = HashSet::new();
+        for c in CHECKS {
+            assert!(ids.insert(c.id), "duplicate {}", c.id);
+            assert!(!c.requirements.is_empty(), "{}", c.id);
+            for r in c.requirements {
+                assert!(cat.requirement(r).is_some(), "{} names unknown {r}", c.id);
+            }
+        }
+        assert_eq!(for_requirement("8.6.1").count(), 2);
+        assert!(check("cmdb-verified").is_some());
+    }
+}
