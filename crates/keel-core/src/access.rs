@@ -128,10 +128,15 @@ pub enum Action {
     ReadConfiguration,
     /// Define CI classes; create and change CIs and relationships.
     ManageConfiguration,
+    /// Read the compliance engine: requirements, evidence checks, readiness, assessments.
+    ReadCompliance,
+    /// Judge requirements, rate processes, take assessments and run the gap plan (the SMS
+    /// manager's work, not every manager's).
+    ManageCompliance,
 }
 
 impl Action {
-    pub const ALL: [Action; 25] = [
+    pub const ALL: [Action; 27] = [
         Action::ReadWorkItems,
         Action::CreateIncident,
         Action::UpdateWorkItems,
@@ -157,6 +162,8 @@ impl Action {
         Action::ReadCatalogue,
         Action::ReadConfiguration,
         Action::ManageConfiguration,
+        Action::ReadCompliance,
+        Action::ManageCompliance,
     ];
 }
 
@@ -199,7 +206,8 @@ pub fn allows(role: Role, action: Action) -> bool {
                 | ReadCatalogue
                 | ReadConfiguration
         ),
-        Manager | SmsManager => !matches!(action, ManageUsers),
+        Manager => !matches!(action, ManageUsers | ManageCompliance),
+        SmsManager => !matches!(action, ManageUsers),
         Auditor => matches!(
             action,
             ReadWorkItems
@@ -212,6 +220,7 @@ pub fn allows(role: Role, action: Action) -> bool {
                 | ReadKnowledge
                 | ReadCatalogue
                 | ReadConfiguration
+                | ReadCompliance
         ),
         Admin => true,
     }
@@ -230,6 +239,7 @@ pub fn is_write(action: Action) -> bool {
             | Action::ReadKnowledge
             | Action::ReadCatalogue
             | Action::ReadConfiguration
+            | Action::ReadCompliance
             | Action::InternalNotes
     )
 }

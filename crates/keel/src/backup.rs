@@ -76,6 +76,13 @@ pub const TABLES: &[&str] = &[
     "service_designs",
     "design_criteria",
     "design_tasks",
+    "requirement_judgements",
+    "process_ratings",
+    "requirement_evidence",
+    "assessments",
+    "assessment_requirements",
+    "assessment_processes",
+    "compliance_actions",
 ];
 
 /// Tables whose `id` is generated (PostgreSQL identity sequences need moving after a restore).
@@ -124,6 +131,9 @@ const IDENTITY: &[&str] = &[
     "service_designs",
     "design_criteria",
     "design_tasks",
+    "requirement_evidence",
+    "assessments",
+    "compliance_actions",
 ];
 
 /// A row as JSON: integers, text, blobs (as `{"hex": …}`) or null, whatever the backend.

@@ -68,6 +68,15 @@ pub enum Command {
         #[arg(long)]
         to: PathBuf,
     },
+    /// Write the audit pack for a period: a zip with an HTML index, the readiness assessment,
+    /// every evidence check with its records, the registers and a SHA-256 manifest.
+    AuditPack {
+        /// 2026, 2026-Q3, 2026-07 or 2026-01-01..2026-06-30 (default: the last twelve months).
+        #[arg(long)]
+        period: Option<String>,
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Load a backup into an empty database.
     Restore {
         #[arg(long)]
@@ -379,6 +388,36 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let db = connect().await?;
             let n = backup::backup(&db, &to).await?;
             println!("wrote {n} rows to {}", to.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::AuditPack { period, out } => {
+            let db = connect().await?;
+            let now = crate::platform::db::now_ms();
+            let per = match period.as_deref() {
+                Some(text) => {
+                    let (from, to) = keel_core::management::compliance::period::parse(text)
+                        .map_err(|e| anyhow::anyhow!("--period: {e}"))?;
+                    crate::management::compliance::period(
+                        Some(&from.to_string()),
+                        Some(&to.to_string()),
+                        now,
+                    )
+                    .map_err(|e| anyhow::anyhow!("--period: {e}"))?
+                }
+                None => crate::management::compliance::default_period(now),
+            };
+            let cat = keel_core::management::compliance::catalogue::current();
+            let bytes =
+                crate::management::compliance::pack::build(&db, cat, per, "keel audit-pack")
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+            std::fs::write(&out, &bytes)
+                .with_context(|| format!("--out: cannot write {}", out.display()))?;
+            println!(
+                "wrote the audit pack ({} bytes) to {}",
+                bytes.len(),
+                out.display()
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Restore { from } => {

@@ -248,12 +248,14 @@ pub async fn seed(db: &Db) -> AppResult<String> {
     seed_requests(db, &actor, [desk, net, apps], ids[2], ids[1], &requesters).await?;
     seed_portfolio(db, ids[2], &services, &customers).await?;
     seed_transition(db, &agent, ids[2], ids[1], ids[0], services[2]).await?;
+    seed_compliance(db, ids[1], ids[2]).await?;
     Ok(format!(
         "Demo data seeded: {INCIDENTS} incidents with SLA clocks, 4 problems, 1 known error, 3 knowledge articles,\n  \
          3 request types and 3 service requests,\n  \
          3 customers, 5 services, 3 groups, 2 catalogue offerings, 17 configuration items, 3 assets,\n  \
          2 business calendars and response/resolution targets per priority,\n  \
-         a CAB and an emergency CAB, 4 changes (one awaiting the CAB, two clashing on the change calendar), 1 release.\n\
+         a CAB and an emergency CAB, 4 changes (one awaiting the CAB, two clashing on the change calendar), 1 release,\n  \
+         2 nonconformities, 1 improvement, assessor judgements, a capability rating, a gap action and a baseline assessment.\n\
          Sign in with any of these (password `{DEMO_PASSWORD}`):\n  \
          admin@demo.keel (admin), sms@demo.keel (sms-manager), manager@demo.keel (manager),\n  \
          agent@demo.keel (agent), auditor@demo.keel (auditor), requester@demo.keel (requester)"
@@ -342,6 +344,216 @@ async fn seed_service_levels(db: &Db, actor: &Actor) -> AppResult<()> {
 
 /// Problems raised from a few incidents: one under investigation, two documented as known
 /// errors (one of them recorded as a known-error record), one proactive.
+/// The management system: nonconformities (one closed with an effective corrective action),
+/// an improvement under way, a few assessor judgements, one process rated, a gap action and a
+/// baseline assessment — so the compliance dashboard has something to show.
+async fn seed_compliance(db: &Db, sms_id: i64, manager_id: i64) -> AppResult<()> {
+    use crate::management::compliance::{self as comp, assessment};
+    let sms = Principal {
+        user_id: sms_id,
+        email: "sms@demo.keel".into(),
+        name: "Sam SMS-Manager".into(),
+        role: Role::SmsManager,
+        customer_id: None,
+        channel: crate::management::support::audit_trail::Channel::Web,
+        csrf: None,
+    };
+    let actor = sms.actor();
+    let d = |pairs: &[(&str, &str)]| -> serde_json::Map<String, serde_json::Value> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), serde_json::Value::String(v.to_string())))
+            .collect()
+    };
+    let open_nc = kernel::create(db, Kind::Nonconformity, &actor, &sms, NewItem {
+        title: "Incidents closed without a category".into(),
+        description: "The internal audit of incident management sampled 20 closed incidents; 3 had no category, so trend analysis missed them.".into(),
+        details: d(&[("source", "internal_audit"), ("severity", "minor"), ("requirement", "8.6.1")]),
+        ..Default::default()
+    })
+    .await?;
+    kernel::update(
+        db,
+        Kind::Nonconformity,
+        &open_nc.number,
+        Scope::All,
+        &actor,
+        Patch {
+            state: Some("corrective_action".into()),
+            details: Some(d(&[(
+                "correction",
+                "The three incidents were categorised.",
+            )])),
+            ..Default::default()
+        },
+        None,
+    )
+    .await?;
+    let closed_nc = kernel::create(
+        db,
+        Kind::Nonconformity,
+        &actor,
+        &sms,
+        NewItem {
+            title: "Emergency change implemented before the ECAB decided".into(),
+            description: "Found in the monthly change review.".into(),
+            details: d(&[
+                ("source", "process_monitoring"),
+                ("severity", "major"),
+                ("requirement", "8.5.1.3"),
+            ]),
+            ..Default::default()
+        },
+    )
+    .await?;
+    for (state, fields) in [
+        (
+            "corrective_action",
+            vec![(
+                "correction",
+                "The change was reviewed and authorized retrospectively.",
+            )],
+        ),
+        (
+            "verifying",
+            vec![
+                (
+                    "root_cause",
+                    "The on-call engineer could not reach the emergency CAB at night.",
+                ),
+                (
+                    "corrective_action",
+                    "An on-call ECAB member is named in the rota; Keel refuses implementation before authorization.",
+                ),
+            ],
+        ),
+        (
+            "closed",
+            vec![
+                ("effectiveness", "effective"),
+                (
+                    "effectiveness_notes",
+                    "No emergency change in the following quarter started before authorization.",
+                ),
+            ],
+        ),
+    ] {
+        kernel::update(
+            db,
+            Kind::Nonconformity,
+            &closed_nc.number,
+            Scope::All,
+            &actor,
+            Patch {
+                state: Some(state.into()),
+                details: Some(d(&fields)),
+                ..Default::default()
+            },
+            None,
+        )
+        .await?;
+    }
+    let imp = kernel::create(
+        db,
+        Kind::Improvement,
+        &actor,
+        &sms,
+        NewItem {
+            title: "Self-service password reset".into(),
+            description: "A fifth of all incidents are password resets.".into(),
+            details: d(&[
+                ("source", "service_report"),
+                (
+                    "evaluation_criteria",
+                    "Fewer password incidents; cost under 5 person-days.",
+                ),
+            ]),
+            ..Default::default()
+        },
+    )
+    .await?;
+    for (state, fields) in [
+        (
+            "evaluated",
+            vec![(
+                "evaluation",
+                "Meets both criteria; the directory already supports it.",
+            )],
+        ),
+        ("approved", vec![]),
+        (
+            "implementing",
+            vec![(
+                "expected_benefit",
+                "Password incidents halved within three months.",
+            )],
+        ),
+    ] {
+        kernel::update(
+            db,
+            Kind::Improvement,
+            &imp.number,
+            Scope::All,
+            &actor,
+            Patch {
+                state: Some(state.into()),
+                details: Some(d(&fields)),
+                ..Default::default()
+            },
+            None,
+        )
+        .await?;
+    }
+    let cat = keel_core::management::compliance::catalogue::current();
+    comp::judge(db, &sms, cat, "4.3", "met", "The scope statement (services and the delivering organisation) was approved by the board this year.").await?;
+    comp::judge(
+        db,
+        &sms,
+        cat,
+        "5.2.1",
+        "partially_met",
+        "The policy exists but does not yet commit to continual improvement of the services.",
+    )
+    .await?;
+    comp::judge(db, &sms, cat, "8.3.4.2", "not_applicable", "No internal supplier or customer acts as a supplier: every underpinning service is bought from external suppliers.").await?;
+    let ratings = [("PA1.1", "F"), ("PA2.1", "L"), ("PA2.2", "L")]
+        .into_iter()
+        .map(|(a, r)| (a.to_string(), r.to_string()))
+        .collect();
+    comp::rate_process(db, &sms, cat, "incident", &ratings, "Records are complete; performance is planned and monitored, work products mostly controlled.").await?;
+    let due = jiff::tz::TimeZone::UTC
+        .to_datetime(jiff::Timestamp::now())
+        .date()
+        .saturating_add(jiff::ToSpan::days(30))
+        .to_string();
+    assessment::add_action(
+        db,
+        &sms,
+        assessment::NewAction {
+            requirement: "9.2".into(),
+            title: "Plan the internal audit programme for next year".into(),
+            description: "Cover every process over the cycle, most often where risk is highest."
+                .into(),
+            owner_id: Some(manager_id),
+            due_on: Some(due),
+            assessment: None,
+        },
+    )
+    .await?;
+    assessment::take(
+        db,
+        &sms,
+        assessment::NewAssessment {
+            title: "Baseline readiness".into(),
+            from: None,
+            to: None,
+            edition: None,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
 async fn seed_problems(db: &Db, agent: &Principal) -> AppResult<()> {
     use crate::operation::resolution::problem::{RaiseProblem, known_error_from, raise_problem};
     let patch = |state: &str, rc: &str, wa: &str| Patch {

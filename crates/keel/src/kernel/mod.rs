@@ -317,7 +317,7 @@ pub fn vocabulary(kind: Kind) -> Vocabulary {
             hold_reasons: &[],
             resolution_codes: prb::RESOLUTION_CODES,
         },
-        Kind::KnownError | Kind::Change => Vocabulary {
+        Kind::KnownError | Kind::Change | Kind::Nonconformity | Kind::Improvement => Vocabulary {
             categories: inc::CATEGORIES,
             hold_reasons: &[],
             resolution_codes: &[],

@@ -116,6 +116,8 @@ fn labels(k: Kind) -> (&'static str, &'static str) {
         Kind::Problem => ("Problems", "problem"),
         Kind::KnownError => ("Known errors", "known error"),
         Kind::Change => ("Changes", "change"),
+        Kind::Nonconformity => ("Nonconformities", "nonconformity"),
+        Kind::Improvement => ("Improvements", "improvement"),
     }
 }
 

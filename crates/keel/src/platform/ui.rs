@@ -99,6 +99,23 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("release.html", include_str!("../../templates/release.html")),
     ("designs.html", include_str!("../../templates/designs.html")),
     ("design.html", include_str!("../../templates/design.html")),
+    (
+        "compliance.html",
+        include_str!("../../templates/compliance.html"),
+    ),
+    (
+        "requirement.html",
+        include_str!("../../templates/requirement.html"),
+    ),
+    ("process.html", include_str!("../../templates/process.html")),
+    (
+        "assessments.html",
+        include_str!("../../templates/assessments.html"),
+    ),
+    (
+        "assessment.html",
+        include_str!("../../templates/assessment.html"),
+    ),
 ];
 
 const CSS: &str = include_str!("../../static/keel.css");
@@ -148,6 +165,7 @@ pub fn viewer(p: &Principal) -> Value {
         can_audit => p.can(Action::ReadAudit), can_attach => p.can(Action::Attach), can_comment => p.can(Action::CommentPublic), can_create => p.can(Action::CreateIncident), is_requester => p.role.is_scoped_to_own_records(),
         can_notify => p.can(Action::OwnNotifications), can_read_internal => p.can(Action::ReadInternalItems), can_read_sla => p.can(Action::ReadServiceLevels),
         can_read_cmdb => p.can(Action::ReadConfiguration), can_read_directory => p.can(Action::ReadDirectory),
+        can_read_compliance => p.can(Action::ReadCompliance),
     }
 }
 

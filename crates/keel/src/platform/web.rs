@@ -68,6 +68,9 @@ pub fn as_bool<S: serde::Serializer>(v: &i64, s: S) -> Result<S::Ok, S::Error> {
         (name = "changes", description = "Change management: policy, authorities, templates, risk, approvals, schedule, calendar feed (8.5.1)"),
         (name = "service-designs", description = "Service design and transition: designs, acceptance criteria and tests, transition tasks (8.5.2)"),
         (name = "releases", description = "Release and deployment: releases, deployments per environment, outcomes (8.5.3)"),
+        (name = "nonconformities", description = "Nonconformities with correction, root cause, corrective action and effectiveness check (10.1)"),
+        (name = "improvements", description = "The continual improvement register (10.2)"),
+        (name = "compliance", description = "The compliance engine: requirement catalogue, live evidence checks, readiness, assessments, the gap plan and the audit pack (clauses 4–10)"),
         (name = "approvals", description = "Approvals waiting for you, across requests and changes"),
         (name = "service-levels", description = "Business calendars, service level targets, SLA attainment (8.3.3)"),
         (name = "notifications", description = "In-app notifications from the outbox"),
@@ -182,6 +185,32 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(operation::transition::design::api_result))
         .routes(routes!(operation::transition::design::api_add_task))
         .routes(routes!(operation::transition::design::api_complete_task))
+        .merge(management::improvement::nonconformities::routes::router())
+        .merge(management::improvement::improvements::routes::router())
+        .routes(routes!(management::compliance::api::list_requirements))
+        .routes(routes!(management::compliance::api::get_requirement))
+        .routes(routes!(
+            management::compliance::api::put_judgement,
+            management::compliance::api::delete_judgement
+        ))
+        .routes(routes!(management::compliance::api::upload_evidence))
+        .routes(routes!(management::compliance::api::download_evidence))
+        .routes(routes!(management::compliance::api::list_checks))
+        .routes(routes!(management::compliance::api::get_check))
+        .routes(routes!(management::compliance::api::get_readiness))
+        .routes(routes!(management::compliance::api::put_capability))
+        .routes(routes!(
+            management::compliance::api::list_assessments,
+            management::compliance::api::create_assessment
+        ))
+        .routes(routes!(management::compliance::api::get_assessment))
+        .routes(routes!(management::compliance::api::compare_assessment))
+        .routes(routes!(
+            management::compliance::api::list_actions,
+            management::compliance::api::create_action
+        ))
+        .routes(routes!(management::compliance::api::patch_action))
+        .routes(routes!(management::compliance::api::audit_pack))
         .merge(operation::resolution::problem::problems::routes::router())
         .merge(operation::resolution::problem::known_errors::routes::router())
         .routes(routes!(operation::resolution::problem::raise_from_incident))
@@ -347,6 +376,7 @@ pub fn router(state: AppState) -> Router {
         .merge(operation::portfolio::ui::routes())
         .merge(operation::transition::ui::routes())
         .merge(operation::transition::ui::design_routes())
+        .merge(management::compliance::ui::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn_with_state(state.clone(), observe))

@@ -43,6 +43,8 @@ fn table(method: &str, path: &str, tag: &str) -> Option<(Option<Action>, Option<
         "/api/v1/problems",
         "/api/v1/known-errors",
         "/api/v1/changes",
+        "/api/v1/nonconformities",
+        "/api/v1/improvements",
     ] {
         if let Some(rest) = path.strip_prefix(internal) {
             let row = match (method, rest) {
@@ -106,6 +108,38 @@ fn table(method: &str, path: &str, tag: &str) -> Option<(Option<Action>, Option<
         }
     }
     let row = match (method, path) {
+        ("get", "/api/v1/compliance/requirements") => (Some(ReadCompliance), None),
+        ("get", "/api/v1/compliance/requirements/{id}") => (Some(ReadCompliance), None),
+        ("put", "/api/v1/compliance/requirements/{id}/judgement") => {
+            (Some(ManageCompliance), Some(json!({"rating": "met"})))
+        }
+        ("delete", "/api/v1/compliance/requirements/{id}/judgement") => {
+            (Some(ManageCompliance), None)
+        }
+        ("post", "/api/v1/compliance/requirements/{id}/evidence") => (Some(ManageCompliance), None),
+        ("get", "/api/v1/compliance/evidence/{id}") => (Some(ReadCompliance), None),
+        ("get", "/api/v1/compliance/checks") => (Some(ReadCompliance), None),
+        ("get", "/api/v1/compliance/checks/{id}") => (Some(ReadCompliance), None),
+        ("get", "/api/v1/compliance/readiness") => (Some(ReadCompliance), None),
+        ("put", "/api/v1/compliance/processes/{id}/capability") => {
+            (Some(ManageCompliance), Some(json!({"ratings": {}})))
+        }
+        ("get", "/api/v1/compliance/actions") => (Some(ReadCompliance), None),
+        ("post", "/api/v1/compliance/actions") => (
+            Some(ManageCompliance),
+            Some(json!({"requirement": "9.2", "title": format!("action {tag}")})),
+        ),
+        ("patch", "/api/v1/compliance/actions/{number}") => {
+            (Some(ManageCompliance), Some(json!({})))
+        }
+        ("get", "/api/v1/assessments") => (Some(ReadCompliance), None),
+        ("post", "/api/v1/assessments") => (
+            Some(ManageCompliance),
+            Some(json!({"title": format!("assessment {tag}")})),
+        ),
+        ("get", "/api/v1/assessments/{number}") => (Some(ReadCompliance), None),
+        ("get", "/api/v1/assessments/{number}/comparison") => (Some(ReadCompliance), None),
+        ("get", "/api/v1/audit-pack") => (Some(ReadCompliance), None),
         ("post", "/api/v1/incidents/{number}/problem") => (Some(UpdateWorkItems), Some(json!({}))),
         ("get", "/api/v1/incidents/{number}/major") => (Some(ReadInternalItems), None),
         ("post", "/api/v1/incidents/{number}/major") => (

@@ -331,6 +331,43 @@ fn cmdb_import_and_export_from_the_command_line() {
     assert!(o.status.success());
 }
 
+#[test]
+fn audit_pack_from_the_command_line() {
+    let (url, _d) = fresh(Backend::Sqlite);
+    rt().block_on(async {
+        let db = keel::platform::db::Db::connect(&url).await.expect("db");
+        keel::demo::seed(&db).await.expect("seed");
+        db.close().await;
+    });
+    let dir = crate::common::tempfile_dir::Dir::new();
+    let out = dir.path.join("pack.zip");
+    let out = out.to_str().expect("path");
+    let o = keel(&url, &["audit-pack", "--period", "last year", "--out", out]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("--period"), "{}", stderr(&o));
+    let o = keel(&url, &["audit-pack", "--out", "/nonexistent/dir/pack.zip"]);
+    assert!(stderr(&o).contains("--out"), "{}", stderr(&o));
+    let year = jiff::Timestamp::now().to_string()[..4].to_string();
+    let o = keel(&url, &["audit-pack", "--period", &year, "--out", out]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let bytes = std::fs::read(out).expect("pack written");
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("a zip");
+    let mut index = String::new();
+    zip.by_name("index.html")
+        .expect("index")
+        .read_to_string(&mut index)
+        .expect("read");
+    assert!(
+        index.contains(&format!("{year}-01-01")),
+        "the period is the year"
+    );
+    assert!(
+        index.contains("Baseline readiness"),
+        "the demo's assessment is listed"
+    );
+    assert!(zip.by_name("registers/nonconformities.csv").is_ok());
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .expect("bind")

@@ -7,6 +7,7 @@ mod common;
 mod access;
 mod api;
 mod cli;
+mod compliance;
 mod filters;
 mod incidents;
 mod knowledge;

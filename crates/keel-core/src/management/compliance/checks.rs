@@ -29,12 +29,12 @@ pub static CHECKS: &[Check] = &[
     },
     Check {
         id: "requests-closed-complete",
-        title: "Every service request closed in the period names its service and how it ended",
-        rationale: "Requests are recorded against the service they belong to and closed deliberately.",
+        title: "Every service request fulfilled in the period names its service and its request type",
+        rationale: "Requests are recorded against their service and fulfilled by the agreed type's procedure.",
         requirements: &["8.6.2"],
         population: ClosedRequests,
         min: 0,
-        conditions: &[Present("service"), Present("resolution_code")],
+        conditions: &[Present("service"), Present("request_type")],
     },
     Check {
         id: "problems-closed-reviewed",

@@ -19,7 +19,7 @@ pub enum Population {
     ClosedIncidents,
     /// Major incidents closed in the period: `review`.
     ClosedMajorIncidents,
-    /// Service requests closed in the period: `service`, `resolution_code`.
+    /// Service requests fulfilled or closed in the period: `service`, `request_type`.
     ClosedRequests,
     /// Problems closed in the period: `root_cause`, `closure_review`.
     ClosedProblems,

@@ -11,3 +11,4 @@ pub mod catalogue;
 pub mod checks;
 pub mod conformity;
 pub mod evidence;
+pub mod period;

@@ -117,6 +117,12 @@ impl RiskLevel {
             RiskLevel::High => "high",
         }
     }
+
+    pub fn parse(s: &str) -> Option<RiskLevel> {
+        [RiskLevel::Low, RiskLevel::Medium, RiskLevel::High]
+            .into_iter()
+            .find(|r| r.as_str() == s)
+    }
 }
 
 /// A computed risk: its score, level and what contributed.

@@ -26,6 +26,9 @@ pub async fn before_move(
     if kind == Kind::Request {
         return request::on_move(tx, item, to).await;
     }
+    if kind == Kind::Nonconformity {
+        return crate::management::improvement::on_nonconformity_move(after);
+    }
     if kind == Kind::Change {
         return crate::operation::transition::change::on_move(tx, item, after, actor).await;
     }

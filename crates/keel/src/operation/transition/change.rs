@@ -283,12 +283,7 @@ pub async fn plan(db: &Db, item_id: i64) -> AppResult<Plan> {
 }
 
 fn risk_level(p: &Plan) -> Option<RiskLevel> {
-    match p.risk_level.as_deref() {
-        Some("low") => Some(RiskLevel::Low),
-        Some("medium") => Some(RiskLevel::Medium),
-        Some("high") => Some(RiskLevel::High),
-        _ => None,
-    }
+    p.risk_level.as_deref().and_then(RiskLevel::parse)
 }
 
 /// Members of an authority's group who may decide on `item` (not the one who raised it).

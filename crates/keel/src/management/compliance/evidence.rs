@@ -1,0 +1,402 @@
+//! Loading the record sets evidence checks examine (one query per
+//! [`Population`](keel_core::management::compliance::evidence::Population)) and running the
+//! checks. The rules live in `keel_core::management::compliance`; this is only the SQL.
+
+use crate::platform::db::{Db, Q};
+use crate::platform::error::AppResult;
+use keel_core::management::compliance::checks::CHECKS;
+use keel_core::management::compliance::evidence::{Check, Outcome, Population, Record, evaluate};
+use keel_core::operation::transition::change::{RiskLevel, needs_review};
+use serde_json::{Map, Value, json};
+use std::collections::{BTreeMap, HashMap};
+
+/// At most this many failing records are kept per check outcome (the counts stay exact).
+pub const MAX_FAILURES: usize = 200;
+
+/// The period evidence is gathered over, epoch milliseconds, `[from, to)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Period {
+    pub from: i64,
+    pub to: i64,
+}
+
+fn record(
+    kind: &str,
+    reference: String,
+    label: String,
+    href: Option<String>,
+    fields: Vec<(&str, Value)>,
+) -> Record {
+    Record {
+        kind: kind.to_string(),
+        reference,
+        label,
+        href,
+        fields: fields
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect::<BTreeMap<_, _>>(),
+    }
+}
+
+fn details(text: &str) -> Map<String, Value> {
+    serde_json::from_str(text).unwrap_or_default()
+}
+
+fn detail(d: &Map<String, Value>, k: &str) -> Value {
+    d.get(k).cloned().unwrap_or(Value::Null)
+}
+
+type ItemRow = (String, String, String);
+
+/// Work items of a kind closed in the period, with their details: (number, title, details).
+async fn closed_items(db: &Db, kind: &str, p: Period) -> AppResult<Vec<ItemRow>> {
+    Ok(db
+        .all(
+            Q::new("SELECT number, title, details FROM work_items WHERE kind = $1 AND closed_at >= $2 AND closed_at < $3 ORDER BY number")
+                .bind(kind)
+                .bind(p.from)
+                .bind(p.to),
+        )
+        .await?)
+}
+
+fn item(
+    kind: &str,
+    collection: &str,
+    number: String,
+    title: String,
+    fields: Vec<(&str, Value)>,
+) -> Record {
+    let href = Some(format!("/{collection}/{number}"));
+    record(kind, number, title, href, fields)
+}
+
+/// Load one population for the period.
+pub async fn load(db: &Db, pop: Population, p: Period) -> AppResult<Vec<Record>> {
+    Ok(match pop {
+        Population::ClosedIncidents => {
+            let rows: Vec<(String, String, i64, Option<String>, Option<String>)> = db
+                .all(Q::new("SELECT number, title, priority, category, resolution_code FROM work_items WHERE kind = 'incident' AND closed_at >= $1 AND closed_at < $2 ORDER BY number").bind(p.from).bind(p.to))
+                .await?;
+            rows.into_iter()
+                .map(|(n, t, prio, cat, code)| {
+                    item(
+                        "incident",
+                        "incidents",
+                        n,
+                        t,
+                        vec![
+                            ("priority", json!(prio)),
+                            ("category", json!(cat)),
+                            ("resolution_code", json!(code)),
+                        ],
+                    )
+                })
+                .collect()
+        }
+        Population::ClosedMajorIncidents => {
+            let rows: Vec<(String, String, Option<String>)> = db
+                .all(Q::new("SELECT w.number, w.title, m.review FROM major_incidents m JOIN work_items w ON w.id = m.item_id WHERE w.closed_at >= $1 AND w.closed_at < $2 ORDER BY w.number").bind(p.from).bind(p.to))
+                .await?;
+            rows.into_iter()
+                .map(|(n, t, review)| {
+                    item(
+                        "incident",
+                        "incidents",
+                        n,
+                        t,
+                        vec![("review", json!(review))],
+                    )
+                })
+                .collect()
+        }
+        Population::ClosedRequests => {
+            let rows: Vec<(String, String, Option<i64>, String)> = db
+                .all(Q::new("SELECT w.number, w.title, w.service_id, w.details FROM work_items w WHERE w.kind = 'request' AND w.state IN ('fulfilled', 'closed') \
+                    AND (SELECT MIN(t.at) FROM work_item_transitions t WHERE t.item_id = w.id AND t.to_state IN ('fulfilled', 'closed')) >= $1 \
+                    AND (SELECT MIN(t.at) FROM work_item_transitions t WHERE t.item_id = w.id AND t.to_state IN ('fulfilled', 'closed')) < $2 ORDER BY w.number").bind(p.from).bind(p.to))
+                .await?;
+            rows.into_iter()
+                .map(|(n, t, service, d)| {
+                    let d = details(&d);
+                    item(
+                        "request",
+                        "requests",
+                        n,
+                        t,
+                        vec![
+                            ("service", json!(service)),
+                            ("request_type", detail(&d, "request_type")),
+                        ],
+                    )
+                })
+                .collect()
+        }
+        Population::ClosedProblems => closed_items(db, "problem", p)
+            .await?
+            .into_iter()
+            .map(|(n, t, d)| {
+                let d = details(&d);
+                item(
+                    "problem",
+                    "problems",
+                    n,
+                    t,
+                    vec![
+                        ("root_cause", detail(&d, "root_cause")),
+                        ("closure_review", detail(&d, "closure_review")),
+                    ],
+                )
+            })
+            .collect(),
+        Population::ImplementedChanges => {
+            let rows: Vec<(String, String, String, Option<i64>, Option<i64>, Option<String>)> = db
+                .all(Q::new("SELECT w.number, w.title, w.details, \
+                        (SELECT MIN(t.at) FROM work_item_transitions t WHERE t.item_id = w.id AND t.to_state = 'implement') AS implementing_at, \
+                        (SELECT MIN(t.at) FROM work_item_transitions t WHERE t.item_id = w.id AND t.from_state = 'authorize' AND t.to_state = 'scheduled') AS authorized_at, \
+                        cp.risk_level \
+                    FROM work_items w LEFT JOIN change_plans cp ON cp.item_id = w.id \
+                    WHERE w.kind = 'change' AND EXISTS (SELECT 1 FROM work_item_transitions t WHERE t.item_id = w.id AND t.to_state = 'implement' AND t.at >= $1 AND t.at < $2) \
+                    ORDER BY w.number").bind(p.from).bind(p.to))
+                .await?;
+            rows.into_iter()
+                .filter_map(|(n, t, d, implementing, authorized, risk)| {
+                    let d = details(&d);
+                    // Standard changes are pre-authorized by their template.
+                    if d.get("change_type").and_then(Value::as_str) == Some("standard") {
+                        return None;
+                    }
+                    Some(item(
+                        "change",
+                        "changes",
+                        n,
+                        t,
+                        vec![
+                            ("implementing_at", json!(implementing)),
+                            ("authorized_at", json!(authorized)),
+                            ("implementation_plan", detail(&d, "implementation_plan")),
+                            ("backout_plan", detail(&d, "backout_plan")),
+                            ("risk", json!(risk)),
+                        ],
+                    ))
+                })
+                .collect()
+        }
+        Population::ClosedChanges => {
+            let rows: Vec<(String, String, String, Option<String>)> = db
+                .all(Q::new("SELECT w.number, w.title, w.details, cp.risk_level FROM work_items w LEFT JOIN change_plans cp ON cp.item_id = w.id WHERE w.kind = 'change' AND w.closed_at >= $1 AND w.closed_at < $2 ORDER BY w.number").bind(p.from).bind(p.to))
+                .await?;
+            rows.into_iter()
+                .map(|(n, t, d, risk)| {
+                    let d = details(&d);
+                    let ty = d
+                        .get("change_type")
+                        .and_then(Value::as_str)
+                        .unwrap_or("normal");
+                    let outcome = d.get("outcome").and_then(Value::as_str).unwrap_or("failed");
+                    let risk = risk.as_deref().and_then(RiskLevel::parse);
+                    let required = if needs_review(ty, outcome, risk) {
+                        "yes"
+                    } else {
+                        "no"
+                    };
+                    item(
+                        "change",
+                        "changes",
+                        n,
+                        t,
+                        vec![
+                            ("review_required", json!(required)),
+                            ("review", detail(&d, "review_notes")),
+                            ("outcome", json!(outcome)),
+                        ],
+                    )
+                })
+                .collect()
+        }
+        Population::DeployedReleases => {
+            let rows: Vec<(String, String, Option<String>, String)> = db
+                .all(Q::new("SELECT r.number, r.name, r.acceptance_notes, r.state FROM releases r WHERE EXISTS (SELECT 1 FROM deployments d WHERE d.release_id = r.id AND d.done_at >= $1 AND d.done_at < $2) ORDER BY r.number").bind(p.from).bind(p.to))
+                .await?;
+            rows.into_iter()
+                .map(|(n, name, acceptance, state)| {
+                    let outcome = matches!(
+                        state.as_str(),
+                        "deployed" | "closed" | "failed" | "rolled_back"
+                    )
+                    .then_some(state);
+                    let href = Some(format!("/releases/{n}"));
+                    record(
+                        "release",
+                        n,
+                        name,
+                        href,
+                        vec![
+                            ("acceptance", json!(acceptance)),
+                            ("outcome", json!(outcome)),
+                        ],
+                    )
+                })
+                .collect()
+        }
+        Population::LiveServices => {
+            let rows: Vec<(i64, String, Option<i64>, i64, i64)> = db
+                .all(Q::new("SELECT s.id, s.name, s.owner_id, \
+                        (SELECT COUNT(*) FROM catalogue_offerings o WHERE o.service_id = s.id AND o.active = 1), \
+                        (SELECT COUNT(*) FROM service_level_targets t WHERE t.active = 1 AND (t.service_id = s.id OR t.service_id IS NULL)) \
+                    FROM services s WHERE s.stage = 'live' ORDER BY s.name"))
+                .await?;
+            rows.into_iter()
+                .map(|(id, name, owner, offerings, targets)| {
+                    record(
+                        "service",
+                        id.to_string(),
+                        name,
+                        Some(format!("/services/{id}")),
+                        vec![
+                            ("owner", json!(owner)),
+                            ("offerings", json!(offerings)),
+                            ("targets", json!(targets)),
+                        ],
+                    )
+                })
+                .collect()
+        }
+        Population::ConfigurationItems => {
+            let rows: Vec<(i64, String, String, Option<i64>, String)> = db
+                .all(Q::new("SELECT c.id, c.name, k.name, c.owner_group_id, c.status FROM cis c JOIN ci_classes k ON k.id = c.class_id WHERE c.status <> 'retired' ORDER BY c.id"))
+                .await?;
+            rows.into_iter()
+                .map(|(id, name, class, owner, status)| {
+                    record(
+                        "ci",
+                        id.to_string(),
+                        name,
+                        Some(format!("/cis/{id}")),
+                        vec![
+                            ("class", json!(class)),
+                            ("owner", json!(owner)),
+                            ("status", json!(status)),
+                        ],
+                    )
+                })
+                .collect()
+        }
+        Population::ConfigurationAudits => {
+            let rows: Vec<(String, String)> = db
+                .all(Q::new("SELECT number, source FROM configuration_audits WHERE created_at >= $1 AND created_at < $2 ORDER BY number").bind(p.from).bind(p.to))
+                .await?;
+            rows.into_iter()
+                .map(|(n, source)| {
+                    let href = Some(format!("/configuration-audits/{n}"));
+                    record("configuration_audit", n, source, href, vec![])
+                })
+                .collect()
+        }
+        Population::AssetsInUse => {
+            let rows: Vec<(String, String, Option<i64>, String)> = db
+                .all(Q::new("SELECT tag, name, owner_id, location FROM assets WHERE state = 'in_use' ORDER BY tag"))
+                .await?;
+            rows.into_iter()
+                .map(|(tag, name, owner, location)| {
+                    record(
+                        "asset",
+                        tag,
+                        name,
+                        Some("/assets".into()),
+                        vec![("owner", json!(owner)), ("location", json!(location))],
+                    )
+                })
+                .collect()
+        }
+        Population::PublishedArticles => {
+            let rows: Vec<(String, String, i64)> = db
+                .all(Q::new("SELECT a.number, v.title, a.updated_at FROM knowledge_articles a JOIN knowledge_versions v ON v.article_id = a.id AND v.version = a.published_version WHERE a.state = 'published' ORDER BY a.number"))
+                .await?;
+            rows.into_iter()
+                .map(|(n, title, at)| {
+                    let href = Some(format!("/knowledge/{n}"));
+                    record("article", n, title, href, vec![("reviewed_at", json!(at))])
+                })
+                .collect()
+        }
+        Population::ClosedNonconformities => closed_items(db, "nonconformity", p)
+            .await?
+            .into_iter()
+            .map(|(n, t, d)| {
+                let d = details(&d);
+                item(
+                    "nonconformity",
+                    "nonconformities",
+                    n,
+                    t,
+                    [
+                        "severity",
+                        "root_cause",
+                        "corrective_action",
+                        "effectiveness",
+                    ]
+                    .into_iter()
+                    .map(|k| (k, detail(&d, k)))
+                    .collect(),
+                )
+            })
+            .collect(),
+        Population::ClosedImprovements => closed_items(db, "improvement", p)
+            .await?
+            .into_iter()
+            .map(|(n, t, d)| {
+                let d = details(&d);
+                item(
+                    "improvement",
+                    "improvements",
+                    n,
+                    t,
+                    vec![("measured_benefit", detail(&d, "measured_benefit"))],
+                )
+            })
+            .collect(),
+        Population::AuditTrail => {
+            let verdict = crate::management::support::audit_trail::verify(db).await?;
+            let (intact, entries) = match verdict {
+                Ok(n) => ("yes", n),
+                Err(_) => ("no", 0),
+            };
+            vec![record(
+                "audit_trail",
+                "audit-trail".into(),
+                "The audit trail".into(),
+                None,
+                vec![("intact", json!(intact)), ("entries", json!(entries))],
+            )]
+        }
+    })
+}
+
+/// Run checks, loading each population they need once.
+pub async fn run<'a>(
+    db: &Db,
+    checks: impl IntoIterator<Item = &'a Check>,
+    p: Period,
+    now: i64,
+) -> AppResult<Vec<(&'a Check, Outcome)>> {
+    let mut cache: HashMap<Population, Vec<Record>> = HashMap::new();
+    let mut out = Vec::new();
+    for c in checks {
+        if !cache.contains_key(&c.population) {
+            let records = load(db, c.population, p).await?;
+            cache.insert(c.population, records);
+        }
+        let records = cache.get(&c.population).map(Vec::as_slice).unwrap_or(&[]);
+        let mut o = evaluate(c, records, now);
+        o.failures.truncate(MAX_FAILURES);
+        out.push((c, o));
+    }
+    Ok(out)
+}
+
+/// Every check.
+pub async fn run_all(db: &Db, p: Period, now: i64) -> AppResult<Vec<(&'static Check, Outcome)>> {
+    run(db, CHECKS.iter(), p, now).await
+}

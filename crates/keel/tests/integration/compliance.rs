@@ -1,0 +1,822 @@
+//! The management system and the compliance engine (clauses 4–10): the requirement catalogue,
+//! live evidence checks over real records, judgements, nonconformities and improvements,
+//! capability ratings, dated assessments and their comparison, the gap plan, and the audit pack.
+
+use crate::common::App;
+use crate::db_test;
+use axum::http::{Method, StatusCode};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use std::io::Read;
+
+async fn ok(app: &App, who: &str, method: Method, path: &str, body: Option<Value>) -> Value {
+    let r = app.call(who, method, path, body).await;
+    assert!(r.status.is_success(), "{path}: {} {}", r.status, r.body);
+    r.body
+}
+
+fn requirement<'a>(readiness: &'a Value, id: &str) -> &'a Value {
+    readiness["requirements"]
+        .as_array()
+        .and_then(|a| a.iter().find(|r| r["id"] == id))
+        .unwrap_or_else(|| panic!("requirement {id}"))
+}
+
+fn check<'a>(readiness: &'a Value, req: &str, check: &str) -> &'a Value {
+    requirement(readiness, req)["checks"]
+        .as_array()
+        .and_then(|a| a.iter().find(|c| c["id"] == check))
+        .unwrap_or_else(|| panic!("check {check}"))
+}
+
+async fn close_incident(app: &App, number: &str, category: Option<&str>) {
+    let path = format!("/api/v1/incidents/{number}");
+    let mut body =
+        json!({"state": "resolved", "resolution_code": "fixed", "resolution_notes": "done"});
+    if let Some(c) = category {
+        body["category"] = json!(c);
+    }
+    ok(app, "agent", Method::PATCH, &path, Some(body)).await;
+    ok(
+        app,
+        "agent",
+        Method::PATCH,
+        &path,
+        Some(json!({"state": "closed"})),
+    )
+    .await;
+}
+
+db_test!(catalogue_and_live_evidence, |app| {
+    let cat = ok(
+        app,
+        "auditor",
+        Method::GET,
+        "/api/v1/compliance/requirements",
+        None,
+    )
+    .await;
+    let reqs = cat["requirements"].as_array().expect("requirements");
+    assert_eq!(reqs.len(), 57);
+    assert_eq!(reqs[0]["id"], "4.1");
+    assert_eq!(reqs[56]["id"], "10.2");
+    let inc = reqs.iter().find(|r| r["id"] == "8.6.1").expect("8.6.1");
+    assert!(!inc["items"].as_array().expect("items").is_empty());
+    assert!(
+        inc["checks"]
+            .as_array()
+            .expect("checks")
+            .iter()
+            .any(|c| c == "incidents-closed-complete")
+    );
+
+    // One incident closed properly, one without a category: the check names the second.
+    let good = app
+        .incident("agent", json!({"title": "Complete", "category": "network"}))
+        .await;
+    let bad = app.incident("agent", json!({"title": "No category"})).await;
+    close_incident(app, &good, None).await;
+    close_incident(app, &bad, None).await;
+    let r = ok(
+        app,
+        "auditor",
+        Method::GET,
+        "/api/v1/compliance/readiness",
+        None,
+    )
+    .await;
+    let c = check(&r, "8.6.1", "incidents-closed-complete");
+    assert_eq!(c["status"], "fail", "{c}");
+    assert_eq!(
+        (c["examined"].as_i64(), c["failed"].as_i64()),
+        (Some(2), Some(1))
+    );
+    assert_eq!(c["failures"][0]["reference"], json!(bad));
+    assert_eq!(c["failures"][0]["reasons"], json!(["no category"]));
+    assert_eq!(c["failures"][0]["href"], json!(format!("/incidents/{bad}")));
+    assert_eq!(requirement(&r, "8.6.1")["rating"], "partially_met");
+    // Requirements with nothing to go on wait for the assessor.
+    assert_eq!(requirement(&r, "4.1")["rating"], Value::Null);
+    let o = &r["overall"];
+    let total: i64 = [
+        "met",
+        "partially_met",
+        "not_met",
+        "not_applicable",
+        "unassessed",
+    ]
+    .iter()
+    .map(|k| o[k].as_i64().expect("count"))
+    .sum();
+    assert_eq!(total, 57);
+    assert_eq!(r["clauses"].as_array().map(Vec::len), Some(7));
+    // The audit trail verifies.
+    assert_eq!(check(&r, "7.5.3", "audit-trail-intact")["status"], "pass");
+    // A period before anything happened exercises nothing about incidents.
+    let old = ok(
+        app,
+        "auditor",
+        Method::GET,
+        "/api/v1/compliance/checks/incidents-closed-complete?from=2001-01-01&to=2001-12-31",
+        None,
+    )
+    .await;
+    assert_eq!(old["status"], "not_exercised");
+    let all = ok(
+        app,
+        "manager",
+        Method::GET,
+        "/api/v1/compliance/checks",
+        None,
+    )
+    .await;
+    assert!(all.as_array().expect("checks").len() >= 18);
+
+    // Bad input is named; unknown things are 404; requesters and agents see none of it.
+    let r = app
+        .get(
+            "auditor",
+            "/api/v1/compliance/readiness?from=2026-05-01&to=2026-04-01",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.body["field"], "to");
+    let r = app
+        .get("auditor", "/api/v1/compliance/readiness?from=yesterday")
+        .await;
+    assert_eq!(r.body["field"], "from", "{}", r.body);
+    assert_eq!(
+        app.get("auditor", "/api/v1/compliance/requirements?edition=iso9001")
+            .await
+            .body["field"],
+        "edition"
+    );
+    assert_eq!(
+        app.get("auditor", "/api/v1/compliance/requirements/11.1")
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.get("auditor", "/api/v1/compliance/checks/made-up")
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    for who in ["requester", "agent"] {
+        assert_eq!(
+            app.get(who, "/api/v1/compliance/readiness").await.status,
+            StatusCode::FORBIDDEN
+        );
+    }
+});
+
+db_test!(judgements_explain_themselves_and_are_audited, |app| {
+    let put = |who: &'static str, id: &'static str, body: Value| async move {
+        app.call(
+            who,
+            Method::PUT,
+            &format!("/api/v1/compliance/requirements/{id}/judgement"),
+            Some(body),
+        )
+        .await
+    };
+    // Auditors and managers read but do not judge.
+    for who in ["auditor", "manager"] {
+        assert_eq!(
+            put(who, "4.1", json!({"rating": "met"})).await.status,
+            StatusCode::FORBIDDEN
+        );
+    }
+    let r = put(
+        "sms-manager",
+        "8.3.4.2",
+        json!({"rating": "not_applicable"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.body["field"], "notes");
+    let r = put("sms-manager", "4.1", json!({"rating": "superb"})).await;
+    assert_eq!(r.body["field"], "rating");
+    let r = put(
+        "sms-manager",
+        "8.3.4.2",
+        json!({"rating": "not_applicable", "notes": "No internal suppliers."}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["rating"], "not_applicable");
+    assert_eq!(r.body["judgement"]["judged_by"], "sms-manager");
+
+    // Overriding failing evidence needs reasoning.
+    let bad = app.incident("agent", json!({"title": "No category"})).await;
+    close_incident(app, &bad, None).await;
+    let r = put("sms-manager", "8.6.1", json!({"rating": "met"})).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.body["field"], "notes");
+    let r = put(
+        "sms-manager",
+        "8.6.1",
+        json!({"rating": "met", "notes": "The gap was a one-off, corrected."}),
+    )
+    .await;
+    assert_eq!(
+        (r.body["automatic"].as_str(), r.body["rating"].as_str()),
+        (Some("not_met"), Some("met"))
+    );
+    let live = ok(
+        app,
+        "auditor",
+        Method::GET,
+        "/api/v1/compliance/readiness",
+        None,
+    )
+    .await;
+    assert_eq!(requirement(&live, "8.6.1")["rating"], "met");
+    assert_eq!(live["overall"]["not_applicable"], 1);
+
+    // Withdrawing returns the rating to the checks; both writes are in the audit trail.
+    let r = app
+        .call(
+            "sms-manager",
+            Method::DELETE,
+            "/api/v1/compliance/requirements/8.6.1/judgement",
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let r = app
+        .call(
+            "sms-manager",
+            Method::DELETE,
+            "/api/v1/compliance/requirements/8.6.1/judgement",
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let d = ok(
+        app,
+        "auditor",
+        Method::GET,
+        "/api/v1/compliance/requirements/8.6.1",
+        None,
+    )
+    .await;
+    assert_eq!(d["status"]["rating"], "not_met");
+    assert_eq!(d["status"]["judgement"], Value::Null);
+    assert!(d["summary"].as_str().is_some_and(|s| !s.is_empty()));
+    let audit = ok(
+        app,
+        "auditor",
+        Method::GET,
+        "/api/v1/audit?entity_type=requirement&entity_id=iso20000-1:2018/8.6.1",
+        None,
+    )
+    .await;
+    let actions: Vec<&str> = audit["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    assert!(
+        actions.contains(&"judge") && actions.contains(&"unjudge"),
+        "{audit}"
+    );
+});
+
+db_test!(nonconformities_close_only_when_effective, |app| {
+    let nc = ok(
+        app,
+        "agent",
+        Method::POST,
+        "/api/v1/nonconformities",
+        Some(json!({
+            "title": "Major incident closed without review",
+            "details": {"source": "internal_audit", "severity": "major", "requirement": "8.6.1"}
+        })),
+    )
+    .await;
+    let n = nc["number"].as_str().expect("number").to_string();
+    assert!(n.starts_with("NC-"), "{n}");
+    assert_eq!(nc["state"], "open");
+    let path = format!("/api/v1/nonconformities/{n}");
+    let patch = |body: Value| {
+        let path = path.clone();
+        async move { app.patch("agent", &path, body).await }
+    };
+    let r = patch(json!({"state": "closed"})).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    let r = patch(json!({"state": "corrective_action"})).await;
+    assert_eq!(r.body["field"], "details.correction", "{}", r.body);
+    let r = patch(json!({"details": {"severity": "catastrophic"}})).await;
+    assert_eq!(r.body["field"], "details.severity");
+    assert_eq!(
+        patch(json!({"state": "corrective_action", "details": {"correction": "Review held."}}))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let r = patch(json!({"state": "verifying", "details": {"root_cause": "No reminder."}})).await;
+    assert_eq!(r.body["field"], "details.corrective_action");
+    assert_eq!(
+        patch(
+            json!({"state": "verifying", "details": {"root_cause": "No reminder.", "corrective_action": "Keel blocks closure."}})
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+    let r = patch(json!({"state": "closed", "details": {"effectiveness": "not_effective", "effectiveness_notes": "Happened again."}})).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.body["field"], "details.effectiveness");
+    assert_eq!(
+        patch(json!({"state": "corrective_action"})).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        patch(json!({"state": "verifying"})).await.status,
+        StatusCode::OK
+    );
+    let r = patch(json!({"state": "closed", "details": {"effectiveness": "effective", "effectiveness_notes": "No recurrence in 90 days."}})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+
+    // Improvements: measured before closing.
+    let imp = ok(
+        app,
+        "manager",
+        Method::POST,
+        "/api/v1/improvements",
+        Some(json!({"title": "Password self-service"})),
+    )
+    .await;
+    let i = imp["number"].as_str().expect("number").to_string();
+    assert!(i.starts_with("IMP-"));
+    let ip = format!("/api/v1/improvements/{i}");
+    let r = app
+        .patch("manager", &ip, json!({"state": "evaluated"}))
+        .await;
+    assert_eq!(r.body["field"], "details.evaluation");
+    for body in [
+        json!({"state": "evaluated", "details": {"evaluation": "Worth it"}}),
+        json!({"state": "approved"}),
+        json!({"state": "implementing", "details": {"expected_benefit": "Half the resets"}}),
+        json!({"state": "measuring"}),
+    ] {
+        assert_eq!(
+            app.patch("manager", &ip, body.clone()).await.status,
+            StatusCode::OK,
+            "{body}"
+        );
+    }
+    assert_eq!(
+        app.patch("manager", &ip, json!({"state": "closed"}))
+            .await
+            .body["field"],
+        "details.measured_benefit"
+    );
+    assert_eq!(
+        app.patch(
+            "manager",
+            &ip,
+            json!({"state": "closed", "details": {"measured_benefit": "Resets down 58 %"}})
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+
+    // Both are evidence for clause 10; requesters see neither.
+    let r = ok(
+        app,
+        "auditor",
+        Method::GET,
+        "/api/v1/compliance/readiness",
+        None,
+    )
+    .await;
+    let nc_check = check(&r, "10.1", "nonconformities-corrected");
+    assert_eq!(
+        (nc_check["status"].as_str(), nc_check["examined"].as_i64()),
+        (Some("pass"), Some(1))
+    );
+    assert_eq!(check(&r, "10.2", "improvements-measured")["status"], "pass");
+    assert_eq!(requirement(&r, "10.1")["rating"], "met");
+    assert_eq!(
+        app.get("requester", "/api/v1/nonconformities").await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        app.post("requester", "/api/v1/improvements", json!({"title": "x"}))
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        app.patch("auditor", &ip, json!({"title": "y"}))
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    let h = ok(
+        app,
+        "auditor",
+        Method::GET,
+        &format!("{path}/history"),
+        None,
+    )
+    .await;
+    assert!(h.to_string().contains("effective"), "{h}");
+});
+
+db_test!(assessments_capability_and_the_gap_plan, |app| {
+    let first = ok(
+        app,
+        "sms-manager",
+        Method::POST,
+        "/api/v1/assessments",
+        Some(json!({"title": "Baseline"})),
+    )
+    .await;
+    let a1 = first["number"].as_str().expect("number").to_string();
+    assert!(a1.starts_with("ASM-"));
+    assert_eq!(first["requirements"].as_array().map(Vec::len), Some(57));
+    ok(
+        app,
+        "sms-manager",
+        Method::PUT,
+        "/api/v1/compliance/requirements/4.1/judgement",
+        Some(json!({"rating": "met", "notes": "Context register reviewed in March."})),
+    )
+    .await;
+    ok(
+        app,
+        "sms-manager",
+        Method::PUT,
+        "/api/v1/compliance/requirements/4.2/judgement",
+        Some(json!({"rating": "partially_met"})),
+    )
+    .await;
+    let second = ok(
+        app,
+        "sms-manager",
+        Method::POST,
+        "/api/v1/assessments",
+        Some(json!({"title": "After the workshop", "from": "2026-01-01", "to": "2026-12-31"})),
+    )
+    .await;
+    let a2 = second["number"].as_str().expect("number").to_string();
+    assert!(second["overall"]["percent"].as_f64() > first["overall"]["percent"].as_f64());
+    assert!(
+        second["period_from"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("2026-01-01"))
+    );
+    let cmp = ok(
+        app,
+        "auditor",
+        Method::GET,
+        &format!("/api/v1/assessments/{a1}/comparison?with={a2}"),
+        None,
+    )
+    .await;
+    let moves = cmp["movements"].as_array().expect("movements");
+    assert_eq!(moves.len(), 2, "{cmp}");
+    assert_eq!(
+        (
+            moves[0]["requirement"].as_str(),
+            moves[0]["direction"].as_str()
+        ),
+        (Some("4.1"), Some("improved"))
+    );
+    assert_eq!(moves[0]["after"], "met");
+    assert!(cmp["overall"]["delta"].as_f64().is_some_and(|d| d > 0.0));
+    // Snapshots do not move when the live view does.
+    ok(
+        app,
+        "sms-manager",
+        Method::DELETE,
+        "/api/v1/compliance/requirements/4.1/judgement",
+        None,
+    )
+    .await;
+    let again = ok(
+        app,
+        "auditor",
+        Method::GET,
+        &format!("/api/v1/assessments/{a2}"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        again["requirements"]
+            .as_array()
+            .and_then(|r| r.iter().find(|q| q["id"] == "4.1"))
+            .map(|q| q["rating"].clone()),
+        Some(json!("met"))
+    );
+    let now = ok(
+        app,
+        "auditor",
+        Method::GET,
+        &format!("/api/v1/assessments/{a2}/comparison?with=now"),
+        None,
+    )
+    .await;
+    assert_eq!(now["movements"][0]["direction"], "worsened");
+    assert_eq!(
+        app.get(
+            "auditor",
+            &format!("/api/v1/assessments/{a1}/comparison?with=ASM-999999")
+        )
+        .await
+        .body["field"],
+        "with"
+    );
+    let list = ok(app, "auditor", Method::GET, "/api/v1/assessments", None).await;
+    assert_eq!(list.as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        app.post("auditor", "/api/v1/assessments", json!({"title": "x"}))
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        app.post("sms-manager", "/api/v1/assessments", json!({"title": " "}))
+            .await
+            .body["field"],
+        "title"
+    );
+
+    // Capability: level 2 needs PA1.1 fully and PA2.x at least largely achieved.
+    let r = app
+        .call(
+            "sms-manager",
+            Method::PUT,
+            "/api/v1/compliance/processes/incident/capability",
+            Some(json!({"ratings": {"PA1.1": "F", "PA2.1": "L", "PA2.2": "L"}})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        (r.body["level"].as_i64(), r.body["level_name"].as_str()),
+        (Some(2), Some("Managed"))
+    );
+    let r = app
+        .call(
+            "sms-manager",
+            Method::PUT,
+            "/api/v1/compliance/processes/incident/capability",
+            Some(json!({"ratings": {"PA2.1": "X"}})),
+        )
+        .await;
+    assert_eq!(r.body["field"], "ratings.PA2.1");
+    let r = app
+        .call(
+            "sms-manager",
+            Method::PUT,
+            "/api/v1/compliance/processes/incident/capability",
+            Some(json!({"ratings": {"PA9.9": "F"}})),
+        )
+        .await;
+    assert_eq!(r.body["field"], "ratings.PA9.9");
+    assert_eq!(
+        app.call(
+            "sms-manager",
+            Method::PUT,
+            "/api/v1/compliance/processes/juggling/capability",
+            Some(json!({"ratings": {}}))
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+    let live = ok(
+        app,
+        "auditor",
+        Method::GET,
+        "/api/v1/compliance/readiness",
+        None,
+    )
+    .await;
+    let proc = live["processes"]
+        .as_array()
+        .and_then(|p| p.iter().find(|x| x["id"] == "incident"))
+        .expect("incident");
+    assert_eq!(proc["level"], 2);
+    assert_eq!(proc["ratings"]["PA1.1"], "F");
+
+    // The gap plan.
+    let owner = app.users["manager"];
+    let r = app.post("sms-manager", "/api/v1/compliance/actions", json!({"requirement": "9.2", "title": "Plan the audit programme", "owner_id": owner, "due_on": "2020-01-31", "assessment": a2})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let act = r.body;
+    assert_eq!(act["overdue"], true);
+    assert_eq!(act["owner"], "manager");
+    let n = act["number"].as_str().expect("number").to_string();
+    for (body, field) in [
+        (json!({"requirement": "99.1", "title": "x"}), "requirement"),
+        (
+            json!({"requirement": "9.2", "title": "x", "due_on": "soon"}),
+            "due_on",
+        ),
+        (
+            json!({"requirement": "9.2", "title": "x", "owner_id": 999_999}),
+            "owner_id",
+        ),
+        (
+            json!({"requirement": "9.2", "title": "x", "assessment": "ASM-424242"}),
+            "assessment",
+        ),
+    ] {
+        assert_eq!(
+            app.post("sms-manager", "/api/v1/compliance/actions", body)
+                .await
+                .body["field"],
+            field
+        );
+    }
+    let p = format!("/api/v1/compliance/actions/{n}");
+    assert_eq!(
+        app.patch("sms-manager", &p, json!({"progress": 140}))
+            .await
+            .body["field"],
+        "progress"
+    );
+    let r = app
+        .patch(
+            "sms-manager",
+            &p,
+            json!({"progress": 40, "state": "in_progress", "version": 1}),
+        )
+        .await;
+    assert_eq!(r.body["progress"], 40, "{}", r.body);
+    assert_eq!(
+        app.patch("sms-manager", &p, json!({"progress": 50, "version": 1}))
+            .await
+            .status,
+        StatusCode::PRECONDITION_FAILED
+    );
+    let r = app.patch("sms-manager", &p, json!({"state": "done"})).await;
+    assert_eq!(
+        (r.body["progress"].as_i64(), r.body["overdue"].as_bool()),
+        (Some(100), Some(false))
+    );
+    let plan = ok(
+        app,
+        "auditor",
+        Method::GET,
+        "/api/v1/compliance/actions?requirement=9.2",
+        None,
+    )
+    .await;
+    assert_eq!(plan.as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        app.patch("manager", &p, json!({"progress": 1}))
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+});
+
+db_test!(the_audit_pack_is_self_contained_and_verifiable, |app| {
+    let nc = ok(
+        app,
+        "agent",
+        Method::POST,
+        "/api/v1/nonconformities",
+        Some(json!({"title": "Policy not reviewed", "details": {"severity": "minor"}})),
+    )
+    .await;
+    ok(
+        app,
+        "sms-manager",
+        Method::PUT,
+        "/api/v1/compliance/requirements/5.2.1/judgement",
+        Some(json!({"rating": "partially_met", "notes": "Policy signed; review overdue."})),
+    )
+    .await;
+    ok(
+        app,
+        "sms-manager",
+        Method::POST,
+        "/api/v1/assessments",
+        Some(json!({"title": "Pre-audit"})),
+    )
+    .await;
+    let up = app
+        .send(
+            axum::http::Request::post(
+                "/api/v1/compliance/requirements/5.2.1/evidence?filename=policy%20v3.pdf",
+            )
+            .header(
+                "authorization",
+                format!("Bearer {}", app.tokens["sms-manager"]),
+            )
+            .header("content-type", "application/pdf")
+            .body(axum::body::Body::from("%PDF-1.4 the policy"))
+            .expect("req"),
+        )
+        .await;
+    assert_eq!(up.status, StatusCode::CREATED, "{}", up.body);
+    let fid = up.body["id"].as_i64().expect("id");
+    assert_eq!(
+        up.body["sha256"],
+        json!(hex::encode(Sha256::digest(b"%PDF-1.4 the policy")))
+    );
+    let r = app
+        .send(
+            axum::http::Request::post("/api/v1/compliance/requirements/5.2.1/evidence")
+                .header(
+                    "authorization",
+                    format!("Bearer {}", app.tokens["sms-manager"]),
+                )
+                .body(axum::body::Body::from("x"))
+                .expect("req"),
+        )
+        .await;
+    assert_eq!(r.body["field"], "filename");
+    let d = ok(
+        app,
+        "auditor",
+        Method::GET,
+        "/api/v1/compliance/requirements/5.2.1",
+        None,
+    )
+    .await;
+    assert_eq!(d["evidence"][0]["filename"], "policy v3.pdf");
+    assert_eq!(d["status"]["evidence_files"], 1);
+    let dl = app
+        .get("auditor", &format!("/api/v1/compliance/evidence/{fid}"))
+        .await;
+    assert_eq!(dl.status, StatusCode::OK);
+
+    let pack = app.get("auditor", "/api/v1/audit-pack").await;
+    assert_eq!(pack.status, StatusCode::OK);
+    assert_eq!(pack.headers["content-type"], "application/zip");
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(pack.raw)).expect("a zip");
+    let mut files = std::collections::BTreeMap::new();
+    for i in 0..zip.len() {
+        let mut f = zip.by_index(i).expect("entry");
+        let mut bytes = Vec::new();
+        f.read_to_end(&mut bytes).expect("read");
+        files.insert(f.name().expect("name").to_string(), bytes);
+    }
+    for name in [
+        "index.html",
+        "MANIFEST.sha256",
+        "catalogue.json",
+        "checks.csv",
+        "checks/incidents-closed-complete.json",
+        "assessment/readiness.json",
+        "assessment/requirements.csv",
+        "assessments/ASM-000001.json",
+        "registers/nonconformities.csv",
+        "registers/improvements.json",
+        "registers/gap-plan.csv",
+    ] {
+        assert!(
+            files.contains_key(name),
+            "{name} missing: {:?}",
+            files.keys().collect::<Vec<_>>()
+        );
+    }
+    // Every file but the manifest is in the manifest with its true hash.
+    let manifest = String::from_utf8(files["MANIFEST.sha256"].clone()).expect("utf-8");
+    assert_eq!(manifest.lines().count(), files.len() - 1);
+    for line in manifest.lines() {
+        let (hash, path) = line.split_once("  ").expect("sha256sum format");
+        assert_eq!(hash, hex::encode(Sha256::digest(&files[path])), "{path}");
+    }
+    let index = String::from_utf8(files["index.html"].clone()).expect("utf-8");
+    assert!(
+        index.contains("Audit pack")
+            && index.contains("5.2.1")
+            && index.contains("Policy signed; review overdue.")
+    );
+    assert!(
+        files
+            .keys()
+            .any(|k| k.starts_with("evidence/5.2.1/") && k.ends_with("policy_v3.pdf"))
+    );
+    let ncs = String::from_utf8(files["registers/nonconformities.csv"].clone()).expect("utf-8");
+    assert!(
+        ncs.starts_with("number,title,state,created_at,closed_at"),
+        "{ncs}"
+    );
+    assert!(ncs.contains(nc["number"].as_str().expect("n")));
+    let readiness: Value =
+        serde_json::from_slice(&files["assessment/readiness.json"]).expect("json");
+    assert_eq!(requirement(&readiness, "5.2.1")["rating"], "partially_met");
+
+    assert_eq!(
+        app.get("requester", "/api/v1/audit-pack").await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        app.get("auditor", "/api/v1/audit-pack?from=2026-02-30")
+            .await
+            .body["field"],
+        "from"
+    );
+});
