@@ -48,6 +48,8 @@ fn detail(d: &Map<String, Value>, k: &str) -> Value {
 }
 
 type ItemRow = (String, String, String);
+type IncidentRow = (String, String, i64, Option<String>, Option<String>);
+type ChangeRow = (String, String, String, Option<i64>, Option<i64>, Option<String>);
 
 /// Work items of a kind closed in the period, with their details: (number, title, details).
 async fn closed_items(db: &Db, kind: &str, p: Period) -> AppResult<Vec<ItemRow>> {
@@ -76,7 +78,7 @@ fn item(
 pub async fn load(db: &Db, pop: Population, p: Period) -> AppResult<Vec<Record>> {
     Ok(match pop {
         Population::ClosedIncidents => {
-            let rows: Vec<(String, String, i64, Option<String>, Option<String>)> = db
+            let rows: Vec<IncidentRow> = db
                 .all(Q::new("SELECT number, title, priority, category, resolution_code FROM work_items WHERE kind = 'incident' AND closed_at >= $1 AND closed_at < $2 ORDER BY number").bind(p.from).bind(p.to))
                 .await?;
             rows.into_iter()
@@ -151,7 +153,7 @@ pub async fn load(db: &Db, pop: Population, p: Period) -> AppResult<Vec<Record>>
             })
             .collect(),
         Population::ImplementedChanges => {
-            let rows: Vec<(String, String, String, Option<i64>, Option<i64>, Option<String>)> = db
+            let rows: Vec<ChangeRow> = db
                 .all(Q::new("SELECT w.number, w.title, w.details, \
                         (SELECT MIN(t.at) FROM work_item_transitions t WHERE t.item_id = w.id AND t.to_state = 'implement') AS implementing_at, \
                         (SELECT MIN(t.at) FROM work_item_transitions t WHERE t.item_id = w.id AND t.from_state = 'authorize' AND t.to_state = 'scheduled') AS authorized_at, \
@@ -384,9 +386,8 @@ pub async fn run<'a>(
     let mut cache: HashMap<Population, Vec<Record>> = HashMap::new();
     let mut out = Vec::new();
     for c in checks {
-        if !cache.contains_key(&c.population) {
-            let records = load(db, c.population, p).await?;
-            cache.insert(c.population, records);
+        if let std::collections::hash_map::Entry::Vacant(e) = cache.entry(c.population) {
+            e.insert(load(db, c.population, p).await?);
         }
         let records = cache.get(&c.population).map(Vec::as_slice).unwrap_or(&[]);
         let mut o = evaluate(c, records, now);
