@@ -16,9 +16,10 @@ const USERS = {
   manager: 'manager@demo.keel',
   requester: 'requester@demo.keel',
   auditor: 'auditor@demo.keel',
+  sms: 'sms@demo.keel',
   // Used only for the wrong-password test, so that failed-login throttling (5 failures per
   // address) can never lock out an account that the other tests sign in with.
-  throttleVictim: 'sms@demo.keel',
+  throttleVictim: 'admin@demo.keel',
 };
 const AGENT_NAME = 'Alex Agent';
 const REQUESTER_ORG = 'Northwind Traders';
@@ -45,7 +46,7 @@ before(async () => {
     ],
   });
   await Promise.all(
-    ['agent', 'manager', 'requester', 'auditor'].map(async (role) => {
+    ['agent', 'manager', 'requester', 'auditor', 'sms'].map(async (role) => {
       const page = await newPage();
       await signIn(page, USERS[role]);
       sessions[role] = await page.context().storageState();
@@ -1698,5 +1699,114 @@ test('manager records a service design, tests its acceptance criteria and accept
     await navigate(page, () => page.getByRole('button', { name: 'Save' }).click());
     assert.match(await flashText(page), /accepted/);
     assert.equal(await text(page, '#design-state'), 'accepted');
+  });
+});
+
+test('SMS manager reads readiness by clause and drills from a failing check to its records', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await asRole('sms', '/compliance', async (page, response) => {
+    assert.equal(response.status(), 200);
+    assert.match(await text(page, '#overall-score'), /^\d+(\.\d)? %$/);
+    assert.equal((await texts(page, '#clauses tbody tr')).length, 7);
+    const failing = await texts(page, '#failing-checks li');
+    assert.ok(failing.some((f) => /configuration item has a class, an owner and a status/.test(f)), failing.join(' | '));
+    assert.ok((await texts(page, '#open-ncs li')).some((n) => /NC-\d{6} Incidents closed without a category/.test(n)));
+    assert.ok((await texts(page, '#gap-plan li')).some((a) => /ACT-\d{6} 9\.2 Plan the internal audit programme/.test(a)));
+    // Clause → requirement → failing record.
+    await navigate(page, () => page.locator('#failing-checks').getByRole('link', { name: '8.2.6' }).click());
+    assert.match(await text(page, 'h1'), /^8\.2\.6\s+Configuration management$/);
+    assert.ok((await texts(page, '#items li')).length >= 3, 'the checklist items are shown');
+    const row = page.locator('#check-cis-identified tbody tr').first();
+    assert.match(await row.textContent(), /no owner/);
+    await navigate(page, () => row.getByRole('link').first().click());
+    assert.match(new URL(page.url()).pathname, /^\/cis\/\d+$/);
+  });
+});
+
+test('SMS manager judges a requirement, keeps evidence and plans an action; a rating needing reasons is refused without', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await asRole('sms', '/compliance/requirements/4.4', async (page) => {
+    assert.deepEqual(await unlabelledControls(page, 'main'), []);
+    assert.equal(await page.locator('#no-checks').count(), 1);
+    await page.selectOption('#j-rating', 'not_applicable');
+    await navigate(page, () => page.getByRole('button', { name: 'Record judgement' }).click());
+    assert.match(await flashText(page), /^Not done: notes: say why/);
+    await page.selectOption('#j-rating', 'partially_met');
+    await page.fill('#j-notes', `Process map drawn; interfaces missing (${RUN})`);
+    await navigate(page, () => page.getByRole('button', { name: 'Record judgement' }).click());
+    assert.equal(await flashText(page), 'Judged 4.4: partially met.');
+    assert.equal(await text(page, '#rating'), 'partially met');
+    await page.setInputFiles('#ev-file', { name: 'process-map.txt', mimeType: 'text/plain', buffer: Buffer.from(`map ${RUN}`) });
+    await navigate(page, () => page.getByRole('button', { name: 'Keep as evidence' }).click());
+    assert.equal(await flashText(page), 'Kept process-map.txt as evidence.');
+    assert.match(await text(page, '#evidence-files li'), /process-map\.txt/);
+    await page.fill('#a-title', `Document process interfaces ${RUN}`);
+    await page.selectOption('#a-owner', { label: 'Maya Manager' });
+    await navigate(page, () => page.getByRole('button', { name: 'Add to the gap plan' }).click());
+    assert.match(await flashText(page), /^ACT-\d{6} added to the gap plan\.$/);
+    await page.locator('#actions input[type=number]').first().fill('60');
+    await navigate(page, () => page.locator('#actions').getByRole('button', { name: 'Update' }).first().click());
+    assert.match(await flashText(page), /in progress \(60 %\)/);
+  });
+});
+
+test('SMS manager rates a process to level 3, takes an assessment and compares it with the baseline', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await asRole('sms', '/compliance/processes/incident', async (page) => {
+    assert.match(await text(page, '#capability'), /^Level 2 \(Managed\)$/);
+    for (const [pa, r] of [['PA2.1', 'F'], ['PA2.2', 'F'], ['PA3.1', 'L'], ['PA3.2', 'L']]) {
+      await page.selectOption(`#pa-${pa.replace('.', '\\.')}`, r);
+    }
+    await navigate(page, () => page.getByRole('button', { name: 'Rate the process' }).click());
+    assert.equal(await flashText(page), 'Rated: capability level 3 (Established).');
+  });
+  await asRole('sms', '/assessments', async (page) => {
+    await page.fill('#as-title', `Before stage 1 ${RUN}`);
+    await navigate(page, () => page.getByRole('button', { name: 'Take assessment' }).click());
+    assert.match(await flashText(page), /^ASM-\d{6} taken: [\d.]+ %\.$/);
+    await page.selectOption('#cmp-with', { label: 'ASM-000001 Baseline readiness' });
+    await navigate(page, () => page.getByRole('button', { name: 'Compare' }).click());
+    assert.match(await text(page, '#comparison h2'), /^From ASM-\d{6} to ASM-000001/);
+  });
+});
+
+test('auditor reads compliance and downloads the audit pack but has no forms; requesters have no compliance at all', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await asRole('auditor', '/compliance', async (page) => {
+    const [download] = await Promise.all([page.waitForEvent('download'), page.locator('#audit-pack').click()]);
+    assert.match(download.suggestedFilename(), /^keel-audit-pack-\d{4}-\d{2}-\d{2}-to-\d{4}-\d{2}-\d{2}\.zip$/);
+    const path = await download.path();
+    const { readFileSync } = await import('node:fs');
+    assert.equal(readFileSync(path).subarray(0, 2).toString(), 'PK', 'a zip archive');
+    await page.goto('/compliance/requirements/8.3.4.2');
+    assert.equal(await text(page, '#rating'), 'not applicable');
+    assert.equal(await page.locator('#judgement-form, #evidence-form, #action-form').count(), 0);
+    await page.goto('/compliance/processes/incident');
+    assert.equal(await page.getByRole('button', { name: 'Rate the process' }).count(), 0);
+  });
+  await asRole('requester', '/incidents', async (page) => {
+    assert.equal(await page.getByRole('link', { name: 'Compliance' }).count(), 0);
+    const r = await page.goto('/compliance');
+    assert.equal(r.status(), 403);
+  });
+});
+
+test('manager records a nonconformity through correction to an effective corrective action', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await asRole('manager', '/nonconformities/new', async (page) => {
+    await page.fill('#title', `Change closed without review ${RUN}`);
+    await page.selectOption('#d_severity', 'minor');
+    await navigate(page, () => page.getByRole('button', { name: /Create|Raise|Save/ }).first().click());
+    assert.match(new URL(page.url()).pathname, /^\/nonconformities\/NC-\d{6}$/);
+    await page.selectOption('#state', 'corrective_action');
+    await navigate(page, () => page.getByRole('button', { name: 'Save' }).click());
+    assert.match((await alertText(page)) || (await flashText(page)) || '', /correction/);
+    await page.selectOption('#state', 'corrective_action');
+    await page.fill('#d_correction', 'Review held the next day.');
+    await navigate(page, () => page.getByRole('button', { name: 'Save' }).click());
+    await page.selectOption('#state', 'verifying');
+    await page.fill('#d_root_cause', 'Nobody owned the review step.');
+    await page.fill('#d_corrective_action', 'Closing now demands the review.');
+    await navigate(page, () => page.getByRole('button', { name: 'Save' }).click());
+    await page.selectOption('#state', 'closed');
+    await page.selectOption('#d_effectiveness', 'effective');
+    await page.fill('#d_effectiveness_notes', 'No change closed unreviewed since.');
+    await navigate(page, () => page.getByRole('button', { name: 'Save' }).click());
+    assert.match(await text(page, '#detail-effectiveness'), /effective/);
   });
 });
