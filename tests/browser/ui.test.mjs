@@ -1712,7 +1712,7 @@ test('SMS manager reads readiness by clause and drills from a failing check to i
     assert.ok((await texts(page, '#open-ncs li')).some((n) => /NC-\d{6} Incidents closed without a category/.test(n)));
     assert.ok((await texts(page, '#gap-plan li')).some((a) => /ACT-\d{6} 9\.2 Plan the internal audit programme/.test(a)));
     // Clause → requirement → failing record.
-    await navigate(page, () => page.locator('#failing-checks').getByRole('link', { name: '8.2.6' }).click());
+    await navigate(page, () => page.locator('#failing-checks').getByRole('link', { name: '8.2.6' }).first().click());
     assert.match(await text(page, 'h1'), /^8\.2\.6\s+Configuration management$/);
     assert.ok((await texts(page, '#items li')).length >= 3, 'the checklist items are shown');
     const row = page.locator('#check-cis-identified tbody tr').first();

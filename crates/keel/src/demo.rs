@@ -255,7 +255,7 @@ pub async fn seed(db: &Db) -> AppResult<String> {
          3 customers, 5 services, 3 groups, 2 catalogue offerings, 17 configuration items, 3 assets,\n  \
          2 business calendars and response/resolution targets per priority,\n  \
          a CAB and an emergency CAB, 4 changes (one awaiting the CAB, two clashing on the change calendar), 1 release,\n  \
-         2 nonconformities, 1 improvement, assessor judgements, a capability rating, a gap action and a baseline assessment.\n\
+         3 risks and opportunities, 2 nonconformities, 1 improvement, assessor judgements, a capability rating, a gap action and a baseline assessment.\n\
          Sign in with any of these (password `{DEMO_PASSWORD}`):\n  \
          admin@demo.keel (admin), sms@demo.keel (sms-manager), manager@demo.keel (manager),\n  \
          agent@demo.keel (agent), auditor@demo.keel (auditor), requester@demo.keel (requester)"
@@ -504,6 +504,64 @@ async fn seed_compliance(db: &Db, sms_id: i64, manager_id: i64) -> AppResult<()>
         )
         .await?;
     }
+    // The risk register: one treated risk, one accepted, one opportunity just identified.
+    let review = jiff::tz::TimeZone::UTC
+        .to_datetime(jiff::Timestamp::now())
+        .date()
+        .saturating_add(jiff::ToSpan::days(90))
+        .to_string();
+    let treated = kernel::create(db, Kind::Risk, &actor, &sms, NewItem {
+        title: "The ERP database has no standby".into(),
+        description: "A hardware fault on the database server stops invoicing until it is rebuilt.".into(),
+        assignee_id: Some(manager_id),
+        details: d(&[("nature", "risk"), ("source", "service_requirements"), ("likelihood", "2"), ("impact", "5")]),
+        ..Default::default()
+    })
+    .await?;
+    for (state, fields) in [
+        ("assessed", vec![]),
+        ("treating", vec![
+            ("treatment", "reduce"),
+            ("treatment_plan", "Add a streaming replica in the second data centre (change planned)."),
+            ("review_date", review.as_str()),
+        ]),
+    ] {
+        kernel::update(db, Kind::Risk, &treated.number, Scope::All, &actor, Patch {
+            state: Some(state.into()),
+            details: Some(d(&fields)),
+            ..Default::default()
+        }, None)
+        .await?;
+    }
+    let accepted = kernel::create(db, Kind::Risk, &actor, &sms, NewItem {
+        title: "The print supplier has a single engineer for our region".into(),
+        description: String::new(),
+        assignee_id: Some(sms_id),
+        details: d(&[("nature", "risk"), ("source", "other_parties"), ("likelihood", "3"), ("impact", "1")]),
+        ..Default::default()
+    })
+    .await?;
+    for (state, fields) in [
+        ("assessed", vec![]),
+        ("accepted", vec![
+            ("acceptance_reason", "Printing can wait a day; a second supplier costs more than the outages."),
+            ("review_date", review.as_str()),
+        ]),
+    ] {
+        kernel::update(db, Kind::Risk, &accepted.number, Scope::All, &actor, Patch {
+            state: Some(state.into()),
+            details: Some(d(&fields)),
+            ..Default::default()
+        }, None)
+        .await?;
+    }
+    kernel::create(db, Kind::Risk, &actor, &sms, NewItem {
+        title: "Customers ask for a chat channel".into(),
+        description: "Raised in the last service review with Northwind.".into(),
+        details: d(&[("nature", "opportunity"), ("source", "service_requirements")]),
+        ..Default::default()
+    })
+    .await?;
     let cat = keel_core::management::compliance::catalogue::current();
     comp::judge(db, &sms, cat, "4.3", "met", "The scope statement (services and the delivering organisation) was approved by the board this year.").await?;
     comp::judge(

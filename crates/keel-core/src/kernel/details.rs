@@ -15,6 +15,8 @@ pub struct Field {
     pub max: usize,
     /// Allowed values, when the field is a choice.
     pub choices: Option<&'static [&'static str]>,
+    /// A calendar date, `YYYY-MM-DD` (e.g. a risk's next review).
+    pub date: bool,
 }
 
 impl Field {
@@ -24,6 +26,17 @@ impl Field {
             label,
             max,
             choices: None,
+            date: false,
+        }
+    }
+
+    pub const fn date(name: &'static str, label: &'static str) -> Field {
+        Field {
+            name,
+            label,
+            max: 10,
+            choices: None,
+            date: true,
         }
     }
 
@@ -37,6 +50,7 @@ impl Field {
             label,
             max: 64,
             choices: Some(choices),
+            date: false,
         }
     }
 }
@@ -94,6 +108,9 @@ pub fn apply(
                 {
                     return Err(err(name, format!("must be one of: {}", c.join(", "))));
                 }
+                if f.date && s.parse::<jiff::civil::Date>().is_err() {
+                    return Err(err(name, "must be a date YYYY-MM-DD"));
+                }
                 out.insert(name.clone(), Value::String(s.to_string()));
             }
             _ => return Err(err(name, "must be a string or null")),
@@ -118,6 +135,7 @@ mod tests {
     const FIELDS: &[Field] = &[
         Field::text("root_cause", "Root cause", 10),
         Field::choice("origin", "Origin", &["incident", "trend"]),
+        Field::date("review", "Review"),
     ];
 
     fn map(v: Value) -> Map<String, Value> {
@@ -147,5 +165,9 @@ mod tests {
         assert_eq!(e.field, "details.root_cause");
         assert!(apply(FIELDS, &d, &map(json!({"root_cause": 3}))).is_err());
         assert!(apply(&[], &d, &map(json!({"x": "y"}))).is_err());
+        let e = apply(FIELDS, &d, &map(json!({"review": "next week"}))).expect_err("date");
+        assert_eq!(e.field, "details.review");
+        assert!(apply(FIELDS, &d, &map(json!({"review": "2027-02-28"}))).is_ok());
+        assert!(apply(FIELDS, &d, &map(json!({"review": "2027-02-30"}))).is_err());
     }
 }

@@ -14,7 +14,7 @@ pub mod query;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// The processes built on the kernel (8.6 resolution, 8.5.1 change, 10 improvement). New kinds are added here with their number prefix.
+/// The processes built on the kernel (8.6 resolution, 8.5.1 change, 6.1 risks, 10 improvement). New kinds are added here with their number prefix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
@@ -27,10 +27,12 @@ pub enum Kind {
     Nonconformity,
     /// Clause 10.2.
     Improvement,
+    /// Clause 6.1.
+    Risk,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 8] = [
         Kind::Incident,
         Kind::Request,
         Kind::Problem,
@@ -38,6 +40,7 @@ impl Kind {
         Kind::Change,
         Kind::Nonconformity,
         Kind::Improvement,
+        Kind::Risk,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -49,6 +52,7 @@ impl Kind {
             Kind::Change => "change",
             Kind::Nonconformity => "nonconformity",
             Kind::Improvement => "improvement",
+            Kind::Risk => "risk",
         }
     }
 
@@ -62,6 +66,7 @@ impl Kind {
             Kind::Change => "CHG",
             Kind::Nonconformity => "NC",
             Kind::Improvement => "IMP",
+            Kind::Risk => "RSK",
         }
     }
 
@@ -76,6 +81,7 @@ impl Kind {
             Kind::Change => &crate::operation::transition::change::LIFECYCLE,
             Kind::Nonconformity => &improvement::NC_LIFECYCLE,
             Kind::Improvement => &improvement::IMP_LIFECYCLE,
+            Kind::Risk => &crate::management::planning::LIFECYCLE,
         }
     }
 
@@ -89,6 +95,7 @@ impl Kind {
             Kind::Change => "changes",
             Kind::Nonconformity => "nonconformities",
             Kind::Improvement => "improvements",
+            Kind::Risk => "risks",
         }
     }
 
@@ -104,6 +111,7 @@ impl Kind {
             Kind::Change => crate::operation::transition::change::FIELDS,
             Kind::Nonconformity => improvement::NC_FIELDS,
             Kind::Improvement => improvement::IMP_FIELDS,
+            Kind::Risk => crate::management::planning::FIELDS,
         }
     }
 

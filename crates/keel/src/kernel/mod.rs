@@ -317,11 +317,13 @@ pub fn vocabulary(kind: Kind) -> Vocabulary {
             hold_reasons: &[],
             resolution_codes: prb::RESOLUTION_CODES,
         },
-        Kind::KnownError | Kind::Change | Kind::Nonconformity | Kind::Improvement => Vocabulary {
-            categories: inc::CATEGORIES,
-            hold_reasons: &[],
-            resolution_codes: &[],
-        },
+        Kind::KnownError | Kind::Change | Kind::Nonconformity | Kind::Improvement | Kind::Risk => {
+            Vocabulary {
+                categories: inc::CATEGORIES,
+                hold_reasons: &[],
+                resolution_codes: &[],
+            }
+        }
     }
 }
 

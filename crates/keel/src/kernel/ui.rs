@@ -118,6 +118,7 @@ fn labels(k: Kind) -> (&'static str, &'static str) {
         Kind::Change => ("Changes", "change"),
         Kind::Nonconformity => ("Nonconformities", "nonconformity"),
         Kind::Improvement => ("Improvements", "improvement"),
+        Kind::Risk => ("Risks and opportunities", "risk"),
     }
 }
 
@@ -132,7 +133,7 @@ fn detail_fields(k: Kind, values: &serde_json::Map<String, serde_json::Value>) -
         .iter()
         .map(|f| {
             context! {
-                name => f.name, label => f.label, choices => f.choices.map(|c| V::from(Serde(c))),
+                name => f.name, label => f.label, choices => f.choices.map(|c| V::from(Serde(c))), date => f.date,
                 value => values.get(f.name).and_then(|v| v.as_str()).unwrap_or_default(),
             }
         })

@@ -70,6 +70,7 @@ pub fn as_bool<S: serde::Serializer>(v: &i64, s: S) -> Result<S::Ok, S::Error> {
         (name = "releases", description = "Release and deployment: releases, deployments per environment, outcomes (8.5.3)"),
         (name = "nonconformities", description = "Nonconformities with correction, root cause, corrective action and effectiveness check (10.1)"),
         (name = "improvements", description = "The continual improvement register (10.2)"),
+        (name = "risks", description = "The register of risks and opportunities: likelihood, impact, treatment, review (6.1)"),
         (name = "compliance", description = "The compliance engine: requirement catalogue, live evidence checks, readiness, assessments, the gap plan and the audit pack (clauses 4–10)"),
         (name = "approvals", description = "Approvals waiting for you, across requests and changes"),
         (name = "service-levels", description = "Business calendars, service level targets, SLA attainment (8.3.3)"),
@@ -187,6 +188,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(operation::transition::design::api_complete_task))
         .merge(management::improvement::nonconformities::routes::router())
         .merge(management::improvement::improvements::routes::router())
+        .merge(management::planning::risks::routes::router())
         .routes(routes!(management::compliance::api::list_requirements))
         .routes(routes!(management::compliance::api::get_requirement))
         .routes(routes!(

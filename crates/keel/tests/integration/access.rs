@@ -45,6 +45,7 @@ fn table(method: &str, path: &str, tag: &str) -> Option<(Option<Action>, Option<
         "/api/v1/changes",
         "/api/v1/nonconformities",
         "/api/v1/improvements",
+        "/api/v1/risks",
     ] {
         if let Some(rest) = path.strip_prefix(internal) {
             let row = match (method, rest) {

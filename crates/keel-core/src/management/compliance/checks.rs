@@ -6,6 +6,21 @@ use super::evidence::{Check, Condition::*, Population::*};
 
 pub static CHECKS: &[Check] = &[
     Check {
+        id: "risks-owned-rated-reviewed",
+        title: "Every open risk and opportunity has an owner, a rating, a treatment and a review date not yet passed",
+        rationale: "Risks and opportunities are determined, assessed, treated and kept under review; an empty register is no evidence.",
+        requirements: &["6.1"],
+        population: OpenRisks,
+        min: 1,
+        conditions: &[
+            Present("owner"),
+            Present("likelihood"),
+            Present("impact"),
+            Present("treatment"),
+            NotOverdue("review_date"),
+        ],
+    },
+    Check {
         id: "incidents-closed-complete",
         title: "Every incident closed in the period has a priority, a category and a resolution code",
         rationale: "Incidents are recorded, classified, prioritised and closed with how they were resolved.",

@@ -48,10 +48,13 @@ pub enum Population {
     AuditTrail,
     /// Releases deployed in the period: `acceptance` (criteria), `outcome`.
     DeployedReleases,
+    /// Risks and opportunities not closed: `owner`, `likelihood`, `impact`, `treatment`
+    /// (the treatment, or `accept`), `review_date`.
+    OpenRisks,
 }
 
 impl Population {
-    pub const ALL: [Population; 15] = [
+    pub const ALL: [Population; 16] = [
         Population::ClosedIncidents,
         Population::ClosedMajorIncidents,
         Population::ClosedRequests,
@@ -67,6 +70,7 @@ impl Population {
         Population::ClosedImprovements,
         Population::AuditTrail,
         Population::DeployedReleases,
+        Population::OpenRisks,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -86,6 +90,7 @@ impl Population {
             Population::ClosedImprovements => "closed_improvements",
             Population::AuditTrail => "audit_trail",
             Population::DeployedReleases => "deployed_releases",
+            Population::OpenRisks => "open_risks",
         }
     }
 }
@@ -103,6 +108,8 @@ pub enum Condition {
     WithinDays(&'static str, i64),
     /// The number is at least the value.
     AtLeast(&'static str, f64),
+    /// The date is set and not yet passed (a review date kept).
+    NotOverdue(&'static str),
     /// Only when the field has the value does the record need the other condition.
     When(&'static str, &'static str, &'static Condition),
 }
@@ -219,6 +226,11 @@ pub fn failure(c: &Condition, fields: &BTreeMap<String, Value>, now_ms: i64) -> 
             Some(t) if now_ms - t > days * DAY_MS => {
                 Some(format!("{} older than {days} days", human(f)))
             }
+            _ => None,
+        },
+        Condition::NotOverdue(f) => match as_time(fields.get(f)) {
+            None => Some(format!("no {}", human(f))),
+            Some(t) if t + DAY_MS <= now_ms => Some(format!("{} has passed", human(f))),
             _ => None,
         },
         Condition::AtLeast(f, min) => {
@@ -365,6 +377,18 @@ mod tests {
             Some("n is 0, needs at least 1")
         );
         assert_eq!(f(Condition::AtLeast("n", 1.0), json!({"n": 2})), None);
+        assert_eq!(
+            f(Condition::NotOverdue("r"), json!({"r": NOW - 2 * DAY_MS})).as_deref(),
+            Some("r has passed")
+        );
+        assert_eq!(
+            f(Condition::NotOverdue("r"), json!({"r": NOW - DAY_MS / 2})),
+            None
+        );
+        assert_eq!(
+            f(Condition::NotOverdue("r"), json!({})).as_deref(),
+            Some("no r")
+        );
     }
 
     #[test]

@@ -49,7 +49,14 @@ fn detail(d: &Map<String, Value>, k: &str) -> Value {
 
 type ItemRow = (String, String, String);
 type IncidentRow = (String, String, i64, Option<String>, Option<String>);
-type ChangeRow = (String, String, String, Option<i64>, Option<i64>, Option<String>);
+type ChangeRow = (
+    String,
+    String,
+    String,
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+);
 
 /// Work items of a kind closed in the period, with their details: (number, title, details).
 async fn closed_items(db: &Db, kind: &str, p: Period) -> AppResult<Vec<ItemRow>> {
@@ -359,6 +366,44 @@ pub async fn load(db: &Db, pop: Population, p: Period) -> AppResult<Vec<Record>>
                 )
             })
             .collect(),
+        Population::OpenRisks => {
+            let rows: Vec<(String, String, String, Option<i64>, String)> = db
+                .all(Q::new("SELECT number, title, state, assignee_id, details FROM work_items WHERE kind = 'risk' AND state <> 'closed' ORDER BY number"))
+                .await?;
+            rows.into_iter()
+                .map(|(n, t, state, owner, d)| {
+                    let d = details(&d);
+                    let treatment = if state == "accepted" {
+                        json!("accept")
+                    } else {
+                        detail(&d, "treatment")
+                    };
+                    let review = d
+                        .get("review_date")
+                        .and_then(Value::as_str)
+                        .and_then(|s| s.parse::<jiff::civil::Date>().ok())
+                        .and_then(|day| {
+                            jiff::tz::TimeZone::UTC
+                                .to_timestamp(day.to_datetime(jiff::civil::Time::midnight()))
+                                .ok()
+                        })
+                        .map(|t| t.as_millisecond());
+                    item(
+                        "risk",
+                        "risks",
+                        n,
+                        t,
+                        vec![
+                            ("owner", json!(owner)),
+                            ("likelihood", detail(&d, "likelihood")),
+                            ("impact", detail(&d, "impact")),
+                            ("treatment", treatment),
+                            ("review_date", json!(review)),
+                        ],
+                    )
+                })
+                .collect()
+        }
         Population::AuditTrail => {
             let verdict = crate::management::support::audit_trail::verify(db).await?;
             let (intact, entries) = match verdict {
