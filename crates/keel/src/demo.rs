@@ -510,57 +510,118 @@ async fn seed_compliance(db: &Db, sms_id: i64, manager_id: i64) -> AppResult<()>
         .date()
         .saturating_add(jiff::ToSpan::days(90))
         .to_string();
-    let treated = kernel::create(db, Kind::Risk, &actor, &sms, NewItem {
-        title: "The ERP database has no standby".into(),
-        description: "A hardware fault on the database server stops invoicing until it is rebuilt.".into(),
-        assignee_id: Some(manager_id),
-        details: d(&[("nature", "risk"), ("source", "service_requirements"), ("likelihood", "2"), ("impact", "5")]),
-        ..Default::default()
-    })
+    let treated = kernel::create(
+        db,
+        Kind::Risk,
+        &actor,
+        &sms,
+        NewItem {
+            title: "The ERP database has no standby".into(),
+            description:
+                "A hardware fault on the database server stops invoicing until it is rebuilt."
+                    .into(),
+            assignee_id: Some(manager_id),
+            details: d(&[
+                ("nature", "risk"),
+                ("source", "service_requirements"),
+                ("likelihood", "2"),
+                ("impact", "5"),
+            ]),
+            ..Default::default()
+        },
+    )
     .await?;
     for (state, fields) in [
         ("assessed", vec![]),
-        ("treating", vec![
-            ("treatment", "reduce"),
-            ("treatment_plan", "Add a streaming replica in the second data centre (change planned)."),
-            ("review_date", review.as_str()),
-        ]),
+        (
+            "treating",
+            vec![
+                ("treatment", "reduce"),
+                (
+                    "treatment_plan",
+                    "Add a streaming replica in the second data centre (change planned).",
+                ),
+                ("review_date", review.as_str()),
+            ],
+        ),
     ] {
-        kernel::update(db, Kind::Risk, &treated.number, Scope::All, &actor, Patch {
-            state: Some(state.into()),
-            details: Some(d(&fields)),
-            ..Default::default()
-        }, None)
+        kernel::update(
+            db,
+            Kind::Risk,
+            &treated.number,
+            Scope::All,
+            &actor,
+            Patch {
+                state: Some(state.into()),
+                details: Some(d(&fields)),
+                ..Default::default()
+            },
+            None,
+        )
         .await?;
     }
-    let accepted = kernel::create(db, Kind::Risk, &actor, &sms, NewItem {
-        title: "The print supplier has a single engineer for our region".into(),
-        description: String::new(),
-        assignee_id: Some(sms_id),
-        details: d(&[("nature", "risk"), ("source", "other_parties"), ("likelihood", "3"), ("impact", "1")]),
-        ..Default::default()
-    })
+    let accepted = kernel::create(
+        db,
+        Kind::Risk,
+        &actor,
+        &sms,
+        NewItem {
+            title: "The print supplier has a single engineer for our region".into(),
+            description: String::new(),
+            assignee_id: Some(sms_id),
+            details: d(&[
+                ("nature", "risk"),
+                ("source", "other_parties"),
+                ("likelihood", "3"),
+                ("impact", "1"),
+            ]),
+            ..Default::default()
+        },
+    )
     .await?;
     for (state, fields) in [
         ("assessed", vec![]),
-        ("accepted", vec![
-            ("acceptance_reason", "Printing can wait a day; a second supplier costs more than the outages."),
-            ("review_date", review.as_str()),
-        ]),
+        (
+            "accepted",
+            vec![
+                (
+                    "acceptance_reason",
+                    "Printing can wait a day; a second supplier costs more than the outages.",
+                ),
+                ("review_date", review.as_str()),
+            ],
+        ),
     ] {
-        kernel::update(db, Kind::Risk, &accepted.number, Scope::All, &actor, Patch {
-            state: Some(state.into()),
-            details: Some(d(&fields)),
-            ..Default::default()
-        }, None)
+        kernel::update(
+            db,
+            Kind::Risk,
+            &accepted.number,
+            Scope::All,
+            &actor,
+            Patch {
+                state: Some(state.into()),
+                details: Some(d(&fields)),
+                ..Default::default()
+            },
+            None,
+        )
         .await?;
     }
-    kernel::create(db, Kind::Risk, &actor, &sms, NewItem {
-        title: "Customers ask for a chat channel".into(),
-        description: "Raised in the last service review with Northwind.".into(),
-        details: d(&[("nature", "opportunity"), ("source", "service_requirements")]),
-        ..Default::default()
-    })
+    kernel::create(
+        db,
+        Kind::Risk,
+        &actor,
+        &sms,
+        NewItem {
+            title: "Customers ask for a chat channel".into(),
+            description: "Raised in the last service review with Northwind.".into(),
+            details: d(&[
+                ("nature", "opportunity"),
+                ("source", "service_requirements"),
+            ]),
+            ..Default::default()
+        },
+    )
     .await?;
     let cat = keel_core::management::compliance::catalogue::current();
     comp::judge(db, &sms, cat, "4.3", "met", "The scope statement (services and the delivering organisation) was approved by the board this year.").await?;

@@ -822,7 +822,14 @@ db_test!(the_audit_pack_is_self_contained_and_verifiable, |app| {
 });
 
 db_test!(the_risk_register_is_evidence_for_planning, |app| {
-    let live = ok(app, "auditor", Method::GET, "/api/v1/compliance/readiness", None).await;
+    let live = ok(
+        app,
+        "auditor",
+        Method::GET,
+        "/api/v1/compliance/readiness",
+        None,
+    )
+    .await;
     let c = check(&live, "6.1", "risks-owned-rated-reviewed");
     assert_eq!(c["status"], "fail", "an empty register is no evidence");
     assert_eq!(c["shortfall"], "needs at least 1 record, found 0");
@@ -836,21 +843,64 @@ db_test!(the_risk_register_is_evidence_for_planning, |app| {
     let n = risk["number"].as_str().expect("number").to_string();
     assert!(n.starts_with("RSK-"), "{n}");
     let p = format!("/api/v1/risks/{n}");
-    assert_eq!(app.patch("sms-manager", &p, json!({"details": {"likelihood": "9"}})).await.body["field"], "details.likelihood");
-    assert_eq!(app.patch("sms-manager", &p, json!({"state": "treating"})).await.status, StatusCode::CONFLICT);
-    assert_eq!(app.patch("sms-manager", &p, json!({"state": "assessed"})).await.status, StatusCode::OK);
+    assert_eq!(
+        app.patch("sms-manager", &p, json!({"details": {"likelihood": "9"}}))
+            .await
+            .body["field"],
+        "details.likelihood"
+    );
+    assert_eq!(
+        app.patch("sms-manager", &p, json!({"state": "treating"}))
+            .await
+            .status,
+        StatusCode::CONFLICT
+    );
+    assert_eq!(
+        app.patch("sms-manager", &p, json!({"state": "assessed"}))
+            .await
+            .status,
+        StatusCode::OK
+    );
     let r = app.patch("sms-manager", &p, json!({"state": "treating", "details": {"treatment": "reduce", "treatment_plan": "Add a replica", "review_date": "next spring"}})).await;
     assert_eq!(r.body["field"], "details.review_date", "{}", r.body);
     // A review date already passed fails the check, naming the risk.
     let r = app.patch("sms-manager", &p, json!({"state": "treating", "details": {"treatment": "reduce", "treatment_plan": "Add a replica", "review_date": "2020-03-01"}})).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    let live = ok(app, "auditor", Method::GET, "/api/v1/compliance/readiness", None).await;
+    let live = ok(
+        app,
+        "auditor",
+        Method::GET,
+        "/api/v1/compliance/readiness",
+        None,
+    )
+    .await;
     let c = check(&live, "6.1", "risks-owned-rated-reviewed");
     assert_eq!(c["failures"][0]["reference"], json!(n));
-    assert_eq!(c["failures"][0]["reasons"], json!(["review date has passed"]));
-    app.patch("sms-manager", &p, json!({"details": {"review_date": "2099-03-01"}})).await;
-    let live = ok(app, "auditor", Method::GET, "/api/v1/compliance/readiness", None).await;
-    assert_eq!(check(&live, "6.1", "risks-owned-rated-reviewed")["status"], "pass");
+    assert_eq!(
+        c["failures"][0]["reasons"],
+        json!(["review date has passed"])
+    );
+    app.patch(
+        "sms-manager",
+        &p,
+        json!({"details": {"review_date": "2099-03-01"}}),
+    )
+    .await;
+    let live = ok(
+        app,
+        "auditor",
+        Method::GET,
+        "/api/v1/compliance/readiness",
+        None,
+    )
+    .await;
+    assert_eq!(
+        check(&live, "6.1", "risks-owned-rated-reviewed")["status"],
+        "pass"
+    );
     assert_eq!(requirement(&live, "6.1")["rating"], "met");
-    assert_eq!(app.get("requester", "/api/v1/risks").await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.get("requester", "/api/v1/risks").await.status,
+        StatusCode::FORBIDDEN
+    );
 });
