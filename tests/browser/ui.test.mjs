@@ -1810,3 +1810,39 @@ test('manager records a nonconformity through correction to an effective correct
     assert.match(await text(page, '#detail-effectiveness'), /effective/);
   });
 });
+
+test('SMS manager plans an internal audit, records a minor finding as a nonconformity and reports it', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await asRole('sms', '/audits', async (page) => {
+    assert.ok((await texts(page, '#audits tbody tr')).some((r) => /Resolution and fulfilment.*reported.*2 \(1 nonconformities\)/.test(r)));
+    assert.deepEqual(await unlabelledControls(page, 'main'), []);
+    await page.fill('#au-title', `Knowledge ${RUN}`);
+    await page.selectOption('#au-processes', ['knowledge']);
+    await page.fill('#au-reqs', '9.2');
+    await page.fill('#au-start', '2026-03-02');
+    await page.fill('#au-end', '2026-03-03');
+    await page.selectOption('#au-lead', { label: 'Maya Manager' });
+    await navigate(page, () => page.getByRole('button', { name: 'Plan audit' }).click());
+    assert.match(await flashText(page), /^AUD-\d{6} planned\.$/);
+    assert.deepEqual(await texts(page, '.checklist h3'), ['7.6 Knowledge', '9.2 Internal audit']);
+    assert.equal(await page.locator('#finding-form').count(), 0, 'no findings before the audit starts');
+    await page.selectOption('#au-state', 'in_progress');
+    await navigate(page, () => page.getByRole('button', { name: 'Save' }).click());
+    await page.selectOption('#f-req', '7.6');
+    await page.selectOption('#f-grade', 'minor');
+    await page.fill('#f-statement', 'Two published articles were never reviewed');
+    await navigate(page, () => page.getByRole('button', { name: 'Record finding' }).click());
+    assert.match(await flashText(page), /^Finding recorded as nonconformity NC-\d{6}\.$/);
+    await page.selectOption('#au-state', 'reported');
+    await navigate(page, () => page.getByRole('button', { name: 'Save' }).click());
+    assert.match(await flashText(page), /^Not done: report:/);
+    await page.selectOption('#au-state', 'reported');
+    await page.fill('#au-report', 'Knowledge is kept but not reviewed on schedule.');
+    await navigate(page, () => page.getByRole('button', { name: 'Save' }).click());
+    assert.equal(await text(page, '#audit-state'), 'reported');
+    await navigate(page, () => page.locator('.findings').getByRole('link').first().click());
+    assert.match(new URL(page.url()).pathname, /^\/nonconformities\/NC-\d{6}$/);
+  });
+  await asRole('auditor', '/compliance', async (page) => {
+    assert.ok((await texts(page, '#upcoming-audits li')).some((a) => /Change and release/.test(a)));
+  });
+});

@@ -83,6 +83,8 @@ pub const TABLES: &[&str] = &[
     "assessment_requirements",
     "assessment_processes",
     "compliance_actions",
+    "audits",
+    "audit_findings",
 ];
 
 /// Tables whose `id` is generated (PostgreSQL identity sequences need moving after a restore).
@@ -134,6 +136,8 @@ const IDENTITY: &[&str] = &[
     "requirement_evidence",
     "assessments",
     "compliance_actions",
+    "audits",
+    "audit_findings",
 ];
 
 /// A row as JSON: integers, text, blobs (as `{"hex": …}`) or null, whatever the backend.

@@ -255,7 +255,7 @@ pub async fn seed(db: &Db) -> AppResult<String> {
          3 customers, 5 services, 3 groups, 2 catalogue offerings, 17 configuration items, 3 assets,\n  \
          2 business calendars and response/resolution targets per priority,\n  \
          a CAB and an emergency CAB, 4 changes (one awaiting the CAB, two clashing on the change calendar), 1 release,\n  \
-         3 risks and opportunities, 2 nonconformities, 1 improvement, assessor judgements, a capability rating, a gap action and a baseline assessment.\n\
+         3 risks and opportunities, 2 internal audits (one reported with findings), 3 nonconformities, 1 improvement, assessor judgements, a capability rating, a gap action and a baseline assessment.\n\
          Sign in with any of these (password `{DEMO_PASSWORD}`):\n  \
          admin@demo.keel (admin), sms@demo.keel (sms-manager), manager@demo.keel (manager),\n  \
          agent@demo.keel (agent), auditor@demo.keel (auditor), requester@demo.keel (requester)"
@@ -620,6 +620,85 @@ async fn seed_compliance(db: &Db, sms_id: i64, manager_id: i64) -> AppResult<()>
                 ("source", "service_requirements"),
             ]),
             ..Default::default()
+        },
+    )
+    .await?;
+    // The internal audit programme: resolution audited two months ago, change planned.
+    use crate::management::evaluation as audits;
+    let day = |offset: i64| {
+        jiff::tz::TimeZone::UTC
+            .to_datetime(jiff::Timestamp::now())
+            .date()
+            .saturating_add(jiff::ToSpan::days(offset))
+            .to_string()
+    };
+    let done = audits::create(
+        db,
+        &sms,
+        audits::NewAudit {
+            title: "Resolution and fulfilment".into(),
+            requirements: vec![],
+            processes: vec![
+                "incident".into(),
+                "service-request".into(),
+                "problem".into(),
+            ],
+            criteria: "ISO/IEC 20000-1:2018 8.6; the incident, request and problem procedures"
+                .into(),
+            planned_start: day(-60),
+            planned_end: day(-58),
+            lead_auditor_id: Some(manager_id),
+            auditees: "Service desk, Network team".into(),
+        },
+    )
+    .await?;
+    audits::update(
+        db,
+        &sms,
+        &done.number,
+        audits::AuditPatch {
+            state: Some("in_progress".into()),
+            ..Default::default()
+        },
+    )
+    .await?;
+    audits::add_finding(db, &sms, &done.number, audits::NewFinding {
+        requirement: "8.6.2".into(),
+        grade: "minor".into(),
+        statement: "Fulfilment instructions for new laptops still name the retired imaging tool".into(),
+        evidence: "Request type 'New laptop', task 2 instructions; interview with the desk lead".into(),
+    })
+    .await?;
+    audits::add_finding(
+        db,
+        &sms,
+        &done.number,
+        audits::NewFinding {
+            requirement: "8.6.1".into(),
+            grade: "opportunity".into(),
+            statement: "Major incident reviews could feed the problem backlog automatically".into(),
+            evidence: String::new(),
+        },
+    )
+    .await?;
+    audits::update(db, &sms, &done.number, audits::AuditPatch {
+        state: Some("reported".into()),
+        report: Some("Resolution processes are established and effective. One minor nonconformity (8.6.2) and one opportunity for improvement.".into()),
+        ..Default::default()
+    })
+    .await?;
+    audits::create(
+        db,
+        &sms,
+        audits::NewAudit {
+            title: "Change and release".into(),
+            requirements: vec![],
+            processes: vec!["change".into(), "release".into()],
+            criteria: "ISO/IEC 20000-1:2018 8.5.1, 8.5.3; the change management policy".into(),
+            planned_start: day(21),
+            planned_end: day(22),
+            lead_auditor_id: Some(manager_id),
+            auditees: "CAB members, release managers".into(),
         },
     )
     .await?;

@@ -116,6 +116,8 @@ const TEMPLATES: &[(&str, &str)] = &[
         "assessment.html",
         include_str!("../../templates/assessment.html"),
     ),
+    ("audits.html", include_str!("../../templates/audits.html")),
+    ("audit.html", include_str!("../../templates/audit.html")),
 ];
 
 const CSS: &str = include_str!("../../static/keel.css");

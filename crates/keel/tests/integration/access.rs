@@ -141,6 +141,20 @@ fn table(method: &str, path: &str, tag: &str) -> Option<(Option<Action>, Option<
         ("get", "/api/v1/assessments/{number}") => (Some(ReadCompliance), None),
         ("get", "/api/v1/assessments/{number}/comparison") => (Some(ReadCompliance), None),
         ("get", "/api/v1/audit-pack") => (Some(ReadCompliance), None),
+        ("get", "/api/v1/audits") => (Some(ReadCompliance), None),
+        ("post", "/api/v1/audits") => (
+            Some(ManageCompliance),
+            Some(
+                json!({"title": format!("audit {tag}"), "processes": ["incident"], "planned_start": "2030-01-01", "planned_end": "2030-01-02"}),
+            ),
+        ),
+        ("get", "/api/v1/audits/{number}") => (Some(ReadCompliance), None),
+        ("patch", "/api/v1/audits/{number}") => (Some(ManageCompliance), Some(json!({}))),
+        ("post", "/api/v1/audits/{number}/findings") => (
+            Some(ManageCompliance),
+            Some(json!({"requirement": "8.6.1", "grade": "observation", "statement": "x"})),
+        ),
+        ("get", "/api/v1/findings") => (Some(ReadCompliance), None),
         ("post", "/api/v1/incidents/{number}/problem") => (Some(UpdateWorkItems), Some(json!({}))),
         ("get", "/api/v1/incidents/{number}/major") => (Some(ReadInternalItems), None),
         ("post", "/api/v1/incidents/{number}/major") => (

@@ -904,3 +904,175 @@ db_test!(the_risk_register_is_evidence_for_planning, |app| {
         StatusCode::FORBIDDEN
     );
 });
+
+db_test!(
+    internal_audits_with_findings_and_programme_coverage,
+    |app| {
+        let plan =
+            |body: Value| async move { app.post("sms-manager", "/api/v1/audits", body).await };
+        let lead = app.users["manager"];
+        let r = plan(json!({"title": "Resolution", "processes": ["incident"], "requirements": ["9.2"],
+        "planned_start": "2026-01-10", "planned_end": "2026-01-12", "lead_auditor_id": lead, "criteria": "ISO/IEC 20000-1 and the incident procedure"})).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        let n = r.body["number"].as_str().expect("number").to_string();
+        assert!(n.starts_with("AUD-"));
+        assert_eq!(r.body["scope"], json!(["8.6.1", "9.2"]));
+        assert_eq!(r.body["processes"], json!(["incident", "internal-audit"]));
+        let checklist = r.body["checklist"].as_array().expect("checklist");
+        assert_eq!(checklist.len(), 2);
+        assert!(
+            checklist[0]["items"]
+                .as_array()
+                .is_some_and(|i| i.len() >= 3)
+        );
+        for (body, field) in [
+            (
+                json!({"title": "x", "processes": ["astrology"], "planned_start": "2026-01-01", "planned_end": "2026-01-02"}),
+                "processes",
+            ),
+            (
+                json!({"title": "x", "requirements": ["11.4"], "planned_start": "2026-01-01", "planned_end": "2026-01-02"}),
+                "requirements",
+            ),
+            (
+                json!({"title": "x", "planned_start": "2026-01-01", "planned_end": "2026-01-02"}),
+                "requirements",
+            ),
+            (
+                json!({"title": "x", "processes": ["change"], "planned_start": "2026-01-05", "planned_end": "2026-01-02"}),
+                "planned_end",
+            ),
+            (
+                json!({"title": "x", "processes": ["change"], "planned_start": "soon", "planned_end": "2026-01-02"}),
+                "planned_start",
+            ),
+            (
+                json!({"title": "x", "processes": ["change"], "planned_start": "2026-01-01", "planned_end": "2026-01-02", "lead_auditor_id": app.users["requester"]}),
+                "lead_auditor_id",
+            ),
+        ] {
+            assert_eq!(plan(body).await.body["field"], field);
+        }
+        assert_eq!(
+            app.post("auditor", "/api/v1/audits", json!({"title": "x", "processes": ["change"], "planned_start": "2026-01-01", "planned_end": "2026-01-02"}))
+                .await
+                .status,
+            StatusCode::FORBIDDEN
+        );
+
+        let finding = |body: Value| {
+            let path = format!("/api/v1/audits/{n}/findings");
+            async move { app.post("sms-manager", &path, body).await }
+        };
+        let minor = json!({"requirement": "8.6.1", "grade": "minor", "statement": "Three incidents closed without a category", "evidence": "INC sample of 20"});
+        assert_eq!(
+            finding(minor.clone()).await.status,
+            StatusCode::CONFLICT,
+            "not while planned"
+        );
+        let p = format!("/api/v1/audits/{n}");
+        assert_eq!(
+            app.patch("sms-manager", &p, json!({"state": "in_progress"}))
+                .await
+                .status,
+            StatusCode::OK
+        );
+        assert_eq!(
+            finding(json!({"requirement": "8.5.1.3", "grade": "minor", "statement": "x"}))
+                .await
+                .body["field"],
+            "requirement"
+        );
+        assert_eq!(
+            finding(json!({"requirement": "8.6.1", "grade": "severe", "statement": "x"}))
+                .await
+                .body["field"],
+            "grade"
+        );
+        let r = finding(minor).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        let f = &r.body["checklist"][0]["findings"][0];
+        let nc = f["nonconformity"]
+            .as_str()
+            .expect("a nonconformity")
+            .to_string();
+        assert_eq!(f["nonconformity_state"], "open");
+        let ncv = ok(
+            app,
+            "auditor",
+            Method::GET,
+            &format!("/api/v1/nonconformities/{nc}"),
+            None,
+        )
+        .await;
+        assert_eq!(
+            ncv["details"],
+            json!({"source": "internal_audit", "severity": "minor", "requirement": "8.6.1"})
+        );
+        let r = finding(json!({"requirement": "9.2", "grade": "opportunity", "statement": "Sample sizes could follow risk"})).await;
+        assert_eq!(
+            r.body["checklist"][1]["findings"][0]["nonconformity"],
+            Value::Null
+        );
+
+        let r = app
+            .patch("sms-manager", &p, json!({"state": "reported"}))
+            .await;
+        assert_eq!(r.body["field"], "report", "{}", r.body);
+        let r = app.patch("sms-manager", &p, json!({"state": "reported", "report": "Incident management is effective; one minor nonconformity."})).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert!(r.body["reported_at"].is_string());
+        assert_eq!(
+            app.patch("sms-manager", &p, json!({"title": "y", "version": 1}))
+                .await
+                .status,
+            StatusCode::PRECONDITION_FAILED
+        );
+
+        // A second audit ended without a report.
+        let r = plan(json!({"title": "Change", "processes": ["change"], "planned_start": "2026-02-01", "planned_end": "2026-02-02"})).await;
+        let late = r.body["number"].as_str().expect("number").to_string();
+
+        let live = ok(
+            app,
+            "auditor",
+            Method::GET,
+            "/api/v1/compliance/readiness",
+            None,
+        )
+        .await;
+        let cov = check(&live, "9.2", "audit-programme-covers-processes");
+        assert_eq!(cov["status"], "fail");
+        assert_eq!(
+            (cov["passed"].as_i64(), cov["examined"].as_i64()),
+            (Some(2), Some(29))
+        );
+        let reported = check(&live, "9.2", "audits-reported");
+        assert_eq!(reported["failures"][0]["reference"], json!(late));
+        assert_eq!(reported["failures"][0]["reasons"], json!(["no report"]));
+        assert_eq!(
+            check(&live, "10.1", "findings-recorded-as-nonconformities")["status"],
+            "pass"
+        );
+
+        let fs = ok(
+            app,
+            "auditor",
+            Method::GET,
+            "/api/v1/findings?grade=minor",
+            None,
+        )
+        .await;
+        assert_eq!(fs.as_array().map(Vec::len), Some(1));
+        assert_eq!(fs[0]["audit"], json!(n));
+        assert_eq!(
+            app.get("auditor", "/api/v1/findings?grade=awful")
+                .await
+                .body["field"],
+            "grade"
+        );
+        let list = ok(app, "auditor", Method::GET, "/api/v1/audits", None).await;
+        assert_eq!(list[0]["findings"], 2);
+        assert_eq!(list[0]["nonconformities"], 1);
+    }
+);

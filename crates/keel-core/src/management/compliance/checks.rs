@@ -6,6 +6,33 @@ use super::evidence::{Check, Condition::*, Population::*};
 
 pub static CHECKS: &[Check] = &[
     Check {
+        id: "audit-programme-covers-processes",
+        title: "Every process was covered by an internal audit reported in the last twelve months",
+        rationale: "The audit programme covers the SMS and its processes at planned intervals (here: a yearly cycle).",
+        requirements: &["9.2"],
+        population: AuditedProcesses,
+        min: 1,
+        conditions: &[WithinDays("last_audited_at", 365)],
+    },
+    Check {
+        id: "audits-reported",
+        title: "Every internal audit due to have ended has its report",
+        rationale: "Audit results are reported to the relevant management and kept as evidence.",
+        requirements: &["9.2"],
+        population: DueAudits,
+        min: 0,
+        conditions: &[Present("report")],
+    },
+    Check {
+        id: "findings-recorded-as-nonconformities",
+        title: "Every major or minor audit finding is recorded as a nonconformity",
+        rationale: "Nonconformities found by audits are corrected and their causes removed without undue delay.",
+        requirements: &["9.2", "10.1"],
+        population: NonconformingFindings,
+        min: 0,
+        conditions: &[Present("nonconformity")],
+    },
+    Check {
         id: "risks-owned-rated-reviewed",
         title: "Every open risk and opportunity has an owner, a rating, a treatment and a review date not yet passed",
         rationale: "Risks and opportunities are determined, assessed, treated and kept under review; an empty register is no evidence.",

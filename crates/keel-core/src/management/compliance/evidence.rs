@@ -51,10 +51,17 @@ pub enum Population {
     /// Risks and opportunities not closed: `owner`, `likelihood`, `impact`, `treatment`
     /// (the treatment, or `accept`), `review_date`.
     OpenRisks,
+    /// One record per assessable process: `last_audited_at`, when an internal audit covering
+    /// it was last reported.
+    AuditedProcesses,
+    /// Internal audits due to end in the period (or ended): `report`, `state`.
+    DueAudits,
+    /// Audit findings graded major or minor in the period: `nonconformity`.
+    NonconformingFindings,
 }
 
 impl Population {
-    pub const ALL: [Population; 16] = [
+    pub const ALL: [Population; 19] = [
         Population::ClosedIncidents,
         Population::ClosedMajorIncidents,
         Population::ClosedRequests,
@@ -71,6 +78,9 @@ impl Population {
         Population::AuditTrail,
         Population::DeployedReleases,
         Population::OpenRisks,
+        Population::AuditedProcesses,
+        Population::DueAudits,
+        Population::NonconformingFindings,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -91,6 +101,9 @@ impl Population {
             Population::AuditTrail => "audit_trail",
             Population::DeployedReleases => "deployed_releases",
             Population::OpenRisks => "open_risks",
+            Population::AuditedProcesses => "audited_processes",
+            Population::DueAudits => "due_audits",
+            Population::NonconformingFindings => "nonconforming_findings",
         }
     }
 }

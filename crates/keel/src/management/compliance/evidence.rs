@@ -404,6 +404,71 @@ pub async fn load(db: &Db, pop: Population, p: Period) -> AppResult<Vec<Record>>
                 })
                 .collect()
         }
+        Population::AuditedProcesses => {
+            let rows: Vec<(String, i64)> = db
+                .all(Q::new("SELECT processes, reported_at FROM audits WHERE state IN ('reported', 'closed') AND reported_at IS NOT NULL"))
+                .await?;
+            let audits: Vec<(Vec<String>, i64)> = rows
+                .into_iter()
+                .map(|(ps, at)| (serde_json::from_str(&ps).unwrap_or_default(), at))
+                .collect();
+            let cat = keel_core::management::compliance::catalogue::current();
+            keel_core::management::evaluation::last_audited(cat, &audits)
+                .into_iter()
+                .map(|(id, at)| {
+                    let name = cat.process(id).map(|p| p.name.clone()).unwrap_or_default();
+                    record(
+                        "process",
+                        id.to_string(),
+                        name,
+                        Some(format!("/compliance/processes/{id}")),
+                        vec![("last_audited_at", json!(at))],
+                    )
+                })
+                .collect()
+        }
+        Population::DueAudits => {
+            let day = |ms: i64| {
+                crate::platform::web::iso(ms)
+                    .get(..10)
+                    .unwrap_or("")
+                    .to_string()
+            };
+            let until = day(p.to.min(crate::platform::db::now_ms()));
+            let rows: Vec<(String, String, Option<String>, String)> = db
+                .all(Q::new("SELECT number, title, report, state FROM audits WHERE state <> 'cancelled' AND planned_end >= $1 AND planned_end < $2 ORDER BY number").bind(day(p.from)).bind(until))
+                .await?;
+            rows.into_iter()
+                .map(|(n, t, report, state)| {
+                    let href = Some(format!("/audits/{n}"));
+                    record(
+                        "audit",
+                        n,
+                        t,
+                        href,
+                        vec![("report", json!(report)), ("state", json!(state))],
+                    )
+                })
+                .collect()
+        }
+        Population::NonconformingFindings => {
+            let rows: Vec<(i64, String, String, String, Option<String>)> = db
+                .all(Q::new("SELECT f.id, a.number, f.requirement, f.statement, w.number FROM audit_findings f JOIN audits a ON a.id = f.audit_id LEFT JOIN work_items w ON w.id = f.nc_id \
+                    WHERE f.grade IN ('major', 'minor') AND f.created_at >= $1 AND f.created_at < $2 ORDER BY f.id").bind(p.from).bind(p.to))
+                .await?;
+            rows.into_iter()
+                .map(|(id, audit, req, statement, nc)| {
+                    let href = Some(format!("/audits/{audit}"));
+                    record(
+                        "finding",
+                        format!("{audit}/{id}"),
+                        format!("{req}: {statement}"),
+                        href,
+                        vec![("nonconformity", json!(nc))],
+                    )
+                })
+                .collect()
+        }
         Population::AuditTrail => {
             let verdict = crate::management::support::audit_trail::verify(db).await?;
             let (intact, entries) = match verdict {

@@ -194,6 +194,12 @@ pub async fn build(
     pack.add("registers/improvements.json", pretty(&imps)?);
     pack.add("registers/improvements.csv", csv_of(&imps)?);
     pack.add("registers/gap-plan.json", pretty(&actions)?);
+    let audits = crate::management::evaluation::list(db).await?;
+    let findings = crate::management::evaluation::findings(db, None).await?;
+    pack.add("registers/audits.json", pretty(&audits)?);
+    pack.add("registers/audits.csv", csv_of(&audits)?);
+    pack.add("registers/audit-findings.json", pretty(&findings)?);
+    pack.add("registers/audit-findings.csv", csv_of(&findings)?);
     pack.add("registers/gap-plan.csv", csv_of(&actions)?);
 
     // The assessor's evidence files.
@@ -224,6 +230,8 @@ pub async fn build(
                 ncs => minijinja::Value::from(minijinja::value::Serde(&ncs)),
                 imps => minijinja::Value::from(minijinja::value::Serde(&imps)),
                 actions => minijinja::Value::from(minijinja::value::Serde(&actions)),
+                audits => minijinja::Value::from(minijinja::value::Serde(&audits)),
+                findings => minijinja::Value::from(minijinja::value::Serde(&findings)),
                 evidence => minijinja::Value::from(minijinja::value::Serde(&evidence_index)),
                 generated_by => generated_by,
                 generated_at => iso(now_ms()),

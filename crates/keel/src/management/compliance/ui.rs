@@ -110,11 +110,18 @@ async fn dashboard(
             .filter(|a| matches!(a.state.as_str(), "open" | "in_progress"))
             .collect();
         let taken = assessment::list(&st.db).await?;
-        Ok::<_, AppError>((r, ncs, actions, taken))
+        let audits: Vec<crate::management::evaluation::AuditSummary> =
+            crate::management::evaluation::list(&st.db)
+                .await?
+                .into_iter()
+                .filter(|a| matches!(a.state.as_str(), "planned" | "in_progress"))
+                .take(5)
+                .collect();
+        Ok::<_, AppError>((r, ncs, actions, taken, audits))
     }
     .await;
     match r {
-        Ok((r, ncs, actions, taken)) => {
+        Ok((r, ncs, actions, taken, audits)) => {
             let mut failing: Vec<&super::CheckResult> = Vec::new();
             for q in &r.requirements {
                 for c in &q.checks {
@@ -129,6 +136,7 @@ async fn dashboard(
                     me => viewer(&p), flash => flash(&headers), r => V::from(Serde(&r)),
                     failing => V::from(Serde(&failing)), ncs => ncs, actions => V::from(Serde(&actions)),
                     assessments => V::from(Serde(&taken)), can_manage => can_manage(&p),
+                    audits => V::from(Serde(&audits)),
                     from => q.from.clone().unwrap_or_default(), to => q.to.clone().unwrap_or_default(),
                 },
             ))
