@@ -85,6 +85,9 @@ pub const TABLES: &[&str] = &[
     "compliance_actions",
     "audits",
     "audit_findings",
+    "documents",
+    "document_versions",
+    "document_acks",
 ];
 
 /// Tables whose `id` is generated (PostgreSQL identity sequences need moving after a restore).
@@ -138,6 +141,8 @@ const IDENTITY: &[&str] = &[
     "compliance_actions",
     "audits",
     "audit_findings",
+    "documents",
+    "document_versions",
 ];
 
 /// A row as JSON: integers, text, blobs (as `{"hex": …}`) or null, whatever the backend.

@@ -118,6 +118,14 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("audits.html", include_str!("../../templates/audits.html")),
     ("audit.html", include_str!("../../templates/audit.html")),
+    (
+        "documents.html",
+        include_str!("../../templates/documents.html"),
+    ),
+    (
+        "document.html",
+        include_str!("../../templates/document.html"),
+    ),
 ];
 
 const CSS: &str = include_str!("../../static/keel.css");

@@ -70,6 +70,7 @@ pub fn as_bool<S: serde::Serializer>(v: &i64, s: S) -> Result<S::Ok, S::Error> {
         (name = "releases", description = "Release and deployment: releases, deployments per environment, outcomes (8.5.3)"),
         (name = "nonconformities", description = "Nonconformities with correction, root cause, corrective action and effectiveness check (10.1)"),
         (name = "improvements", description = "The continual improvement register (10.2)"),
+        (name = "documents", description = "Controlled documents: versions, approval, review dates, distribution and acknowledgements (7.5)"),
         (name = "audits", description = "The internal audit programme: audits with checklists from the catalogue, reports, graded findings (9.2)"),
         (name = "risks", description = "The register of risks and opportunities: likelihood, impact, treatment, review (6.1)"),
         (name = "compliance", description = "The compliance engine: requirement catalogue, live evidence checks, readiness, assessments, the gap plan and the audit pack (clauses 4–10)"),
@@ -200,6 +201,18 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(management::evaluation::api_add_finding))
         .routes(routes!(management::evaluation::api_findings))
+        .routes(routes!(
+            management::support::documents::api_list,
+            management::support::documents::api_create
+        ))
+        .routes(routes!(
+            management::support::documents::api_get,
+            management::support::documents::api_update
+        ))
+        .routes(routes!(management::support::documents::api_draft))
+        .routes(routes!(management::support::documents::api_decide))
+        .routes(routes!(management::support::documents::api_review))
+        .routes(routes!(management::support::documents::api_acknowledge))
         .routes(routes!(management::compliance::api::list_requirements))
         .routes(routes!(management::compliance::api::get_requirement))
         .routes(routes!(
@@ -391,6 +404,7 @@ pub fn router(state: AppState) -> Router {
         .merge(operation::transition::ui::design_routes())
         .merge(management::compliance::ui::routes())
         .merge(management::evaluation::ui::routes())
+        .merge(management::support::documents_ui::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn_with_state(state.clone(), observe))

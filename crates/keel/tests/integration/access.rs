@@ -155,6 +155,25 @@ fn table(method: &str, path: &str, tag: &str) -> Option<(Option<Action>, Option<
             Some(json!({"requirement": "8.6.1", "grade": "observation", "statement": "x"})),
         ),
         ("get", "/api/v1/findings") => (Some(ReadCompliance), None),
+        ("get", "/api/v1/documents") => (Some(ReadInternalItems), None),
+        ("post", "/api/v1/documents") => (
+            Some(ManageReference),
+            Some(json!({"title": format!("doc {tag}"), "doc_type": "procedure", "body": "text"})),
+        ),
+        ("get", "/api/v1/documents/{number}") => (Some(ReadInternalItems), None),
+        ("patch", "/api/v1/documents/{number}") => (Some(ManageReference), Some(json!({}))),
+        ("post", "/api/v1/documents/{number}/versions") => (
+            Some(ManageReference),
+            Some(json!({"body": "v2", "change_summary": "x"})),
+        ),
+        ("post", "/api/v1/documents/{number}/versions/{version}/decision") => {
+            (Some(ManageCompliance), Some(json!({"action": "approve"})))
+        }
+        ("post", "/api/v1/documents/{number}/review") => {
+            (Some(ManageCompliance), Some(json!({"notes": "fine"})))
+        }
+        // Acknowledging is a write of one's own: staff who hold notifications (not auditors).
+        ("post", "/api/v1/documents/{number}/acknowledge") => (Some(UpdateWorkItems), None),
         ("post", "/api/v1/incidents/{number}/problem") => (Some(UpdateWorkItems), Some(json!({}))),
         ("get", "/api/v1/incidents/{number}/major") => (Some(ReadInternalItems), None),
         ("post", "/api/v1/incidents/{number}/major") => (
@@ -481,7 +500,8 @@ async fn matrix(backend: Backend) {
                     .replace("{number}", &number)
                     .replace("{id}", &id.to_string())
                     .replace("{ci_id}", &id.to_string())
-                    .replace("{tag}", "AST-000001");
+                    .replace("{tag}", "AST-000001")
+                    .replace("{version}", "1");
                 if path.ends_with("/attachments") && method == "post" {
                     url.push_str("?filename=b.txt");
                 }

@@ -1076,3 +1076,276 @@ db_test!(
         assert_eq!(list[0]["nonconformities"], 1);
     }
 );
+
+db_test!(
+    controlled_documents_are_approved_reviewed_and_acknowledged,
+    |app| {
+        let r = app.post("manager", "/api/v1/documents", json!({
+        "title": "Service management policy", "doc_type": "policy", "distribution": ["agent", "manager"],
+        "body": "We commit to meeting service requirements and to continual improvement."
+    })).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        let n = r.body["number"].as_str().expect("number").to_string();
+        assert!(n.starts_with("DOC-"));
+        assert_eq!(r.body["current_version"], Value::Null);
+        assert_eq!(r.body["versions"][0]["state"], "draft");
+        for (body, field) in [
+            (
+                json!({"title": "x", "doc_type": "poem", "body": "x"}),
+                "doc_type",
+            ),
+            (
+                json!({"title": "x", "doc_type": "policy", "body": "x", "distribution": ["wizard"]}),
+                "distribution",
+            ),
+            (
+                json!({"title": "x", "doc_type": "policy", "body": "x", "review_months": 0}),
+                "review_months",
+            ),
+            (
+                json!({"title": "x", "doc_type": "policy", "body": " "}),
+                "body",
+            ),
+        ] {
+            assert_eq!(
+                app.post("manager", "/api/v1/documents", body).await.body["field"],
+                field
+            );
+        }
+        let live = ok(
+            app,
+            "auditor",
+            Method::GET,
+            "/api/v1/compliance/readiness",
+            None,
+        )
+        .await;
+        let c = check(&live, "5.2.1", "policy-approved-and-reviewed");
+        assert_eq!(c["failures"][0]["reasons"][0], "no approved at");
+
+        let decide = |who: &'static str, v: i64, body: Value| {
+            let path = format!("/api/v1/documents/{n}/versions/{v}/decision");
+            async move { app.post(who, &path, body).await }
+        };
+        assert_eq!(
+            decide("manager", 1, json!({"action": "approve"}))
+                .await
+                .status,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            decide("sms-manager", 1, json!({"action": "approve"}))
+                .await
+                .status,
+            StatusCode::CONFLICT,
+            "a draft is not in review"
+        );
+        assert_eq!(
+            decide("manager", 1, json!({"action": "submit"}))
+                .await
+                .status,
+            StatusCode::OK
+        );
+        assert_eq!(
+            decide("sms-manager", 1, json!({"action": "reject"}))
+                .await
+                .body["field"],
+            "note"
+        );
+        assert_eq!(
+            decide("sms-manager", 1, json!({"action": "publish"}))
+                .await
+                .body["field"],
+            "action"
+        );
+        let r = decide(
+            "sms-manager",
+            1,
+            json!({"action": "approve", "note": "Signed off by the board"}),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert_eq!(r.body["current_version"], 1);
+        assert!(
+            r.body["next_review"]
+                .as_str()
+                .is_some_and(|d| d.len() == 10)
+        );
+        assert_eq!(r.body["pending"], json!(["agent", "manager"]));
+
+        // The author may not approve their own version.
+        let scope = ok(app, "sms-manager", Method::POST, "/api/v1/documents", Some(json!({"title": "SMS scope", "doc_type": "scope", "body": "All services to Northwind", "distribution": ["sms-manager"]}))).await;
+        let s = scope["number"].as_str().expect("number").to_string();
+        ok(
+            app,
+            "sms-manager",
+            Method::POST,
+            &format!("/api/v1/documents/{s}/versions/1/decision"),
+            Some(json!({"action": "submit"})),
+        )
+        .await;
+        let r = app
+            .post(
+                "sms-manager",
+                &format!("/api/v1/documents/{s}/versions/1/decision"),
+                json!({"action": "approve"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CONFLICT);
+        assert!(
+            r.body["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("someone else")),
+            "{}",
+            r.body
+        );
+        ok(
+            app,
+            "admin",
+            Method::POST,
+            &format!("/api/v1/documents/{s}/versions/1/decision"),
+            Some(json!({"action": "approve"})),
+        )
+        .await;
+
+        // Read-acknowledgements of the version in force; a new version needs them again.
+        let ack = |who: &'static str| {
+            let path = format!("/api/v1/documents/{n}/acknowledge");
+            async move { app.call(who, Method::POST, &path, None).await }
+        };
+        assert_eq!(ack("agent").await.body["acknowledged_percent"], 50.0);
+        assert_eq!(
+            ack("agent").await.body["acknowledged_percent"],
+            50.0,
+            "acknowledging twice counts once"
+        );
+        assert_eq!(ack("auditor").await.status, StatusCode::FORBIDDEN);
+        assert_eq!(ack("manager").await.body["acknowledged_percent"], 100.0);
+        let live = ok(
+            app,
+            "auditor",
+            Method::GET,
+            "/api/v1/compliance/readiness",
+            None,
+        )
+        .await;
+        assert_eq!(
+            check(&live, "5.2.1", "policy-approved-and-reviewed")["status"],
+            "pass"
+        );
+        assert_eq!(check(&live, "4.3", "scope-documented")["status"], "pass");
+        assert_eq!(
+            check(&live, "7.3", "documents-acknowledged")["failures"][0]["reference"],
+            json!(s),
+            "nobody acknowledged the scope"
+        );
+
+        let v = format!("/api/v1/documents/{n}/versions");
+        let r = app.post("manager", &v, json!({"body": "Policy, second edition", "change_summary": "Adds the commitment to security"})).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        assert_eq!(
+            app.post(
+                "manager",
+                &v,
+                json!({"body": "again", "change_summary": "x"})
+            )
+            .await
+            .status,
+            StatusCode::CONFLICT
+        );
+        ok(
+            app,
+            "manager",
+            Method::POST,
+            &format!("{v}/2/decision"),
+            Some(json!({"action": "submit"})),
+        )
+        .await;
+        let r = ok(
+            app,
+            "sms-manager",
+            Method::POST,
+            &format!("{v}/2/decision"),
+            Some(json!({"action": "approve"})),
+        )
+        .await;
+        let states: Vec<&str> = r["versions"]
+            .as_array()
+            .expect("versions")
+            .iter()
+            .filter_map(|v| v["state"].as_str())
+            .collect();
+        assert_eq!(states, vec!["approved", "obsolete"]);
+        assert_eq!(r["acknowledged_percent"], 0.0);
+
+        // A review without change moves the next review; withdrawing takes it out of force.
+        let r = ok(
+            app,
+            "sms-manager",
+            Method::POST,
+            &format!("/api/v1/documents/{n}/review"),
+            Some(json!({"notes": "Still right"})),
+        )
+        .await;
+        assert!(r["reviewed_at"].is_string());
+        assert_eq!(
+            app.post(
+                "agent",
+                &format!("/api/v1/documents/{n}/review"),
+                json!({"notes": "x"})
+            )
+            .await
+            .status,
+            StatusCode::FORBIDDEN
+        );
+        let r = app
+            .patch(
+                "manager",
+                &format!("/api/v1/documents/{n}"),
+                json!({"state": "withdrawn"}),
+            )
+            .await;
+        assert_eq!(r.body["state"], "withdrawn");
+        let live = ok(
+            app,
+            "auditor",
+            Method::GET,
+            "/api/v1/compliance/readiness",
+            None,
+        )
+        .await;
+        assert_eq!(
+            check(&live, "5.2.1", "policy-approved-and-reviewed")["shortfall"],
+            "needs at least 1 record, found 0"
+        );
+        let history = ok(
+            app,
+            "auditor",
+            Method::GET,
+            &format!("/api/v1/audit?entity_type=document&entity_id={n}"),
+            None,
+        )
+        .await;
+        let actions: Vec<&str> = history["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .filter_map(|e| e["action"].as_str())
+            .collect();
+        for a in [
+            "create",
+            "submit",
+            "approve",
+            "acknowledge",
+            "draft",
+            "review",
+            "update",
+        ] {
+            assert!(actions.contains(&a), "{a} missing from {actions:?}");
+        }
+        assert_eq!(
+            app.get("requester", "/api/v1/documents").await.status,
+            StatusCode::FORBIDDEN
+        );
+    }
+);

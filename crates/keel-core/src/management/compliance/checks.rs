@@ -6,6 +6,87 @@ use super::evidence::{Check, Condition::*, Population::*};
 
 pub static CHECKS: &[Check] = &[
     Check {
+        id: "scope-documented",
+        title: "The SMS scope is documented, approved and not past its review date",
+        rationale: "The scope is kept as documented information and kept current.",
+        requirements: &["4.3", "7.5.4"],
+        population: DocumentsOfType("scope"),
+        min: 1,
+        conditions: &[Present("approved_at"), NotOverdue("next_review")],
+    },
+    Check {
+        id: "policy-approved-and-reviewed",
+        title: "The service management policy is approved and was approved or reviewed within the last twelve months",
+        rationale: "Top management sets the policy; it is kept as documented information and reviewed.",
+        requirements: &["5.2.1", "5.1"],
+        population: DocumentsOfType("policy"),
+        min: 1,
+        conditions: &[Present("approved_at"), WithinDays("reviewed_at", 365)],
+    },
+    Check {
+        id: "sms-plan-documented",
+        title: "The service management plan is documented, approved and not past its review date",
+        rationale: "The plan for the SMS is created, documented, implemented and maintained.",
+        requirements: &["6.3"],
+        population: DocumentsOfType("plan"),
+        min: 1,
+        conditions: &[Present("approved_at"), NotOverdue("next_review")],
+    },
+    Check {
+        id: "change-policy-documented",
+        title: "The change management policy is documented, approved and not past its review date",
+        rationale: "The change management policy is established and documented.",
+        requirements: &["8.5.1.1"],
+        population: DocumentsOfType("change_policy"),
+        min: 1,
+        conditions: &[Present("approved_at"), NotOverdue("next_review")],
+    },
+    Check {
+        id: "security-policy-documented",
+        title: "The information security policy is documented, approved and not past its review date",
+        rationale: "The information security policy is approved by the right authority and kept as documented information.",
+        requirements: &["8.7.3.1"],
+        population: DocumentsOfType("security_policy"),
+        min: 1,
+        conditions: &[Present("approved_at"), NotOverdue("next_review")],
+    },
+    Check {
+        id: "continuity-plan-documented",
+        title: "A service continuity plan is documented, approved and not past its review date",
+        rationale: "Continuity plans exist, are documented and kept current.",
+        requirements: &["8.7.2"],
+        population: DocumentsOfType("continuity_plan"),
+        min: 1,
+        conditions: &[Present("approved_at"), NotOverdue("next_review")],
+    },
+    Check {
+        id: "major-incident-procedure-documented",
+        title: "The major incident procedure is documented, approved and not past its review date",
+        rationale: "Major incidents are handled under a documented procedure.",
+        requirements: &["8.6.1"],
+        population: DocumentsOfType("major_incident_procedure"),
+        min: 1,
+        conditions: &[Present("approved_at"), NotOverdue("next_review")],
+    },
+    Check {
+        id: "documents-reviewed-on-time",
+        title: "Every controlled document in force is within its review date",
+        rationale: "Documented information is reviewed and kept suitable; obsolete versions are withdrawn.",
+        requirements: &["7.5.2", "7.5.3"],
+        population: ControlledDocuments,
+        min: 1,
+        conditions: &[NotOverdue("next_review")],
+    },
+    Check {
+        id: "documents-acknowledged",
+        title: "Everyone a document is distributed to has acknowledged its version in force",
+        rationale: "Documented information is available where needed and people are aware of the policy and what applies to them.",
+        requirements: &["7.3", "7.5.3"],
+        population: ControlledDocuments,
+        min: 1,
+        conditions: &[AtLeast("acknowledged_percent", 100.0)],
+    },
+    Check {
         id: "audit-programme-covers-processes",
         title: "Every process was covered by an internal audit reported in the last twelve months",
         rationale: "The audit programme covers the SMS and its processes at planned intervals (here: a yearly cycle).",
@@ -250,7 +331,7 @@ mod tests {
                 assert!(cat.requirement(r).is_some(), "{} names unknown {r}", c.id);
             }
         }
-        assert_eq!(for_requirement("8.6.1").count(), 2);
+        assert_eq!(for_requirement("8.6.1").count(), 3);
         assert!(check("cmdb-verified").is_some());
     }
 }

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 /// The record sets checks examine. The storage layer loads each one for a period; every record
 /// carries the fields the checks on it read. Time fields are epoch milliseconds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Population {
     /// Incidents closed in the period: `priority`, `resolution_code`, `category`.
@@ -58,10 +58,16 @@ pub enum Population {
     DueAudits,
     /// Audit findings graded major or minor in the period: `nonconformity`.
     NonconformingFindings,
+    /// Active controlled documents of one type (`scope`, `policy` …): `approved_at` (of the
+    /// version in force), `reviewed_at` (last approval or review), `next_review`.
+    DocumentsOfType(&'static str),
+    /// Active documents with a version in force: `next_review`, `acknowledged_percent` (of
+    /// the people it is distributed to).
+    ControlledDocuments,
 }
 
 impl Population {
-    pub const ALL: [Population; 19] = [
+    pub const ALL: [Population; 21] = [
         Population::ClosedIncidents,
         Population::ClosedMajorIncidents,
         Population::ClosedRequests,
@@ -81,6 +87,8 @@ impl Population {
         Population::AuditedProcesses,
         Population::DueAudits,
         Population::NonconformingFindings,
+        Population::DocumentsOfType("policy"),
+        Population::ControlledDocuments,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -104,6 +112,8 @@ impl Population {
             Population::AuditedProcesses => "audited_processes",
             Population::DueAudits => "due_audits",
             Population::NonconformingFindings => "nonconforming_findings",
+            Population::DocumentsOfType(_) => "documents_of_type",
+            Population::ControlledDocuments => "controlled_documents",
         }
     }
 }
@@ -440,7 +450,13 @@ mod tests {
     #[test]
     fn population_names_round_trip() {
         for p in Population::ALL {
-            assert_eq!(serde_json::to_value(p).ok(), Some(json!(p.as_str())));
+            match p {
+                Population::DocumentsOfType(t) => assert_eq!(
+                    serde_json::to_value(p).ok(),
+                    Some(json!({"documents_of_type": t}))
+                ),
+                p => assert_eq!(serde_json::to_value(p).ok(), Some(json!(p.as_str()))),
+            }
         }
     }
 

@@ -378,16 +378,7 @@ pub async fn load(db: &Db, pop: Population, p: Period) -> AppResult<Vec<Record>>
                     } else {
                         detail(&d, "treatment")
                     };
-                    let review = d
-                        .get("review_date")
-                        .and_then(Value::as_str)
-                        .and_then(|s| s.parse::<jiff::civil::Date>().ok())
-                        .and_then(|day| {
-                            jiff::tz::TimeZone::UTC
-                                .to_timestamp(day.to_datetime(jiff::civil::Time::midnight()))
-                                .ok()
-                        })
-                        .map(|t| t.as_millisecond());
+                    let review = date_ms(d.get("review_date").and_then(Value::as_str));
                     item(
                         "risk",
                         "risks",
@@ -469,6 +460,8 @@ pub async fn load(db: &Db, pop: Population, p: Period) -> AppResult<Vec<Record>>
                 })
                 .collect()
         }
+        Population::DocumentsOfType(ty) => documents(db, Some(ty)).await?,
+        Population::ControlledDocuments => documents(db, None).await?,
         Population::AuditTrail => {
             let verdict = crate::management::support::audit_trail::verify(db).await?;
             let (intact, entries) = match verdict {
@@ -484,6 +477,50 @@ pub async fn load(db: &Db, pop: Population, p: Period) -> AppResult<Vec<Record>>
             )]
         }
     })
+}
+
+fn date_ms(d: Option<&str>) -> Option<i64> {
+    let day = d?.parse::<jiff::civil::Date>().ok()?;
+    jiff::tz::TimeZone::UTC
+        .to_timestamp(day.to_datetime(jiff::civil::Time::midnight()))
+        .ok()
+        .map(|t| t.as_millisecond())
+}
+
+/// Active documents (of one type, or all with a version in force).
+async fn documents(db: &Db, ty: Option<&str>) -> AppResult<Vec<Record>> {
+    let docs = crate::management::support::documents::list(db).await?;
+    let approved: Vec<(String, Option<i64>, Option<i64>)> = db
+        .all(Q::new("SELECT d.number, v.decided_at, d.reviewed_at FROM documents d LEFT JOIN document_versions v ON v.document_id = d.id AND v.version_no = d.current_version"))
+        .await?;
+    Ok(docs
+        .into_iter()
+        .filter(|d| d.state == "active")
+        .filter(|d| match ty {
+            Some(t) => d.doc_type == t,
+            None => d.current_version.is_some(),
+        })
+        .map(|d| {
+            let (approved_at, reviewed_at) = approved
+                .iter()
+                .find(|a| a.0 == d.number)
+                .map(|a| (a.1, a.2))
+                .unwrap_or_default();
+            let href = Some(format!("/documents/{}", d.number));
+            record(
+                "document",
+                d.number,
+                d.title,
+                href,
+                vec![
+                    ("approved_at", json!(approved_at)),
+                    ("reviewed_at", json!(reviewed_at)),
+                    ("next_review", json!(date_ms(d.next_review.as_deref()))),
+                    ("acknowledged_percent", json!(d.acknowledged_percent)),
+                ],
+            )
+        })
+        .collect())
 }
 
 /// Run checks, loading each population they need once.

@@ -1,6 +1,9 @@
-//! Clause 7 — support: documented information and its audit trail (7.5), knowledge (7.6).
+//! Clause 7 — support: documented information (controlled documents and the audit trail, 7.5),
+//! knowledge (7.6).
 
 pub mod audit_trail;
 pub mod audit_trail_api;
+pub mod documents;
+pub mod documents_ui;
 pub mod knowledge;
 pub mod knowledge_ui;
