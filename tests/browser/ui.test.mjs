@@ -1846,3 +1846,39 @@ test('SMS manager plans an internal audit, records a minor finding as a nonconfo
     assert.ok((await texts(page, '#upcoming-audits li')).some((a) => /Change and release/.test(a)));
   });
 });
+
+test('documents: a manager drafts a procedure, the SMS manager approves it, an agent acknowledges it', { timeout: TEST_TIMEOUT_MS }, async () => {
+  let number;
+  await asRole('manager', '/documents', async (page) => {
+    assert.ok((await texts(page, "#documents tbody tr")).some((r) => /Service management policy[\s\S]*v1/.test(r)));
+    assert.deepEqual(await unlabelledControls(page, 'main'), []);
+    await page.fill('#doc-title', `Password reset procedure ${RUN}`);
+    await page.selectOption('#doc-type', 'procedure');
+    await page.selectOption('#doc-dist', ['agent']);
+    await page.fill('#doc-body', 'Check the caller against the directory, then reset.');
+    await navigate(page, () => page.getByRole('button', { name: 'Create draft' }).click());
+    assert.match(await flashText(page), /^DOC-\d{6} drafted\.$/);
+    number = new URL(page.url()).pathname.split('/').pop();
+    await navigate(page, () => page.getByRole('button', { name: 'Submit for approval' }).click());
+    assert.equal(await flashText(page), 'Version 1 submitted for approval.');
+    assert.equal(await page.getByRole('button', { name: 'Approve' }).count(), 0, 'a manager does not approve');
+  });
+  await asRole('sms', `/documents/${number}`, async (page) => {
+    await navigate(page, () => page.getByRole('button', { name: 'Reject' }).click());
+    assert.match(await flashText(page), /^Not done: note:/);
+    await navigate(page, () => page.getByRole('button', { name: 'Approve' }).click());
+    assert.equal(await flashText(page), 'Version 1 approved and in force.');
+    assert.equal(await text(page, '#doc-current'), 'version 1');
+    assert.match(await text(page, '#doc-acks'), /^0(\.0)? % — not yet: .*Alex Agent/);
+  });
+  await asRole('agent', `/documents/${number}`, async (page) => {
+    await navigate(page, () => page.getByRole('button', { name: 'I have read this version' }).click());
+    assert.equal(await flashText(page), 'You acknowledged version 1.');
+    assert.equal(await text(page, '#acked'), 'You have acknowledged this version.');
+    assert.equal(await page.locator('#review-form').count(), 0);
+  });
+  await asRole('auditor', `/documents/${number}`, async (page) => {
+    assert.equal(await page.getByRole('button', { name: 'I have read this version' }).count(), 0);
+    assert.match(await text(page, '#doc-body'), /Check the caller/);
+  });
+});

@@ -255,7 +255,7 @@ pub async fn seed(db: &Db) -> AppResult<String> {
          3 customers, 5 services, 3 groups, 2 catalogue offerings, 17 configuration items, 3 assets,\n  \
          2 business calendars and response/resolution targets per priority,\n  \
          a CAB and an emergency CAB, 4 changes (one awaiting the CAB, two clashing on the change calendar), 1 release,\n  \
-         3 risks and opportunities, 2 internal audits (one reported with findings), 3 nonconformities, 1 improvement, assessor judgements, a capability rating, a gap action and a baseline assessment.\n\
+         5 controlled documents, 3 risks and opportunities, 2 internal audits (one reported with findings), 3 nonconformities, 1 improvement, assessor judgements, a capability rating, a gap action and a baseline assessment.\n\
          Sign in with any of these (password `{DEMO_PASSWORD}`):\n  \
          admin@demo.keel (admin), sms@demo.keel (sms-manager), manager@demo.keel (manager),\n  \
          agent@demo.keel (agent), auditor@demo.keel (auditor), requester@demo.keel (requester)"
@@ -699,6 +699,99 @@ async fn seed_compliance(db: &Db, sms_id: i64, manager_id: i64) -> AppResult<()>
             planned_end: day(22),
             lead_auditor_id: Some(manager_id),
             auditees: "CAB members, release managers".into(),
+        },
+    )
+    .await?;
+    // Controlled documents: the policy, scope and procedures in force, the SMS plan in review.
+    use crate::management::support::documents as docs;
+    let manager = Principal {
+        user_id: manager_id,
+        email: "manager@demo.keel".into(),
+        name: "Maya Manager".into(),
+        role: Role::Manager,
+        customer_id: None,
+        channel: crate::management::support::audit_trail::Channel::Web,
+        csrf: None,
+    };
+    let in_force: &[(&str, &str, &[&str], &str)] = &[
+        (
+            "Service management policy",
+            "policy",
+            &["agent", "manager", "sms-manager"],
+            "Keel Demo IT delivers the services in its catalogue to the levels agreed with each customer.\n\nWe commit to meeting the service requirements and the obligations that apply to us, to setting and reviewing service management objectives, and to continually improving the SMS and the services.",
+        ),
+        (
+            "Scope of the service management system",
+            "scope",
+            &["manager", "sms-manager"],
+            "The SMS covers the Email, ERP, Network, Service desk and Workplace services that Keel Demo IT delivers to its customers from its head office.",
+        ),
+        (
+            "Major incident procedure",
+            "major_incident_procedure",
+            &["agent", "manager"],
+            "1. Declare: any P1 with a service outage, or on the duty manager's call.\n2. Name the major incident manager and open the bridge.\n3. Inform customers every 30 minutes.\n4. Resolve, then review within five working days and raise a problem.",
+        ),
+        (
+            "Change management policy",
+            "change_policy",
+            &["agent", "manager"],
+            "Services and CI classes under change control are listed in Keel. Normal changes go to the CAB; emergencies to the ECAB; standard changes follow their template.",
+        ),
+    ];
+    for (title, ty, dist, body) in in_force {
+        let d = docs::create(
+            db,
+            &manager,
+            docs::NewDocument {
+                title: (*title).into(),
+                doc_type: (*ty).into(),
+                owner_id: Some(sms_id),
+                review_months: Some(12),
+                distribution: dist.iter().map(|r| r.to_string()).collect(),
+                body: (*body).into(),
+                change_summary: "First version".into(),
+            },
+        )
+        .await?;
+        for (who, action) in [(&manager, "submit"), (&sms, "approve")] {
+            docs::decide(
+                db,
+                who,
+                &d.number,
+                1,
+                docs::Decision {
+                    action: action.into(),
+                    note: String::new(),
+                },
+            )
+            .await?;
+        }
+        docs::acknowledge(db, &manager, &d.number).await?;
+    }
+    let plan = docs::create(
+        db,
+        &manager,
+        docs::NewDocument {
+            title: "Service management plan".into(),
+            doc_type: "plan".into(),
+            owner_id: Some(sms_id),
+            review_months: Some(12),
+            distribution: vec!["manager".into(), "sms-manager".into()],
+            body: "Objectives for the year, the resources and the schedule of audits and reviews."
+                .into(),
+            change_summary: "First version".into(),
+        },
+    )
+    .await?;
+    docs::decide(
+        db,
+        &manager,
+        &plan.number,
+        1,
+        docs::Decision {
+            action: "submit".into(),
+            note: String::new(),
         },
     )
     .await?;
