@@ -1,6 +1,7 @@
-//! Clause 9 — performance evaluation. So far the internal audit (9.2): the audit lifecycle,
-//! finding grades and what they oblige, checklists generated from the requirement catalogue,
-//! and the programme's coverage of processes over its cycle.
+//! Clause 9 — performance evaluation: the internal audit (9.2) — the audit lifecycle, finding
+//! grades and what they oblige, checklists generated from the requirement catalogue, the
+//! programme's coverage of processes over its cycle — and the management review (9.3): its
+//! lifecycle and the inputs it must consider.
 
 use crate::kernel::lifecycle::{Lifecycle, Transition};
 use crate::management::compliance::catalogue::Catalogue;
@@ -113,10 +114,64 @@ pub fn last_audited<'a>(
         .collect()
 }
 
+/// planned → held (the minutes written) → closed (the decisions recorded); cancelled while planned.
+pub static REVIEW_LIFECYCLE: Lifecycle = Lifecycle {
+    states: &["planned", "held", "closed", "cancelled"],
+    terminal: &["closed", "cancelled"],
+    transitions: &[
+        Transition::needs("planned", "held", &["minutes"]),
+        Transition::needs("held", "closed", &["decisions"]),
+        Transition::free("held", "planned"),
+        Transition::free("planned", "cancelled"),
+    ],
+};
+
+/// What a management review considers (9.3), each compiled from Keel's records for the period:
+/// (key, heading).
+pub const REVIEW_INPUTS: &[(&str, &str)] = &[
+    (
+        "previous_actions",
+        "Actions from previous management reviews",
+    ),
+    ("readiness", "Conformity of the SMS with the standard"),
+    (
+        "service_performance",
+        "Service performance against service level targets",
+    ),
+    ("nonconformities", "Nonconformities and corrective actions"),
+    ("audits", "Results of internal audits"),
+    (
+        "risks",
+        "Risks and opportunities and how their treatment is working",
+    ),
+    ("changes", "Changes: success rate and emergencies"),
+    ("improvements", "Opportunities for continual improvement"),
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::management::compliance::catalogue::current;
+
+    #[test]
+    fn a_review_is_held_with_minutes_and_closed_with_decisions() {
+        assert!(
+            REVIEW_LIFECYCLE
+                .check("planned", "held", |_| false)
+                .is_err()
+        );
+        assert!(
+            REVIEW_LIFECYCLE
+                .check("planned", "closed", |_| true)
+                .is_err()
+        );
+        assert_eq!(
+            REVIEW_LIFECYCLE.check("held", "closed", |f| f == "decisions"),
+            Ok("closed")
+        );
+        let keys: Vec<&str> = REVIEW_INPUTS.iter().map(|i| i.0).collect();
+        assert!(keys.contains(&"previous_actions") && keys.contains(&"audits"));
+    }
 
     #[test]
     fn reporting_needs_the_report() {

@@ -71,6 +71,7 @@ pub fn as_bool<S: serde::Serializer>(v: &i64, s: S) -> Result<S::Ok, S::Error> {
         (name = "nonconformities", description = "Nonconformities with correction, root cause, corrective action and effectiveness check (10.1)"),
         (name = "improvements", description = "The continual improvement register (10.2)"),
         (name = "documents", description = "Controlled documents: versions, approval, review dates, distribution and acknowledgements (7.5)"),
+        (name = "management-reviews", description = "Management reviews: inputs compiled from the records, minutes, decisions, actions (9.3)"),
         (name = "audits", description = "The internal audit programme: audits with checklists from the catalogue, reports, graded findings (9.2)"),
         (name = "risks", description = "The register of risks and opportunities: likelihood, impact, treatment, review (6.1)"),
         (name = "compliance", description = "The compliance engine: requirement catalogue, live evidence checks, readiness, assessments, the gap plan and the audit pack (clauses 4–10)"),
@@ -201,6 +202,16 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(management::evaluation::api_add_finding))
         .routes(routes!(management::evaluation::api_findings))
+        .routes(routes!(
+            management::evaluation::review::api_list,
+            management::evaluation::review::api_create
+        ))
+        .routes(routes!(
+            management::evaluation::review::api_get,
+            management::evaluation::review::api_update
+        ))
+        .routes(routes!(management::evaluation::review::api_compile))
+        .routes(routes!(management::evaluation::review::api_add_action))
         .routes(routes!(
             management::support::documents::api_list,
             management::support::documents::api_create
@@ -404,6 +415,7 @@ pub fn router(state: AppState) -> Router {
         .merge(operation::transition::ui::design_routes())
         .merge(management::compliance::ui::routes())
         .merge(management::evaluation::ui::routes())
+        .merge(management::evaluation::review_ui::routes())
         .merge(management::support::documents_ui::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))

@@ -155,6 +155,19 @@ fn table(method: &str, path: &str, tag: &str) -> Option<(Option<Action>, Option<
             Some(json!({"requirement": "8.6.1", "grade": "observation", "statement": "x"})),
         ),
         ("get", "/api/v1/findings") => (Some(ReadCompliance), None),
+        ("get", "/api/v1/management-reviews") => (Some(ReadCompliance), None),
+        ("post", "/api/v1/management-reviews") => (
+            Some(ManageCompliance),
+            Some(json!({"title": format!("review {tag}"), "planned_on": "2030-01-01"})),
+        ),
+        ("get", "/api/v1/management-reviews/{number}") => (Some(ReadCompliance), None),
+        ("patch", "/api/v1/management-reviews/{number}") => {
+            (Some(ManageCompliance), Some(json!({})))
+        }
+        ("post", "/api/v1/management-reviews/{number}/inputs") => (Some(ManageCompliance), None),
+        ("post", "/api/v1/management-reviews/{number}/actions") => {
+            (Some(ManageCompliance), Some(json!({"title": "x"})))
+        }
         ("get", "/api/v1/documents") => (Some(ReadInternalItems), None),
         ("post", "/api/v1/documents") => (
             Some(ManageReference),

@@ -1349,3 +1349,171 @@ db_test!(
         );
     }
 );
+
+db_test!(
+    management_reviews_compile_their_inputs_and_track_actions,
+    |app| {
+        let r = app.post("sms-manager", "/api/v1/management-reviews", json!({"title": "Annual review", "planned_on": "2026-06-30", "attendees": "CEO, SMS manager"})).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        let n = r.body["number"].as_str().expect("number").to_string();
+        assert!(n.starts_with("MR-"));
+        assert_eq!(
+            app.post(
+                "sms-manager",
+                "/api/v1/management-reviews",
+                json!({"title": "x", "planned_on": "June"})
+            )
+            .await
+            .body["field"],
+            "planned_on"
+        );
+        let p = format!("/api/v1/management-reviews/{n}");
+        let r = app
+            .patch(
+                "sms-manager",
+                &p,
+                json!({"state": "held", "minutes": "Discussed"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CONFLICT, "inputs first: {}", r.body);
+
+        // Inputs come from the records: a nonconformity and a closed incident are in them.
+        ok(
+            app,
+            "agent",
+            Method::POST,
+            "/api/v1/nonconformities",
+            Some(json!({"title": "Late SLA report", "details": {"severity": "minor"}})),
+        )
+        .await;
+        let r = ok(
+            app,
+            "sms-manager",
+            Method::POST,
+            &format!("{p}/inputs"),
+            None,
+        )
+        .await;
+        let inputs = r["inputs"].as_array().expect("inputs");
+        assert_eq!(inputs.len(), 8);
+        let keys: Vec<&str> = inputs.iter().filter_map(|i| i["key"].as_str()).collect();
+        assert_eq!(
+            keys,
+            vec![
+                "previous_actions",
+                "readiness",
+                "service_performance",
+                "nonconformities",
+                "audits",
+                "risks",
+                "changes",
+                "improvements"
+            ]
+        );
+        let nc = inputs
+            .iter()
+            .find(|i| i["key"] == "nonconformities")
+            .expect("ncs");
+        assert!(
+            nc["lines"][0]
+                .as_str()
+                .is_some_and(|l| l.contains("1 open")),
+            "{nc}"
+        );
+        assert!(r["compiled_at"].is_string());
+
+        assert_eq!(
+            app.post(
+                "sms-manager",
+                &format!("{p}/actions"),
+                json!({"title": "x"})
+            )
+            .await
+            .status,
+            StatusCode::CONFLICT,
+            "not before it is held"
+        );
+        let r = app.patch("sms-manager", &p, json!({"state": "held"})).await;
+        assert_eq!(r.body["field"], "minutes");
+        let r = app
+            .patch(
+                "sms-manager",
+                &p,
+                json!({"state": "held", "minutes": "Readiness discussed; audit programme behind."}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert!(r.body["held_on"].is_string());
+        let owner = app.users["manager"];
+        let r = app.post("sms-manager", &format!("{p}/actions"), json!({"title": "Catch up the audit programme", "owner_id": owner, "due_on": "2026-09-30"})).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        assert_eq!(r.body["actions"][0]["requirement"], "9.3");
+        assert_eq!(
+            app.patch("sms-manager", &p, json!({"state": "closed"}))
+                .await
+                .body["field"],
+            "decisions"
+        );
+        let r = app
+            .patch(
+                "sms-manager",
+                &p,
+                json!({"state": "closed", "decisions": "Fund a second internal auditor."}),
+            )
+            .await;
+        assert_eq!(r.body["state"], "closed");
+        assert_eq!(
+            app.post("sms-manager", &format!("{p}/inputs"), json!({}))
+                .await
+                .status,
+            StatusCode::CONFLICT,
+            "closed inputs are final"
+        );
+
+        // The next review sees the action's status; the check counts the held review.
+        let next = ok(
+            app,
+            "sms-manager",
+            Method::POST,
+            "/api/v1/management-reviews",
+            Some(json!({"title": "Next", "planned_on": "2027-06-30"})),
+        )
+        .await;
+        let nn = next["number"].as_str().expect("number");
+        let r = ok(
+            app,
+            "sms-manager",
+            Method::POST,
+            &format!("/api/v1/management-reviews/{nn}/inputs"),
+            None,
+        )
+        .await;
+        assert!(
+            r["inputs"][0]["lines"][0]
+                .as_str()
+                .is_some_and(|l| l.starts_with("1 actions from earlier reviews: 0 done, 1 open")),
+            "{}",
+            r["inputs"][0]
+        );
+        let live = ok(
+            app,
+            "auditor",
+            Method::GET,
+            "/api/v1/compliance/readiness",
+            None,
+        )
+        .await;
+        assert_eq!(
+            check(&live, "9.3", "management-review-held")["status"],
+            "pass"
+        );
+        assert_eq!(
+            app.patch("auditor", &p, json!({"title": "y"})).await.status,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            app.get("agent", "/api/v1/management-reviews").await.status,
+            StatusCode::FORBIDDEN
+        );
+    }
+);

@@ -6,6 +6,19 @@ use super::evidence::{Check, Condition::*, Population::*};
 
 pub static CHECKS: &[Check] = &[
     Check {
+        id: "management-review-held",
+        title: "Top management held a management review in the period, with its inputs, minutes and decisions recorded",
+        rationale: "Top management reviews the SMS at planned intervals, considering the inputs 9.3 names, and decides on improvements and changes.",
+        requirements: &["9.3", "5.1"],
+        population: HeldReviews,
+        min: 1,
+        conditions: &[
+            Present("minutes"),
+            Present("decisions"),
+            AtLeast("inputs", 8.0),
+        ],
+    },
+    Check {
         id: "scope-documented",
         title: "The SMS scope is documented, approved and not past its review date",
         rationale: "The scope is kept as documented information and kept current.",

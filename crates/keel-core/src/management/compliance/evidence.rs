@@ -64,10 +64,13 @@ pub enum Population {
     /// Active documents with a version in force: `next_review`, `acknowledged_percent` (of
     /// the people it is distributed to).
     ControlledDocuments,
+    /// Management reviews held in the period: `minutes`, `decisions`, `inputs` (how many of
+    /// the 9.3 inputs were compiled).
+    HeldReviews,
 }
 
 impl Population {
-    pub const ALL: [Population; 21] = [
+    pub const ALL: [Population; 22] = [
         Population::ClosedIncidents,
         Population::ClosedMajorIncidents,
         Population::ClosedRequests,
@@ -89,6 +92,7 @@ impl Population {
         Population::NonconformingFindings,
         Population::DocumentsOfType("policy"),
         Population::ControlledDocuments,
+        Population::HeldReviews,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -114,6 +118,7 @@ impl Population {
             Population::NonconformingFindings => "nonconforming_findings",
             Population::DocumentsOfType(_) => "documents_of_type",
             Population::ControlledDocuments => "controlled_documents",
+            Population::HeldReviews => "held_reviews",
         }
     }
 }

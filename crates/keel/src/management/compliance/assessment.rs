@@ -470,6 +470,16 @@ pub struct NewAction {
 }
 
 pub async fn add_action(db: &Db, p: &Principal, b: NewAction) -> AppResult<GapAction> {
+    add_action_for(db, p, b, None).await
+}
+
+/// Add an action, naming the management review that decided it (if any).
+pub async fn add_action_for(
+    db: &Db,
+    p: &Principal,
+    b: NewAction,
+    review_id: Option<i64>,
+) -> AppResult<GapAction> {
     p.require(Action::ManageCompliance)?;
     let cat = catalogue::current();
     let req = super::requirement(cat, &b.requirement).map_err(|_| {
@@ -496,8 +506,8 @@ pub async fn add_action(db: &Db, p: &Principal, b: NewAction) -> AppResult<GapAc
     let mut tx = db.begin().await?;
     let number = next_number(&mut tx, "compliance_action", "ACT").await?;
     tx.exec(
-        Q::new("INSERT INTO compliance_actions (number, edition, requirement, assessment_id, title, description, owner_id, due_on, progress, state, created_by, created_at, updated_at) \
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, 'open', $9, $10, $10)")
+        Q::new("INSERT INTO compliance_actions (number, edition, requirement, assessment_id, title, description, owner_id, due_on, progress, state, created_by, created_at, updated_at, review_id) \
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, 'open', $9, $10, $10, $11)")
             .bind(number.as_str())
             .bind(cat.id.as_str())
             .bind(req.id.as_str())
@@ -507,7 +517,8 @@ pub async fn add_action(db: &Db, p: &Principal, b: NewAction) -> AppResult<GapAc
             .bind(owner_id)
             .bind(due_on.clone())
             .bind(p.user_id)
-            .bind(now),
+            .bind(now)
+            .bind(review_id),
     )
     .await?;
     append(
@@ -523,6 +534,7 @@ pub async fn add_action(db: &Db, p: &Principal, b: NewAction) -> AppResult<GapAc
                 ("title", json!(title.as_str())),
                 ("owner_id", json!(owner_id)),
                 ("due_on", json!(due_on)),
+                ("review_id", json!(review_id)),
             ],
         ),
     )

@@ -462,6 +462,37 @@ pub async fn load(db: &Db, pop: Population, p: Period) -> AppResult<Vec<Record>>
         }
         Population::DocumentsOfType(ty) => documents(db, Some(ty)).await?,
         Population::ControlledDocuments => documents(db, None).await?,
+        Population::HeldReviews => {
+            let day = |ms: i64| {
+                crate::platform::web::iso(ms)
+                    .get(..10)
+                    .unwrap_or("")
+                    .to_string()
+            };
+            let rows: Vec<(String, String, Option<String>, Option<String>, Option<String>)> = db
+                .all(Q::new("SELECT number, title, minutes, decisions, inputs FROM management_reviews WHERE state IN ('held', 'closed') AND held_on >= $1 AND held_on < $2 ORDER BY number").bind(day(p.from)).bind(day(p.to + 86_400_000)))
+                .await?;
+            rows.into_iter()
+                .map(|(n, t, minutes, decisions, inputs)| {
+                    let count = inputs
+                        .and_then(|i| serde_json::from_str::<Vec<Value>>(&i).ok())
+                        .map(|v| v.len())
+                        .unwrap_or(0);
+                    let href = Some(format!("/management-reviews/{n}"));
+                    record(
+                        "management_review",
+                        n,
+                        t,
+                        href,
+                        vec![
+                            ("minutes", json!(minutes)),
+                            ("decisions", json!(decisions)),
+                            ("inputs", json!(count)),
+                        ],
+                    )
+                })
+                .collect()
+        }
         Population::AuditTrail => {
             let verdict = crate::management::support::audit_trail::verify(db).await?;
             let (intact, entries) = match verdict {

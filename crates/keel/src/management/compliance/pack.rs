@@ -200,6 +200,40 @@ pub async fn build(
     pack.add("registers/audits.csv", csv_of(&audits)?);
     pack.add("registers/audit-findings.json", pretty(&findings)?);
     pack.add("registers/audit-findings.csv", csv_of(&findings)?);
+    let mut reviews = Vec::new();
+    for r in crate::management::evaluation::review::list(db).await? {
+        reviews.push(crate::management::evaluation::review::get(db, &r.number).await?);
+    }
+    pack.add("registers/management-reviews.json", pretty(&reviews)?);
+    let documents = crate::management::support::documents::list(db).await?;
+    pack.add("registers/documents.json", pretty(&documents)?);
+    pack.add("registers/documents.csv", csv_of(&documents)?);
+    // The text of every document version in force.
+    let mut in_force = Vec::new();
+    for d in documents
+        .iter()
+        .filter(|d| d.state == "active" && d.current_version.is_some())
+    {
+        let full = crate::management::support::documents::get(db, &d.number).await?;
+        if let Some(v) = full
+            .versions
+            .iter()
+            .find(|v| Some(v.version_no) == full.current_version)
+        {
+            let path = format!("documents/{}-v{}.txt", safe_name(&d.number), v.version_no);
+            let text = format!(
+                "{} — {}\nVersion {}, approved by {} on {}\n\n{}\n",
+                d.number,
+                d.title,
+                v.version_no,
+                v.decided_by.clone().unwrap_or_default(),
+                v.decided_at.clone().unwrap_or_default(),
+                v.body
+            );
+            in_force.push(json!({"number": d.number, "title": d.title, "file": path}));
+            pack.add(path, text.into_bytes());
+        }
+    }
     pack.add("registers/gap-plan.csv", csv_of(&actions)?);
 
     // The assessor's evidence files.
@@ -231,6 +265,8 @@ pub async fn build(
                 imps => minijinja::Value::from(minijinja::value::Serde(&imps)),
                 actions => minijinja::Value::from(minijinja::value::Serde(&actions)),
                 audits => minijinja::Value::from(minijinja::value::Serde(&audits)),
+                reviews => minijinja::Value::from(minijinja::value::Serde(&reviews)),
+                documents => minijinja::Value::from(minijinja::value::Serde(&in_force)),
                 findings => minijinja::Value::from(minijinja::value::Serde(&findings)),
                 evidence => minijinja::Value::from(minijinja::value::Serde(&evidence_index)),
                 generated_by => generated_by,

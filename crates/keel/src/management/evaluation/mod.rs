@@ -1,8 +1,11 @@
-//! Clause 9 — performance evaluation. So far the internal audit programme (9.2): audits planned
+//! Clause 9 — performance evaluation. The internal audit programme (9.2, here): audits planned
 //! by requirement and process with a checklist generated from the catalogue, their reports, and
 //! graded findings; a major or minor finding becomes a nonconformity (`NC-…`) in the same
-//! transaction. Rules in `keel_core::management::evaluation`.
+//! transaction. Management reviews (9.3) are in [`review`]. Rules in
+//! `keel_core::management::evaluation`.
 
+pub mod review;
+pub mod review_ui;
 pub mod ui;
 
 use crate::kernel::{self, NewItem};

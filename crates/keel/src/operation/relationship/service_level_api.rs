@@ -5,7 +5,7 @@ use super::service_level::{
     self as sl, CalendarInput, CalendarView, TargetInput, TargetPatch, TargetView,
 };
 use crate::platform::auth::Principal;
-use crate::platform::db::{Q, now_ms};
+use crate::platform::db::{Db, Q, now_ms};
 use crate::platform::error::{AppError, AppResult, Problem};
 use crate::platform::extract::{ApiJson, ApiQuery};
 use crate::platform::web::{AppState, iso};
@@ -193,10 +193,11 @@ pub async fn attainment(
     ApiQuery(q): ApiQuery<AttainmentParams>,
 ) -> AppResult<Json<AttainmentReport>> {
     p.require(Action::ReadServiceLevels)?;
-    Ok(Json(attainment_inner(&st, q).await?))
+    Ok(Json(attainment_report(&st.db, q).await?))
 }
 
-async fn attainment_inner(st: &AppState, q: AttainmentParams) -> AppResult<AttainmentReport> {
+/// The attainment report itself (also an input to management reviews, 9.3).
+pub async fn attainment_report(db: &Db, q: AttainmentParams) -> AppResult<AttainmentReport> {
     let now = now_ms();
     let to = match &q.to {
         Some(v) => instant("to", v)?,
@@ -249,8 +250,7 @@ async fn attainment_inner(st: &AppState, q: AttainmentParams) -> AppResult<Attai
          WHERE w.kind = $2 AND c.started_at >= $3 AND c.started_at < $4 \
          GROUP BY {key}, {name}, c.metric ORDER BY 1, 3"
     );
-    let rows: Vec<AttainmentRow> = st
-        .db
+    let rows: Vec<AttainmentRow> = db
         .all(Q::new(sql).bind(now).bind(kind).bind(from).bind(to))
         .await?;
     let rows = rows
@@ -286,8 +286,8 @@ pub async fn page(
     use minijinja::{Value as V, context};
     let result = async {
         p.require(Action::ReadServiceLevels)?;
-        let report = attainment_inner(
-            &st,
+        let report = attainment_report(
+            &st.db,
             AttainmentParams {
                 from: None,
                 to: None,
