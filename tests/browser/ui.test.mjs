@@ -1882,3 +1882,26 @@ test('documents: a manager drafts a procedure, the SMS manager approves it, an a
     assert.match(await text(page, '#doc-body'), /Check the caller/);
   });
 });
+
+test('SMS manager plans a management review, compiles its inputs, holds it and records an action', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await asRole('sms', '/management-reviews', async (page) => {
+    assert.ok((await texts(page, '#reviews tbody tr')).some((r) => /Quarterly management review[\s\S]*closed/.test(r)));
+    assert.deepEqual(await unlabelledControls(page, 'main'), []);
+    await page.fill('#mr-title', `Year-end review ${RUN}`);
+    await page.fill('#mr-date', '2026-12-15');
+    await navigate(page, () => page.getByRole('button', { name: 'Plan review' }).click());
+    assert.match(await flashText(page), /^MR-\d{6} planned\.$/);
+    assert.equal(await page.locator('#no-inputs').count(), 1);
+    await navigate(page, () => page.getByRole('button', { name: 'Compile the inputs now' }).click());
+    assert.equal(await flashText(page), '8 inputs compiled from the records.');
+    assert.match(await text(page, '#input-previous_actions li'), /1 actions from earlier reviews: 0 done, 1 open/);
+    assert.match(await text(page, '#input-readiness li'), /^Readiness [\d.]+ %/);
+    await page.fill('#rv-minutes', 'Reviewed the inputs.');
+    await page.selectOption('#rv-state', 'held');
+    await navigate(page, () => page.getByRole('button', { name: 'Save' }).click());
+    assert.equal(await text(page, '#review-state'), 'held');
+    await page.fill('#ra-title', 'Hire a second internal auditor');
+    await navigate(page, () => page.getByRole('button', { name: 'Add action' }).click());
+    assert.match(await text(page, '#review-actions li'), /ACT-\d{6} Hire a second internal auditor/);
+  });
+});

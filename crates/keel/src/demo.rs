@@ -255,7 +255,7 @@ pub async fn seed(db: &Db) -> AppResult<String> {
          3 customers, 5 services, 3 groups, 2 catalogue offerings, 17 configuration items, 3 assets,\n  \
          2 business calendars and response/resolution targets per priority,\n  \
          a CAB and an emergency CAB, 4 changes (one awaiting the CAB, two clashing on the change calendar), 1 release,\n  \
-         5 controlled documents, 3 risks and opportunities, 2 internal audits (one reported with findings), 3 nonconformities, 1 improvement, assessor judgements, a capability rating, a gap action and a baseline assessment.\n\
+         5 controlled documents, 3 risks and opportunities, 2 internal audits (one reported with findings), a management review, 3 nonconformities, 1 improvement, assessor judgements, a capability rating, a gap action and a baseline assessment.\n\
          Sign in with any of these (password `{DEMO_PASSWORD}`):\n  \
          admin@demo.keel (admin), sms@demo.keel (sms-manager), manager@demo.keel (manager),\n  \
          agent@demo.keel (agent), auditor@demo.keel (auditor), requester@demo.keel (requester)"
@@ -792,6 +792,54 @@ async fn seed_compliance(db: &Db, sms_id: i64, manager_id: i64) -> AppResult<()>
         docs::Decision {
             action: "submit".into(),
             note: String::new(),
+        },
+    )
+    .await?;
+    // Last quarter's management review, held and closed, with one action under way.
+    use crate::management::evaluation::review;
+    let mr = review::create(
+        db,
+        &sms,
+        review::NewReview {
+            title: "Quarterly management review".into(),
+            planned_on: day(-30),
+            from: None,
+            to: None,
+            attendees: "Managing director, SMS manager, service owners".into(),
+        },
+    )
+    .await?;
+    review::compile_inputs(db, &sms, &mr.number).await?;
+    review::update(db, &sms, &mr.number, review::ReviewPatch {
+        state: Some("held".into()),
+        minutes: Some("Readiness and the failing checks were discussed. SLA attainment is on target; the CMDB has no owners recorded.".into()),
+        ..Default::default()
+    })
+    .await?;
+    review::add_action(
+        db,
+        &sms,
+        &mr.number,
+        review::ReviewAction {
+            title: "Name an owner group for every configuration item".into(),
+            description: String::new(),
+            owner_id: Some(manager_id),
+            due_on: Some(day(30)),
+            requirement: Some("8.2.6".into()),
+        },
+    )
+    .await?;
+    review::update(
+        db,
+        &sms,
+        &mr.number,
+        review::ReviewPatch {
+            state: Some("closed".into()),
+            decisions: Some(
+                "Start the internal audit of change and release next month; fund CMDB clean-up."
+                    .into(),
+            ),
+            ..Default::default()
         },
     )
     .await?;

@@ -126,6 +126,8 @@ const TEMPLATES: &[(&str, &str)] = &[
         "document.html",
         include_str!("../../templates/document.html"),
     ),
+    ("reviews.html", include_str!("../../templates/reviews.html")),
+    ("review.html", include_str!("../../templates/review.html")),
 ];
 
 const CSS: &str = include_str!("../../static/keel.css");

@@ -313,3 +313,79 @@ db_test!(notifications_page_and_its_csrf, |app| {
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     assert!(!html(&page(app, &cookie, "/notifications").await).contains("<strong>new</strong>"));
 });
+
+db_test!(management_system_pages_render, |app| {
+    // One of each record, so that every detail page has something to show.
+    let post = |path: &'static str, body: serde_json::Value| async move {
+        let r = app.post("sms-manager", path, body).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{path}: {}", r.body);
+        r.body["number"].as_str().expect("number").to_string()
+    };
+    let audit = post("/api/v1/audits", json!({"title": "A", "processes": ["incident"], "planned_start": "2026-01-01", "planned_end": "2026-01-02"})).await;
+    let doc = post(
+        "/api/v1/documents",
+        json!({"title": "Policy", "doc_type": "policy", "body": "We commit."}),
+    )
+    .await;
+    let review = post(
+        "/api/v1/management-reviews",
+        json!({"title": "Review", "planned_on": "2026-06-30"}),
+    )
+    .await;
+    let asm = post("/api/v1/assessments", json!({"title": "Baseline"})).await;
+    app.post(
+        "sms-manager",
+        &format!("/api/v1/management-reviews/{review}/inputs"),
+        json!({}),
+    )
+    .await;
+    user_with_password(app, "sms-pages@test.keel", "sms-manager").await;
+    user_with_password(app, "auditor-pages@test.keel", "auditor").await;
+    let pages = [
+        ("/compliance".to_string(), "Readiness"),
+        (
+            "/compliance/requirements/8.6.1".to_string(),
+            "Incident management",
+        ),
+        (
+            "/compliance/processes/incident".to_string(),
+            "Process attributes",
+        ),
+        ("/assessments".to_string(), "Readiness assessments"),
+        (format!("/assessments/{asm}?with=now"), "Compare with"),
+        ("/audits".to_string(), "Internal audit programme"),
+        (format!("/audits/{audit}"), "Checklist"),
+        ("/documents".to_string(), "Controlled documents"),
+        (format!("/documents/{doc}"), "Versions"),
+        ("/management-reviews".to_string(), "Management reviews"),
+        (format!("/management-reviews/{review}"), "Inputs"),
+        ("/nonconformities".to_string(), "Nonconformities"),
+        ("/improvements".to_string(), "Improvements"),
+        ("/risks".to_string(), "Risks and opportunities"),
+    ];
+    for who in ["sms-pages@test.keel", "auditor-pages@test.keel"] {
+        let (_, cookie) = login(app, who, "correct horse battery").await;
+        let cookie = cookie.expect("session");
+        for (path, heading) in &pages {
+            let r = page(app, &cookie, path).await;
+            assert_eq!(r.status, StatusCode::OK, "{who} {path}: {}", html(&r));
+            assert!(html(&r).contains(heading), "{path} lacks {heading}");
+        }
+    }
+    user_with_password(app, "requester-pages@test.keel", "requester").await;
+    let (_, cookie) = login(app, "requester-pages@test.keel", "correct horse battery").await;
+    let cookie = cookie.expect("session");
+    for path in [
+        "/compliance",
+        "/audits",
+        "/management-reviews",
+        "/documents",
+        "/risks",
+    ] {
+        assert_eq!(
+            page(app, &cookie, path).await.status,
+            StatusCode::FORBIDDEN,
+            "{path}"
+        );
+    }
+});
