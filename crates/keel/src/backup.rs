@@ -89,6 +89,11 @@ pub const TABLES: &[&str] = &[
     "documents",
     "document_versions",
     "document_acks",
+    "objectives",
+    "kpis",
+    "kpi_measurements",
+    "report_definitions",
+    "service_reports",
 ];
 
 /// Tables whose `id` is generated (PostgreSQL identity sequences need moving after a restore).
@@ -145,6 +150,11 @@ const IDENTITY: &[&str] = &[
     "audit_findings",
     "documents",
     "document_versions",
+    "objectives",
+    "kpis",
+    "kpi_measurements",
+    "report_definitions",
+    "service_reports",
 ];
 
 /// A row as JSON: integers, text, blobs (as `{"hex": …}`) or null, whatever the backend.

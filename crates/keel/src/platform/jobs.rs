@@ -126,6 +126,12 @@ pub const SCHEDULES: &[(&str, i64, &str)] = &[
     ("sla.scan", 30 * 1000, "sla.scan"),
     ("knowledge.review", 24 * 60 * 60 * 1000, "knowledge.review"),
     ("assets.expiry", 24 * 60 * 60 * 1000, "assets.expiry"),
+    ("kpi.measure", 6 * 60 * 60 * 1000, "kpi.measure"),
+    (
+        "service_reports.generate",
+        6 * 60 * 60 * 1000,
+        "service_reports.generate",
+    ),
 ];
 
 /// Run one job's work.
@@ -144,6 +150,17 @@ pub async fn run(st: &AppState, job: &Job) -> Result<(), String> {
             .await
             .map(|_| ())
             .map_err(|e| e.to_string()),
+        "kpi.measure" => crate::management::evaluation::kpi::measure_due(&st.db)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+        "service_reports.generate" => crate::management::evaluation::report::generate_due(
+            &st.db,
+            &crate::management::support::audit_trail::Actor::system("service reporting"),
+        )
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string()),
         "sla.scan" => crate::kernel::clocks::scan(&st.db, now_ms())
             .await
             .map(|_| ())

@@ -128,6 +128,18 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("reviews.html", include_str!("../../templates/reviews.html")),
     ("review.html", include_str!("../../templates/review.html")),
+    (
+        "objectives.html",
+        include_str!("../../templates/objectives.html"),
+    ),
+    (
+        "service_reports.html",
+        include_str!("../../templates/service_reports.html"),
+    ),
+    (
+        "service_report.html",
+        include_str!("../../templates/service_report.html"),
+    ),
 ];
 
 const CSS: &str = include_str!("../../static/keel.css");

@@ -72,6 +72,8 @@ pub fn as_bool<S: serde::Serializer>(v: &i64, s: S) -> Result<S::Ok, S::Error> {
         (name = "improvements", description = "The continual improvement register (10.2)"),
         (name = "documents", description = "Controlled documents: versions, approval, review dates, distribution and acknowledgements (7.5)"),
         (name = "management-reviews", description = "Management reviews: inputs compiled from the records, minutes, decisions, actions (9.3)"),
+        (name = "objectives", description = "Service management objectives and the KPIs that measure them, measured on schedule (6.2, 9.1)"),
+        (name = "service-reports", description = "Service reports per service or customer, generated on schedule from the records (9.4)"),
         (name = "audits", description = "The internal audit programme: audits with checklists from the catalogue, reports, graded findings (9.2)"),
         (name = "risks", description = "The register of risks and opportunities: likelihood, impact, treatment, review (6.1)"),
         (name = "compliance", description = "The compliance engine: requirement catalogue, live evidence checks, readiness, assessments, the gap plan and the audit pack (clauses 4–10)"),
@@ -212,6 +214,28 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(management::evaluation::review::api_compile))
         .routes(routes!(management::evaluation::review::api_add_action))
+        .routes(routes!(
+            management::evaluation::kpi::api_objectives,
+            management::evaluation::kpi::api_create_objective
+        ))
+        .routes(routes!(
+            management::evaluation::kpi::api_objective,
+            management::evaluation::kpi::api_update_objective
+        ))
+        .routes(routes!(
+            management::evaluation::kpi::api_kpis,
+            management::evaluation::kpi::api_create_kpi
+        ))
+        .routes(routes!(management::evaluation::kpi::api_metrics))
+        .routes(routes!(management::evaluation::kpi::api_kpi))
+        .routes(routes!(management::evaluation::kpi::api_measure))
+        .routes(routes!(management::evaluation::report::api_reports))
+        .routes(routes!(management::evaluation::report::api_report))
+        .routes(routes!(
+            management::evaluation::report::api_definitions,
+            management::evaluation::report::api_define
+        ))
+        .routes(routes!(management::evaluation::report::api_generate))
         .routes(routes!(
             management::support::documents::api_list,
             management::support::documents::api_create
@@ -416,6 +440,7 @@ pub fn router(state: AppState) -> Router {
         .merge(management::compliance::ui::routes())
         .merge(management::evaluation::ui::routes())
         .merge(management::evaluation::review_ui::routes())
+        .merge(management::evaluation::measure_ui::routes())
         .merge(management::support::documents_ui::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))

@@ -1517,3 +1517,252 @@ db_test!(
         );
     }
 );
+
+/// Move a work item's creation (and its SLA clocks' start) into last month, as if it were older.
+async fn backdate(app: &App, number: &str) {
+    use keel::platform::db::Q;
+    let today = jiff::tz::TimeZone::UTC
+        .to_datetime(jiff::Timestamp::now())
+        .date();
+    let mid_last_month = today
+        .first_of_month()
+        .saturating_sub(jiff::ToSpan::days(15));
+    let ms = jiff::tz::TimeZone::UTC
+        .to_timestamp(mid_last_month.to_datetime(jiff::civil::Time::midnight()))
+        .expect("instant")
+        .as_millisecond();
+    app.db
+        .exec(
+            Q::new("UPDATE work_items SET created_at = $1 WHERE number = $2")
+                .bind(ms)
+                .bind(number),
+        )
+        .await
+        .expect("backdate");
+}
+
+db_test!(
+    objectives_kpis_and_service_reports_are_measured_from_the_records,
+    |app| {
+        let owner = app.users["manager"];
+        let o = ok(
+            app,
+            "sms-manager",
+            Method::POST,
+            "/api/v1/objectives",
+            Some(json!({"title": "Fewer incidents", "owner_id": owner, "due_on": "2027-06-30"})),
+        )
+        .await;
+        let on = o["number"].as_str().expect("number").to_string();
+        assert!(on.starts_with("OBJ-"));
+        let live = ok(
+            app,
+            "auditor",
+            Method::GET,
+            "/api/v1/compliance/readiness",
+            None,
+        )
+        .await;
+        assert_eq!(
+            check(&live, "6.2.1", "objectives-measurable")["failures"][0]["reasons"],
+            json!(["kpis is 0, needs at least 1"])
+        );
+
+        for (body, field) in [
+            (
+                json!({"name": "x", "metric": "happiness", "target": 1}),
+                "metric",
+            ),
+            (
+                json!({"name": "x", "metric": "change_success_rate", "target": 90, "service_id": 1}),
+                "service_id",
+            ),
+            (
+                json!({"name": "x", "metric": "change_success_rate", "target": 190}),
+                "target",
+            ),
+            (
+                json!({"name": "x", "metric": "incidents_opened", "target": 5, "frequency": "daily"}),
+                "frequency",
+            ),
+            (
+                json!({"name": "x", "metric": "incidents_opened", "target": 5, "objective": "OBJ-999999"}),
+                "objective",
+            ),
+        ] {
+            assert_eq!(
+                app.post("sms-manager", "/api/v1/kpis", body).await.body["field"],
+                field
+            );
+        }
+        let k = ok(app, "sms-manager", Method::POST, "/api/v1/kpis", Some(json!({"name": "Incidents a month", "metric": "incidents_opened", "target": 5, "objective": on}))).await;
+        let kn = k["number"].as_str().expect("number").to_string();
+        assert_eq!(
+            (k["better"].as_str(), k["frequency"].as_str()),
+            (Some("lower"), Some("monthly"))
+        );
+
+        // Two incidents last month, one this month: last month is measured, this month is not yet.
+        let service = ok(
+            app,
+            "manager",
+            Method::POST,
+            "/api/v1/services",
+            Some(json!({"name": "Payroll", "customer_ids": [app.customers[0]]})),
+        )
+        .await["id"]
+            .as_i64()
+            .expect("service");
+        for title in ["Old one", "Old two"] {
+            let n = app
+                .incident("agent", json!({"title": title, "service_id": service}))
+                .await;
+            backdate(app, &n).await;
+        }
+        app.incident("agent", json!({"title": "This month"})).await;
+        let k = ok(
+            app,
+            "sms-manager",
+            Method::POST,
+            &format!("/api/v1/kpis/{kn}/measure"),
+            None,
+        )
+        .await;
+        let m = &k["measurements"][0];
+        assert_eq!(
+            (m["value"].as_f64(), m["met"].as_bool()),
+            (Some(2.0), Some(true)),
+            "{k}"
+        );
+        let again = ok(
+            app,
+            "sms-manager",
+            Method::POST,
+            &format!("/api/v1/kpis/{kn}/measure"),
+            None,
+        )
+        .await;
+        assert_eq!(
+            again["measurements"].as_array().map(Vec::len),
+            Some(1),
+            "a period is measured once"
+        );
+        let o = ok(
+            app,
+            "auditor",
+            Method::GET,
+            &format!("/api/v1/objectives/{on}"),
+            None,
+        )
+        .await;
+        assert_eq!(o["on_track"], true);
+        let live = ok(
+            app,
+            "auditor",
+            Method::GET,
+            "/api/v1/compliance/readiness",
+            None,
+        )
+        .await;
+        assert_eq!(
+            check(&live, "6.2.1", "objectives-measurable")["status"],
+            "pass"
+        );
+        assert_eq!(check(&live, "9.1", "kpis-measured")["status"], "pass");
+        let metrics = ok(app, "auditor", Method::GET, "/api/v1/kpis/metrics", None).await;
+        assert!(metrics.as_array().is_some_and(|m| m.len() >= 9));
+
+        // Service reports: defined per service, generated for the last complete month, once.
+        assert_eq!(
+            app.post(
+                "sms-manager",
+                "/api/v1/service-reports/definitions",
+                json!({"name": "x"})
+            )
+            .await
+            .body["field"],
+            "service_id"
+        );
+        assert_eq!(
+            app.post(
+                "sms-manager",
+                "/api/v1/service-reports/definitions",
+                json!({"name": "x", "service_id": service, "frequency": "hourly"})
+            )
+            .await
+            .body["field"],
+            "frequency"
+        );
+        let live = ok(
+            app,
+            "auditor",
+            Method::GET,
+            "/api/v1/compliance/readiness",
+            None,
+        )
+        .await;
+        assert_eq!(
+            check(&live, "9.4", "customers-reported-monthly")["failures"][0]["reasons"],
+            json!(["no last report at"])
+        );
+        ok(
+            app,
+            "sms-manager",
+            Method::POST,
+            "/api/v1/service-reports/definitions",
+            Some(json!({"name": "Payroll monthly", "service_id": service})),
+        )
+        .await;
+        let g = ok(
+            app,
+            "sms-manager",
+            Method::POST,
+            "/api/v1/service-reports/generate",
+            None,
+        )
+        .await;
+        assert_eq!(g["generated"], 1);
+        assert_eq!(
+            ok(
+                app,
+                "sms-manager",
+                Method::POST,
+                "/api/v1/service-reports/generate",
+                None
+            )
+            .await["generated"],
+            0
+        );
+        let reports = ok(app, "auditor", Method::GET, "/api/v1/service-reports", None).await;
+        let rn = reports[0]["number"].as_str().expect("number").to_string();
+        assert!(rn.starts_with("RPT-"));
+        let r = ok(
+            app,
+            "auditor",
+            Method::GET,
+            &format!("/api/v1/service-reports/{rn}"),
+            None,
+        )
+        .await;
+        assert_eq!(r["content"]["incidents"]["opened"], 2);
+        assert_eq!(r["service"], "Payroll");
+        let live = ok(
+            app,
+            "auditor",
+            Method::GET,
+            "/api/v1/compliance/readiness",
+            None,
+        )
+        .await;
+        assert_eq!(
+            check(&live, "9.4", "customers-reported-monthly")["status"],
+            "pass"
+        );
+        assert_eq!(
+            app.post("auditor", "/api/v1/service-reports/generate", json!({}))
+                .await
+                .status,
+            StatusCode::FORBIDDEN
+        );
+    }
+);

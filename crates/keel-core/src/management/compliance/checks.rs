@@ -6,6 +6,33 @@ use super::evidence::{Check, Condition::*, Population::*};
 
 pub static CHECKS: &[Check] = &[
     Check {
+        id: "objectives-measurable",
+        title: "Every active service management objective has an owner, a due date and a KPI that measures it",
+        rationale: "Objectives are measurable, owned and planned; an SMS without objectives is no evidence.",
+        requirements: &["6.2.1", "6.2.2"],
+        population: ActiveObjectives,
+        min: 1,
+        conditions: &[Present("owner"), Present("due_on"), AtLeast("kpis", 1.0)],
+    },
+    Check {
+        id: "kpis-measured",
+        title: "Every active KPI is measured for its last complete period",
+        rationale: "What needs monitoring is measured at the intervals decided, and the results kept.",
+        requirements: &["9.1"],
+        population: ActiveKpis,
+        min: 1,
+        conditions: &[OneOf("measured_current", &["yes"])],
+    },
+    Check {
+        id: "customers-reported-monthly",
+        title: "Every customer with services had a service report in the last 35 days",
+        rationale: "Service reports are produced from the records at the agreed intervals for each customer.",
+        requirements: &["9.4"],
+        population: ReportedCustomers,
+        min: 1,
+        conditions: &[WithinDays("last_report_at", 35)],
+    },
+    Check {
         id: "management-review-held",
         title: "Top management held a management review in the period, with its inputs, minutes and decisions recorded",
         rationale: "Top management reviews the SMS at planned intervals, considering the inputs 9.3 names, and decides on improvements and changes.",

@@ -67,10 +67,16 @@ pub enum Population {
     /// Management reviews held in the period: `minutes`, `decisions`, `inputs` (how many of
     /// the 9.3 inputs were compiled).
     HeldReviews,
+    /// Active objectives: `owner`, `due_on`, `kpis` (how many KPIs measure it).
+    ActiveObjectives,
+    /// Active KPIs: `measured_current` ("yes" when its last complete period is measured).
+    ActiveKpis,
+    /// Customers with services: `last_report_at`, the newest service report covering them.
+    ReportedCustomers,
 }
 
 impl Population {
-    pub const ALL: [Population; 22] = [
+    pub const ALL: [Population; 25] = [
         Population::ClosedIncidents,
         Population::ClosedMajorIncidents,
         Population::ClosedRequests,
@@ -93,6 +99,9 @@ impl Population {
         Population::DocumentsOfType("policy"),
         Population::ControlledDocuments,
         Population::HeldReviews,
+        Population::ActiveObjectives,
+        Population::ActiveKpis,
+        Population::ReportedCustomers,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -119,6 +128,9 @@ impl Population {
             Population::DocumentsOfType(_) => "documents_of_type",
             Population::ControlledDocuments => "controlled_documents",
             Population::HeldReviews => "held_reviews",
+            Population::ActiveObjectives => "active_objectives",
+            Population::ActiveKpis => "active_kpis",
+            Population::ReportedCustomers => "reported_customers",
         }
     }
 }

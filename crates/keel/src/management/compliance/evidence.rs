@@ -493,6 +493,69 @@ pub async fn load(db: &Db, pop: Population, p: Period) -> AppResult<Vec<Record>>
                 })
                 .collect()
         }
+        Population::ActiveObjectives => {
+            let rows: Vec<(String, String, Option<i64>, Option<String>, i64)> = db
+                .all(Q::new("SELECT o.number, o.title, o.owner_id, o.due_on, (SELECT COUNT(*) FROM kpis k WHERE k.objective_id = o.id AND k.active = 1) FROM objectives o WHERE o.state = 'active' ORDER BY o.id"))
+                .await?;
+            rows.into_iter()
+                .map(|(n, t, owner, due, kpis)| {
+                    record(
+                        "objective",
+                        n,
+                        t,
+                        Some("/objectives".into()),
+                        vec![
+                            ("owner", json!(owner)),
+                            ("due_on", json!(due)),
+                            ("kpis", json!(kpis)),
+                        ],
+                    )
+                })
+                .collect()
+        }
+        Population::ActiveKpis => {
+            let rows: Vec<(String, String, String, Option<String>)> = db
+                .all(Q::new("SELECT k.number, k.name, k.frequency, (SELECT MAX(m.period_to) FROM kpi_measurements m WHERE m.kpi_id = k.id) FROM kpis k WHERE k.active = 1 ORDER BY k.id"))
+                .await?;
+            let today = crate::management::evaluation::kpi::today();
+            rows.into_iter()
+                .map(|(n, name, freq, last)| {
+                    let last = last.and_then(|l| l.parse::<jiff::civil::Date>().ok());
+                    let current =
+                        keel_core::management::measurement::due_periods(&freq, last, today, 1)
+                            .is_empty()
+                            && last.is_some();
+                    record(
+                        "kpi",
+                        n,
+                        name,
+                        Some("/objectives".into()),
+                        vec![(
+                            "measured_current",
+                            json!(if current { "yes" } else { "no" }),
+                        )],
+                    )
+                })
+                .collect()
+        }
+        Population::ReportedCustomers => {
+            let rows: Vec<(i64, String, Option<i64>)> = db
+                .all(Q::new("SELECT c.id, c.name, (SELECT MAX(r.generated_at) FROM service_reports r JOIN report_definitions d ON d.id = r.definition_id \
+                        WHERE d.customer_id = c.id OR d.service_id IN (SELECT sc.service_id FROM service_customers sc WHERE sc.customer_id = c.id)) \
+                    FROM customers c WHERE EXISTS (SELECT 1 FROM service_customers sc WHERE sc.customer_id = c.id) ORDER BY c.name"))
+                .await?;
+            rows.into_iter()
+                .map(|(id, name, last)| {
+                    record(
+                        "customer",
+                        id.to_string(),
+                        name,
+                        Some("/service-reports".into()),
+                        vec![("last_report_at", json!(last))],
+                    )
+                })
+                .collect()
+        }
         Population::AuditTrail => {
             let verdict = crate::management::support::audit_trail::verify(db).await?;
             let (intact, entries) = match verdict {

@@ -4,6 +4,9 @@
 //! transaction. Management reviews (9.3) are in [`review`]. Rules in
 //! `keel_core::management::evaluation`.
 
+pub mod kpi;
+pub mod measure_ui;
+pub mod report;
 pub mod review;
 pub mod review_ui;
 pub mod ui;
