@@ -1905,3 +1905,43 @@ test('SMS manager plans a management review, compiles its inputs, holds it and r
     assert.match(await text(page, '#review-actions li'), /ACT-\d{6} Hire a second internal auditor/);
   });
 });
+
+test('SMS manager sets an objective with a KPI and measures it; a service report is defined and generated', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await asRole('sms', '/objectives', async (page) => {
+    assert.ok((await texts(page, '.objective h2')).some((h) => /Resolve incidents within the agreed targets/.test(h)));
+    assert.deepEqual(await unlabelledControls(page, 'main'), []);
+    await page.fill('#ob-title', `Fewer major incidents ${RUN}`);
+    await page.selectOption('#ob-owner', { label: 'Maya Manager' });
+    await page.fill('#ob-due', '2027-12-31');
+    await navigate(page, () => page.getByRole('button', { name: 'Set objective' }).click());
+    const objective = (await flashText(page)).match(/^(OBJ-\d{6}) set\.$/)[1];
+    await page.fill('#k-name', `Major incidents a month ${RUN}`);
+    await page.selectOption('#k-metric', 'major_incidents');
+    await page.fill('#k-target', 'lots');
+    await navigate(page, () => page.getByRole('button', { name: 'Define KPI' }).click());
+    assert.match(await flashText(page), /^Not done: target:/);
+    await page.fill('#k-name', `Major incidents a month ${RUN}`);
+    await page.selectOption('#k-metric', 'major_incidents');
+    await page.fill('#k-target', '1');
+    await page.selectOption('#k-obj', objective);
+    await navigate(page, () => page.getByRole('button', { name: 'Define KPI' }).click());
+    const kpi = (await flashText(page)).match(/^(KPI-\d{6}) defined\.$/)[1];
+    await navigate(page, () => page.getByRole('button', { name: `Measure ${kpi} now` }).click());
+    assert.match(await flashText(page), new RegExp(`^${kpi} measured for \\d{4}-\\d{2}-01 – \\d{4}-\\d{2}-01: 0\\.0 count\\.$`));
+    assert.match(await text(page, `#obj-${objective} .kpi-latest`), /0(\.0)? count met/);
+  });
+  await asRole('sms', '/service-reports', async (page) => {
+    assert.ok((await texts(page, '#reports tbody tr')).some((r) => /ERP monthly service report/.test(r)));
+    await page.fill('#rd-name', `Email for Northwind ${RUN}`);
+    await page.selectOption('#rd-service', { label: 'E-mail' });
+    await navigate(page, () => page.getByRole('button', { name: 'Define report' }).click());
+    await navigate(page, () => page.getByRole('button', { name: 'Generate due reports now' }).click());
+    assert.equal(await flashText(page), '1 reports generated.');
+    await navigate(page, () => page.locator('#reports').getByRole('link').first().click());
+    assert.match(await text(page, '#report-incidents'), /^\d+ opened, \d+ resolved, \d+ major\.$/);
+  });
+  await asRole('auditor', '/compliance', async (page) => {
+    assert.ok((await texts(page, '#objectives li')).some((o) => /Resolve incidents within the agreed targets/.test(o)));
+    assert.ok((await texts(page, '#docs-due li')).some((d) => /Service management plan — awaiting approval/.test(d)));
+  });
+});

@@ -255,7 +255,7 @@ pub async fn seed(db: &Db) -> AppResult<String> {
          3 customers, 5 services, 3 groups, 2 catalogue offerings, 17 configuration items, 3 assets,\n  \
          2 business calendars and response/resolution targets per priority,\n  \
          a CAB and an emergency CAB, 4 changes (one awaiting the CAB, two clashing on the change calendar), 1 release,\n  \
-         5 controlled documents, 3 risks and opportunities, 2 internal audits (one reported with findings), a management review, 3 nonconformities, 1 improvement, assessor judgements, a capability rating, a gap action and a baseline assessment.\n\
+         5 controlled documents, an objective with 2 KPIs, a monthly service report, 3 risks and opportunities, 2 internal audits (one reported with findings), a management review, 3 nonconformities, 1 improvement, assessor judgements, a capability rating, a gap action and a baseline assessment.\n\
          Sign in with any of these (password `{DEMO_PASSWORD}`):\n  \
          admin@demo.keel (admin), sms@demo.keel (sms-manager), manager@demo.keel (manager),\n  \
          agent@demo.keel (agent), auditor@demo.keel (auditor), requester@demo.keel (requester)"
@@ -843,6 +843,61 @@ async fn seed_compliance(db: &Db, sms_id: i64, manager_id: i64) -> AppResult<()>
         },
     )
     .await?;
+    // An objective measured by two KPIs, and a monthly report per customer-facing service.
+    use crate::management::evaluation::{kpi, report};
+    let objective = kpi::create_objective(
+        db,
+        &sms,
+        kpi::NewObjective {
+            title: "Resolve incidents within the agreed targets".into(),
+            description:
+                "At least 90 % of incidents resolved within their resolution target, every month."
+                    .into(),
+            owner_id: Some(manager_id),
+            due_on: Some(day(180)),
+        },
+    )
+    .await?;
+    for (name, metric, target) in [
+        (
+            "Resolution within target",
+            "incident_resolution_attainment",
+            90.0,
+        ),
+        ("Mean time to resolve", "mean_time_to_resolve", 8.0),
+    ] {
+        kpi::create_kpi(
+            db,
+            &sms,
+            kpi::NewKpi {
+                name: name.into(),
+                metric: metric.into(),
+                service_id: None,
+                target,
+                frequency: None,
+                objective: Some(objective.number.clone()),
+            },
+        )
+        .await?;
+    }
+    kpi::measure_due(db).await?;
+    let erp: Option<(i64,)> = db
+        .opt(Q::new("SELECT id FROM services WHERE name = 'ERP'"))
+        .await?;
+    if let Some((erp,)) = erp {
+        report::define(
+            db,
+            &sms,
+            report::NewDefinition {
+                name: "ERP monthly service report".into(),
+                service_id: Some(erp),
+                customer_id: None,
+                frequency: None,
+            },
+        )
+        .await?;
+        report::generate_due(db, &actor).await?;
+    }
     let cat = keel_core::management::compliance::catalogue::current();
     comp::judge(db, &sms, cat, "4.3", "met", "The scope statement (services and the delivering organisation) was approved by the board this year.").await?;
     comp::judge(

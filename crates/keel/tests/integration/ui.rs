@@ -362,6 +362,8 @@ db_test!(management_system_pages_render, |app| {
         ("/nonconformities".to_string(), "Nonconformities"),
         ("/improvements".to_string(), "Improvements"),
         ("/risks".to_string(), "Risks and opportunities"),
+        ("/objectives".to_string(), "Service management objectives"),
+        ("/service-reports".to_string(), "Definitions"),
     ];
     for who in ["sms-pages@test.keel", "auditor-pages@test.keel"] {
         let (_, cookie) = login(app, who, "correct horse battery").await;

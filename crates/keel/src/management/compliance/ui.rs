@@ -117,11 +117,18 @@ async fn dashboard(
                 .filter(|a| matches!(a.state.as_str(), "planned" | "in_progress"))
                 .take(5)
                 .collect();
-        Ok::<_, AppError>((r, ncs, actions, taken, audits))
+        let docs: Vec<crate::management::support::documents::DocumentSummary> =
+            crate::management::support::documents::list(&st.db)
+                .await?
+                .into_iter()
+                .filter(|d| d.review_due || d.in_review || (d.state == "active" && d.current_version.is_none()))
+                .collect();
+        let objectives = crate::management::evaluation::kpi::objectives(&st.db).await?;
+        Ok::<_, AppError>((r, ncs, actions, taken, (audits, docs, objectives)))
     }
     .await;
     match r {
-        Ok((r, ncs, actions, taken, audits)) => {
+        Ok((r, ncs, actions, taken, (audits, docs, objectives))) => {
             let mut failing: Vec<&super::CheckResult> = Vec::new();
             for q in &r.requirements {
                 for c in &q.checks {
@@ -136,7 +143,8 @@ async fn dashboard(
                     me => viewer(&p), flash => flash(&headers), r => V::from(Serde(&r)),
                     failing => V::from(Serde(&failing)), ncs => ncs, actions => V::from(Serde(&actions)),
                     assessments => V::from(Serde(&taken)), can_manage => can_manage(&p),
-                    audits => V::from(Serde(&audits)),
+                    audits => V::from(Serde(&audits)), docs => V::from(Serde(&docs)),
+                    objectives => V::from(Serde(&objectives)),
                     from => q.from.clone().unwrap_or_default(), to => q.to.clone().unwrap_or_default(),
                 },
             ))
