@@ -48,6 +48,16 @@ fn detail(d: &Map<String, Value>, k: &str) -> Value {
 }
 
 type ItemRow = (String, String, String);
+/// number, title, minutes, decisions, inputs.
+type ReviewRow = (
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+/// number, title, owner, due, KPI count.
+type ObjectiveRow = (String, String, Option<i64>, Option<String>, i64);
 type IncidentRow = (String, String, i64, Option<String>, Option<String>);
 type ChangeRow = (
     String,
@@ -469,7 +479,7 @@ pub async fn load(db: &Db, pop: Population, p: Period) -> AppResult<Vec<Record>>
                     .unwrap_or("")
                     .to_string()
             };
-            let rows: Vec<(String, String, Option<String>, Option<String>, Option<String>)> = db
+            let rows: Vec<ReviewRow> = db
                 .all(Q::new("SELECT number, title, minutes, decisions, inputs FROM management_reviews WHERE state IN ('held', 'closed') AND held_on >= $1 AND held_on < $2 ORDER BY number").bind(day(p.from)).bind(day(p.to + 86_400_000)))
                 .await?;
             rows.into_iter()
@@ -494,7 +504,7 @@ pub async fn load(db: &Db, pop: Population, p: Period) -> AppResult<Vec<Record>>
                 .collect()
         }
         Population::ActiveObjectives => {
-            let rows: Vec<(String, String, Option<i64>, Option<String>, i64)> = db
+            let rows: Vec<ObjectiveRow> = db
                 .all(Q::new("SELECT o.number, o.title, o.owner_id, o.due_on, (SELECT COUNT(*) FROM kpis k WHERE k.objective_id = o.id AND k.active = 1) FROM objectives o WHERE o.state = 'active' ORDER BY o.id"))
                 .await?;
             rows.into_iter()

@@ -229,9 +229,12 @@ pub async fn kpis(db: &Db, objective: Option<i64>) -> AppResult<Vec<Kpi>> {
     Ok(out)
 }
 
+/// id, metric, service, target, frequency, end of the last period measured.
+type DueRow = (i64, String, Option<i64>, i64, String, Option<String>);
+
 /// Measure every complete period of every active KPI not measured yet (at most a year back).
 pub async fn measure_due(db: &Db) -> AppResult<usize> {
-    let rows: Vec<(i64, String, Option<i64>, i64, String, Option<String>)> = db
+    let rows: Vec<DueRow> = db
         .all(Q::new("SELECT k.id, k.metric, k.service_id, k.target_milli, k.frequency, (SELECT MAX(m.period_to) FROM kpi_measurements m WHERE m.kpi_id = k.id) FROM kpis k WHERE k.active = 1"))
         .await?;
     let today = today();
