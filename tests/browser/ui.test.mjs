@@ -346,7 +346,7 @@ test('agent: incident list, navigation and screenshot', { timeout: TEST_TIMEOUT_
     assert.equal(new URL(page.url()).pathname, '/incidents');
     assert.equal(await text(page, 'main h1'), 'Incidents');
     const nav = await page.locator('nav[aria-label=Main] a').allTextContents();
-    assert.deepEqual(nav, ['Incidents', 'Requests', 'Assigned to me', 'My groups', 'Unassigned', 'Breaching soon', 'Breached', 'Problems', 'Known errors', 'Changes', 'Change calendar', 'Releases', 'Approvals', 'Knowledge', 'Catalogue', 'Services', 'CMDB', 'Service levels', 'Notifications', 'New incident', 'New request']);
+    assert.deepEqual(nav, ['Incidents', 'Requests', 'Assigned to me', 'My groups', 'Unassigned', 'Breaching soon', 'Breached', 'Problems', 'Known errors', 'Changes', 'Change calendar', 'Releases', 'Approvals', 'Knowledge', 'Catalogue', 'Services', 'CMDB', 'Documents', 'Service levels', 'Notifications', 'New incident', 'New request']);
     assert.match(await text(page, 'header .who'), new RegExp(`${AGENT_NAME}\\s*\\(agent\\)`));
     const rows = await listRows(page);
     assert.equal(rows.length, 50, 'a full first page');

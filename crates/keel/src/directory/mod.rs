@@ -140,6 +140,19 @@ pub async fn exists(
         .ok_or_else(|| AppError::invalid(field, format!("no record with id {id}")))
 }
 
+/// Check that an optional user reference names an active user; the error names `field`.
+pub async fn active_user(db: &Db, field: &str, id: Option<i64>) -> AppResult<Option<i64>> {
+    if let Some(id) = id {
+        let ok: Option<(i64,)> = db
+            .opt(Q::new("SELECT id FROM users WHERE id = $1 AND disabled = 0").bind(id))
+            .await?;
+        if ok.is_none() {
+            return Err(AppError::invalid(field, format!("no active user {id}")));
+        }
+    }
+    Ok(id)
+}
+
 pub async fn get_user(db: &Db, id: i64) -> AppResult<User> {
     db.opt(Q::new(format!("SELECT {USER_COLS} FROM users WHERE id = $1")).bind(id))
         .await?

@@ -459,6 +459,14 @@ pub async fn next_number(tx: &mut Tx, counter: &str, prefix: &str) -> DbResult<S
     Ok(format!("{prefix}-{seq:06}"))
 }
 
+/// The start (UTC midnight) of a calendar day, as epoch milliseconds.
+pub fn day_start_ms(d: jiff::civil::Date) -> i64 {
+    jiff::tz::TimeZone::UTC
+        .to_timestamp(d.to_datetime(jiff::civil::Time::midnight()))
+        .map(|t| t.as_millisecond())
+        .unwrap_or(0)
+}
+
 pub fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
 }

@@ -85,3 +85,21 @@ where
         Some(v) => v.parse().map(Some).map_err(serde::de::Error::custom),
     }
 }
+
+/// A calendar day `YYYY-MM-DD` from a form or body field; "" is none.
+pub fn day(field: &str, v: &str) -> crate::platform::error::AppResult<Option<String>> {
+    let v = v.trim();
+    if v.is_empty() {
+        return Ok(None);
+    }
+    v.parse::<jiff::civil::Date>()
+        .map(|d| Some(d.to_string()))
+        .map_err(|_| crate::platform::error::AppError::invalid(field, "must be a date YYYY-MM-DD"))
+}
+
+/// A required calendar day `YYYY-MM-DD`.
+pub fn required_day(field: &str, v: &str) -> crate::platform::error::AppResult<String> {
+    day(field, v)?.ok_or_else(|| {
+        crate::platform::error::AppError::invalid(field, "must be a date YYYY-MM-DD")
+    })
+}

@@ -595,3 +595,75 @@ async fn logout(
     );
     r
 }
+
+/// A posted form's fields, in order (a multi-select sends one pair per choice).
+pub struct FormFields(pub Vec<(String, String)>);
+
+impl FormFields {
+    pub fn parse(raw: &axum::extract::RawForm) -> FormFields {
+        FormFields(serde_urlencoded::from_bytes(&raw.0).unwrap_or_default())
+    }
+
+    /// The first value of a field, or "" when absent.
+    pub fn get(&self, name: &str) -> String {
+        self.opt(name).unwrap_or_default()
+    }
+
+    /// The first value of a field, when present (even if empty).
+    pub fn opt(&self, name: &str) -> Option<String> {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    }
+
+    /// The first value of a field, when present and not empty.
+    pub fn filled(&self, name: &str) -> Option<String> {
+        self.opt(name).filter(|v| !v.is_empty())
+    }
+
+    /// Every non-empty value of a field.
+    pub fn all(&self, name: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(n, v)| n == name && !v.is_empty())
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
+    /// A field holding an id (e.g. a select of users); "" is none.
+    pub fn id(&self, name: &str) -> Result<Option<i64>, AppError> {
+        match self.get(name).as_str() {
+            "" => Ok(None),
+            v => v
+                .parse()
+                .map(Some)
+                .map_err(|_| AppError::invalid(name, "not a valid choice")),
+        }
+    }
+
+    /// Refuse the form unless its CSRF token is the session's.
+    pub fn check_csrf(&self, p: &Principal) -> Result<(), AppError> {
+        check_csrf(p, &self.get("csrf"))
+    }
+}
+
+/// After a form: back to `to` with a flash saying what happened, or why it was not done; other
+/// errors get the error page.
+pub fn back_with_flash(
+    st: &AppState,
+    p: &Principal,
+    to: &str,
+    r: Result<String, AppError>,
+) -> Response {
+    match r {
+        Ok(msg) => redirect_with_flash(to, &msg),
+        Err(
+            e @ (AppError::Invalid { .. }
+            | AppError::Conflict(_)
+            | AppError::Forbidden(_)
+            | AppError::TooLarge { .. }),
+        ) => redirect_with_flash(to, &format!("Not done: {e}")),
+        Err(e) => page_error(st, Some(p), e),
+    }
+}

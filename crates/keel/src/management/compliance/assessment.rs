@@ -3,10 +3,12 @@
 //! plan — actions with owners, due dates and progress that close the gaps, tracked to closure.
 
 use super::{CheckResult, Readiness, ScoreView, clause_views, process_views, readiness};
+use crate::directory::active_user;
 use crate::management::support::audit_trail::append;
 use crate::platform::auth::Principal;
 use crate::platform::db::{Db, Q, next_number, now_ms};
 use crate::platform::error::{AppError, AppResult};
+use crate::platform::extract::day;
 use crate::platform::web::iso;
 use keel_core::access::Action;
 use keel_core::management::compliance::catalogue::{self, Catalogue};
@@ -429,31 +431,6 @@ pub async fn action(db: &Db, number: &str) -> AppResult<GapAction> {
     Ok(finish(a, &today()))
 }
 
-fn due(field: &str, v: &str) -> AppResult<Option<String>> {
-    if v.trim().is_empty() {
-        return Ok(None);
-    }
-    v.trim()
-        .parse::<jiff::civil::Date>()
-        .map(|d| Some(d.to_string()))
-        .map_err(|_| AppError::invalid(field, "must be a date YYYY-MM-DD"))
-}
-
-async fn owner(db: &Db, id: Option<i64>) -> AppResult<Option<i64>> {
-    if let Some(id) = id {
-        let ok: Option<(i64,)> = db
-            .opt(Q::new("SELECT id FROM users WHERE id = $1 AND disabled = 0").bind(id))
-            .await?;
-        if ok.is_none() {
-            return Err(AppError::invalid(
-                "owner_id",
-                format!("no active user {id}"),
-            ));
-        }
-    }
-    Ok(id)
-}
-
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewAction {
@@ -491,8 +468,8 @@ pub async fn add_action_for(
     let title = Line::parse(&b.title, 200).map_err(|e| AppError::invalid("title", e))?;
     let description =
         bounded(&b.description, 20_000).map_err(|e| AppError::invalid("description", e))?;
-    let due_on = due("due_on", b.due_on.as_deref().unwrap_or(""))?;
-    let owner_id = owner(db, b.owner_id).await?;
+    let due_on = day("due_on", b.due_on.as_deref().unwrap_or(""))?;
+    let owner_id = active_user(db, "owner_id", b.owner_id).await?;
     let assessment = match &b.assessment {
         Some(n) => Some(
             summary(db, n)
@@ -587,11 +564,11 @@ pub async fn update_action(
     };
     let owner_id = match b.owner_id {
         Some(0) => None,
-        Some(id) => owner(db, Some(id)).await?,
+        Some(id) => active_user(db, "owner_id", Some(id)).await?,
         None => before.owner_id,
     };
     let due_on = match &b.due_on {
-        Some(d) => due("due_on", d)?,
+        Some(d) => day("due_on", d)?,
         None => before.due_on.clone(),
     };
     let state = match &b.state {

@@ -584,11 +584,9 @@ pub async fn load(db: &Db, pop: Population, p: Period) -> AppResult<Vec<Record>>
 }
 
 fn date_ms(d: Option<&str>) -> Option<i64> {
-    let day = d?.parse::<jiff::civil::Date>().ok()?;
-    jiff::tz::TimeZone::UTC
-        .to_timestamp(day.to_datetime(jiff::civil::Time::midnight()))
+    d?.parse::<jiff::civil::Date>()
         .ok()
-        .map(|t| t.as_millisecond())
+        .map(crate::platform::db::day_start_ms)
 }
 
 /// Active documents (of one type, or all with a version in force).

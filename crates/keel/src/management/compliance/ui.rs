@@ -8,9 +8,10 @@ use super::api::{PeriodParams, evidence_download, requirement_detail};
 use super::{assessment, default_period, period, readiness};
 use crate::platform::auth::Principal;
 use crate::platform::db::{Q, now_ms};
-use crate::platform::error::{AppError, AppResult};
+use crate::platform::error::AppError;
 use crate::platform::ui::{
-    WebUser, check_csrf, clear_flash, flash, page_error, redirect_with_flash, viewer,
+    FormFields, WebUser, back_with_flash, check_csrf, clear_flash, flash, page_error,
+    redirect_with_flash, viewer,
 };
 use crate::platform::web::AppState;
 use axum::Router;
@@ -52,30 +53,6 @@ pub fn routes() -> Router<AppState> {
             get(assessments_page).post(assessment_submit),
         )
         .route("/assessments/{number}", get(assessment_page))
-}
-
-fn fields(raw: &RawForm) -> BTreeMap<String, String> {
-    serde_urlencoded::from_bytes::<Vec<(String, String)>>(&raw.0)
-        .unwrap_or_default()
-        .into_iter()
-        .collect()
-}
-
-fn csrf(p: &Principal, f: &BTreeMap<String, String>) -> AppResult<()> {
-    check_csrf(p, f.get("csrf").map(String::as_str).unwrap_or_default())
-}
-
-fn back(st: &AppState, p: &Principal, to: &str, r: AppResult<String>) -> Response {
-    match r {
-        Ok(msg) => redirect_with_flash(to, &msg),
-        Err(
-            e @ (AppError::Invalid { .. }
-            | AppError::Conflict(_)
-            | AppError::Forbidden(_)
-            | AppError::TooLarge { .. }),
-        ) => redirect_with_flash(to, &format!("Not done: {e}")),
-        Err(e) => page_error(st, Some(p), e),
-    }
 }
 
 fn can_manage(p: &Principal) -> bool {
@@ -230,24 +207,16 @@ async fn judgement_submit(
     Path(id): Path<String>,
     raw: RawForm,
 ) -> Response {
-    let f = fields(&raw);
+    let f = FormFields::parse(&raw);
     let to = format!("/compliance/requirements/{id}");
     let r = async {
-        csrf(&p, &f)?;
+        f.check_csrf(&p)?;
         let cat = catalogue::current();
-        if f.get("rating").map(String::as_str) == Some("") {
+        if f.opt("rating").as_deref() == Some("") {
             super::unjudge(&st.db, &p, cat, &id).await?;
             return Ok("Judgement withdrawn; the checks rate the requirement.".to_string());
         }
-        let s = super::judge(
-            &st.db,
-            &p,
-            cat,
-            &id,
-            f.get("rating").map(String::as_str).unwrap_or(""),
-            f.get("notes").map(String::as_str).unwrap_or(""),
-        )
-        .await?;
+        let s = super::judge(&st.db, &p, cat, &id, &f.get("rating"), &f.get("notes")).await?;
         Ok(format!(
             "Judged {}: {}.",
             s.id,
@@ -255,7 +224,7 @@ async fn judgement_submit(
         ))
     }
     .await;
-    back(&st, &p, &to, r)
+    back_with_flash(&st, &p, &to, r)
 }
 
 async fn evidence_submit(
@@ -301,7 +270,7 @@ async fn evidence_submit(
         Ok(format!("Kept {} as evidence.", e.filename))
     }
     .await;
-    back(&st, &p, &to, r)
+    back_with_flash(&st, &p, &to, r)
 }
 
 async fn evidence_get(
@@ -317,36 +286,25 @@ async fn evidence_get(
     r.unwrap_or_else(|e| page_error(&st, Some(&p), e))
 }
 
-fn owner_id(f: &BTreeMap<String, String>) -> AppResult<Option<i64>> {
-    match f.get("owner_id").map(String::as_str).unwrap_or("") {
-        "" => Ok(None),
-        v => v
-            .parse()
-            .map(Some)
-            .map_err(|_| AppError::invalid("owner_id", "not a user")),
-    }
-}
-
 async fn action_submit(
     State(st): State<AppState>,
     WebUser(p): WebUser,
     Path(id): Path<String>,
     raw: RawForm,
 ) -> Response {
-    let f = fields(&raw);
+    let f = FormFields::parse(&raw);
     let to = format!("/compliance/requirements/{id}");
-    let get = |k: &str| f.get(k).cloned().unwrap_or_default();
     let r = async {
-        csrf(&p, &f)?;
+        f.check_csrf(&p)?;
         let a = assessment::add_action(
             &st.db,
             &p,
             assessment::NewAction {
                 requirement: id.clone(),
-                title: get("title"),
-                description: get("description"),
-                owner_id: owner_id(&f)?,
-                due_on: Some(get("due_on")),
+                title: f.get("title"),
+                description: f.get("description"),
+                owner_id: f.id("owner_id")?,
+                due_on: Some(f.get("due_on")),
                 assessment: None,
             },
         )
@@ -354,7 +312,7 @@ async fn action_submit(
         Ok(format!("{} added to the gap plan.", a.number))
     }
     .await;
-    back(&st, &p, &to, r)
+    back_with_flash(&st, &p, &to, r)
 }
 
 async fn action_update_submit(
@@ -363,15 +321,14 @@ async fn action_update_submit(
     Path(number): Path<String>,
     raw: RawForm,
 ) -> Response {
-    let f = fields(&raw);
+    let f = FormFields::parse(&raw);
     let to = f
-        .get("back")
+        .filled("back")
         .filter(|b| b.starts_with("/compliance"))
-        .cloned()
         .unwrap_or_else(|| "/compliance".into());
     let r = async {
-        csrf(&p, &f)?;
-        let progress = match f.get("progress").map(String::as_str).unwrap_or("") {
+        f.check_csrf(&p)?;
+        let progress = match f.get("progress").as_str() {
             "" => None,
             v => Some(
                 v.parse()
@@ -384,7 +341,7 @@ async fn action_update_submit(
             &number,
             assessment::ActionPatch {
                 progress,
-                state: f.get("state").cloned().filter(|s| !s.is_empty()),
+                state: f.filled("state"),
                 ..Default::default()
             },
         )
@@ -397,7 +354,7 @@ async fn action_update_submit(
         ))
     }
     .await;
-    back(&st, &p, &to, r)
+    back_with_flash(&st, &p, &to, r)
 }
 
 async fn process_page(
@@ -448,17 +405,13 @@ async fn process_submit(
     Path(id): Path<String>,
     raw: RawForm,
 ) -> Response {
-    let f = fields(&raw);
+    let f = FormFields::parse(&raw);
     let to = format!("/compliance/processes/{id}");
     let r = async {
-        csrf(&p, &f)?;
+        f.check_csrf(&p)?;
         let ratings: BTreeMap<String, String> = Attribute::ALL
             .iter()
-            .filter_map(|a| {
-                f.get(a.code())
-                    .filter(|v| !v.is_empty())
-                    .map(|v| (a.code().to_string(), v.clone()))
-            })
+            .filter_map(|a| f.filled(a.code()).map(|v| (a.code().to_string(), v)))
             .collect();
         let (_, level) = super::rate_process(
             &st.db,
@@ -466,7 +419,7 @@ async fn process_submit(
             catalogue::current(),
             &id,
             &ratings,
-            f.get("notes").map(String::as_str).unwrap_or(""),
+            &f.get("notes"),
         )
         .await?;
         Ok(format!(
@@ -475,7 +428,7 @@ async fn process_submit(
         ))
     }
     .await;
-    back(&st, &p, &to, r)
+    back_with_flash(&st, &p, &to, r)
 }
 
 async fn assessments_page(
@@ -502,17 +455,16 @@ async fn assessment_submit(
     WebUser(p): WebUser,
     raw: RawForm,
 ) -> Response {
-    let f = fields(&raw);
-    let get = |k: &str| f.get(k).cloned().filter(|s| !s.is_empty());
+    let f = FormFields::parse(&raw);
     let r = async {
-        csrf(&p, &f)?;
+        f.check_csrf(&p)?;
         assessment::take(
             &st.db,
             &p,
             assessment::NewAssessment {
-                title: get("title").unwrap_or_default(),
-                from: get("from"),
-                to: get("to"),
+                title: f.get("title"),
+                from: f.filled("from"),
+                to: f.filled("to"),
                 edition: None,
             },
         )

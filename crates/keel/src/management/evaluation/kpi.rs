@@ -4,11 +4,12 @@
 //! `kpi.measure` job measures every complete period not measured yet, so results are kept as
 //! they were measured.
 
+use crate::directory::active_user;
 use crate::management::support::audit_trail::append;
 use crate::platform::auth::Principal;
-use crate::platform::db::{Db, Q, next_number, now_ms};
+use crate::platform::db::{Db, Q, day_start_ms, next_number, now_ms};
 use crate::platform::error::{AppError, AppResult, Problem};
-use crate::platform::extract::ApiJson;
+use crate::platform::extract::{ApiJson, day};
 use crate::platform::web::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -22,13 +23,6 @@ use keel_core::management::support::audit_trail::diff;
 use keel_core::text::{Line, bounded};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-
-fn day_ms(d: Date) -> AppResult<i64> {
-    jiff::tz::TimeZone::UTC
-        .to_timestamp(d.to_datetime(jiff::civil::Time::midnight()))
-        .map(|t| t.as_millisecond())
-        .map_err(|e| AppError::Internal(e.into()))
-}
 
 pub fn today() -> Date {
     jiff::tz::TimeZone::UTC
@@ -245,7 +239,7 @@ pub async fn measure_due(db: &Db) -> AppResult<usize> {
         };
         let last = last.and_then(|l| l.parse::<Date>().ok());
         for (from, to) in due_periods(&freq, last, today, 53) {
-            let v = value(db, m, service, day_ms(from)?, day_ms(to)?).await?;
+            let v = value(db, m, service, day_start_ms(from), day_start_ms(to)).await?;
             let met = v.map(|v| meets(v, unmilli(target), m.better));
             // ON CONFLICT: another node measured the same period first; keep theirs.
             n += db
@@ -332,28 +326,6 @@ pub async fn objectives(db: &Db) -> AppResult<Vec<Objective>> {
     Ok(out)
 }
 
-fn date(field: &str, v: &str) -> AppResult<Option<String>> {
-    if v.trim().is_empty() {
-        return Ok(None);
-    }
-    v.trim()
-        .parse::<Date>()
-        .map(|d| Some(d.to_string()))
-        .map_err(|_| AppError::invalid(field, "must be a date YYYY-MM-DD"))
-}
-
-async fn user(db: &Db, field: &str, id: Option<i64>) -> AppResult<Option<i64>> {
-    if let Some(id) = id {
-        let ok: Option<(i64,)> = db
-            .opt(Q::new("SELECT id FROM users WHERE id = $1 AND disabled = 0").bind(id))
-            .await?;
-        if ok.is_none() {
-            return Err(AppError::invalid(field, format!("no active user {id}")));
-        }
-    }
-    Ok(id)
-}
-
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewObjective {
@@ -370,8 +342,8 @@ pub async fn create_objective(db: &Db, p: &Principal, b: NewObjective) -> AppRes
     let title = Line::parse(&b.title, 200).map_err(|e| AppError::invalid("title", e))?;
     let description =
         bounded(&b.description, 20_000).map_err(|e| AppError::invalid("description", e))?;
-    let owner = user(db, "owner_id", b.owner_id).await?;
-    let due = date("due_on", b.due_on.as_deref().unwrap_or(""))?;
+    let owner = active_user(db, "owner_id", b.owner_id).await?;
+    let due = day("due_on", b.due_on.as_deref().unwrap_or(""))?;
     let now = now_ms();
     let mut tx = db.begin().await?;
     let number = next_number(&mut tx, "objective", "OBJ").await?;
@@ -436,11 +408,11 @@ pub async fn update_objective(
         None => before.description.clone(),
     };
     let owner = match b.owner_id {
-        Some(id) => user(db, "owner_id", Some(id)).await?,
+        Some(id) => active_user(db, "owner_id", Some(id)).await?,
         None => before.owner_id,
     };
     let due = match &b.due_on {
-        Some(d) => date("due_on", d)?,
+        Some(d) => day("due_on", d)?,
         None => before.due_on.clone(),
     };
     let state = match b.state.as_deref() {

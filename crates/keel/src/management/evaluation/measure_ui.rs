@@ -3,11 +3,10 @@
 //! reports) and a report's printable page.
 
 use super::{kpi, report};
-use crate::platform::auth::Principal;
 use crate::platform::db::Q;
 use crate::platform::error::{AppError, AppResult};
 use crate::platform::ui::{
-    WebUser, check_csrf, clear_flash, flash, page_error, redirect_with_flash, viewer,
+    FormFields, WebUser, back_with_flash, clear_flash, flash, page_error, viewer,
 };
 use crate::platform::web::AppState;
 use axum::Router;
@@ -31,37 +30,6 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/service-reports/generate", post(generate_submit))
         .route("/service-reports/{number}", get(report_page))
-}
-
-fn fields(raw: &RawForm) -> Vec<(String, String)> {
-    serde_urlencoded::from_bytes::<Vec<(String, String)>>(&raw.0).unwrap_or_default()
-}
-
-fn one(f: &[(String, String)], k: &str) -> String {
-    f.iter()
-        .find(|(n, _)| n == k)
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default()
-}
-
-fn id(f: &[(String, String)], k: &str) -> AppResult<Option<i64>> {
-    match one(f, k).as_str() {
-        "" => Ok(None),
-        v => v
-            .parse()
-            .map(Some)
-            .map_err(|_| AppError::invalid(k, "not a valid choice")),
-    }
-}
-
-fn back(st: &AppState, p: &Principal, to: &str, r: AppResult<String>) -> Response {
-    match r {
-        Ok(msg) => redirect_with_flash(to, &msg),
-        Err(e @ (AppError::Invalid { .. } | AppError::Conflict(_) | AppError::Forbidden(_))) => {
-            redirect_with_flash(to, &format!("Not done: {e}"))
-        }
-        Err(e) => page_error(st, Some(p), e),
-    }
 }
 
 async fn named(st: &AppState, sql: &str) -> AppResult<Vec<V>> {
@@ -108,31 +76,32 @@ async fn objective_submit(
     WebUser(p): WebUser,
     raw: RawForm,
 ) -> Response {
-    let f = fields(&raw);
+    let f = FormFields::parse(&raw);
     let r = async {
-        check_csrf(&p, &one(&f, "csrf"))?;
+        f.check_csrf(&p)?;
         let o = kpi::create_objective(
             &st.db,
             &p,
             kpi::NewObjective {
-                title: one(&f, "title"),
-                description: one(&f, "description"),
-                owner_id: id(&f, "owner_id")?,
-                due_on: Some(one(&f, "due_on")),
+                title: f.get("title"),
+                description: f.get("description"),
+                owner_id: f.id("owner_id")?,
+                due_on: Some(f.get("due_on")),
             },
         )
         .await?;
         Ok(format!("{} set.", o.number))
     }
     .await;
-    back(&st, &p, "/objectives", r)
+    back_with_flash(&st, &p, "/objectives", r)
 }
 
 async fn kpi_submit(State(st): State<AppState>, WebUser(p): WebUser, raw: RawForm) -> Response {
-    let f = fields(&raw);
+    let f = FormFields::parse(&raw);
     let r = async {
-        check_csrf(&p, &one(&f, "csrf"))?;
-        let target: f64 = one(&f, "target")
+        f.check_csrf(&p)?;
+        let target: f64 = f
+            .get("target")
             .trim()
             .parse()
             .map_err(|_| AppError::invalid("target", "a number"))?;
@@ -140,19 +109,19 @@ async fn kpi_submit(State(st): State<AppState>, WebUser(p): WebUser, raw: RawFor
             &st.db,
             &p,
             kpi::NewKpi {
-                name: one(&f, "name"),
-                metric: one(&f, "metric"),
-                service_id: id(&f, "service_id")?,
+                name: f.get("name"),
+                metric: f.get("metric"),
+                service_id: f.id("service_id")?,
                 target,
-                frequency: Some(one(&f, "frequency")).filter(|s| !s.is_empty()),
-                objective: Some(one(&f, "objective")).filter(|s| !s.is_empty()),
+                frequency: f.filled("frequency"),
+                objective: f.filled("objective"),
             },
         )
         .await?;
         Ok(format!("{} defined.", k.number))
     }
     .await;
-    back(&st, &p, "/objectives", r)
+    back_with_flash(&st, &p, "/objectives", r)
 }
 
 async fn measure_submit(
@@ -161,9 +130,9 @@ async fn measure_submit(
     Path(number): Path<String>,
     raw: RawForm,
 ) -> Response {
-    let f = fields(&raw);
+    let f = FormFields::parse(&raw);
     let r = async {
-        check_csrf(&p, &one(&f, "csrf"))?;
+        f.check_csrf(&p)?;
         let k = kpi::measure_now(&st.db, &p, &number).await?;
         Ok(match k.measurements.first() {
             Some(m) => format!(
@@ -179,7 +148,7 @@ async fn measure_submit(
         })
     }
     .await;
-    back(&st, &p, "/objectives", r)
+    back_with_flash(&st, &p, "/objectives", r)
 }
 
 async fn reports_page(
@@ -215,24 +184,24 @@ async fn definition_submit(
     WebUser(p): WebUser,
     raw: RawForm,
 ) -> Response {
-    let f = fields(&raw);
+    let f = FormFields::parse(&raw);
     let r = async {
-        check_csrf(&p, &one(&f, "csrf"))?;
+        f.check_csrf(&p)?;
         let d = report::define(
             &st.db,
             &p,
             report::NewDefinition {
-                name: one(&f, "name"),
-                service_id: id(&f, "service_id")?,
-                customer_id: id(&f, "customer_id")?,
-                frequency: Some(one(&f, "frequency")).filter(|s| !s.is_empty()),
+                name: f.get("name"),
+                service_id: f.id("service_id")?,
+                customer_id: f.id("customer_id")?,
+                frequency: f.filled("frequency"),
             },
         )
         .await?;
         Ok(format!("Report \"{}\" defined.", d.name))
     }
     .await;
-    back(&st, &p, "/service-reports", r)
+    back_with_flash(&st, &p, "/service-reports", r)
 }
 
 async fn generate_submit(
@@ -240,15 +209,15 @@ async fn generate_submit(
     WebUser(p): WebUser,
     raw: RawForm,
 ) -> Response {
-    let f = fields(&raw);
+    let f = FormFields::parse(&raw);
     let r = async {
-        check_csrf(&p, &one(&f, "csrf"))?;
+        f.check_csrf(&p)?;
         p.require(Action::ManageCompliance)?;
         let n = report::generate_due(&st.db, &p.actor()).await?;
         Ok(format!("{n} reports generated."))
     }
     .await;
-    back(&st, &p, "/service-reports", r)
+    back_with_flash(&st, &p, "/service-reports", r)
 }
 
 async fn report_page(

@@ -16,7 +16,7 @@ use crate::management::support::audit_trail::append;
 use crate::platform::auth::Principal;
 use crate::platform::db::{Db, Q, Tx, next_number, now_ms};
 use crate::platform::error::{AppError, AppResult, Problem};
-use crate::platform::extract::{ApiJson, ApiQuery};
+use crate::platform::extract::{ApiJson, ApiQuery, required_day};
 use crate::platform::web::{AppState, iso};
 use axum::Json;
 use axum::extract::{Path, State};
@@ -227,13 +227,6 @@ pub async fn list(db: &Db) -> AppResult<Vec<AuditSummary>> {
         .collect())
 }
 
-fn date(field: &str, v: &str) -> AppResult<String> {
-    v.trim()
-        .parse::<jiff::civil::Date>()
-        .map(|d| d.to_string())
-        .map_err(|_| AppError::invalid(field, "must be a date YYYY-MM-DD"))
-}
-
 async fn auditor(db: &Db, id: Option<i64>) -> AppResult<Option<i64>> {
     if let Some(id) = id {
         let ok: Option<(String,)> = db
@@ -298,8 +291,8 @@ pub async fn create(db: &Db, p: &Principal, b: NewAudit) -> AppResult<Audit> {
             "name the requirements or processes the audit covers",
         ));
     }
-    let start = date("planned_start", &b.planned_start)?;
-    let end = date("planned_end", &b.planned_end)?;
+    let start = required_day("planned_start", &b.planned_start)?;
+    let end = required_day("planned_end", &b.planned_end)?;
     if end < start {
         return Err(AppError::invalid(
             "planned_end",
@@ -396,11 +389,11 @@ pub async fn update(db: &Db, p: &Principal, number: &str, b: AuditPatch) -> AppR
         None => before.auditees.clone(),
     };
     let start = match &b.planned_start {
-        Some(d) => date("planned_start", d)?,
+        Some(d) => required_day("planned_start", d)?,
         None => before.planned_start.clone(),
     };
     let end = match &b.planned_end {
-        Some(d) => date("planned_end", d)?,
+        Some(d) => required_day("planned_end", d)?,
         None => before.planned_end.clone(),
     };
     if end < start {

@@ -5,7 +5,7 @@
 use super::kpi::today;
 use crate::management::support::audit_trail::{Actor, append};
 use crate::platform::auth::Principal;
-use crate::platform::db::{Db, Q, next_number, now_ms};
+use crate::platform::db::{Db, Q, day_start_ms, next_number, now_ms};
 use crate::platform::error::{AppError, AppResult, Problem};
 use crate::platform::extract::ApiJson;
 use crate::platform::web::{AppState, iso};
@@ -91,13 +91,6 @@ pub async fn report(db: &Db, number: &str) -> AppResult<Report> {
     to_report(db, r).await
 }
 
-fn day_ms(d: Date) -> AppResult<i64> {
-    jiff::tz::TimeZone::UTC
-        .to_timestamp(d.to_datetime(jiff::civil::Time::midnight()))
-        .map(|t| t.as_millisecond())
-        .map_err(|e| AppError::Internal(e.into()))
-}
-
 /// The report's figures for one definition and period.
 async fn compile(db: &Db, d: &Definition, from: i64, to: i64) -> AppResult<Value> {
     // Ids come from our own rows, formatted as integers.
@@ -157,7 +150,7 @@ pub async fn generate_due(db: &Db, actor: &Actor) -> AppResult<usize> {
             .await?;
         let last = last.and_then(|l| l.0).and_then(|l| l.parse::<Date>().ok());
         for (from, to) in due_periods(&d.frequency, last, today, 12) {
-            let content = compile(db, &d, day_ms(from)?, day_ms(to)?).await?;
+            let content = compile(db, &d, day_start_ms(from), day_start_ms(to)).await?;
             let mut tx = db.begin().await?;
             let exists: Option<(i64,)> = tx
                 .opt(Q::new("SELECT id FROM service_reports WHERE definition_id = $1 AND period_from = $2").bind(d.id).bind(from.to_string()))

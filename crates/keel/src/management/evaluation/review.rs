@@ -10,7 +10,7 @@ use crate::operation::relationship::service_level_api::{AttainmentParams, attain
 use crate::platform::auth::Principal;
 use crate::platform::db::{Db, Q, next_number, now_ms};
 use crate::platform::error::{AppError, AppResult, Problem};
-use crate::platform::extract::ApiJson;
+use crate::platform::extract::{ApiJson, required_day};
 use crate::platform::web::{AppState, iso};
 use axum::Json;
 use axum::extract::{Path, State};
@@ -358,13 +358,6 @@ pub async fn compile(db: &Db, review_id: Option<i64>, p: Period) -> AppResult<Ve
     Ok(out)
 }
 
-fn date(field: &str, v: &str) -> AppResult<String> {
-    v.trim()
-        .parse::<jiff::civil::Date>()
-        .map(|d| d.to_string())
-        .map_err(|_| AppError::invalid(field, "must be a date YYYY-MM-DD"))
-}
-
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewReview {
@@ -381,7 +374,7 @@ pub struct NewReview {
 pub async fn create(db: &Db, p: &Principal, b: NewReview) -> AppResult<Review> {
     p.require(Action::ManageCompliance)?;
     let title = Line::parse(&b.title, 200).map_err(|e| AppError::invalid("title", e))?;
-    let planned = date("planned_on", &b.planned_on)?;
+    let planned = required_day("planned_on", &b.planned_on)?;
     let attendees = bounded(&b.attendees, 2_000).map_err(|e| AppError::invalid("attendees", e))?;
     let per = compliance::period(b.from.as_deref(), b.to.as_deref(), now_ms())?;
     let now = now_ms();
@@ -479,7 +472,7 @@ pub async fn update(db: &Db, p: &Principal, number: &str, b: ReviewPatch) -> App
         None => before.title.clone(),
     };
     let planned = match &b.planned_on {
-        Some(d) => date("planned_on", d)?,
+        Some(d) => required_day("planned_on", d)?,
         None => before.planned_on.clone(),
     };
     let attendees = match &b.attendees {

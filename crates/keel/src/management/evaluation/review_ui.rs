@@ -2,11 +2,11 @@
 //! compiled, minutes, decisions, actions).
 
 use super::review;
-use crate::platform::auth::Principal;
 use crate::platform::db::Q;
-use crate::platform::error::{AppError, AppResult};
+use crate::platform::error::AppError;
 use crate::platform::ui::{
-    WebUser, check_csrf, clear_flash, flash, page_error, redirect_with_flash, viewer,
+    FormFields, WebUser, back_with_flash, clear_flash, flash, page_error, redirect_with_flash,
+    viewer,
 };
 use crate::platform::web::AppState;
 use axum::Router;
@@ -29,24 +29,6 @@ pub fn routes() -> Router<AppState> {
         .route("/management-reviews/{number}/actions", post(action_submit))
 }
 
-fn fields(raw: &RawForm) -> Vec<(String, String)> {
-    serde_urlencoded::from_bytes::<Vec<(String, String)>>(&raw.0).unwrap_or_default()
-}
-
-fn one(f: &[(String, String)], k: &str) -> Option<String> {
-    f.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
-}
-
-fn back(st: &AppState, p: &Principal, to: &str, r: AppResult<String>) -> Response {
-    match r {
-        Ok(msg) => redirect_with_flash(to, &msg),
-        Err(e @ (AppError::Invalid { .. } | AppError::Conflict(_) | AppError::Forbidden(_))) => {
-            redirect_with_flash(to, &format!("Not done: {e}"))
-        }
-        Err(e) => page_error(st, Some(p), e),
-    }
-}
-
 async fn list_page(
     State(st): State<AppState>,
     WebUser(p): WebUser,
@@ -67,18 +49,18 @@ async fn list_page(
 }
 
 async fn plan_submit(State(st): State<AppState>, WebUser(p): WebUser, raw: RawForm) -> Response {
-    let f = fields(&raw);
+    let f = FormFields::parse(&raw);
     let r = async {
-        check_csrf(&p, &one(&f, "csrf").unwrap_or_default())?;
+        f.check_csrf(&p)?;
         review::create(
             &st.db,
             &p,
             review::NewReview {
-                title: one(&f, "title").unwrap_or_default(),
-                planned_on: one(&f, "planned_on").unwrap_or_default(),
-                from: one(&f, "from").filter(|s| !s.is_empty()),
-                to: one(&f, "to").filter(|s| !s.is_empty()),
-                attendees: one(&f, "attendees").unwrap_or_default(),
+                title: f.opt("title").unwrap_or_default(),
+                planned_on: f.opt("planned_on").unwrap_or_default(),
+                from: f.filled("from"),
+                to: f.filled("to"),
+                attendees: f.opt("attendees").unwrap_or_default(),
             },
         )
         .await
@@ -130,20 +112,20 @@ async fn update_submit(
     Path(number): Path<String>,
     raw: RawForm,
 ) -> Response {
-    let f = fields(&raw);
+    let f = FormFields::parse(&raw);
     let to = format!("/management-reviews/{number}");
     let r = async {
-        check_csrf(&p, &one(&f, "csrf").unwrap_or_default())?;
+        f.check_csrf(&p)?;
         let rv = review::update(
             &st.db,
             &p,
             &number,
             review::ReviewPatch {
-                minutes: one(&f, "minutes"),
-                decisions: one(&f, "decisions"),
-                attendees: one(&f, "attendees"),
-                state: one(&f, "state").filter(|s| !s.is_empty()),
-                version: one(&f, "version").and_then(|v| v.parse().ok()),
+                minutes: f.opt("minutes"),
+                decisions: f.opt("decisions"),
+                attendees: f.opt("attendees"),
+                state: f.filled("state"),
+                version: f.opt("version").and_then(|v| v.parse().ok()),
                 ..Default::default()
             },
         )
@@ -151,7 +133,7 @@ async fn update_submit(
         Ok(format!("{} is {}.", rv.number, rv.state))
     }
     .await;
-    back(&st, &p, &to, r)
+    back_with_flash(&st, &p, &to, r)
 }
 
 async fn compile_submit(
@@ -160,10 +142,10 @@ async fn compile_submit(
     Path(number): Path<String>,
     raw: RawForm,
 ) -> Response {
-    let f = fields(&raw);
+    let f = FormFields::parse(&raw);
     let to = format!("/management-reviews/{number}");
     let r = async {
-        check_csrf(&p, &one(&f, "csrf").unwrap_or_default())?;
+        f.check_csrf(&p)?;
         let rv = review::compile_inputs(&st.db, &p, &number).await?;
         Ok(format!(
             "{} inputs compiled from the records.",
@@ -171,7 +153,7 @@ async fn compile_submit(
         ))
     }
     .await;
-    back(&st, &p, &to, r)
+    back_with_flash(&st, &p, &to, r)
 }
 
 async fn action_submit(
@@ -180,11 +162,11 @@ async fn action_submit(
     Path(number): Path<String>,
     raw: RawForm,
 ) -> Response {
-    let f = fields(&raw);
+    let f = FormFields::parse(&raw);
     let to = format!("/management-reviews/{number}");
     let r = async {
-        check_csrf(&p, &one(&f, "csrf").unwrap_or_default())?;
-        let owner = match one(&f, "owner_id").unwrap_or_default().as_str() {
+        f.check_csrf(&p)?;
+        let owner = match f.opt("owner_id").unwrap_or_default().as_str() {
             "" => None,
             v => Some(
                 v.parse()
@@ -196,10 +178,10 @@ async fn action_submit(
             &p,
             &number,
             review::ReviewAction {
-                title: one(&f, "title").unwrap_or_default(),
+                title: f.opt("title").unwrap_or_default(),
                 description: String::new(),
                 owner_id: owner,
-                due_on: one(&f, "due_on"),
+                due_on: f.opt("due_on"),
                 requirement: None,
             },
         )
@@ -207,5 +189,5 @@ async fn action_submit(
         Ok("Action recorded.".to_string())
     }
     .await;
-    back(&st, &p, &to, r)
+    back_with_flash(&st, &p, &to, r)
 }

@@ -1,11 +1,11 @@
 //! Internal audit pages: the programme (audits by planned date, with a planning form) and an
 //! audit's page (its checklist from the catalogue, findings per requirement, the report).
 
-use crate::platform::auth::Principal;
 use crate::platform::db::Q;
 use crate::platform::error::{AppError, AppResult};
 use crate::platform::ui::{
-    WebUser, check_csrf, clear_flash, flash, page_error, redirect_with_flash, viewer,
+    FormFields, WebUser, back_with_flash, clear_flash, flash, page_error, redirect_with_flash,
+    viewer,
 };
 use crate::platform::web::AppState;
 use axum::Router;
@@ -18,41 +18,12 @@ use keel_core::management::compliance::catalogue;
 use keel_core::management::evaluation::GRADES;
 use minijinja::value::Serde;
 use minijinja::{Value as V, context};
-use std::collections::BTreeMap;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/audits", get(programme).post(plan_submit))
         .route("/audits/{number}", get(audit_page).post(update_submit))
         .route("/audits/{number}/findings", post(finding_submit))
-}
-
-fn fields(raw: &RawForm) -> Vec<(String, String)> {
-    serde_urlencoded::from_bytes::<Vec<(String, String)>>(&raw.0).unwrap_or_default()
-}
-
-fn one(f: &[(String, String)], k: &str) -> String {
-    f.iter()
-        .find(|(n, _)| n == k)
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default()
-}
-
-fn many(f: &[(String, String)], k: &str) -> Vec<String> {
-    f.iter()
-        .filter(|(n, v)| n == k && !v.is_empty())
-        .map(|(_, v)| v.clone())
-        .collect()
-}
-
-fn back(st: &AppState, p: &Principal, to: &str, r: AppResult<String>) -> Response {
-    match r {
-        Ok(msg) => redirect_with_flash(to, &msg),
-        Err(e @ (AppError::Invalid { .. } | AppError::Conflict(_) | AppError::Forbidden(_))) => {
-            redirect_with_flash(to, &format!("Not done: {e}"))
-        }
-        Err(e) => page_error(st, Some(p), e),
-    }
 }
 
 async fn staff(st: &AppState) -> AppResult<Vec<V>> {
@@ -99,17 +70,18 @@ async fn programme(
 }
 
 async fn plan_submit(State(st): State<AppState>, WebUser(p): WebUser, raw: RawForm) -> Response {
-    let f = fields(&raw);
+    let f = FormFields::parse(&raw);
     let r = async {
-        check_csrf(&p, &one(&f, "csrf"))?;
-        let lead = match one(&f, "lead_auditor_id").as_str() {
+        f.check_csrf(&p)?;
+        let lead = match f.get("lead_auditor_id").as_str() {
             "" => None,
             v => Some(
                 v.parse()
                     .map_err(|_| AppError::invalid("lead_auditor_id", "not a user"))?,
             ),
         };
-        let requirements = one(&f, "requirements")
+        let requirements = f
+            .get("requirements")
             .split([',', ' ', '\n'])
             .map(str::trim)
             .filter(|s| !s.is_empty())
@@ -119,14 +91,14 @@ async fn plan_submit(State(st): State<AppState>, WebUser(p): WebUser, raw: RawFo
             &st.db,
             &p,
             super::NewAudit {
-                title: one(&f, "title"),
+                title: f.get("title"),
                 requirements,
-                processes: many(&f, "processes"),
-                criteria: one(&f, "criteria"),
-                planned_start: one(&f, "planned_start"),
-                planned_end: one(&f, "planned_end"),
+                processes: f.all("processes"),
+                criteria: f.get("criteria"),
+                planned_start: f.get("planned_start"),
+                planned_end: f.get("planned_end"),
                 lead_auditor_id: lead,
-                auditees: one(&f, "auditees"),
+                auditees: f.get("auditees"),
             },
         )
         .await
@@ -173,19 +145,18 @@ async fn update_submit(
     Path(number): Path<String>,
     raw: RawForm,
 ) -> Response {
-    let f = fields(&raw);
+    let f = FormFields::parse(&raw);
     let to = format!("/audits/{number}");
     let r = async {
-        check_csrf(&p, &one(&f, "csrf"))?;
-        let map: BTreeMap<String, String> = f.iter().cloned().collect();
+        f.check_csrf(&p)?;
         let a = super::update(
             &st.db,
             &p,
             &number,
             super::AuditPatch {
-                state: map.get("state").cloned().filter(|s| !s.is_empty()),
-                report: map.get("report").cloned(),
-                version: map.get("version").and_then(|v| v.parse().ok()),
+                state: f.filled("state"),
+                report: f.opt("report"),
+                version: f.get("version").parse().ok(),
                 ..Default::default()
             },
         )
@@ -193,7 +164,7 @@ async fn update_submit(
         Ok(format!("{} is {}.", a.number, a.state.replace('_', " ")))
     }
     .await;
-    back(&st, &p, &to, r)
+    back_with_flash(&st, &p, &to, r)
 }
 
 async fn finding_submit(
@@ -202,20 +173,20 @@ async fn finding_submit(
     Path(number): Path<String>,
     raw: RawForm,
 ) -> Response {
-    let f = fields(&raw);
+    let f = FormFields::parse(&raw);
     let to = format!("/audits/{number}");
     let r = async {
-        check_csrf(&p, &one(&f, "csrf"))?;
+        f.check_csrf(&p)?;
         let before = super::get(&st.db, &number).await?.findings;
         let a = super::add_finding(
             &st.db,
             &p,
             &number,
             super::NewFinding {
-                requirement: one(&f, "requirement"),
-                grade: one(&f, "grade"),
-                statement: one(&f, "statement"),
-                evidence: one(&f, "evidence"),
+                requirement: f.get("requirement"),
+                grade: f.get("grade"),
+                statement: f.get("statement"),
+                evidence: f.get("evidence"),
             },
         )
         .await?;
@@ -232,5 +203,5 @@ async fn finding_submit(
         })
     }
     .await;
-    back(&st, &p, &to, r)
+    back_with_flash(&st, &p, &to, r)
 }

@@ -3,6 +3,7 @@
 //! version before it), review dates, distribution by role and read-acknowledgements. Rules in
 //! `keel_core::management::support::documents`.
 
+use crate::directory::active_user;
 use crate::management::support::audit_trail::append;
 use crate::platform::auth::Principal;
 use crate::platform::db::{Db, Q, next_number, now_ms};
@@ -256,21 +257,6 @@ fn parse_months(m: i64) -> AppResult<i64> {
     }
 }
 
-async fn owner(db: &Db, id: Option<i64>) -> AppResult<Option<i64>> {
-    if let Some(id) = id {
-        let ok: Option<(i64,)> = db
-            .opt(Q::new("SELECT id FROM users WHERE id = $1 AND disabled = 0").bind(id))
-            .await?;
-        if ok.is_none() {
-            return Err(AppError::invalid(
-                "owner_id",
-                format!("no active user {id}"),
-            ));
-        }
-    }
-    Ok(id)
-}
-
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewDocument {
@@ -302,7 +288,7 @@ pub async fn create(db: &Db, p: &Principal, b: NewDocument) -> AppResult<Documen
     }
     let summary =
         bounded(&b.change_summary, 2_000).map_err(|e| AppError::invalid("change_summary", e))?;
-    let owner_id = owner(db, b.owner_id.or(Some(p.user_id))).await?;
+    let owner_id = active_user(db, "owner_id", b.owner_id.or(Some(p.user_id))).await?;
     let now = now_ms();
     let mut tx = db.begin().await?;
     let number = next_number(&mut tx, "document", "DOC").await?;
@@ -365,7 +351,7 @@ pub async fn update(db: &Db, p: &Principal, number: &str, b: DocumentPatch) -> A
         None => before.title.clone(),
     };
     let owner_id = match b.owner_id {
-        Some(id) => owner(db, Some(id)).await?,
+        Some(id) => active_user(db, "owner_id", Some(id)).await?,
         None => before.owner_id,
     };
     let months = match b.review_months {

@@ -3,11 +3,11 @@
 //! buttons, review, acknowledgement and who has not acknowledged yet).
 
 use super::documents as docs;
-use crate::platform::auth::Principal;
 use crate::platform::db::Q;
-use crate::platform::error::{AppError, AppResult};
+use crate::platform::error::AppError;
 use crate::platform::ui::{
-    WebUser, check_csrf, clear_flash, flash, page_error, redirect_with_flash, viewer,
+    FormFields, WebUser, back_with_flash, clear_flash, flash, page_error, redirect_with_flash,
+    viewer,
 };
 use crate::platform::web::AppState;
 use axum::Router;
@@ -36,27 +36,6 @@ pub fn routes() -> Router<AppState> {
         .route("/documents/{number}/acknowledge", post(ack_submit))
 }
 
-fn fields(raw: &RawForm) -> Vec<(String, String)> {
-    serde_urlencoded::from_bytes::<Vec<(String, String)>>(&raw.0).unwrap_or_default()
-}
-
-fn one(f: &[(String, String)], k: &str) -> String {
-    f.iter()
-        .find(|(n, _)| n == k)
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default()
-}
-
-fn back(st: &AppState, p: &Principal, to: &str, r: AppResult<String>) -> Response {
-    match r {
-        Ok(msg) => redirect_with_flash(to, &msg),
-        Err(e @ (AppError::Invalid { .. } | AppError::Conflict(_) | AppError::Forbidden(_))) => {
-            redirect_with_flash(to, &format!("Not done: {e}"))
-        }
-        Err(e) => page_error(st, Some(p), e),
-    }
-}
-
 fn roles() -> Vec<&'static str> {
     Role::ALL.iter().map(|r| r.as_str()).collect()
 }
@@ -80,10 +59,10 @@ async fn register(State(st): State<AppState>, WebUser(p): WebUser, headers: Head
 }
 
 async fn create_submit(State(st): State<AppState>, WebUser(p): WebUser, raw: RawForm) -> Response {
-    let f = fields(&raw);
+    let f = FormFields::parse(&raw);
     let r = async {
-        check_csrf(&p, &one(&f, "csrf"))?;
-        let months = match one(&f, "review_months").as_str() {
+        f.check_csrf(&p)?;
+        let months = match f.get("review_months").as_str() {
             "" => None,
             v => Some(
                 v.parse()
@@ -94,16 +73,12 @@ async fn create_submit(State(st): State<AppState>, WebUser(p): WebUser, raw: Raw
             &st.db,
             &p,
             docs::NewDocument {
-                title: one(&f, "title"),
-                doc_type: one(&f, "doc_type"),
+                title: f.get("title"),
+                doc_type: f.get("doc_type"),
                 owner_id: None,
                 review_months: months,
-                distribution: f
-                    .iter()
-                    .filter(|(k, v)| k == "distribution" && !v.is_empty())
-                    .map(|(_, v)| v.clone())
-                    .collect(),
-                body: one(&f, "body"),
+                distribution: f.all("distribution"),
+                body: f.get("body"),
                 change_summary: "First version".into(),
             },
         )
@@ -172,11 +147,11 @@ async fn update_submit(
     Path(number): Path<String>,
     raw: RawForm,
 ) -> Response {
-    let f = fields(&raw);
+    let f = FormFields::parse(&raw);
     let to = format!("/documents/{number}");
     let r = async {
-        check_csrf(&p, &one(&f, "csrf"))?;
-        let months = match one(&f, "review_months").as_str() {
+        f.check_csrf(&p)?;
+        let months = match f.get("review_months").as_str() {
             "" => None,
             v => Some(
                 v.parse()
@@ -189,13 +164,8 @@ async fn update_submit(
             &number,
             docs::DocumentPatch {
                 review_months: months,
-                distribution: Some(
-                    f.iter()
-                        .filter(|(k, v)| k == "distribution" && !v.is_empty())
-                        .map(|(_, v)| v.clone())
-                        .collect(),
-                ),
-                state: Some(one(&f, "state")).filter(|s| !s.is_empty()),
+                distribution: Some(f.all("distribution")),
+                state: f.filled("state"),
                 ..Default::default()
             },
         )
@@ -203,7 +173,7 @@ async fn update_submit(
         Ok(format!("{} saved.", d.number))
     }
     .await;
-    back(&st, &p, &to, r)
+    back_with_flash(&st, &p, &to, r)
 }
 
 async fn draft_submit(
@@ -212,24 +182,24 @@ async fn draft_submit(
     Path(number): Path<String>,
     raw: RawForm,
 ) -> Response {
-    let f = fields(&raw);
+    let f = FormFields::parse(&raw);
     let to = format!("/documents/{number}");
     let r = async {
-        check_csrf(&p, &one(&f, "csrf"))?;
+        f.check_csrf(&p)?;
         docs::draft(
             &st.db,
             &p,
             &number,
             docs::NewVersion {
-                body: one(&f, "body"),
-                change_summary: one(&f, "change_summary"),
+                body: f.get("body"),
+                change_summary: f.get("change_summary"),
             },
         )
         .await?;
         Ok("New version drafted.".to_string())
     }
     .await;
-    back(&st, &p, &to, r)
+    back_with_flash(&st, &p, &to, r)
 }
 
 async fn decide_submit(
@@ -238,11 +208,11 @@ async fn decide_submit(
     Path((number, version)): Path<(String, i64)>,
     raw: RawForm,
 ) -> Response {
-    let f = fields(&raw);
+    let f = FormFields::parse(&raw);
     let to = format!("/documents/{number}");
     let r = async {
-        check_csrf(&p, &one(&f, "csrf"))?;
-        let action = one(&f, "action");
+        f.check_csrf(&p)?;
+        let action = f.get("action");
         docs::decide(
             &st.db,
             &p,
@@ -250,7 +220,7 @@ async fn decide_submit(
             version,
             docs::Decision {
                 action: action.clone(),
-                note: one(&f, "note"),
+                note: f.get("note"),
             },
         )
         .await?;
@@ -261,7 +231,7 @@ async fn decide_submit(
         })
     }
     .await;
-    back(&st, &p, &to, r)
+    back_with_flash(&st, &p, &to, r)
 }
 
 async fn review_submit(
@@ -270,16 +240,16 @@ async fn review_submit(
     Path(number): Path<String>,
     raw: RawForm,
 ) -> Response {
-    let f = fields(&raw);
+    let f = FormFields::parse(&raw);
     let to = format!("/documents/{number}");
     let r = async {
-        check_csrf(&p, &one(&f, "csrf"))?;
+        f.check_csrf(&p)?;
         let d = docs::review(
             &st.db,
             &p,
             &number,
             docs::ReviewBody {
-                notes: one(&f, "notes"),
+                notes: f.get("notes"),
             },
         )
         .await?;
@@ -289,7 +259,7 @@ async fn review_submit(
         ))
     }
     .await;
-    back(&st, &p, &to, r)
+    back_with_flash(&st, &p, &to, r)
 }
 
 async fn ack_submit(
@@ -298,10 +268,10 @@ async fn ack_submit(
     Path(number): Path<String>,
     raw: RawForm,
 ) -> Response {
-    let f = fields(&raw);
+    let f = FormFields::parse(&raw);
     let to = format!("/documents/{number}");
     let r = async {
-        check_csrf(&p, &one(&f, "csrf"))?;
+        f.check_csrf(&p)?;
         let d = docs::acknowledge(&st.db, &p, &number).await?;
         Ok(format!(
             "You acknowledged version {}.",
@@ -309,5 +279,5 @@ async fn ack_submit(
         ))
     }
     .await;
-    back(&st, &p, &to, r)
+    back_with_flash(&st, &p, &to, r)
 }

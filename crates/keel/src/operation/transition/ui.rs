@@ -10,7 +10,8 @@ use crate::kernel::{self, ItemRow, Scope};
 use crate::platform::auth::Principal;
 use crate::platform::error::{AppError, AppResult};
 use crate::platform::ui::{
-    WebUser, check_csrf, clear_flash, flash, page_error, redirect_with_flash, viewer,
+    WebUser, back_with_flash, check_csrf, clear_flash, flash, page_error, redirect_with_flash,
+    viewer,
 };
 use crate::platform::web::AppState;
 use axum::Router;
@@ -115,17 +116,6 @@ fn csrf(p: &Principal, f: &BTreeMap<String, String>) -> AppResult<()> {
     check_csrf(p, f.get("csrf").map(String::as_str).unwrap_or_default())
 }
 
-/// After a form on an item or release page: back there with a flash saying what happened.
-fn back(st: &AppState, p: &Principal, to: &str, r: AppResult<String>) -> Response {
-    match r {
-        Ok(msg) => redirect_with_flash(to, &msg),
-        Err(e @ (AppError::Invalid { .. } | AppError::Conflict(_) | AppError::Forbidden(_))) => {
-            redirect_with_flash(to, &format!("Not done: {e}"))
-        }
-        Err(e) => page_error(st, Some(p), e),
-    }
-}
-
 /// `2030-01-10T20:00` from a `datetime-local` input, read as UTC.
 fn utc(field: &str, v: Option<&String>) -> AppResult<String> {
     let v = v
@@ -162,7 +152,7 @@ async fn risk_submit(
         Ok(format!("Risk assessed: {}.", v.level.unwrap_or_default()))
     }
     .await;
-    back(&st, &p, &format!("/changes/{number}"), r)
+    back_with_flash(&st, &p, &format!("/changes/{number}"), r)
 }
 
 async fn schedule_submit(
@@ -193,7 +183,7 @@ async fn schedule_submit(
         })
     }
     .await;
-    back(&st, &p, &format!("/changes/{number}"), r)
+    back_with_flash(&st, &p, &format!("/changes/{number}"), r)
 }
 
 /// One `name = value` per line.
@@ -235,7 +225,7 @@ async fn ci_update_submit(
         Ok("CI update planned; it applies when the change closes successfully.".to_string())
     }
     .await;
-    back(&st, &p, &format!("/changes/{number}"), r)
+    back_with_flash(&st, &p, &format!("/changes/{number}"), r)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -392,7 +382,7 @@ async fn feed_submit(State(st): State<AppState>, WebUser(p): WebUser, raw: RawFo
         ))
     }
     .await;
-    back(&st, &p, "/changes/calendar", r)
+    back_with_flash(&st, &p, "/changes/calendar", r)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -508,7 +498,7 @@ async fn release_update_submit(
         ))
     }
     .await;
-    back(&st, &p, &format!("/releases/{number}"), r)
+    back_with_flash(&st, &p, &format!("/releases/{number}"), r)
 }
 
 async fn bundle_submit(
@@ -536,7 +526,7 @@ async fn bundle_submit(
         Ok(format!("{change} added."))
     }
     .await;
-    back(&st, &p, &format!("/releases/{number}"), r)
+    back_with_flash(&st, &p, &format!("/releases/{number}"), r)
 }
 
 async fn deployment_submit(
@@ -563,7 +553,7 @@ async fn deployment_submit(
         Ok("Deployment planned.".to_string())
     }
     .await;
-    back(&st, &p, &format!("/releases/{number}"), r)
+    back_with_flash(&st, &p, &format!("/releases/{number}"), r)
 }
 
 async fn outcome_submit(
@@ -598,7 +588,7 @@ async fn outcome_submit(
         })
     }
     .await;
-    back(&st, &p, &format!("/releases/{number}"), r)
+    back_with_flash(&st, &p, &format!("/releases/{number}"), r)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -755,7 +745,7 @@ async fn design_update_submit(
         })
     }
     .await;
-    back(&st, &p, &format!("/service-designs/{number}"), r)
+    back_with_flash(&st, &p, &format!("/service-designs/{number}"), r)
 }
 
 async fn criterion_submit(
@@ -781,7 +771,7 @@ async fn criterion_submit(
         Ok("Test result recorded.".to_string())
     }
     .await;
-    back(&st, &p, &format!("/service-designs/{number}"), r)
+    back_with_flash(&st, &p, &format!("/service-designs/{number}"), r)
 }
 
 async fn design_task_submit(
@@ -807,7 +797,7 @@ async fn design_task_submit(
         Ok("Task added.".to_string())
     }
     .await;
-    back(&st, &p, &format!("/service-designs/{number}"), r)
+    back_with_flash(&st, &p, &format!("/service-designs/{number}"), r)
 }
 
 async fn design_task_done_submit(
@@ -823,5 +813,5 @@ async fn design_task_done_submit(
         Ok("Task done.".to_string())
     }
     .await;
-    back(&st, &p, &format!("/service-designs/{number}"), r)
+    back_with_flash(&st, &p, &format!("/service-designs/{number}"), r)
 }
