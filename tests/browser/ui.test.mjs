@@ -1945,3 +1945,31 @@ test('SMS manager sets an objective with a KPI and measures it; a service report
     assert.ok((await texts(page, '#docs-due li')).some((d) => /Service management plan — awaiting approval/.test(d)));
   });
 });
+
+test('SMS manager adds an interested party; a manager records training that closes a competence gap', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await asRole('sms', '/interested-parties', async (page) => {
+    assert.ok((await texts(page, '#parties tbody tr')).some((r) => /Northwind Traders/.test(r)));
+    assert.deepEqual(await unlabelledControls(page, 'main'), []);
+    await page.fill('#ip-name', `Auditors of the parent company ${RUN}`);
+    await page.selectOption('#ip-kind', 'owner');
+    await page.fill('#ip-req', 'Quarterly SMS status');
+    await page.fill('#ip-how', 'Management review minutes');
+    await page.fill('#ip-review', '2027-06-30');
+    await navigate(page, () => page.getByRole('button', { name: 'Add to the register' }).click());
+    assert.match(await flashText(page), /added to the register\.$/);
+  });
+  await asRole('manager', '/competence', async (page) => {
+    const gap = (await texts(page, '#matrix tbody tr')).find((r) => /Noor Network/.test(r));
+    assert.match(gap, /Incident handling/);
+    await page.selectOption('#tr-user', { label: 'Noor Network' });
+    await page.fill('#tr-comp', 'Incident handling');
+    await page.fill('#tr-done', '2026-11-02');
+    await page.fill('#tr-ev', 'Shadowed the desk for two weeks');
+    await navigate(page, () => page.getByRole('button', { name: 'Record training' }).click());
+    assert.equal(await flashText(page), 'Training in Incident handling recorded for Noor Network.');
+    const missing = await page.locator('#matrix tbody tr', { hasText: 'Noor Network' }).locator('td').last().textContent();
+    assert.doesNotMatch(missing, /Incident handling/);
+    assert.match(missing, /ITIL 4 Foundation/);
+    assert.equal(await page.locator('#requirement-form').count(), 0, 'managers do not set role requirements');
+  });
+});

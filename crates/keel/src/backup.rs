@@ -94,6 +94,9 @@ pub const TABLES: &[&str] = &[
     "kpi_measurements",
     "report_definitions",
     "service_reports",
+    "interested_parties",
+    "competence_requirements",
+    "training_records",
 ];
 
 /// Tables whose `id` is generated (PostgreSQL identity sequences need moving after a restore).
@@ -155,6 +158,9 @@ const IDENTITY: &[&str] = &[
     "kpi_measurements",
     "report_definitions",
     "service_reports",
+    "interested_parties",
+    "competence_requirements",
+    "training_records",
 ];
 
 /// A row as JSON: integers, text, blobs (as `{"hex": …}`) or null, whatever the backend.

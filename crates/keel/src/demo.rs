@@ -255,7 +255,7 @@ pub async fn seed(db: &Db) -> AppResult<String> {
          3 customers, 5 services, 3 groups, 2 catalogue offerings, 17 configuration items, 3 assets,\n  \
          2 business calendars and response/resolution targets per priority,\n  \
          a CAB and an emergency CAB, 4 changes (one awaiting the CAB, two clashing on the change calendar), 1 release,\n  \
-         5 controlled documents, an objective with 2 KPIs, a monthly service report, 3 risks and opportunities, 2 internal audits (one reported with findings), a management review, 3 nonconformities, 1 improvement, assessor judgements, a capability rating, a gap action and a baseline assessment.\n\
+         5 controlled documents, an objective with 2 KPIs, interested parties, role competences, a monthly service report, 3 risks and opportunities, 2 internal audits (one reported with findings), a management review, 3 nonconformities, 1 improvement, assessor judgements, a capability rating, a gap action and a baseline assessment.\n\
          Sign in with any of these (password `{DEMO_PASSWORD}`):\n  \
          admin@demo.keel (admin), sms@demo.keel (sms-manager), manager@demo.keel (manager),\n  \
          agent@demo.keel (agent), auditor@demo.keel (auditor), requester@demo.keel (requester)"
@@ -897,6 +897,77 @@ async fn seed_compliance(db: &Db, sms_id: i64, manager_id: i64) -> AppResult<()>
         )
         .await?;
         report::generate_due(db, &actor).await?;
+    }
+    // Interested parties (4.2) and the competences roles require (7.2), one of them recorded.
+    for (name, kind, req, how) in [
+        (
+            "Northwind Traders",
+            "customer",
+            "ERP available during month-end close; monthly service report",
+            "SLA targets per priority; ERP monthly service report",
+        ),
+        (
+            "Data protection authority",
+            "regulator",
+            "Personal data processed lawfully; breaches reported within 72 hours",
+            "Information security policy; major incident procedure",
+        ),
+        (
+            "Staff",
+            "staff",
+            "Clear procedures and the tools to follow them",
+            "",
+        ),
+    ] {
+        crate::management::context::create(
+            db,
+            &sms,
+            crate::management::context::NewParty {
+                name: name.into(),
+                kind: kind.into(),
+                requirements: req.into(),
+                how_addressed: how.into(),
+                review_date: Some(day(300)),
+                owner_id: Some(sms_id),
+            },
+        )
+        .await?;
+    }
+    use crate::management::support::competence;
+    for (role, comp) in [
+        ("agent", "Incident handling"),
+        ("agent", "ITIL 4 Foundation"),
+        ("manager", "Change authority duties"),
+    ] {
+        competence::require_competence(
+            db,
+            &sms,
+            competence::NewRequirement {
+                role: role.into(),
+                competence: comp.into(),
+                description: String::new(),
+            },
+        )
+        .await?;
+    }
+    let agent: Option<(i64,)> = db
+        .opt(Q::new(
+            "SELECT id FROM users WHERE email = 'agent@demo.keel'",
+        ))
+        .await?;
+    if let Some((agent,)) = agent {
+        competence::record(
+            db,
+            &manager,
+            competence::NewRecord {
+                user_id: agent,
+                competence: "Incident handling".into(),
+                completed_on: day(-120),
+                expires_on: None,
+                evidence: "Internal course, assessed by the desk lead".into(),
+            },
+        )
+        .await?;
     }
     let cat = keel_core::management::compliance::catalogue::current();
     comp::judge(db, &sms, cat, "4.3", "met", "The scope statement (services and the delivering organisation) was approved by the board this year.").await?;

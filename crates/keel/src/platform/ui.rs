@@ -140,6 +140,14 @@ const TEMPLATES: &[(&str, &str)] = &[
         "service_report.html",
         include_str!("../../templates/service_report.html"),
     ),
+    (
+        "interested_parties.html",
+        include_str!("../../templates/interested_parties.html"),
+    ),
+    (
+        "competence.html",
+        include_str!("../../templates/competence.html"),
+    ),
 ];
 
 const CSS: &str = include_str!("../../static/keel.css");

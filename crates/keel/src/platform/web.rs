@@ -74,6 +74,8 @@ pub fn as_bool<S: serde::Serializer>(v: &i64, s: S) -> Result<S::Ok, S::Error> {
         (name = "management-reviews", description = "Management reviews: inputs compiled from the records, minutes, decisions, actions (9.3)"),
         (name = "objectives", description = "Service management objectives and the KPIs that measure them, measured on schedule (6.2, 9.1)"),
         (name = "service-reports", description = "Service reports per service or customer, generated on schedule from the records (9.4)"),
+        (name = "context", description = "Interested parties and their requirements (4.2)"),
+        (name = "competence", description = "Competences each role requires and training records (7.2)"),
         (name = "audits", description = "The internal audit programme: audits with checklists from the catalogue, reports, graded findings (9.2)"),
         (name = "risks", description = "The register of risks and opportunities: likelihood, impact, treatment, review (6.1)"),
         (name = "compliance", description = "The compliance engine: requirement catalogue, live evidence checks, readiness, assessments, the gap plan and the audit pack (clauses 4–10)"),
@@ -236,6 +238,22 @@ pub fn api_router() -> OpenApiRouter<AppState> {
             management::evaluation::report::api_define
         ))
         .routes(routes!(management::evaluation::report::api_generate))
+        .routes(routes!(
+            management::context::api_list,
+            management::context::api_create
+        ))
+        .routes(routes!(
+            management::context::api_get,
+            management::context::api_update
+        ))
+        .routes(routes!(
+            management::support::competence::api_list,
+            management::support::competence::api_require
+        ))
+        .routes(routes!(
+            management::support::competence::api_records,
+            management::support::competence::api_record
+        ))
         .routes(routes!(
             management::support::documents::api_list,
             management::support::documents::api_create
@@ -441,6 +459,7 @@ pub fn router(state: AppState) -> Router {
         .merge(management::evaluation::ui::routes())
         .merge(management::evaluation::review_ui::routes())
         .merge(management::evaluation::measure_ui::routes())
+        .merge(management::support::competence_ui::routes())
         .merge(management::support::documents_ui::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))

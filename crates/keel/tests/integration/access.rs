@@ -155,6 +155,23 @@ fn table(method: &str, path: &str, tag: &str) -> Option<(Option<Action>, Option<
             Some(json!({"requirement": "8.6.1", "grade": "observation", "statement": "x"})),
         ),
         ("get", "/api/v1/findings") => (Some(ReadCompliance), None),
+        ("get", "/api/v1/interested-parties") => (Some(ReadCompliance), None),
+        ("post", "/api/v1/interested-parties") => (
+            Some(ManageCompliance),
+            Some(json!({"name": format!("party {tag}"), "kind": "customer"})),
+        ),
+        ("get", "/api/v1/interested-parties/{id}") => (Some(ReadCompliance), None),
+        ("patch", "/api/v1/interested-parties/{id}") => (Some(ManageCompliance), Some(json!({}))),
+        ("get", "/api/v1/competences") => (Some(ReadCompliance), None),
+        ("post", "/api/v1/competences") => (
+            Some(ManageCompliance),
+            Some(json!({"role": "agent", "competence": format!("skill {tag}")})),
+        ),
+        ("get", "/api/v1/training-records") => (Some(ReadCompliance), None),
+        ("post", "/api/v1/training-records") => (
+            Some(ManageReference),
+            Some(json!({"user_id": 1, "competence": "x", "completed_on": "2026-01-01"})),
+        ),
         ("get", "/api/v1/objectives") => (Some(ReadCompliance), None),
         ("post", "/api/v1/objectives") => (
             Some(ManageCompliance),

@@ -453,7 +453,7 @@ db_test!(assessments_capability_and_the_gap_plan, |app| {
         app,
         "sms-manager",
         Method::PUT,
-        "/api/v1/compliance/requirements/4.2/judgement",
+        "/api/v1/compliance/requirements/4.4/judgement",
         Some(json!({"rating": "partially_met"})),
     )
     .await;
@@ -1766,3 +1766,184 @@ db_test!(
         );
     }
 );
+
+db_test!(interested_parties_and_competence_are_evidence, |app| {
+    let live = ok(
+        app,
+        "auditor",
+        Method::GET,
+        "/api/v1/compliance/readiness",
+        None,
+    )
+    .await;
+    assert_eq!(
+        check(&live, "4.2", "interested-parties-registered")["status"],
+        "fail"
+    );
+    assert_eq!(
+        app.post(
+            "sms-manager",
+            "/api/v1/interested-parties",
+            json!({"name": "x", "kind": "alien"})
+        )
+        .await
+        .body["field"],
+        "kind"
+    );
+    assert_eq!(
+        app.post(
+            "sms-manager",
+            "/api/v1/interested-parties",
+            json!({"name": "x", "kind": "customer", "review_date": "soon"})
+        )
+        .await
+        .body["field"],
+        "review_date"
+    );
+    let r = app.post("sms-manager", "/api/v1/interested-parties", json!({"name": "Northwind", "kind": "customer", "requirements": "ERP available in month-end close", "review_date": "2099-01-01"})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let id = r.body["id"].as_i64().expect("id");
+    let live = ok(
+        app,
+        "auditor",
+        Method::GET,
+        "/api/v1/compliance/readiness",
+        None,
+    )
+    .await;
+    assert_eq!(
+        check(&live, "4.2", "interested-parties-registered")["failures"][0]["reasons"],
+        json!(["no how addressed"])
+    );
+    let r = app
+        .patch(
+            "sms-manager",
+            &format!("/api/v1/interested-parties/{id}"),
+            json!({"how_addressed": "SLA NW-1, 99.5 % in close week"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let live = ok(
+        app,
+        "auditor",
+        Method::GET,
+        "/api/v1/compliance/readiness",
+        None,
+    )
+    .await;
+    assert_eq!(
+        check(&live, "4.2", "interested-parties-registered")["status"],
+        "pass"
+    );
+
+    // Competence: agents must hold "Incident handling"; the agent has none until trained.
+    assert_eq!(
+        app.post(
+            "sms-manager",
+            "/api/v1/competences",
+            json!({"role": "wizard", "competence": "x"})
+        )
+        .await
+        .body["field"],
+        "role"
+    );
+    ok(
+        app,
+        "sms-manager",
+        Method::POST,
+        "/api/v1/competences",
+        Some(json!({"role": "agent", "competence": "Incident handling"})),
+    )
+    .await;
+    assert_eq!(
+        app.post(
+            "sms-manager",
+            "/api/v1/competences",
+            json!({"role": "agent", "competence": "Incident handling"})
+        )
+        .await
+        .status,
+        StatusCode::CONFLICT
+    );
+    let m = ok(app, "auditor", Method::GET, "/api/v1/competences", None).await;
+    let agent = m["matrix"]
+        .as_array()
+        .and_then(|rows| rows.iter().find(|r| r["user"] == "agent"))
+        .expect("agent");
+    assert_eq!(agent["missing"], json!(["Incident handling"]));
+    let live = ok(
+        app,
+        "auditor",
+        Method::GET,
+        "/api/v1/compliance/readiness",
+        None,
+    )
+    .await;
+    let c = check(&live, "7.2", "staff-competent");
+    assert_eq!(
+        c["failures"][0]["reasons"],
+        json!(["missing competences: Incident handling"])
+    );
+    let agent_id = app.users["agent"];
+    for (body, field) in [
+        (
+            json!({"user_id": agent_id, "competence": "Incident handling", "completed_on": "yesterday"}),
+            "completed_on",
+        ),
+        (
+            json!({"user_id": agent_id, "competence": "Incident handling", "completed_on": "2026-01-10", "expires_on": "2025-01-01"}),
+            "expires_on",
+        ),
+        (
+            json!({"user_id": 999_999, "competence": "Incident handling", "completed_on": "2026-01-10"}),
+            "user_id",
+        ),
+    ] {
+        assert_eq!(
+            app.post("manager", "/api/v1/training-records", body)
+                .await
+                .body["field"],
+            field
+        );
+    }
+    // An expired record does not count; a current one does.
+    ok(app, "manager", Method::POST, "/api/v1/training-records", Some(json!({"user_id": agent_id, "competence": "Incident handling", "completed_on": "2020-01-10", "expires_on": "2021-01-10"}))).await;
+    let live = ok(
+        app,
+        "auditor",
+        Method::GET,
+        "/api/v1/compliance/readiness",
+        None,
+    )
+    .await;
+    assert_eq!(check(&live, "7.2", "staff-competent")["failed"], 1);
+    ok(app, "manager", Method::POST, "/api/v1/training-records", Some(json!({"user_id": agent_id, "competence": "Incident handling", "completed_on": "2026-01-10", "evidence": "Course certificate"}))).await;
+    let live = ok(
+        app,
+        "auditor",
+        Method::GET,
+        "/api/v1/compliance/readiness",
+        None,
+    )
+    .await;
+    assert_eq!(check(&live, "7.2", "staff-competent")["status"], "pass");
+    let recs = ok(
+        app,
+        "auditor",
+        Method::GET,
+        &format!("/api/v1/training-records?user_id={agent_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(recs.as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        app.post(
+            "agent",
+            "/api/v1/training-records",
+            json!({"user_id": agent_id, "competence": "x", "completed_on": "2026-01-10"})
+        )
+        .await
+        .status,
+        StatusCode::FORBIDDEN
+    );
+});

@@ -364,6 +364,11 @@ db_test!(management_system_pages_render, |app| {
         ("/risks".to_string(), "Risks and opportunities"),
         ("/objectives".to_string(), "Service management objectives"),
         ("/service-reports".to_string(), "Definitions"),
+        (
+            "/interested-parties".to_string(),
+            "Interested parties and their requirements",
+        ),
+        ("/competence".to_string(), "Competence and training"),
     ];
     for who in ["sms-pages@test.keel", "auditor-pages@test.keel"] {
         let (_, cookie) = login(app, who, "correct horse battery").await;

@@ -6,6 +6,28 @@ use super::evidence::{Check, Condition::*, Population::*};
 
 pub static CHECKS: &[Check] = &[
     Check {
+        id: "interested-parties-registered",
+        title: "Every interested party in the register has its requirements, how they are addressed and a review date not passed",
+        rationale: "The relevant interested parties and their requirements are determined and kept current; an empty register is no evidence.",
+        requirements: &["4.2"],
+        population: InterestedParties,
+        min: 1,
+        conditions: &[
+            Present("requirements"),
+            Present("how_addressed"),
+            NotOverdue("review_date"),
+        ],
+    },
+    Check {
+        id: "staff-competent",
+        title: "Every member of staff holds a current training record for each competence their role requires",
+        rationale: "The competence each role needs is determined and people are competent on the basis of education, training or experience, with evidence kept.",
+        requirements: &["7.2"],
+        population: StaffCompetence,
+        min: 1,
+        conditions: &[Absent("missing_competences")],
+    },
+    Check {
         id: "objectives-measurable",
         title: "Every active service management objective has an owner, a due date and a KPI that measures it",
         rationale: "Objectives are measurable, owned and planned; an SMS without objectives is no evidence.",

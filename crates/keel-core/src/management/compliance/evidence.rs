@@ -73,10 +73,15 @@ pub enum Population {
     ActiveKpis,
     /// Customers with services: `last_report_at`, the newest service report covering them.
     ReportedCustomers,
+    /// Interested parties in the register: `requirements`, `how_addressed`, `review_date`.
+    InterestedParties,
+    /// Active staff (everyone but requesters): `missing_competences`, the competences their
+    /// role requires with no current training record.
+    StaffCompetence,
 }
 
 impl Population {
-    pub const ALL: [Population; 25] = [
+    pub const ALL: [Population; 27] = [
         Population::ClosedIncidents,
         Population::ClosedMajorIncidents,
         Population::ClosedRequests,
@@ -102,6 +107,8 @@ impl Population {
         Population::ActiveObjectives,
         Population::ActiveKpis,
         Population::ReportedCustomers,
+        Population::InterestedParties,
+        Population::StaffCompetence,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -131,6 +138,8 @@ impl Population {
             Population::ActiveObjectives => "active_objectives",
             Population::ActiveKpis => "active_kpis",
             Population::ReportedCustomers => "reported_customers",
+            Population::InterestedParties => "interested_parties",
+            Population::StaffCompetence => "staff_competence",
         }
     }
 }
@@ -150,6 +159,8 @@ pub enum Condition {
     AtLeast(&'static str, f64),
     /// The date is set and not yet passed (a review date kept).
     NotOverdue(&'static str),
+    /// The field is empty; its value, when set, is the reason (e.g. what is missing).
+    Absent(&'static str),
     /// Only when the field has the value does the record need the other condition.
     When(&'static str, &'static str, &'static Condition),
 }
@@ -273,6 +284,14 @@ pub fn failure(c: &Condition, fields: &BTreeMap<String, Value>, now_ms: i64) -> 
             Some(t) if t + DAY_MS <= now_ms => Some(format!("{} has passed", human(f))),
             _ => None,
         },
+        Condition::Absent(f) => present(fields.get(f)).then(|| {
+            let v = match fields.get(f) {
+                Some(Value::String(s)) => s.clone(),
+                Some(v) => v.to_string(),
+                None => String::new(),
+            };
+            format!("{}: {v}", human(f))
+        }),
         Condition::AtLeast(f, min) => {
             let v = fields.get(f).and_then(Value::as_f64).unwrap_or(0.0);
             (v < min).then(|| format!("{} is {v}, needs at least {min}", human(f)))

@@ -566,6 +566,37 @@ pub async fn load(db: &Db, pop: Population, p: Period) -> AppResult<Vec<Record>>
                 })
                 .collect()
         }
+        Population::InterestedParties => crate::management::context::list(db)
+            .await?
+            .into_iter()
+            .map(|pty| {
+                let review = date_ms(pty.review_date.as_deref());
+                record(
+                    "interested_party",
+                    pty.id.to_string(),
+                    pty.name,
+                    Some("/interested-parties".into()),
+                    vec![
+                        ("requirements", json!(pty.requirements)),
+                        ("how_addressed", json!(pty.how_addressed)),
+                        ("review_date", json!(review)),
+                    ],
+                )
+            })
+            .collect(),
+        Population::StaffCompetence => crate::management::support::competence::matrix(db)
+            .await?
+            .into_iter()
+            .map(|m| {
+                record(
+                    "user",
+                    m.user_id.to_string(),
+                    format!("{} ({})", m.user, m.role),
+                    Some("/competence".into()),
+                    vec![("missing_competences", json!(m.missing.join(", ")))],
+                )
+            })
+            .collect(),
         Population::AuditTrail => {
             let verdict = crate::management::support::audit_trail::verify(db).await?;
             let (intact, entries) = match verdict {

@@ -1,8 +1,10 @@
 //! Clause 7 — support: documented information (controlled documents and the audit trail, 7.5),
-//! knowledge (7.6).
+//! competence (7.2), knowledge (7.6).
 
 pub mod audit_trail;
 pub mod audit_trail_api;
+pub mod competence;
+pub mod competence_ui;
 pub mod documents;
 pub mod documents_ui;
 pub mod knowledge;
