@@ -1973,3 +1973,22 @@ test('SMS manager adds an interested party; a manager records training that clos
     assert.equal(await page.locator('#requirement-form').count(), 0, 'managers do not set role requirements');
   });
 });
+
+test('SMS manager keeps the scope, a process RACI and the communication plan', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await asRole('sms', '/sms', async (page) => {
+    assert.match(await text(page, '#scope-statement'), /Keel Demo IT/);
+    assert.equal(await page.locator('#unscoped').count(), 0, 'the demo scope covers every live service or excludes it');
+    assert.deepEqual(await unlabelledControls(page, '#communication-form'), []);
+    await page.fill('#raci-problem', 'Maya Manager: A\nIT director: A\nProblem team: R');
+    await navigate(page, () => page.getByRole('button', { name: 'Save Problem management' }).click());
+    assert.match(await flashText(page), /^Not done: entries: 2 people or groups are accountable/);
+    await page.fill('#raci-problem', 'Maya Manager: A\nProblem team: R');
+    await navigate(page, () => page.getByRole('button', { name: 'Save Problem management' }).click());
+    assert.equal(await flashText(page), 'RACI of Problem management saved.');
+    await page.fill('#cm-topic', `Major incident updates ${RUN}`);
+    await page.fill('#cm-aud', 'Affected customers');
+    await page.selectOption('#cm-freq', 'as_needed');
+    await navigate(page, () => page.getByRole('button', { name: 'Add', exact: true }).click());
+    assert.match(await flashText(page), /added to the communication plan\.$/);
+  });
+});

@@ -97,6 +97,9 @@ pub const TABLES: &[&str] = &[
     "interested_parties",
     "competence_requirements",
     "training_records",
+    "sms_scope",
+    "raci",
+    "communication_plan",
 ];
 
 /// Tables whose `id` is generated (PostgreSQL identity sequences need moving after a restore).
@@ -161,6 +164,7 @@ const IDENTITY: &[&str] = &[
     "interested_parties",
     "competence_requirements",
     "training_records",
+    "communication_plan",
 ];
 
 /// A row as JSON: integers, text, blobs (as `{"hex": …}`) or null, whatever the backend.

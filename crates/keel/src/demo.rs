@@ -255,7 +255,7 @@ pub async fn seed(db: &Db) -> AppResult<String> {
          3 customers, 5 services, 3 groups, 2 catalogue offerings, 17 configuration items, 3 assets,\n  \
          2 business calendars and response/resolution targets per priority,\n  \
          a CAB and an emergency CAB, 4 changes (one awaiting the CAB, two clashing on the change calendar), 1 release,\n  \
-         5 controlled documents, an objective with 2 KPIs, interested parties, role competences, a monthly service report, 3 risks and opportunities, 2 internal audits (one reported with findings), a management review, 3 nonconformities, 1 improvement, assessor judgements, a capability rating, a gap action and a baseline assessment.\n\
+         5 controlled documents, an objective with 2 KPIs, interested parties, the scope, RACI, a communication plan, role competences, a monthly service report, 3 risks and opportunities, 2 internal audits (one reported with findings), a management review, 3 nonconformities, 1 improvement, assessor judgements, a capability rating, a gap action and a baseline assessment.\n\
          Sign in with any of these (password `{DEMO_PASSWORD}`):\n  \
          admin@demo.keel (admin), sms@demo.keel (sms-manager), manager@demo.keel (manager),\n  \
          agent@demo.keel (agent), auditor@demo.keel (auditor), requester@demo.keel (requester)"
@@ -965,6 +965,76 @@ async fn seed_compliance(db: &Db, sms_id: i64, manager_id: i64) -> AppResult<()>
                 completed_on: day(-120),
                 expires_on: None,
                 evidence: "Internal course, assessed by the desk lead".into(),
+            },
+        )
+        .await?;
+    }
+    // The scope, RACI for the resolution processes and a communication plan.
+    use crate::management::leadership as lead;
+    let services: Vec<(i64, String)> = db.all(Q::new("SELECT id, name FROM services WHERE stage = 'live' AND name <> 'Workplace' ORDER BY id")).await?;
+    lead::set_scope(db, &sms, lead::ScopeBody {
+        statement: "The SMS of Keel Demo IT covers the services it delivers to its customers from its head office.".into(),
+        service_ids: services.iter().map(|s| s.0).collect(),
+        locations: "Head office".into(),
+        units: "Service desk, Network, Applications".into(),
+        parties: "External suppliers of hardware and connectivity".into(),
+        exclusions: vec![lead::Exclusion { what: "Workplace".into(), reason: "Delivered and managed by the facilities provider under its own contract.".into() }],
+        version: None,
+    })
+    .await?;
+    for process in ["incident", "service-request", "problem", "change"] {
+        lead::set_raci(
+            db,
+            &sms,
+            process,
+            lead::RaciBody {
+                entries: vec![
+                    lead::RaciEntry {
+                        who: "Maya Manager (process owner)".into(),
+                        letter: "A".into(),
+                    },
+                    lead::RaciEntry {
+                        who: "Service desk".into(),
+                        letter: "R".into(),
+                    },
+                    lead::RaciEntry {
+                        who: "SMS manager".into(),
+                        letter: "I".into(),
+                    },
+                ],
+            },
+        )
+        .await?;
+    }
+    for (topic, audience, frequency, channel) in [
+        (
+            "Service report",
+            "Customers",
+            "monthly",
+            "E-mail and review meeting",
+        ),
+        (
+            "Planned changes and maintenance",
+            "Users",
+            "weekly",
+            "Portal news",
+        ),
+        (
+            "SMS performance",
+            "Top management",
+            "quarterly",
+            "Management review",
+        ),
+    ] {
+        lead::add_communication(
+            db,
+            &sms,
+            lead::NewCommunication {
+                topic: topic.into(),
+                audience: audience.into(),
+                frequency: frequency.into(),
+                channel: channel.into(),
+                owner_id: Some(manager_id),
             },
         )
         .await?;

@@ -148,6 +148,7 @@ const TEMPLATES: &[(&str, &str)] = &[
         "competence.html",
         include_str!("../../templates/competence.html"),
     ),
+    ("sms.html", include_str!("../../templates/sms.html")),
 ];
 
 const CSS: &str = include_str!("../../static/keel.css");

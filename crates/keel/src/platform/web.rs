@@ -74,7 +74,7 @@ pub fn as_bool<S: serde::Serializer>(v: &i64, s: S) -> Result<S::Ok, S::Error> {
         (name = "management-reviews", description = "Management reviews: inputs compiled from the records, minutes, decisions, actions (9.3)"),
         (name = "objectives", description = "Service management objectives and the KPIs that measure them, measured on schedule (6.2, 9.1)"),
         (name = "service-reports", description = "Service reports per service or customer, generated on schedule from the records (9.4)"),
-        (name = "context", description = "Interested parties and their requirements (4.2)"),
+        (name = "context", description = "Interested parties (4.2), the SMS scope (4.3), RACI per process (5.3), the communication plan (7.4)"),
         (name = "competence", description = "Competences each role requires and training records (7.2)"),
         (name = "audits", description = "The internal audit programme: audits with checklists from the catalogue, reports, graded findings (9.2)"),
         (name = "risks", description = "The register of risks and opportunities: likelihood, impact, treatment, review (6.1)"),
@@ -246,6 +246,17 @@ pub fn api_router() -> OpenApiRouter<AppState> {
             management::context::api_get,
             management::context::api_update
         ))
+        .routes(routes!(
+            management::leadership::api_scope,
+            management::leadership::api_set_scope
+        ))
+        .routes(routes!(management::leadership::api_raci))
+        .routes(routes!(management::leadership::api_set_raci))
+        .routes(routes!(
+            management::leadership::api_plan,
+            management::leadership::api_add
+        ))
+        .routes(routes!(management::leadership::api_remove))
         .routes(routes!(
             management::support::competence::api_list,
             management::support::competence::api_require
@@ -460,6 +471,7 @@ pub fn router(state: AppState) -> Router {
         .merge(management::evaluation::review_ui::routes())
         .merge(management::evaluation::measure_ui::routes())
         .merge(management::support::competence_ui::routes())
+        .merge(management::leadership_ui::routes())
         .merge(management::support::documents_ui::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))

@@ -155,6 +155,26 @@ fn table(method: &str, path: &str, tag: &str) -> Option<(Option<Action>, Option<
             Some(json!({"requirement": "8.6.1", "grade": "observation", "statement": "x"})),
         ),
         ("get", "/api/v1/findings") => (Some(ReadCompliance), None),
+        ("get", "/api/v1/scope") => (Some(ReadCompliance), None),
+        ("put", "/api/v1/scope") => (
+            Some(ManageCompliance),
+            Some(json!({"statement": "All services", "service_ids": []})),
+        ),
+        ("get", "/api/v1/raci") => (Some(ReadCompliance), None),
+        ("put", "/api/v1/raci/{process}") => (
+            Some(ManageCompliance),
+            Some(
+                json!({"entries": [{"who": "desk", "letter": "A"}, {"who": "desk lead", "letter": "R"}]}),
+            ),
+        ),
+        ("get", "/api/v1/communication-plan") => (Some(ReadCompliance), None),
+        ("post", "/api/v1/communication-plan") => (
+            Some(ManageCompliance),
+            Some(
+                json!({"topic": format!("topic {tag}"), "audience": "all", "frequency": "monthly"}),
+            ),
+        ),
+        ("delete", "/api/v1/communication-plan/{id}") => (Some(ManageCompliance), None),
         ("get", "/api/v1/interested-parties") => (Some(ReadCompliance), None),
         ("post", "/api/v1/interested-parties") => (
             Some(ManageCompliance),
@@ -554,7 +574,8 @@ async fn matrix(backend: Backend) {
                     .replace("{id}", &id.to_string())
                     .replace("{ci_id}", &id.to_string())
                     .replace("{tag}", "AST-000001")
-                    .replace("{version}", "1");
+                    .replace("{version}", "1")
+                    .replace("{process}", "incident");
                 if path.ends_with("/attachments") && method == "post" {
                     url.push_str("?filename=b.txt");
                 }

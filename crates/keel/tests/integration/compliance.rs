@@ -1947,3 +1947,171 @@ db_test!(interested_parties_and_competence_are_evidence, |app| {
         StatusCode::FORBIDDEN
     );
 });
+
+db_test!(scope_raci_and_communication_plan, |app| {
+    let live = ok(
+        app,
+        "auditor",
+        Method::GET,
+        "/api/v1/compliance/readiness",
+        None,
+    )
+    .await;
+    assert_eq!(
+        check(&live, "4.3", "scope-covers-live-services")["shortfall"],
+        "needs at least 1 record, found 0"
+    );
+    assert_eq!(
+        app.get("auditor", "/api/v1/scope").await.status,
+        StatusCode::NOT_FOUND
+    );
+    let svc = ok(
+        app,
+        "manager",
+        Method::POST,
+        "/api/v1/services",
+        Some(json!({"name": "Payroll"})),
+    )
+    .await["id"]
+        .as_i64()
+        .expect("id");
+    let services = ok(app, "auditor", Method::GET, "/api/v1/services", None).await;
+    let live_ids: Vec<i64> = services
+        .as_array()
+        .expect("services")
+        .iter()
+        .filter(|s| s["stage"] == "live")
+        .filter_map(|s| s["id"].as_i64())
+        .collect();
+    assert_eq!(
+        app.call(
+            "sms-manager",
+            Method::PUT,
+            "/api/v1/scope",
+            Some(json!({"statement": "x", "service_ids": [999_999]}))
+        )
+        .await
+        .body["field"],
+        "service_ids[0]"
+    );
+    assert_eq!(app.call("sms-manager", Method::PUT, "/api/v1/scope", Some(json!({"statement": "x", "service_ids": [], "exclusions": [{"what": "Payroll", "reason": " "}]}))).await.body["field"], "exclusions[0].reason");
+    let r = app
+        .call(
+            "sms-manager",
+            Method::PUT,
+            "/api/v1/scope",
+            Some(json!({"statement": "IT services to the group's companies", "service_ids": []})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    if live_ids.contains(&svc) {
+        assert!(
+            r.body["unscoped"]
+                .as_array()
+                .is_some_and(|u| u.iter().any(|n| n == "Payroll")),
+            "{}",
+            r.body
+        );
+    }
+    let r = app.call("sms-manager", Method::PUT, "/api/v1/scope", Some(json!({"statement": "IT services to the group's companies", "service_ids": live_ids, "locations": "Head office", "version": 1}))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["unscoped"], json!([]));
+    assert_eq!(
+        app.call(
+            "sms-manager",
+            Method::PUT,
+            "/api/v1/scope",
+            Some(json!({"statement": "y", "service_ids": [], "version": 1}))
+        )
+        .await
+        .status,
+        StatusCode::PRECONDITION_FAILED
+    );
+
+    // RACI: exactly one accountable and someone responsible, per process.
+    let put = |process: &'static str, entries: Value| async move {
+        app.call(
+            "sms-manager",
+            Method::PUT,
+            &format!("/api/v1/raci/{process}"),
+            Some(json!({"entries": entries})),
+        )
+        .await
+    };
+    assert_eq!(put("incident", json!([{"who": "Head of service desk", "letter": "A"}, {"who": "IT director", "letter": "A"}, {"who": "Agents", "letter": "R"}])).await.body["field"], "entries");
+    assert_eq!(
+        put("incident", json!([{"who": "Agents", "letter": "X"}]))
+            .await
+            .body["field"],
+        "entries[0].letter"
+    );
+    assert_eq!(
+        put("juggling", json!([])).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let r = put("incident", json!([{"who": "Head of service desk", "letter": "A"}, {"who": "Agents", "letter": "R"}, {"who": "Problem manager", "letter": "I"}])).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["problem"], Value::Null);
+
+    // The communication plan.
+    assert_eq!(
+        app.post(
+            "sms-manager",
+            "/api/v1/communication-plan",
+            json!({"topic": "x", "audience": "y", "frequency": "fortnightly"})
+        )
+        .await
+        .body["field"],
+        "frequency"
+    );
+    let owner = app.users["manager"];
+    let c = ok(app, "sms-manager", Method::POST, "/api/v1/communication-plan", Some(json!({"topic": "Service report", "audience": "Customers", "frequency": "monthly", "channel": "E-mail", "owner_id": owner}))).await;
+
+    let live = ok(
+        app,
+        "auditor",
+        Method::GET,
+        "/api/v1/compliance/readiness",
+        None,
+    )
+    .await;
+    assert_eq!(
+        check(&live, "4.3", "scope-covers-live-services")["status"],
+        "pass"
+    );
+    let raci = check(&live, "5.3", "raci-per-process");
+    assert_eq!(
+        (raci["examined"].as_i64(), raci["passed"].as_i64()),
+        (Some(29), Some(1))
+    );
+    assert_eq!(check(&live, "7.4", "communication-plan")["status"], "pass");
+    let r = app
+        .call(
+            "sms-manager",
+            Method::DELETE,
+            &format!("/api/v1/communication-plan/{}", c["id"]),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let live = ok(
+        app,
+        "auditor",
+        Method::GET,
+        "/api/v1/compliance/readiness",
+        None,
+    )
+    .await;
+    assert_eq!(check(&live, "7.4", "communication-plan")["status"], "fail");
+    assert_eq!(
+        app.call(
+            "auditor",
+            Method::PUT,
+            "/api/v1/raci/incident",
+            Some(json!({"entries": []}))
+        )
+        .await
+        .status,
+        StatusCode::FORBIDDEN
+    );
+});

@@ -369,6 +369,7 @@ db_test!(management_system_pages_render, |app| {
             "Interested parties and their requirements",
         ),
         ("/competence".to_string(), "Competence and training"),
+        ("/sms".to_string(), "Scope, roles and communication"),
     ];
     for who in ["sms-pages@test.keel", "auditor-pages@test.keel"] {
         let (_, cookie) = login(app, who, "correct horse battery").await;

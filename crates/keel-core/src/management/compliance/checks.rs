@@ -6,6 +6,37 @@ use super::evidence::{Check, Condition::*, Population::*};
 
 pub static CHECKS: &[Check] = &[
     Check {
+        id: "scope-covers-live-services",
+        title: "The SMS scope is stated and every live service is in it or excluded with a reason",
+        rationale: "The scope names the services the SMS covers; leaving a delivered service out needs a stated reason.",
+        requirements: &["4.3"],
+        population: Scope,
+        min: 1,
+        conditions: &[
+            Present("statement"),
+            AtLeast("services", 1.0),
+            Absent("unscoped"),
+        ],
+    },
+    Check {
+        id: "raci-per-process",
+        title: "Every process has exactly one accountable and at least one responsible party",
+        rationale: "Roles, responsibilities and authorities for the SMS and its processes are assigned and known.",
+        requirements: &["5.3"],
+        population: ProcessRaci,
+        min: 1,
+        conditions: &[Absent("raci_problem")],
+    },
+    Check {
+        id: "communication-plan",
+        title: "The communication plan names for each communication its audience, frequency and owner",
+        rationale: "Internal and external communication about the SMS and the services is planned: what, when, with whom, by whom.",
+        requirements: &["7.4"],
+        population: CommunicationPlan,
+        min: 1,
+        conditions: &[Present("audience"), Present("frequency"), Present("owner")],
+    },
+    Check {
         id: "interested-parties-registered",
         title: "Every interested party in the register has its requirements, how they are addressed and a review date not passed",
         rationale: "The relevant interested parties and their requirements are determined and kept current; an empty register is no evidence.",

@@ -78,10 +78,18 @@ pub enum Population {
     /// Active staff (everyone but requesters): `missing_competences`, the competences their
     /// role requires with no current training record.
     StaffCompetence,
+    /// The SMS scope as one record: `statement`, `services` (count in scope), `unscoped` (live
+    /// services neither in scope nor excluded with a reason).
+    Scope,
+    /// One record per assessable process: `raci_problem` (empty when exactly one is
+    /// accountable and someone is responsible).
+    ProcessRaci,
+    /// Entries of the communication plan: `owner`, `frequency`, `audience`.
+    CommunicationPlan,
 }
 
 impl Population {
-    pub const ALL: [Population; 27] = [
+    pub const ALL: [Population; 30] = [
         Population::ClosedIncidents,
         Population::ClosedMajorIncidents,
         Population::ClosedRequests,
@@ -109,6 +117,9 @@ impl Population {
         Population::ReportedCustomers,
         Population::InterestedParties,
         Population::StaffCompetence,
+        Population::Scope,
+        Population::ProcessRaci,
+        Population::CommunicationPlan,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -140,6 +151,9 @@ impl Population {
             Population::ReportedCustomers => "reported_customers",
             Population::InterestedParties => "interested_parties",
             Population::StaffCompetence => "staff_competence",
+            Population::Scope => "scope",
+            Population::ProcessRaci => "process_raci",
+            Population::CommunicationPlan => "communication_plan",
         }
     }
 }

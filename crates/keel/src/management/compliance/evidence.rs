@@ -597,6 +597,50 @@ pub async fn load(db: &Db, pop: Population, p: Period) -> AppResult<Vec<Record>>
                 )
             })
             .collect(),
+        Population::Scope => match crate::management::leadership::scope(db).await? {
+            None => vec![],
+            Some(sc) => vec![record(
+                "scope",
+                "sms".into(),
+                "The SMS scope".into(),
+                Some("/sms".into()),
+                vec![
+                    ("statement", json!(sc.statement)),
+                    ("services", json!(sc.service_ids.len())),
+                    ("unscoped", json!(sc.unscoped.join(", "))),
+                ],
+            )],
+        },
+        Population::ProcessRaci => crate::management::leadership::raci(db)
+            .await?
+            .into_iter()
+            .map(|r| {
+                record(
+                    "process",
+                    r.process.clone(),
+                    r.name,
+                    Some("/sms#raci".into()),
+                    vec![("raci_problem", json!(r.problem))],
+                )
+            })
+            .collect(),
+        Population::CommunicationPlan => crate::management::leadership::plan(db)
+            .await?
+            .into_iter()
+            .map(|c| {
+                record(
+                    "communication",
+                    c.id.to_string(),
+                    c.topic,
+                    Some("/sms#communication".into()),
+                    vec![
+                        ("audience", json!(c.audience)),
+                        ("frequency", json!(c.frequency)),
+                        ("owner", json!(c.owner_id)),
+                    ],
+                )
+            })
+            .collect(),
         Population::AuditTrail => {
             let verdict = crate::management::support::audit_trail::verify(db).await?;
             let (intact, entries) = match verdict {
