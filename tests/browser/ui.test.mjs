@@ -1844,6 +1844,7 @@ test('SMS manager plans an internal audit, records a minor finding as a nonconfo
   });
   await asRole('auditor', '/compliance', async (page) => {
     assert.ok((await texts(page, '#upcoming-audits li')).some((a) => /Change and release/.test(a)));
+    assert.equal(await page.locator('#open-reviews').count(), 1);
   });
 });
 

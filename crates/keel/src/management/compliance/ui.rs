@@ -101,11 +101,17 @@ async fn dashboard(
                 .filter(|d| d.review_due || d.in_review || (d.state == "active" && d.current_version.is_none()))
                 .collect();
         let objectives = crate::management::evaluation::kpi::objectives(&st.db).await?;
-        Ok::<_, AppError>((r, ncs, actions, taken, (audits, docs, objectives)))
+        let reviews: Vec<crate::management::evaluation::review::ReviewSummary> =
+            crate::management::evaluation::review::list(&st.db)
+                .await?
+                .into_iter()
+                .filter(|r| matches!(r.state.as_str(), "planned" | "held"))
+                .collect();
+        Ok::<_, AppError>((r, ncs, actions, taken, (audits, docs, objectives, reviews)))
     }
     .await;
     match r {
-        Ok((r, ncs, actions, taken, (audits, docs, objectives))) => {
+        Ok((r, ncs, actions, taken, (audits, docs, objectives, reviews))) => {
             let mut failing: Vec<&super::CheckResult> = Vec::new();
             for q in &r.requirements {
                 for c in &q.checks {
@@ -121,7 +127,7 @@ async fn dashboard(
                     failing => V::from(Serde(&failing)), ncs => ncs, actions => V::from(Serde(&actions)),
                     assessments => V::from(Serde(&taken)), can_manage => can_manage(&p),
                     audits => V::from(Serde(&audits)), docs => V::from(Serde(&docs)),
-                    objectives => V::from(Serde(&objectives)),
+                    objectives => V::from(Serde(&objectives)), reviews => V::from(Serde(&reviews)),
                     from => q.from.clone().unwrap_or_default(), to => q.to.clone().unwrap_or_default(),
                 },
             ))
