@@ -50,45 +50,53 @@ pub struct Report {
     pub content: Value,
 }
 
-type ReportRow = (String, i64, String, String, String, i64);
+#[derive(Debug, sqlx::FromRow)]
+struct ReportRow {
+    number: String,
+    definition: String,
+    service: Option<String>,
+    customer: Option<String>,
+    period_from: String,
+    period_to: String,
+    content: String,
+    generated_at: i64,
+}
+
+const REPORTS: &str = "SELECT r.number, d.name AS definition, s.name AS service, c.name AS customer, r.period_from, r.period_to, r.content, r.generated_at \
+    FROM service_reports r JOIN report_definitions d ON d.id = r.definition_id LEFT JOIN services s ON s.id = d.service_id LEFT JOIN customers c ON c.id = d.customer_id";
 
 pub async fn definitions(db: &Db) -> AppResult<Vec<Definition>> {
     Ok(db.all(Q::new(format!("{DEFS} ORDER BY d.id"))).await?)
 }
 
-async fn to_report(db: &Db, r: ReportRow) -> AppResult<Report> {
-    let d: Definition = db
-        .one(Q::new(format!("{DEFS} WHERE d.id = $1")).bind(r.1))
-        .await?;
-    Ok(Report {
-        number: r.0,
-        definition: d.name,
-        service: d.service,
-        customer: d.customer,
-        period_from: r.2,
-        period_to: r.3,
-        content: serde_json::from_str(&r.4).unwrap_or(Value::Null),
-        generated_at: iso(r.5),
-    })
+fn to_report(r: ReportRow) -> Report {
+    Report {
+        number: r.number,
+        definition: r.definition,
+        service: r.service,
+        customer: r.customer,
+        period_from: r.period_from,
+        period_to: r.period_to,
+        content: serde_json::from_str(&r.content).unwrap_or(Value::Null),
+        generated_at: iso(r.generated_at),
+    }
 }
 
 pub async fn reports(db: &Db) -> AppResult<Vec<Report>> {
     let rows: Vec<ReportRow> = db
-        .all(Q::new("SELECT number, definition_id, period_from, period_to, content, generated_at FROM service_reports ORDER BY period_from DESC, id DESC LIMIT 500"))
+        .all(Q::new(format!(
+            "{REPORTS} ORDER BY r.period_from DESC, r.id DESC LIMIT 500"
+        )))
         .await?;
-    let mut out = Vec::new();
-    for r in rows {
-        out.push(to_report(db, r).await?);
-    }
-    Ok(out)
+    Ok(rows.into_iter().map(to_report).collect())
 }
 
 pub async fn report(db: &Db, number: &str) -> AppResult<Report> {
     let r: ReportRow = db
-        .opt(Q::new("SELECT number, definition_id, period_from, period_to, content, generated_at FROM service_reports WHERE number = $1").bind(number))
+        .opt(Q::new(format!("{REPORTS} WHERE r.number = $1")).bind(number))
         .await?
         .ok_or_else(|| AppError::NotFound(format!("service report {number}")))?;
-    to_report(db, r).await
+    Ok(to_report(r))
 }
 
 /// The report's figures for one definition and period.

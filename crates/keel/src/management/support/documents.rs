@@ -128,46 +128,57 @@ fn due(next: Option<&str>) -> bool {
     next.is_some_and(|n| n <= today().to_string().as_str())
 }
 
-/// (acknowledged names, pending names, percent) for a document's version in force.
-async fn acks(db: &Db, r: &Row) -> AppResult<(Vec<String>, Vec<String>, f64)> {
-    let dist = roles(&r.distribution);
-    let people: Vec<(i64, String, String)> = db
+/// Active users as (id, name, role), for distribution.
+async fn people(db: &Db) -> AppResult<Vec<(i64, String, String)>> {
+    Ok(db
         .all(Q::new(
             "SELECT id, name, role FROM users WHERE disabled = 0 ORDER BY name",
         ))
-        .await?;
-    let people: Vec<(i64, String)> = people
-        .into_iter()
+        .await?)
+}
+
+/// (acknowledged names, pending names, percent) of the people a document is distributed to,
+/// given who acknowledged its version in force.
+fn tally(
+    r: &Row,
+    people: &[(i64, String, String)],
+    done: &[i64],
+) -> (Vec<String>, Vec<String>, f64) {
+    let dist = roles(&r.distribution);
+    let (yes, no): (Vec<_>, Vec<_>) = people
+        .iter()
         .filter(|p| dist.contains(&p.2))
-        .map(|p| (p.0, p.1))
-        .collect();
-    let Some(v) = r.current_version else {
-        return Ok((
-            vec![],
-            people.into_iter().map(|p| p.1).collect(),
-            if dist.is_empty() { 100.0 } else { 0.0 },
-        ));
-    };
-    let done: Vec<(i64,)> = db
-        .all(
-            Q::new("SELECT user_id FROM document_acks WHERE document_id = $1 AND version_no = $2")
-                .bind(r.id)
-                .bind(v),
-        )
-        .await?;
-    let done: Vec<i64> = done.into_iter().map(|d| d.0).collect();
-    let (yes, no): (Vec<_>, Vec<_>) = people.into_iter().partition(|p| done.contains(&p.0));
+        .partition(|p| r.current_version.is_some() && done.contains(&p.0));
     let total = yes.len() + no.len();
-    let pct = if total == 0 {
-        100.0
-    } else {
-        (yes.len() as f64 * 1000.0 / total as f64).round() / 10.0
+    let pct = match (total, r.current_version) {
+        (0, _) => 100.0,
+        (_, None) => 0.0,
+        _ => (yes.len() as f64 * 1000.0 / total as f64).round() / 10.0,
     };
-    Ok((
-        yes.into_iter().map(|p| p.1).collect(),
-        no.into_iter().map(|p| p.1).collect(),
+    (
+        yes.into_iter().map(|p| p.1.clone()).collect(),
+        no.into_iter().map(|p| p.1.clone()).collect(),
         pct,
-    ))
+    )
+}
+
+/// Who acknowledged the version in force, per document: (document id, user id).
+async fn acknowledgements(db: &Db, document: Option<i64>) -> AppResult<Vec<(i64, i64)>> {
+    const SQL: &str = "SELECT a.document_id, a.user_id FROM document_acks a JOIN documents d ON d.id = a.document_id AND a.version_no = d.current_version";
+    Ok(match document {
+        Some(id) => {
+            db.all(Q::new(format!("{SQL} WHERE d.id = $1")).bind(id))
+                .await?
+        }
+        None => db.all(Q::new(SQL)).await?,
+    })
+}
+
+fn done_for(acks: &[(i64, i64)], document: i64) -> Vec<i64> {
+    acks.iter()
+        .filter(|a| a.0 == document)
+        .map(|a| a.1)
+        .collect()
 }
 
 async fn row(db: &Db, number: &str) -> AppResult<Row> {
@@ -185,7 +196,8 @@ pub async fn get(db: &Db, number: &str) -> AppResult<Document> {
     for v in &mut versions {
         v.decided_at = v.decided_ms.map(iso);
     }
-    let (acknowledged, pending, pct) = acks(db, &r).await?;
+    let acks = acknowledgements(db, Some(r.id)).await?;
+    let (acknowledged, pending, pct) = tally(&r, &people(db).await?, &done_for(&acks, r.id));
     Ok(Document {
         review_due: r.state == "active" && due(r.next_review.as_deref()),
         number: r.number,
@@ -216,9 +228,11 @@ pub async fn list(db: &Db) -> AppResult<Vec<DocumentSummary>> {
             "SELECT DISTINCT document_id FROM document_versions WHERE state = 'in_review'",
         ))
         .await?;
+    let people = people(db).await?;
+    let acks = acknowledgements(db, None).await?;
     let mut out = Vec::new();
     for r in rows {
-        let (_, _, pct) = acks(db, &r).await?;
+        let (_, _, pct) = tally(&r, &people, &done_for(&acks, r.id));
         out.push(DocumentSummary {
             in_review: open.iter().any(|o| o.0 == r.id),
             review_due: r.state == "active" && due(r.next_review.as_deref()),
