@@ -133,10 +133,27 @@ pub enum Action {
     /// Judge requirements, rate processes, take assessments and run the gap plan (the SMS
     /// manager's work, not every manager's).
     ManageCompliance,
+    /// Read customers' relationship records, agreements, suppliers and contracts (8.3).
+    ReadRelationships,
+    /// Keep those records: accounts, contacts, reviews, agreements, suppliers, contracts.
+    ManageRelationships,
+    /// Read budgets, costs and their reports (8.4.1): managers and auditors, not agents.
+    ReadFinance,
+    /// Set budgets and record costs.
+    ManageFinance,
+    /// Read demand, capacity, availability, continuity and information security records (8.4.2,
+    /// 8.4.3, 8.7).
+    ReadAssurance,
+    /// Keep those records.
+    ManageAssurance,
+    /// Push utilisation samples (monitoring tools holding an agent's token).
+    ReportMetrics,
+    /// Answer a satisfaction survey addressed to oneself.
+    AnswerSurveys,
 }
 
 impl Action {
-    pub const ALL: [Action; 27] = [
+    pub const ALL: [Action; 35] = [
         Action::ReadWorkItems,
         Action::CreateIncident,
         Action::UpdateWorkItems,
@@ -164,6 +181,14 @@ impl Action {
         Action::ManageConfiguration,
         Action::ReadCompliance,
         Action::ManageCompliance,
+        Action::ReadRelationships,
+        Action::ManageRelationships,
+        Action::ReadFinance,
+        Action::ManageFinance,
+        Action::ReadAssurance,
+        Action::ManageAssurance,
+        Action::ReportMetrics,
+        Action::AnswerSurveys,
     ];
 }
 
@@ -184,6 +209,7 @@ pub fn allows(role: Role, action: Action) -> bool {
                 | ConfirmResolution
                 | ReadKnowledge
                 | ReadCatalogue
+                | AnswerSurveys
         ),
         Agent => matches!(
             action,
@@ -205,6 +231,10 @@ pub fn allows(role: Role, action: Action) -> bool {
                 | WriteKnowledge
                 | ReadCatalogue
                 | ReadConfiguration
+                | ReadRelationships
+                | ReadAssurance
+                | ReportMetrics
+                | AnswerSurveys
         ),
         Manager => !matches!(action, ManageUsers | ManageCompliance),
         SmsManager => !matches!(action, ManageUsers),
@@ -221,6 +251,9 @@ pub fn allows(role: Role, action: Action) -> bool {
                 | ReadCatalogue
                 | ReadConfiguration
                 | ReadCompliance
+                | ReadRelationships
+                | ReadFinance
+                | ReadAssurance
         ),
         Admin => true,
     }
@@ -240,6 +273,9 @@ pub fn is_write(action: Action) -> bool {
             | Action::ReadCatalogue
             | Action::ReadConfiguration
             | Action::ReadCompliance
+            | Action::ReadRelationships
+            | Action::ReadFinance
+            | Action::ReadAssurance
             | Action::InternalNotes
     )
 }

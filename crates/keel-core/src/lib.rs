@@ -10,10 +10,12 @@
 //! - [`management`] — the management system around them (clauses 4–7, 9, 10).
 //! - [`access`] — roles and permissions, decided in one table.
 //! - [`page`] — cursor pagination shared by every list.
+//! - [`register`] — registers (suppliers, contracts, outages …) declared as typed data.
 
 pub mod access;
 pub mod kernel;
 pub mod management;
 pub mod operation;
 pub mod page;
+pub mod register;
 pub mod text;

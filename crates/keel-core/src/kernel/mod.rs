@@ -14,7 +14,7 @@ pub mod query;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// The processes built on the kernel (8.6 resolution, 8.5.1 change, 6.1 risks, 10 improvement). New kinds are added here with their number prefix.
+/// The processes built on the kernel (8.6 resolution, 8.5.1 change, 8.3.2 complaints, 6.1 risks, 10 improvement). New kinds are added here with their number prefix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
@@ -29,10 +29,12 @@ pub enum Kind {
     Improvement,
     /// Clause 6.1.
     Risk,
+    /// Clause 8.3.2.
+    Complaint,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 9] = [
         Kind::Incident,
         Kind::Request,
         Kind::Problem,
@@ -41,6 +43,7 @@ impl Kind {
         Kind::Nonconformity,
         Kind::Improvement,
         Kind::Risk,
+        Kind::Complaint,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -53,6 +56,7 @@ impl Kind {
             Kind::Nonconformity => "nonconformity",
             Kind::Improvement => "improvement",
             Kind::Risk => "risk",
+            Kind::Complaint => "complaint",
         }
     }
 
@@ -67,6 +71,7 @@ impl Kind {
             Kind::Nonconformity => "NC",
             Kind::Improvement => "IMP",
             Kind::Risk => "RSK",
+            Kind::Complaint => "CMP",
         }
     }
 
@@ -82,6 +87,7 @@ impl Kind {
             Kind::Nonconformity => &improvement::NC_LIFECYCLE,
             Kind::Improvement => &improvement::IMP_LIFECYCLE,
             Kind::Risk => &crate::management::planning::LIFECYCLE,
+            Kind::Complaint => &crate::operation::relationship::business::COMPLAINT_LIFECYCLE,
         }
     }
 
@@ -96,6 +102,7 @@ impl Kind {
             Kind::Nonconformity => "nonconformities",
             Kind::Improvement => "improvements",
             Kind::Risk => "risks",
+            Kind::Complaint => "complaints",
         }
     }
 
@@ -104,7 +111,7 @@ impl Kind {
         use crate::management::improvement;
         use crate::operation::resolution::{problem, request};
         match self {
-            Kind::Incident => &[],
+            Kind::Incident => crate::operation::assurance::security::INCIDENT_FIELDS,
             Kind::Request => request::FIELDS,
             Kind::Problem => problem::FIELDS,
             Kind::KnownError => problem::KNOWN_ERROR_FIELDS,
@@ -112,6 +119,7 @@ impl Kind {
             Kind::Nonconformity => improvement::NC_FIELDS,
             Kind::Improvement => improvement::IMP_FIELDS,
             Kind::Risk => crate::management::planning::FIELDS,
+            Kind::Complaint => crate::operation::relationship::business::COMPLAINT_FIELDS,
         }
     }
 

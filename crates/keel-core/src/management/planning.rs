@@ -16,7 +16,17 @@ pub const TREATMENTS: &[&str] = &[
 
 /// What 6.1 asks the organisation to consider: risks to the organisation, to meeting service
 /// requirements, and from other parties in the service lifecycle.
-pub const SOURCES: &[&str] = &["organisation", "service_requirements", "other_parties"];
+/// Where a risk comes from: the organisation, the service requirements, other parties (6.1), and
+/// the service assurance processes' own risk areas (8.7.1 availability, 8.7.2 continuity, 8.7.3
+/// information security).
+pub const SOURCES: &[&str] = &[
+    "organisation",
+    "service_requirements",
+    "other_parties",
+    "availability",
+    "continuity",
+    "information_security",
+];
 
 const ASSESS: &[&str] = &["likelihood", "impact"];
 const TREAT: &[&str] = &["treatment", "treatment_plan", "review_date"];
