@@ -2,10 +2,9 @@
 //! backup taken on SQLite restores on PostgreSQL and back. Blobs are hex. The audit trail is
 //! copied verbatim, so `keel audit verify` holds after a restore.
 
-use crate::platform::db::{Arg, Db, Q};
+use crate::platform::db::{Arg, Db, DynRow, Q};
 use anyhow::{Context, bail};
 use serde_json::{Map, Value, json};
-use sqlx::{Column, Row};
 use std::io::{BufRead, BufWriter, Write};
 use std::path::Path;
 
@@ -100,6 +99,31 @@ pub const TABLES: &[&str] = &[
     "sms_scope",
     "raci",
     "communication_plan",
+    "record_refs",
+    "customer_accounts",
+    "contacts",
+    "service_reviews",
+    "surveys",
+    "suppliers",
+    "agreements",
+    "breach_explanations",
+    "contracts",
+    "supplier_reviews",
+    "disputes",
+    "budgets",
+    "costs",
+    "demand_forecasts",
+    "capacity_plans",
+    "availability_targets",
+    "outages",
+    "continuity_requirements",
+    "continuity_plans",
+    "continuity_tests",
+    "continuity_invocations",
+    "security_controls",
+    "capacity_status",
+    "capacity_metrics",
+    "capacity_events",
 ];
 
 /// Tables whose `id` is generated (PostgreSQL identity sequences need moving after a restore).
@@ -165,32 +189,30 @@ const IDENTITY: &[&str] = &[
     "competence_requirements",
     "training_records",
     "communication_plan",
+    "customer_accounts",
+    "contacts",
+    "service_reviews",
+    "surveys",
+    "suppliers",
+    "agreements",
+    "breach_explanations",
+    "contracts",
+    "supplier_reviews",
+    "disputes",
+    "budgets",
+    "costs",
+    "demand_forecasts",
+    "capacity_plans",
+    "availability_targets",
+    "outages",
+    "continuity_requirements",
+    "continuity_plans",
+    "continuity_tests",
+    "continuity_invocations",
+    "security_controls",
+    "capacity_metrics",
+    "capacity_events",
 ];
-
-/// A row as JSON: integers, text, blobs (as `{"hex": …}`) or null, whatever the backend.
-fn decode<R>(row: &R) -> Map<String, Value>
-where
-    R: Row,
-    usize: sqlx::ColumnIndex<R>,
-    for<'r> Option<i64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> Option<Vec<u8>>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-{
-    let mut m = Map::new();
-    for (i, c) in row.columns().iter().enumerate() {
-        let v = if let Ok(v) = row.try_get::<Option<i64>, _>(i) {
-            json!(v)
-        } else if let Ok(v) = row.try_get::<Option<String>, _>(i) {
-            json!(v)
-        } else if let Ok(Some(v)) = row.try_get::<Option<Vec<u8>>, _>(i) {
-            json!({ "hex": hex::encode(v) })
-        } else {
-            Value::Null
-        };
-        m.insert(c.name().to_string(), v);
-    }
-    m
-}
 
 /// The tables that exist: a database at an older schema version lacks the newer ones.
 async fn present_tables(db: &Db) -> anyhow::Result<Vec<String>> {
@@ -220,20 +242,12 @@ pub async fn backup(db: &Db, to: &Path) -> anyhow::Result<u64> {
     let present = present_tables(db).await?;
     for t in TABLES.iter().filter(|t| present.iter().any(|p| p == *t)) {
         let sql = format!("SELECT * FROM {t} ORDER BY 1");
-        let rows: Vec<Map<String, Value>> = match db {
-            Db::Sqlite { read, .. } => sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
-                .fetch_all(read)
-                .await?
-                .iter()
-                .map(decode)
-                .collect(),
-            Db::Postgres(p) => sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
-                .fetch_all(p)
-                .await?
-                .iter()
-                .map(decode)
-                .collect(),
-        };
+        let rows: Vec<Map<String, Value>> = db
+            .all::<DynRow>(Q::new(sql))
+            .await?
+            .into_iter()
+            .map(|r| r.0)
+            .collect();
         for r in rows {
             writeln!(w, "{}", json!({"table": t, "row": r}))?;
             n += 1;

@@ -317,7 +317,12 @@ pub fn vocabulary(kind: Kind) -> Vocabulary {
             hold_reasons: &[],
             resolution_codes: prb::RESOLUTION_CODES,
         },
-        Kind::KnownError | Kind::Change | Kind::Nonconformity | Kind::Improvement | Kind::Risk => {
+        Kind::KnownError
+        | Kind::Change
+        | Kind::Nonconformity
+        | Kind::Improvement
+        | Kind::Risk
+        | Kind::Complaint => {
             Vocabulary {
                 categories: inc::CATEGORIES,
                 hold_reasons: &[],

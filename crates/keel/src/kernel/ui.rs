@@ -119,6 +119,7 @@ fn labels(k: Kind) -> (&'static str, &'static str) {
         Kind::Nonconformity => ("Nonconformities", "nonconformity"),
         Kind::Improvement => ("Improvements", "improvement"),
         Kind::Risk => ("Risks and opportunities", "risk"),
+        Kind::Complaint => ("Complaints", "complaint"),
     }
 }
 

@@ -136,6 +136,49 @@ impl Q {
     }
 }
 
+/// A row of any shape as JSON: integers, text, blobs (as `{"hex": …}`) or null, whatever the
+/// backend. For code whose columns are data (registers, backups), not a Rust type.
+#[derive(Debug, Clone, Default)]
+pub struct DynRow(pub serde_json::Map<String, serde_json::Value>);
+
+fn decode_dyn<R>(row: &R) -> serde_json::Map<String, serde_json::Value>
+where
+    R: sqlx::Row,
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> Option<i64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<Vec<u8>>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    use serde_json::{Value, json};
+    use sqlx::Column;
+    let mut m = serde_json::Map::new();
+    for (i, c) in row.columns().iter().enumerate() {
+        let v = if let Ok(v) = row.try_get::<Option<i64>, _>(i) {
+            json!(v)
+        } else if let Ok(v) = row.try_get::<Option<String>, _>(i) {
+            json!(v)
+        } else if let Ok(Some(v)) = row.try_get::<Option<Vec<u8>>, _>(i) {
+            json!({ "hex": hex::encode(v) })
+        } else {
+            Value::Null
+        };
+        m.insert(c.name().to_string(), v);
+    }
+    m
+}
+
+impl<'r> FromRow<'r, SqliteRow> for DynRow {
+    fn from_row(row: &'r SqliteRow) -> Result<Self, sqlx::Error> {
+        Ok(DynRow(decode_dyn(row)))
+    }
+}
+
+impl<'r> FromRow<'r, PgRow> for DynRow {
+    fn from_row(row: &'r PgRow) -> Result<Self, sqlx::Error> {
+        Ok(DynRow(decode_dyn(row)))
+    }
+}
+
 /// A row type decodable from both backends.
 pub trait Row: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin {}
 impl<T> Row for T where T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin

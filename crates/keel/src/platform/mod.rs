@@ -10,5 +10,6 @@ pub mod jobs;
 pub mod metrics;
 pub mod outbox;
 pub mod point_reads;
+pub mod register;
 pub mod ui;
 pub mod web;

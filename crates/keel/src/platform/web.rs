@@ -90,6 +90,14 @@ pub fn as_bool<S: serde::Serializer>(v: &i64, s: S) -> Result<S::Ok, S::Error> {
         (name = "assets", description = "Assets, licences and their installations (8.2.5)"),
         (name = "configuration", description = "Configuration items, classes, relationships, impact analysis (8.2.6)"),
         (name = "audit", description = "The hash-chained audit trail (7.5)"),
+        (name = "relationships", description = "Business relationship management: customer accounts, contacts, service reviews, satisfaction surveys, complaints (8.3.2)"),
+        (name = "agreements", description = "SLAs, OLAs and underpinning contracts as records; monthly attainment and breach explanations (8.3.3)"),
+        (name = "suppliers", description = "Suppliers, contracts, supplier reviews and performance, disputes, renewal warnings (8.3.4)"),
+        (name = "budgeting", description = "Budgets and costs per service and customer, actuals against budget (8.4.1)"),
+        (name = "capacity", description = "Demand forecasts against actual demand (8.4.2); capacity plans, utilisation metrics and threshold events (8.4.3)"),
+        (name = "availability", description = "Availability targets, outages and measured availability (8.7.1)"),
+        (name = "continuity", description = "Continuity requirements, plans with approval, tests and invocations (8.7.2)"),
+        (name = "security", description = "Information security controls and security incidents (8.7.3)"),
         (name = "operations", description = "Health, readiness, metrics, jobs"),
     )
 )]
@@ -438,6 +446,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         "bearer",
         SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
     );
+    platform::register::document(&mut doc);
     doc
 }
 
@@ -447,6 +456,7 @@ pub fn router(state: AppState) -> Router {
     let limit = state.cfg.max_attachment_bytes + 1024 * 1024;
     Router::new()
         .merge(api)
+        .merge(platform::register::routes())
         .route(
             "/api/v1/openapi.json",
             get(move || {
