@@ -3,7 +3,9 @@
 //! and transition (8.5), `resolution` (8.6) and service assurance (8.7). Groups appear here as
 //! their processes land.
 
+pub mod assurance;
 pub mod portfolio;
 pub mod relationship;
 pub mod resolution;
+pub mod supply;
 pub mod transition;

@@ -103,3 +103,35 @@ pub fn required_day(field: &str, v: &str) -> crate::platform::error::AppResult<S
         crate::platform::error::AppError::invalid(field, "must be a date YYYY-MM-DD")
     })
 }
+
+/// A period as people write it (`2026`, `2026-Q3`, `2026-07`, `2026-01-01..2026-06-30`) as
+/// epoch ms `[from, to)` with its text; `default` when the parameter is absent.
+pub fn period_ms(
+    field: &str,
+    raw: Option<&str>,
+    default: &str,
+) -> crate::platform::error::AppResult<(i64, i64, String)> {
+    let text = raw.filter(|s| !s.trim().is_empty()).unwrap_or(default).trim();
+    let (a, b) = keel_core::management::compliance::period::parse(text)
+        .map_err(|e| crate::platform::error::AppError::invalid(field, e))?;
+    let end = b
+        .checked_add(jiff::Span::new().days(1))
+        .map_err(|e| crate::platform::error::AppError::invalid(field, e))?;
+    Ok((
+        crate::platform::db::day_start_ms(a),
+        crate::platform::db::day_start_ms(end),
+        text.to_string(),
+    ))
+}
+
+/// Today's date in UTC.
+pub fn today() -> jiff::civil::Date {
+    jiff::tz::TimeZone::UTC
+        .to_datetime(jiff::Timestamp::now())
+        .date()
+}
+
+/// This month as `YYYY-MM`.
+pub fn this_month() -> String {
+    today().strftime("%Y-%m").to_string()
+}

@@ -127,6 +127,8 @@ pub const SCHEDULES: &[(&str, i64, &str)] = &[
     ("knowledge.review", 24 * 60 * 60 * 1000, "knowledge.review"),
     ("assets.expiry", 24 * 60 * 60 * 1000, "assets.expiry"),
     ("kpi.measure", 6 * 60 * 60 * 1000, "kpi.measure"),
+    ("contracts.renewal", 24 * 60 * 60 * 1000, "contracts.renewal"),
+    ("surveys.send", 60 * 60 * 1000, "surveys.send"),
     (
         "service_reports.generate",
         6 * 60 * 60 * 1000,
@@ -147,6 +149,14 @@ pub async fn run(st: &AppState, job: &Job) -> Result<(), String> {
             .map(|_| ())
             .map_err(|e| e.to_string()),
         "assets.expiry" => crate::operation::portfolio::asset::warn_expiring(&st.db)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+        "contracts.renewal" => crate::operation::relationship::supplier::warn_renewals(&st.db)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+        "surveys.send" => crate::operation::relationship::business::send_due(&st.db)
             .await
             .map(|_| ())
             .map_err(|e| e.to_string()),

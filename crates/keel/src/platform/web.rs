@@ -77,6 +77,7 @@ pub fn as_bool<S: serde::Serializer>(v: &i64, s: S) -> Result<S::Ok, S::Error> {
         (name = "context", description = "Interested parties (4.2), the SMS scope (4.3), RACI per process (5.3), the communication plan (7.4)"),
         (name = "competence", description = "Competences each role requires and training records (7.2)"),
         (name = "audits", description = "The internal audit programme: audits with checklists from the catalogue, reports, graded findings (9.2)"),
+        (name = "complaints", description = "Complaints: recorded, investigated, resolved, the customer told (8.3.2)"),
         (name = "risks", description = "The register of risks and opportunities: likelihood, impact, treatment, review (6.1)"),
         (name = "compliance", description = "The compliance engine: requirement catalogue, live evidence checks, readiness, assessments, the gap plan and the audit pack (clauses 4–10)"),
         (name = "approvals", description = "Approvals waiting for you, across requests and changes"),
@@ -204,6 +205,23 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(management::improvement::nonconformities::routes::router())
         .merge(management::improvement::improvements::routes::router())
         .merge(management::planning::risks::routes::router())
+        .merge(operation::relationship::business::complaints::routes::router())
+        .routes(routes!(operation::relationship::business::api_answer))
+        .routes(routes!(operation::relationship::business::api_mine))
+        .routes(routes!(operation::relationship::business::api_scores))
+        .routes(routes!(operation::relationship::agreement::api_attainment))
+        .routes(routes!(operation::relationship::supplier::api_performance))
+        .routes(routes!(operation::supply::budget::api_report))
+        .routes(routes!(operation::supply::demand::api_demand))
+        .routes(routes!(
+            operation::supply::capacity::api_samples,
+            operation::supply::capacity::api_record
+        ))
+        .routes(routes!(operation::supply::capacity::api_status))
+        .routes(routes!(operation::supply::capacity::api_events))
+        .routes(routes!(operation::assurance::availability::api_availability))
+        .routes(routes!(operation::assurance::availability::api_outage_from_incident))
+        .routes(routes!(operation::assurance::security::api_report))
         .routes(routes!(
             management::evaluation::api_list,
             management::evaluation::api_create

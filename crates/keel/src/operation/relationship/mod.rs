@@ -1,6 +1,11 @@
-//! Clause 8.3 — relationship and agreement. So far service level management (8.3.3):
-//! business calendars and service level targets; the clocks they drive live in the work-item
-//! kernel (`kernel::clocks`).
+//! Clause 8.3 — relationship and agreement: business relationship management (8.3.2:
+//! complaints, surveys), service level management (8.3.3: business calendars, service level
+//! targets and the clocks they drive in `kernel::clocks`; agreements and their attainment) and
+//! supplier management (8.3.4: performance, renewal warnings). The registers themselves come
+//! from `platform::register`.
 
+pub mod agreement;
+pub mod business;
 pub mod service_level;
 pub mod service_level_api;
+pub mod supplier;

@@ -32,6 +32,9 @@ pub async fn before_move(
     if kind == Kind::Change {
         return crate::operation::transition::change::on_move(tx, item, after, actor).await;
     }
+    if kind == Kind::Incident {
+        crate::operation::assurance::security::on_incident_move(after)?;
+    }
     if kind == Kind::Incident && to == "closed" {
         let open_review: Option<(i64,)> = tx
             .opt(

@@ -1,0 +1,251 @@
+//! Clause 8.3.2 — business relationship management beyond its registers (accounts, contacts,
+//! service reviews, surveys): complaints as work items (`CMP-…`, the kernel's routes), the
+//! satisfaction survey sent after each resolved incident or request (the `surveys.send` job),
+//! a person answering their own survey, and scores per service and customer with their trend.
+
+use crate::management::support::audit_trail::Actor;
+use crate::platform::auth::Principal;
+use crate::platform::db::{Db, Q, now_ms};
+use crate::platform::error::{AppError, AppResult, Problem};
+use crate::platform::extract::{ApiJson, ApiQuery, today};
+use crate::platform::outbox::{Event, emit_many};
+use crate::platform::register::{Rec, get, insert, overwrite, prepare, reg, to_json};
+use crate::platform::web::AppState;
+use axum::Json;
+use axum::extract::{Path, State};
+use keel_core::access::Action;
+use keel_core::operation::relationship::business::{SURVEY_OPEN_DAYS, mean_milli, trend};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+
+pub mod complaints {
+    crate::work_item_routes! {
+        kind: Kind::Complaint,
+        tag: "complaints",
+        list: "/api/v1/complaints",
+        one: "/api/v1/complaints/{number}",
+        history: "/api/v1/complaints/{number}/history",
+        sla: "/api/v1/complaints/{number}/sla",
+        comments: "/api/v1/complaints/{number}/comments",
+        links: "/api/v1/complaints/{number}/links",
+        attachments: "/api/v1/complaints/{number}/attachments",
+        attachment: "/api/v1/complaints/{number}/attachments/{id}",
+        cis: "/api/v1/complaints/{number}/cis",
+        ci: "/api/v1/complaints/{number}/cis/{ci_id}",
+    }
+}
+
+type Resolved = (String, Option<i64>, Option<i64>, Option<i64>, String);
+
+/// Send a survey for each incident and request resolved in the last week that has none yet,
+/// to its requester (staff-raised items for no one are skipped), and expire unanswered ones.
+pub async fn send_due(db: &Db) -> AppResult<u64> {
+    let since = now_ms() - 7 * 86_400_000;
+    let due: Vec<Resolved> = db
+        .all(
+            Q::new("SELECT w.number, w.requester_id, w.customer_id, w.service_id, w.title FROM work_items w \
+                    JOIN users u ON u.id = w.requester_id \
+                    WHERE w.kind IN ('incident', 'request') AND w.resolved_at >= $1 AND u.role = 'requester' AND u.disabled = 0 \
+                    AND NOT EXISTS (SELECT 1 FROM surveys s WHERE s.item = w.number) ORDER BY w.resolved_at LIMIT 1000")
+                .bind(since),
+        )
+        .await?;
+    let r = reg("surveys");
+    let actor = Actor::system("satisfaction surveys");
+    let day = today().to_string();
+    let mut tx = db.begin().await?;
+    let mut events = vec![];
+    for (number, requester, customer, service, title) in &due {
+        let Some(requester) = requester else { continue };
+        let mut input = Map::new();
+        input.insert("kind".into(), json!("transactional"));
+        input.insert("respondent_id".into(), json!(requester));
+        input.insert("customer_id".into(), json!(customer));
+        input.insert("service_id".into(), json!(service));
+        input.insert("item".into(), json!(number));
+        input.insert("sent_on".into(), json!(day));
+        let vals = prepare(db, r, &input, None, None).await?;
+        let id = insert(&mut tx, &actor, r, &vals).await?;
+        events.push(Event {
+            event: "survey.sent",
+            item_id: None,
+            title: format!("How did we do with {number} ({title})? One question, one click."),
+            payload: json!({"survey_id": id, "item": number}),
+            recipients: vec![*requester],
+        });
+    }
+    let n = events.len() as u64;
+    emit_many(&mut tx, events).await?;
+    let cutoff = today()
+        .checked_sub(jiff::Span::new().days(SURVEY_OPEN_DAYS))
+        .map(|d| d.to_string())
+        .unwrap_or_default();
+    tx.exec(Q::new("UPDATE surveys SET status = 'expired', version = version + 1, updated_at = $1 WHERE status = 'sent' AND sent_on < $2").bind(now_ms()).bind(cutoff))
+        .await?;
+    tx.commit().await?;
+    Ok(n)
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Answer {
+    /// 1 (very dissatisfied) to 5 (very satisfied).
+    pub score: i64,
+    pub comment: Option<String>,
+}
+
+/// Answer a survey addressed to you (once).
+pub async fn answer(db: &Db, p: &Principal, id: i64, a: Answer) -> AppResult<Rec> {
+    p.require(Action::AnswerSurveys)?;
+    let r = reg("surveys");
+    let s = get(db, r, id).await?;
+    if s.int("respondent_id") != Some(p.user_id) {
+        // Someone else's survey is as good as absent.
+        return Err(AppError::NotFound(format!("survey {id}")));
+    }
+    if s.text("status") != Some("sent") {
+        return Err(AppError::Conflict(format!(
+            "the survey is {}; it can no longer be answered",
+            s.text("status").unwrap_or("closed")
+        )));
+    }
+    let mut input = Map::new();
+    input.insert("score".into(), json!(a.score));
+    input.insert("comment".into(), json!(a.comment));
+    input.insert("status".into(), json!("answered"));
+    input.insert("answered_on".into(), json!(today().to_string()));
+    let vals = prepare(db, r, &input, Some(&s.vals), Some(p.user_id)).await?;
+    let mut tx = db.begin().await?;
+    overwrite(&mut tx, &p.actor(), r, &s, &vals).await?;
+    tx.commit().await?;
+    get(db, r, id).await
+}
+
+/// Answer a satisfaction survey addressed to you.
+#[utoipa::path(post, path = "/api/v1/surveys/{id}/answer", tag = "relationships", params(("id" = i64, Path)), request_body = Answer,
+    responses((status = 200, body = Object), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)), security(("bearer" = [])))]
+pub async fn api_answer(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(id): Path<i64>,
+    ApiJson(a): ApiJson<Answer>,
+) -> AppResult<Json<Value>> {
+    let rec = answer(&st.db, &p, id, a).await?;
+    Ok(Json(to_json(reg("surveys"), &rec)))
+}
+
+/// The surveys waiting for the caller's answer.
+pub async fn mine(db: &Db, p: &Principal) -> AppResult<Vec<Value>> {
+    p.require(Action::AnswerSurveys)?;
+    let r = reg("surveys");
+    let filters = vec![
+        ("respondent_id", keel_core::register::V::Int(p.user_id)),
+        ("status", keel_core::register::V::Text("sent".into())),
+    ];
+    Ok(crate::platform::register::all(db, r, &filters)
+        .await?
+        .iter()
+        .map(|x| to_json(r, x))
+        .collect())
+}
+
+/// Surveys waiting for your answer.
+#[utoipa::path(get, path = "/api/v1/surveys/mine", tag = "relationships",
+    responses((status = 200, body = Vec<Object>)), security(("bearer" = [])))]
+pub async fn api_mine(State(st): State<AppState>, p: Principal) -> AppResult<Json<Vec<Value>>> {
+    Ok(Json(mine(&st.db, &p).await?))
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Score {
+    pub key: Option<i64>,
+    pub name: String,
+    pub answered: i64,
+    pub sent: i64,
+    /// Mean score 1–5 over the whole window.
+    pub mean: Option<f64>,
+    /// Monthly means, oldest first: (`YYYY-MM`, mean).
+    pub months: Vec<(String, f64)>,
+    /// improving, steady, declining or not_enough_data (last month against the months before).
+    pub trend: String,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ScoreParams {
+    /// service or customer (default service).
+    pub by: Option<String>,
+    /// How many months back, 1–36 (default 12).
+    pub months: Option<i64>,
+}
+
+/// Satisfaction per service or customer, with monthly means and the trend.
+pub async fn scores(db: &Db, by: &str, months: i64) -> AppResult<Vec<Score>> {
+    let (col, table) = match by {
+        "service" => ("service_id", "services"),
+        "customer" => ("customer_id", "customers"),
+        other => {
+            return Err(AppError::invalid("by", format!("`{other}` is not service or customer")));
+        }
+    };
+    if !(1..=36).contains(&months) {
+        return Err(AppError::invalid("months", "must be between 1 and 36"));
+    }
+    let since = today()
+        .first_of_month()
+        .checked_sub(jiff::Span::new().months(months - 1))
+        .map(|d| d.to_string())
+        .unwrap_or_default();
+    let rows: Vec<(Option<i64>, Option<String>, String, Option<i64>)> = db
+        .all(
+            Q::new(format!("SELECT s.{col}, g.name, s.sent_on, s.score FROM surveys s LEFT JOIN {table} g ON g.id = s.{col} WHERE s.sent_on >= $1 ORDER BY s.sent_on"))
+                .bind(since),
+        )
+        .await?;
+    let mut groups: BTreeMap<Option<i64>, (String, i64, BTreeMap<String, Vec<i64>>)> = BTreeMap::new();
+    for (key, name, sent_on, score) in rows {
+        let g = groups
+            .entry(key)
+            .or_insert_with(|| (name.unwrap_or_else(|| format!("(no {by})")), 0, BTreeMap::new()));
+        g.1 += 1;
+        if let Some(s) = score {
+            g.2.entry(sent_on[..7].to_string()).or_default().push(s);
+        }
+    }
+    Ok(groups
+        .into_iter()
+        .map(|(key, (name, sent, by_month))| {
+            let all: Vec<i64> = by_month.values().flatten().copied().collect();
+            let monthly: Vec<(String, i64)> = by_month
+                .iter()
+                .filter_map(|(m, v)| mean_milli(v).map(|x| (m.clone(), x)))
+                .collect();
+            Score {
+                key,
+                name,
+                answered: all.len() as i64,
+                sent,
+                mean: mean_milli(&all).map(|m| m as f64 / 1000.0),
+                trend: trend(&monthly.iter().map(|x| x.1).collect::<Vec<_>>()).to_string(),
+                months: monthly
+                    .into_iter()
+                    .map(|(m, x)| (m, x as f64 / 1000.0))
+                    .collect(),
+            }
+        })
+        .collect())
+}
+
+/// Customer satisfaction per service or customer: means, monthly trend (8.3.2).
+#[utoipa::path(get, path = "/api/v1/surveys/scores", tag = "relationships", params(ScoreParams),
+    responses((status = 200, body = Vec<Score>), (status = 422, body = Problem)), security(("bearer" = [])))]
+pub async fn api_scores(
+    State(st): State<AppState>,
+    p: Principal,
+    ApiQuery(q): ApiQuery<ScoreParams>,
+) -> AppResult<Json<Vec<Score>>> {
+    p.require(Action::ReadRelationships)?;
+    Ok(Json(
+        scores(&st.db, q.by.as_deref().unwrap_or("service"), q.months.unwrap_or(12)).await?,
+    ))
+}
