@@ -322,13 +322,11 @@ pub fn vocabulary(kind: Kind) -> Vocabulary {
         | Kind::Nonconformity
         | Kind::Improvement
         | Kind::Risk
-        | Kind::Complaint => {
-            Vocabulary {
-                categories: inc::CATEGORIES,
-                hold_reasons: &[],
-                resolution_codes: &[],
-            }
-        }
+        | Kind::Complaint => Vocabulary {
+            categories: inc::CATEGORIES,
+            hold_reasons: &[],
+            resolution_codes: &[],
+        },
     }
 }
 

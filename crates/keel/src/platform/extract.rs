@@ -111,7 +111,10 @@ pub fn period_ms(
     raw: Option<&str>,
     default: &str,
 ) -> crate::platform::error::AppResult<(i64, i64, String)> {
-    let text = raw.filter(|s| !s.trim().is_empty()).unwrap_or(default).trim();
+    let text = raw
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or(default)
+        .trim();
     let (a, b) = keel_core::management::compliance::period::parse(text)
         .map_err(|e| crate::platform::error::AppError::invalid(field, e))?;
     let end = b

@@ -127,7 +127,11 @@ pub const SCHEDULES: &[(&str, i64, &str)] = &[
     ("knowledge.review", 24 * 60 * 60 * 1000, "knowledge.review"),
     ("assets.expiry", 24 * 60 * 60 * 1000, "assets.expiry"),
     ("kpi.measure", 6 * 60 * 60 * 1000, "kpi.measure"),
-    ("contracts.renewal", 24 * 60 * 60 * 1000, "contracts.renewal"),
+    (
+        "contracts.renewal",
+        24 * 60 * 60 * 1000,
+        "contracts.renewal",
+    ),
     ("surveys.send", 60 * 60 * 1000, "surveys.send"),
     (
         "service_reports.generate",

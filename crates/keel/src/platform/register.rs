@@ -60,7 +60,14 @@ pub fn reg(name: &str) -> &'static Register {
 }
 
 /// Where a reference points: table, key column, label column, and the work item kind if any.
-fn target(t: Target) -> (&'static str, &'static str, &'static str, Option<&'static str>) {
+fn target(
+    t: Target,
+) -> (
+    &'static str,
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+) {
     match t {
         Target::User => ("users", "id", "name", None),
         Target::Group => ("support_groups", "id", "name", None),
@@ -212,7 +219,9 @@ pub async fn list(
     let mut q = Q::new("");
     let mut wh = vec!["1 = 1".to_string()];
     for (name, v) in filters {
-        let f = r.field(name).ok_or_else(|| AppError::invalid(name, "unknown"))?;
+        let f = r
+            .field(name)
+            .ok_or_else(|| AppError::invalid(name, "unknown"))?;
         match (f.ty, v) {
             (_, V::Null) => wh.push(format!("t.{name} IS NULL")),
             (Type::Refs(_), V::Text(t)) => {
@@ -292,7 +301,7 @@ async fn check_refs(db: &Db, r: &Register, vals: &Values) -> AppResult<()> {
             } else {
                 q.arg(k.clone())
             };
-            let mut sql = format!("SELECT 1 FROM {table} WHERE {key} = {a}");
+            let mut sql = format!("SELECT CAST(1 AS BIGINT) FROM {table} WHERE {key} = {a}");
             if let Some(kind) = kind {
                 let b = q.arg(kind);
                 sql.push_str(&format!(" AND kind = {b}"));
@@ -334,16 +343,36 @@ pub async fn prepare(
 fn audit_pairs(r: &Register, vals: &Values) -> Vec<(&'static str, Value)> {
     r.fields
         .iter()
-        .map(|f| (f.name, core::to_json(f, vals.get(f.name).unwrap_or(&V::Null))))
+        .map(|f| {
+            (
+                f.name,
+                core::to_json(f, vals.get(f.name).unwrap_or(&V::Null)),
+            )
+        })
         .collect()
 }
 
-fn bind_value(q: &mut Q, v: &V) -> String {
+/// Bind a value; a null is bound with its column's type, since PostgreSQL fixes a prepared
+/// statement's parameter types at the first execution.
+fn bind_value(q: &mut Q, ty: Type, v: &V) -> String {
     match v {
         V::Int(i) => q.arg(*i),
         V::Text(t) => q.arg(t.clone()),
+        _ if stored_as_text(ty) => q.arg(Option::<String>::None),
         _ => q.arg(Option::<i64>::None),
     }
+}
+
+fn stored_as_text(ty: Type) -> bool {
+    matches!(
+        ty,
+        Type::Line(_)
+            | Type::Text(_)
+            | Type::Day
+            | Type::Month
+            | Type::Choice(_)
+            | Type::Ref(Target::Item(_) | Target::Asset)
+    )
 }
 
 async fn write_refs(tx: &mut Tx, r: &Register, id: i64, vals: &Values) -> AppResult<()> {
@@ -379,7 +408,11 @@ pub async fn insert(tx: &mut Tx, actor: &Actor, r: &Register, vals: &Values) -> 
     let mut args = vec![];
     for f in r.fields.iter().filter(|f| f.is_column()) {
         cols.push(f.name);
-        args.push(bind_value(&mut q, vals.get(f.name).unwrap_or(&V::Null)));
+        args.push(bind_value(
+            &mut q,
+            f.ty,
+            vals.get(f.name).unwrap_or(&V::Null),
+        ));
     }
     let (n, by) = (q.arg(now), q.arg(actor.user_id));
     q.sql = format!(
@@ -413,7 +446,7 @@ pub async fn overwrite(
     let mut q = Q::new("");
     let mut sets = vec![];
     for f in r.fields.iter().filter(|f| f.is_column()) {
-        let a = bind_value(&mut q, vals.get(f.name).unwrap_or(&V::Null));
+        let a = bind_value(&mut q, f.ty, vals.get(f.name).unwrap_or(&V::Null));
         sets.push(format!("{} = {a}", f.name));
     }
     let (n, id, v) = (q.arg(now_ms()), q.arg(before.id), q.arg(before.version));
@@ -630,7 +663,10 @@ async fn api_list(
     let limit = page_limit(
         params
             .get("limit")
-            .map(|l| l.parse().map_err(|_| AppError::invalid("limit", "must be a number")))
+            .map(|l| {
+                l.parse()
+                    .map_err(|_| AppError::invalid("limit", "must be a number"))
+            })
             .transpose()?,
     )
     .map_err(|e| AppError::invalid("limit", e))?;
@@ -842,7 +878,10 @@ pub fn document(doc: &mut utoipa::openapi::OpenApi) {
         }
         for k in ["version"] {
             rec = rec
-                .property(k, ObjectBuilder::new().schema_type(SchemaType::new(T::Integer)))
+                .property(
+                    k,
+                    ObjectBuilder::new().schema_type(SchemaType::new(T::Integer)),
+                )
                 .required(k);
         }
         for k in ["created_at", "updated_at"] {
@@ -850,7 +889,9 @@ pub fn document(doc: &mut utoipa::openapi::OpenApi) {
                 k,
                 ObjectBuilder::new()
                     .schema_type(SchemaType::new(T::String))
-                    .format(Some(utoipa::openapi::SchemaFormat::Custom("date-time".into()))),
+                    .format(Some(utoipa::openapi::SchemaFormat::Custom(
+                        "date-time".into(),
+                    ))),
             );
         }
         let input_name = format!("{schema_name}Input");
@@ -905,7 +946,9 @@ pub fn document(doc: &mut utoipa::openapi::OpenApi) {
                     .parameter_in(ParameterIn::Query)
                     .required(Required::False)
                     .description(Some(f.label))
-                    .schema(Some(ObjectBuilder::new().schema_type(SchemaType::new(T::String)))),
+                    .schema(Some(
+                        ObjectBuilder::new().schema_type(SchemaType::new(T::String)),
+                    )),
             );
         }
         let body = || {
@@ -935,7 +978,9 @@ pub fn document(doc: &mut utoipa::openapi::OpenApi) {
                 .name("id")
                 .parameter_in(ParameterIn::Path)
                 .required(Required::True)
-                .schema(Some(ObjectBuilder::new().schema_type(SchemaType::new(T::Integer))))
+                .schema(Some(
+                    ObjectBuilder::new().schema_type(SchemaType::new(T::Integer)),
+                ))
         };
         let get_op = OperationBuilder::new()
             .tag(tag)
@@ -943,7 +988,10 @@ pub fn document(doc: &mut utoipa::openapi::OpenApi) {
             .operation_id(Some(format!("get_{}", r.entity)))
             .securities(Some(security()))
             .parameter(id_param())
-            .response("200", ok("The record", Ref::from_schema_name(&schema_name).into()))
+            .response(
+                "200",
+                ok("The record", Ref::from_schema_name(&schema_name).into()),
+            )
             .response("404", problem());
         let patch_op = OperationBuilder::new()
             .tag(tag)
@@ -955,7 +1003,10 @@ pub fn document(doc: &mut utoipa::openapi::OpenApi) {
             .securities(Some(security()))
             .parameter(id_param())
             .request_body(Some(body()))
-            .response("200", ok("The record", Ref::from_schema_name(&schema_name).into()))
+            .response(
+                "200",
+                ok("The record", Ref::from_schema_name(&schema_name).into()),
+            )
             .response("412", problem())
             .response("422", problem());
         let list_path = format!("/api/v1/{}", r.name);

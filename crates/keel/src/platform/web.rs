@@ -219,8 +219,12 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(operation::supply::capacity::api_status))
         .routes(routes!(operation::supply::capacity::api_events))
-        .routes(routes!(operation::assurance::availability::api_availability))
-        .routes(routes!(operation::assurance::availability::api_outage_from_incident))
+        .routes(routes!(
+            operation::assurance::availability::api_availability
+        ))
+        .routes(routes!(
+            operation::assurance::availability::api_outage_from_incident
+        ))
         .routes(routes!(operation::assurance::security::api_report))
         .routes(routes!(
             management::evaluation::api_list,

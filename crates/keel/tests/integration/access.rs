@@ -46,6 +46,7 @@ fn table(method: &str, path: &str, tag: &str) -> Option<(Option<Action>, Option<
         "/api/v1/nonconformities",
         "/api/v1/improvements",
         "/api/v1/risks",
+        "/api/v1/complaints",
     ] {
         if let Some(rest) = path.strip_prefix(internal) {
             let row = match (method, rest) {
@@ -108,7 +109,33 @@ fn table(method: &str, path: &str, tag: &str) -> Option<(Option<Action>, Option<
             return Some(row);
         }
     }
+    // Registers: read and write actions come from their declaration. An empty body is refused
+    // with 422 by those allowed, after the 403 for those who are not.
+    for r in keel_core::operation::REGISTERS {
+        let list = format!("/api/v1/{}", r.name);
+        let one = format!("{list}/{{id}}");
+        if path == list || path == one {
+            return Some(match method {
+                "get" => (Some(r.read), None),
+                _ => (Some(r.write), Some(json!({}))),
+            });
+        }
+    }
     let row = match (method, path) {
+        ("post", "/api/v1/surveys/{id}/answer") => (Some(AnswerSurveys), Some(json!({"score": 3}))),
+        ("get", "/api/v1/surveys/mine") => (Some(AnswerSurveys), None),
+        ("get", "/api/v1/surveys/scores") => (Some(ReadRelationships), None),
+        ("get", "/api/v1/agreements/{id}/attainment") => (Some(ReadRelationships), None),
+        ("get", "/api/v1/suppliers/{id}/performance") => (Some(ReadRelationships), None),
+        ("get", "/api/v1/budgets/report") => (Some(ReadFinance), None),
+        ("get", "/api/v1/demand") => (Some(ReadAssurance), None),
+        ("get", "/api/v1/metrics") => (Some(ReadAssurance), None),
+        ("post", "/api/v1/metrics") => (Some(ReportMetrics), Some(json!({"samples": []}))),
+        ("get", "/api/v1/capacity-status") => (Some(ReadAssurance), None),
+        ("get", "/api/v1/capacity-events") => (Some(ReadAssurance), None),
+        ("get", "/api/v1/availability") => (Some(ReadAssurance), None),
+        ("post", "/api/v1/incidents/{number}/outage") => (Some(ManageAssurance), Some(json!({}))),
+        ("get", "/api/v1/security-incidents") => (Some(ReadAssurance), None),
         ("get", "/api/v1/compliance/requirements") => (Some(ReadCompliance), None),
         ("get", "/api/v1/compliance/requirements/{id}") => (Some(ReadCompliance), None),
         ("put", "/api/v1/compliance/requirements/{id}/judgement") => {

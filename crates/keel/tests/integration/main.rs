@@ -11,6 +11,7 @@ mod compliance;
 mod filters;
 mod incidents;
 mod knowledge;
+mod operations;
 mod portfolio;
 mod problems;
 mod requests;

@@ -185,7 +185,10 @@ pub async fn scores(db: &Db, by: &str, months: i64) -> AppResult<Vec<Score>> {
         "service" => ("service_id", "services"),
         "customer" => ("customer_id", "customers"),
         other => {
-            return Err(AppError::invalid("by", format!("`{other}` is not service or customer")));
+            return Err(AppError::invalid(
+                "by",
+                format!("`{other}` is not service or customer"),
+            ));
         }
     };
     if !(1..=36).contains(&months) {
@@ -202,11 +205,16 @@ pub async fn scores(db: &Db, by: &str, months: i64) -> AppResult<Vec<Score>> {
                 .bind(since),
         )
         .await?;
-    let mut groups: BTreeMap<Option<i64>, (String, i64, BTreeMap<String, Vec<i64>>)> = BTreeMap::new();
+    let mut groups: BTreeMap<Option<i64>, (String, i64, BTreeMap<String, Vec<i64>>)> =
+        BTreeMap::new();
     for (key, name, sent_on, score) in rows {
-        let g = groups
-            .entry(key)
-            .or_insert_with(|| (name.unwrap_or_else(|| format!("(no {by})")), 0, BTreeMap::new()));
+        let g = groups.entry(key).or_insert_with(|| {
+            (
+                name.unwrap_or_else(|| format!("(no {by})")),
+                0,
+                BTreeMap::new(),
+            )
+        });
         g.1 += 1;
         if let Some(s) = score {
             g.2.entry(sent_on[..7].to_string()).or_default().push(s);
@@ -246,6 +254,11 @@ pub async fn api_scores(
 ) -> AppResult<Json<Vec<Score>>> {
     p.require(Action::ReadRelationships)?;
     Ok(Json(
-        scores(&st.db, q.by.as_deref().unwrap_or("service"), q.months.unwrap_or(12)).await?,
+        scores(
+            &st.db,
+            q.by.as_deref().unwrap_or("service"),
+            q.months.unwrap_or(12),
+        )
+        .await?,
     ))
 }

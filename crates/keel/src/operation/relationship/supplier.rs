@@ -36,13 +36,19 @@ pub struct Performance {
 }
 
 /// How a supplier performed over `[from, to)`.
-pub async fn performance(db: &Db, id: i64, from: i64, to: i64, period: String) -> AppResult<Performance> {
+pub async fn performance(
+    db: &Db,
+    id: i64,
+    from: i64,
+    to: i64,
+    period: String,
+) -> AppResult<Performance> {
     let s = get(db, reg("suppliers"), id).await?;
     let from_day = crate::platform::web::iso(from)[..10].to_string();
     let to_day = crate::platform::web::iso(to - 1)[..10].to_string();
     let (reviews, sum, met): (i64, Option<i64>, Option<i64>) = db
         .one(
-            Q::new("SELECT COUNT(*), SUM(rating), SUM(COALESCE(targets_met, 0)) FROM supplier_reviews WHERE supplier_id = $1 AND held_on >= $2 AND held_on <= $3")
+            Q::new("SELECT COUNT(*), CAST(SUM(rating) AS BIGINT), CAST(SUM(COALESCE(targets_met, 0)) AS BIGINT) FROM supplier_reviews WHERE supplier_id = $1 AND held_on >= $2 AND held_on <= $3")
                 .bind(id)
                 .bind(from_day)
                 .bind(to_day),
@@ -82,15 +88,20 @@ pub async fn performance(db: &Db, id: i64, from: i64, to: i64, period: String) -
         .one(Q::new("SELECT COUNT(*) FROM disputes WHERE supplier_id = $1 AND COALESCE(status, 'open') <> 'resolved'").bind(id))
         .await?;
     let (active_contracts,): (i64,) = db
-        .one(Q::new("SELECT COUNT(*) FROM contracts WHERE supplier_id = $1 AND status = 'active'").bind(id))
+        .one(
+            Q::new("SELECT COUNT(*) FROM contracts WHERE supplier_id = $1 AND status = 'active'")
+                .bind(id),
+        )
         .await?;
     Ok(Performance {
         supplier_id: id,
         supplier: s.text("name").unwrap_or_default().to_string(),
         period,
         reviews,
-        mean_rating: (reviews > 0).then(|| (sum.unwrap_or_default() as f64 * 10.0 / reviews as f64).round() / 10.0),
-        targets_met_percent: (reviews > 0).then(|| (met.unwrap_or_default() as f64 * 1000.0 / reviews as f64).round() / 10.0),
+        mean_rating: (reviews > 0)
+            .then(|| (sum.unwrap_or_default() as f64 * 10.0 / reviews as f64).round() / 10.0),
+        targets_met_percent: (reviews > 0)
+            .then(|| (met.unwrap_or_default() as f64 * 1000.0 / reviews as f64).round() / 10.0),
         items_waiting,
         hours_waiting: (waited_ms as f64 / 360_000.0).round() / 10.0,
         open_disputes,
@@ -140,7 +151,16 @@ fn supplier_waits(rows: &[(i64, String, i64, String)], now: i64) -> Vec<(i64, i6
     out
 }
 
-type ContractRow = (i64, String, String, Option<String>, Option<i64>, Option<String>, Option<i64>, Option<i64>);
+type ContractRow = (
+    i64,
+    String,
+    String,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+);
 
 /// Warn contract managers of active contracts whose notice day has come (once a week each).
 pub async fn warn_renewals(db: &Db) -> AppResult<u64> {
@@ -179,8 +199,12 @@ pub async fn warn_renewals(db: &Db) -> AppResult<u64> {
     let mut tx = db.begin().await?;
     emit_many(&mut tx, events).await?;
     for id in ids {
-        tx.exec(Q::new("UPDATE contracts SET renewal_warned_at = $1 WHERE id = $2").bind(now_ms()).bind(id))
-            .await?;
+        tx.exec(
+            Q::new("UPDATE contracts SET renewal_warned_at = $1 WHERE id = $2")
+                .bind(now_ms())
+                .bind(id),
+        )
+        .await?;
     }
     tx.commit().await?;
     Ok(n)

@@ -60,7 +60,8 @@ fn money(m: i64) -> f64 {
 
 /// The report for a period written as `2026`, `2026-Q3` or `2026-07`.
 pub async fn report(db: &Db, text: &str) -> AppResult<BudgetReport> {
-    let (a, b) = period::parse(text).map_err(|e| crate::platform::error::AppError::invalid("period", e))?;
+    let (a, b) =
+        period::parse(text).map_err(|e| crate::platform::error::AppError::invalid("period", e))?;
     let (from, to) = (a.to_string(), b.to_string());
     let budgets: Vec<(i64, String, i64)> = db
         .all(Q::new("SELECT service_id, period, amount FROM budgets"))
@@ -181,13 +182,28 @@ pub async fn api_report(
 ) -> AppResult<Response> {
     p.require(Action::ReadFinance)?;
     let year = crate::platform::extract::today().year().to_string();
-    let text = q.period.as_deref().filter(|s| !s.is_empty()).unwrap_or(&year);
+    let text = q
+        .period
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .unwrap_or(&year);
     let r = report(&st.db, text).await?;
     if q.format.as_deref() == Some("csv") {
-        let header: Vec<String> = ["section", "id", "name", "budget", "actual", "variance", "used_percent", "direct", "allocated", "total"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let header: Vec<String> = [
+            "section",
+            "id",
+            "name",
+            "budget",
+            "actual",
+            "variance",
+            "used_percent",
+            "direct",
+            "allocated",
+            "total",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         let mut rows: Vec<Vec<String>> = r
             .services
             .iter()
@@ -220,7 +236,10 @@ pub async fn api_report(
                 c.total.to_string(),
             ]
         }));
-        return Ok(csv_response(&format!("budget-{}", r.period), csv(&header, &rows)));
+        return Ok(csv_response(
+            &format!("budget-{}", r.period),
+            csv(&header, &rows),
+        ));
     }
     Ok(Json(r).into_response())
 }

@@ -63,7 +63,10 @@ fn num(m: i64) -> f64 {
 pub async fn record(db: &Db, p: &Principal, body: Samples) -> AppResult<Accepted> {
     p.require(Action::ReportMetrics)?;
     if body.samples.is_empty() || body.samples.len() > 1000 {
-        return Err(AppError::invalid("samples", "send between 1 and 1000 samples"));
+        return Err(AppError::invalid(
+            "samples",
+            "send between 1 and 1000 samples",
+        ));
     }
     let source = body.source.map(|s| s.chars().take(100).collect::<String>());
     let now = now_ms();
@@ -75,15 +78,22 @@ pub async fn record(db: &Db, p: &Principal, body: Samples) -> AppResult<Accepted
             Value::String(t) => t.clone(),
             _ => String::new(),
         };
-        let value = parse_milli(&text)
-            .ok_or_else(|| AppError::invalid(&field("value"), "must be a number with at most three decimals"))?;
+        let value = parse_milli(&text).ok_or_else(|| {
+            AppError::invalid(
+                &field("value"),
+                "must be a number with at most three decimals",
+            )
+        })?;
         let at = match &s.at {
-            Some(a) => parse_instant(a).ok_or_else(|| AppError::invalid(&field("at"), "must be an RFC 3339 instant"))?,
+            Some(a) => parse_instant(a)
+                .ok_or_else(|| AppError::invalid(&field("at"), "must be an RFC 3339 instant"))?,
             None => now,
         };
         let plan = get_record(db, reg("capacity-plans"), s.plan_id)
             .await
-            .map_err(|_| AppError::invalid(&field("plan_id"), format!("no capacity plan {}", s.plan_id)))?;
+            .map_err(|_| {
+                AppError::invalid(&field("plan_id"), format!("no capacity plan {}", s.plan_id))
+            })?;
         if plan.text("status") == Some("retired") {
             return Err(AppError::invalid(&field("plan_id"), "the plan is retired"));
         }
@@ -94,11 +104,13 @@ pub async fn record(db: &Db, p: &Principal, body: Samples) -> AppResult<Accepted
     let mut events = vec![];
     for (plan, value, at) in &parsed {
         tx.exec(
-            Q::new("INSERT INTO capacity_metrics (plan_id, at, value, source) VALUES ($1, $2, $3, $4)")
-                .bind(plan.id)
-                .bind(*at)
-                .bind(*value)
-                .bind(source.clone()),
+            Q::new(
+                "INSERT INTO capacity_metrics (plan_id, at, value, source) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(plan.id)
+            .bind(*at)
+            .bind(*value)
+            .bind(source.clone()),
         )
         .await?;
         if let Some(c) = crossing(&mut tx, p, plan, *value, *at).await? {
@@ -126,7 +138,9 @@ async fn crossing(
     if prev.as_ref().is_some_and(|(_, t)| *t > at) {
         return Ok(None);
     }
-    let before = prev.as_ref().map_or(Level::Normal, |(l, _)| Level::parse(l));
+    let before = prev
+        .as_ref()
+        .map_or(Level::Normal, |(l, _)| Level::parse(l));
     let now = level(
         value,
         plan.int("warning_at").unwrap_or(i64::MAX),
@@ -143,11 +157,13 @@ async fn crossing(
         .await?;
     } else {
         tx.exec(
-            Q::new("INSERT INTO capacity_status (plan_id, level, value, at) VALUES ($1, $2, $3, $4)")
-                .bind(plan.id)
-                .bind(now.as_str())
-                .bind(value)
-                .bind(at),
+            Q::new(
+                "INSERT INTO capacity_status (plan_id, level, value, at) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(plan.id)
+            .bind(now.as_str())
+            .bind(value)
+            .bind(at),
         )
         .await?;
     }
@@ -296,7 +312,19 @@ pub struct PlanStatus {
     pub events_30d: i64,
 }
 
-type StatusRow = (i64, String, Option<i64>, String, Option<String>, i64, i64, Option<String>, Option<i64>, Option<i64>, i64);
+type StatusRow = (
+    i64,
+    String,
+    Option<i64>,
+    String,
+    Option<String>,
+    i64,
+    i64,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+    i64,
+);
 
 /// Every active plan's current level (optionally one service's).
 pub async fn status(db: &Db, service: Option<i64>) -> AppResult<Vec<PlanStatus>> {
@@ -312,19 +340,21 @@ pub async fn status(db: &Db, service: Option<i64>) -> AppResult<Vec<PlanStatus>>
         .await?;
     Ok(rows
         .into_iter()
-        .map(|(id, title, service_id, resource, unit, w, c, lvl, value, at, events)| PlanStatus {
-            plan_id: id,
-            title,
-            service_id,
-            resource,
-            unit: unit.unwrap_or_default(),
-            level: lvl.unwrap_or_else(|| "unmeasured".into()),
-            value: value.map(num),
-            measured_at: at.map(iso),
-            warning_at: num(w),
-            critical_at: num(c),
-            events_30d: events,
-        })
+        .map(
+            |(id, title, service_id, resource, unit, w, c, lvl, value, at, events)| PlanStatus {
+                plan_id: id,
+                title,
+                service_id,
+                resource,
+                unit: unit.unwrap_or_default(),
+                level: lvl.unwrap_or_else(|| "unmeasured".into()),
+                value: value.map(num),
+                measured_at: at.map(iso),
+                warning_at: num(w),
+                critical_at: num(c),
+                events_30d: events,
+            },
+        )
         .collect())
 }
 
@@ -378,14 +408,16 @@ pub async fn events(db: &Db, service: Option<i64>) -> AppResult<Vec<CapacityEven
         .await?;
     Ok(rows
         .into_iter()
-        .map(|(id, plan_id, plan, at, level, value, incident)| CapacityEvent {
-            id,
-            plan_id,
-            plan,
-            at: iso(at),
-            level,
-            value: num(value),
-            incident,
-        })
+        .map(
+            |(id, plan_id, plan, at, level, value, incident)| CapacityEvent {
+                id,
+                plan_id,
+                plan,
+                at: iso(at),
+                level,
+                value: num(value),
+                incident,
+            },
+        )
         .collect())
 }

@@ -29,10 +29,19 @@ pub struct DemandRow {
 }
 
 /// Forecast and actual per service, month and measure over `[from, to)`.
-pub async fn demand(db: &Db, service: Option<i64>, from: i64, to: i64) -> AppResult<Vec<DemandRow>> {
+pub async fn demand(
+    db: &Db,
+    service: Option<i64>,
+    from: i64,
+    to: i64,
+) -> AppResult<Vec<DemandRow>> {
     let month_expr = match db.backend() {
-        crate::platform::db::Backend::Sqlite => "strftime('%Y-%m', w.created_at / 1000, 'unixepoch')",
-        crate::platform::db::Backend::Postgres => "to_char(to_timestamp(w.created_at / 1000.0) AT TIME ZONE 'UTC', 'YYYY-MM')",
+        crate::platform::db::Backend::Sqlite => {
+            "strftime('%Y-%m', w.created_at / 1000, 'unixepoch')"
+        }
+        crate::platform::db::Backend::Postgres => {
+            "to_char(to_timestamp(w.created_at / 1000.0) AT TIME ZONE 'UTC', 'YYYY-MM')"
+        }
     };
     let actual: Vec<(i64, String, String, i64, i64)> = db
         .all(
@@ -47,7 +56,12 @@ pub async fn demand(db: &Db, service: Option<i64>, from: i64, to: i64) -> AppRes
         .await?;
     let months = |ms: i64| {
         jiff::Timestamp::from_millisecond(ms)
-            .map(|t| jiff::tz::TimeZone::UTC.to_datetime(t).strftime("%Y-%m").to_string())
+            .map(|t| {
+                jiff::tz::TimeZone::UTC
+                    .to_datetime(t)
+                    .strftime("%Y-%m")
+                    .to_string()
+            })
             .unwrap_or_default()
     };
     let (first, last) = (months(from), months(to - 1));
@@ -67,7 +81,11 @@ pub async fn demand(db: &Db, service: Option<i64>, from: i64, to: i64) -> AppRes
     let mut cells: BTreeMap<(i64, String, String), (Option<i64>, Option<i64>)> = BTreeMap::new();
     let mut users: BTreeMap<(i64, String), i64> = BTreeMap::new();
     for (s, m, kind, n, requesters) in actual {
-        let measure = if kind == "request" { "requests" } else { "incidents" };
+        let measure = if kind == "request" {
+            "requests"
+        } else {
+            "incidents"
+        };
         cells.entry((s, m.clone(), measure.into())).or_default().1 = Some(n);
         *users.entry((s, m)).or_default() += requesters;
     }
