@@ -10,6 +10,7 @@ use crate::platform::db::{Db, Q};
 use crate::platform::error::AppResult;
 use keel_core::access::Role;
 use keel_core::kernel::Kind;
+use serde_json::json;
 
 pub const DEMO_PASSWORD: &str = "keel-demo-2026";
 pub const INCIDENTS: usize = 300;
@@ -163,7 +164,7 @@ pub async fn seed(db: &Db) -> AppResult<String> {
     let categories = keel_core::operation::resolution::incident::CATEGORIES;
     for i in 0..INCIDENTS {
         let (g, members) = *rng.pick(&groups);
-        let input = NewItem {
+        let mut input = NewItem {
             title: format!("{} ({})", rng.pick(&titles), i + 1),
             description: "Reported by phone. The user describes the symptom and when it started."
                 .into(),
@@ -175,6 +176,13 @@ pub async fn seed(db: &Db) -> AppResult<String> {
             assignment_group_id: Some(g),
             ..Default::default()
         };
+        if input.category.as_deref() == Some("security") {
+            // Security incidents are classified (8.7.3) before they may be resolved.
+            input.details = json!({"security_type": "phishing", "security_property": "confidentiality", "personal_data": "no"})
+                .as_object()
+                .cloned()
+                .unwrap_or_default();
+        }
         let item = kernel::create(db, Kind::Incident, &actor, &agent, input).await?;
         let steps: &[Patch] = &match rng.next() % 6 {
             0 => vec![],
@@ -248,6 +256,7 @@ pub async fn seed(db: &Db) -> AppResult<String> {
     seed_requests(db, &actor, [desk, net, apps], ids[2], ids[1], &requesters).await?;
     seed_portfolio(db, ids[2], &services, &customers).await?;
     seed_transition(db, &agent, ids[2], ids[1], ids[0], services[2]).await?;
+    seed_operations(db, &ids, &services, &customers, net, &agent).await?;
     seed_compliance(db, ids[1], ids[2]).await?;
     Ok(format!(
         "Demo data seeded: {INCIDENTS} incidents with SLA clocks, 4 problems, 1 known error, 3 knowledge articles,\n  \
@@ -255,7 +264,8 @@ pub async fn seed(db: &Db) -> AppResult<String> {
          3 customers, 5 services, 3 groups, 2 catalogue offerings, 17 configuration items, 3 assets,\n  \
          2 business calendars and response/resolution targets per priority,\n  \
          a CAB and an emergency CAB, 4 changes (one awaiting the CAB, two clashing on the change calendar), 1 release,\n  \
-         5 controlled documents, an objective with 2 KPIs, interested parties, the scope, RACI, a communication plan, role competences, a monthly service report, 3 risks and opportunities, 2 internal audits (one reported with findings), a management review, 3 nonconformities, 1 improvement, assessor judgements, a capability rating, a gap action and a baseline assessment.\n\
+         5 controlled documents, an objective with 2 KPIs, interested parties, the scope, RACI, a communication plan, role competences, a monthly service report, 3 risks and opportunities, 2 internal audits (one reported with findings), a management review, 3 nonconformities, 1 improvement, assessor judgements, a capability rating, a gap action and a baseline assessment,\n  \
+         customer accounts, contacts and service reviews, satisfaction surveys, a complaint, an SLA and an OLA, 2 suppliers with contracts (one due for renewal), budgets and costs, demand forecasts, a capacity plan with utilisation samples, availability targets and outages, continuity requirements, plans and a test, and 4 security controls.\n\
          Sign in with any of these (password `{DEMO_PASSWORD}`):\n  \
          admin@demo.keel (admin), sms@demo.keel (sms-manager), manager@demo.keel (manager),\n  \
          agent@demo.keel (agent), auditor@demo.keel (auditor), requester@demo.keel (requester)"
@@ -2133,5 +2143,304 @@ async fn seed_transition(
         },
     )
     .await?;
+    Ok(())
+}
+
+/// One record of a register, as the demo's actor.
+async fn record(db: &Db, actor: &Actor, name: &str, input: serde_json::Value) -> AppResult<i64> {
+    let r = crate::platform::register::reg(name);
+    let input = input.as_object().cloned().unwrap_or_default();
+    let vals = crate::platform::register::prepare(db, r, &input, None, actor.user_id).await?;
+    let mut tx = db.begin().await?;
+    let id = crate::platform::register::insert(&mut tx, actor, r, &vals).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Relationship and agreement (8.3), supply and demand (8.4), service assurance (8.7).
+async fn seed_operations(
+    db: &Db,
+    ids: &[i64],
+    services: &[i64],
+    customers: &[i64],
+    net_group: i64,
+    agent: &Principal,
+) -> AppResult<()> {
+    let (sms, manager) = (ids[1], ids[2]);
+    let as_manager = Actor {
+        user_id: Some(manager),
+        label: "manager@demo.keel".into(),
+        channel: crate::management::support::audit_trail::Channel::Cli,
+    };
+    let as_sms = Actor {
+        user_id: Some(sms),
+        label: "sms@demo.keel".into(),
+        channel: crate::management::support::audit_trail::Channel::Cli,
+    };
+    let m = &as_manager;
+    let today = crate::platform::extract::today();
+    let day = |n: i64| {
+        today
+            .checked_add(jiff::Span::new().days(n))
+            .map(|d| d.to_string())
+            .unwrap_or_default()
+    };
+    let this_year = today.year().to_string();
+    let (mail, network, erp) = (services[0], services[1], services[2]);
+    // 8.3.2: accounts, contacts, reviews, a complaint.
+    for (c, freq) in customers
+        .iter()
+        .zip(["quarterly", "monthly", "half_yearly"])
+    {
+        record(
+            db,
+            m,
+            "customer-accounts",
+            json!({"customer_id": c, "relationship_manager_id": manager, "review_frequency": freq}),
+        )
+        .await?;
+    }
+    record(db, m, "contacts", json!({"customer_id": customers[0], "name": "Nadia Northwind", "role": "executive", "email": "nadia@northwind.example", "user_id": ids[7]})).await?;
+    record(db, m, "contacts", json!({"customer_id": customers[1], "name": "Chen Contoso", "role": "primary", "email": "contoso@demo.keel", "user_id": ids[9]})).await?;
+    record(db, m, "service-reviews", json!({"customer_id": customers[0], "scheduled_on": day(-40), "status": "held", "held_on": day(-40),
+        "attendees": "Nadia Northwind; Maya Manager", "minutes": "Incident volumes fell 12 %. Northwind asked for earlier notice of ERP changes.",
+        "actions": "Send the forward schedule of change monthly.", "satisfaction": 4, "next_review": day(50), "owner_id": manager})).await?;
+    record(
+        db,
+        m,
+        "service-reviews",
+        json!({"customer_id": customers[1], "scheduled_on": day(14), "owner_id": manager}),
+    )
+    .await?;
+    let complaint = kernel::create(
+        db,
+        Kind::Complaint,
+        m,
+        agent,
+        NewItem {
+            title: "ERP outage announced too late".into(),
+            description:
+                "Contoso's finance team learnt of the ERP maintenance from the error page.".into(),
+            customer_id: Some(customers[1]),
+            service_id: Some(erp),
+            details: json!({"channel": "email", "subject": "service_quality"})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+            ..Default::default()
+        },
+    )
+    .await?;
+    kernel::update(
+        db,
+        Kind::Complaint,
+        &complaint.number,
+        Scope::All,
+        m,
+        Patch {
+            state: Some("investigating".into()),
+            ..Default::default()
+        },
+        None,
+    )
+    .await?;
+    // Satisfaction: answered surveys for some resolved incidents.
+    crate::operation::relationship::business::send_due(db).await?;
+    let sent: Vec<(i64,)> = db
+        .all(crate::platform::db::Q::new(
+            "SELECT id FROM surveys ORDER BY id LIMIT 6",
+        ))
+        .await?;
+    let r = crate::platform::register::reg("surveys");
+    for (i, (id,)) in sent.iter().enumerate() {
+        let before = crate::platform::register::get(db, r, *id).await?;
+        let score = [5, 4, 4, 3, 5, 2][i % 6];
+        let input = json!({"status": "answered", "score": score, "answered_on": today.to_string(),
+            "comment": if i == 5 { "Took three days." } else { "" }});
+        let vals = crate::platform::register::prepare(
+            db,
+            r,
+            input.as_object().unwrap_or(&serde_json::Map::new()),
+            Some(&before.vals),
+            None,
+        )
+        .await?;
+        let mut tx = db.begin().await?;
+        crate::platform::register::overwrite(&mut tx, &Actor::system("demo"), r, &before, &vals)
+            .await?;
+        tx.commit().await?;
+    }
+    // 8.3.4: suppliers, contracts, a review, a dispute.
+    let telco = record(
+        db,
+        m,
+        "suppliers",
+        json!({"name": "Northern Telco", "services": [network], "contact_name": "Sven Lind",
+        "email": "noc@northern-telco.example", "owner_id": manager}),
+    )
+    .await?;
+    let cloud = record(
+        db,
+        m,
+        "suppliers",
+        json!({"name": "Stratus Cloud", "services": [mail, erp], "owner_id": manager}),
+    )
+    .await?;
+    let lines = record(db, m, "contracts", json!({"supplier_id": telco, "reference": "NT-2024-07", "title": "WAN and internet lines",
+        "services": [network], "scope": "Two 1 Gbit/s lines per site, managed routers.", "targets": "99.95 % per line per month; fault response 4 h.",
+        "value": "48000", "starts_on": "2024-07-01", "ends_on": day(60), "notice_days": 90, "owner_id": manager})).await?;
+    record(db, m, "contracts", json!({"supplier_id": cloud, "reference": "SC-365", "title": "Hosted mail and ERP platform",
+        "services": [mail, erp], "value": "96000", "starts_on": "2025-01-01", "ends_on": day(420), "owner_id": manager})).await?;
+    record(db, m, "supplier-reviews", json!({"supplier_id": telco, "contract_id": lines, "held_on": day(-30), "rating": 3, "targets_met": false,
+        "findings": "Two line outages over target in the quarter.", "actions": "Service credits claimed; escalation path agreed."})).await?;
+    record(db, m, "disputes", json!({"supplier_id": telco, "contract_id": lines, "subject": "Service credits for the March outage",
+        "raised_on": day(-25), "description": "Telco disputes that the outage exceeded the target."})).await?;
+    // 8.3.3: an SLA and an OLA.
+    let sla = record(db, m, "agreements", json!({"kind": "sla", "reference": "SLA-NW-2026", "title": "Northwind: e-mail and ERP",
+        "customer_id": customers[0], "services": [mail, erp], "status": "active", "valid_from": format!("{this_year}-01-01"),
+        "review_date": day(45), "availability_target": "99.5", "other_targets": "Service review every quarter.", "owner_id": manager})).await?;
+    record(db, m, "agreements", json!({"kind": "ola", "reference": "OLA-NET-1", "title": "Network operations to the service desk",
+        "group_id": net_group, "services": [network], "status": "active", "valid_from": format!("{this_year}-01-01"), "review_date": day(120)})).await?;
+    record(db, m, "agreements", json!({"kind": "underpinning_contract", "reference": "UC-NT-1", "title": "Northern Telco lines",
+        "supplier_id": telco, "services": [network], "status": "active", "valid_from": "2024-07-01", "availability_target": "99.95"})).await?;
+    let last_month = today
+        .first_of_month()
+        .checked_sub(jiff::Span::new().months(1))
+        .map(|d| d.strftime("%Y-%m").to_string())
+        .unwrap_or_default();
+    record(db, m, "breach-explanations", json!({"agreement_id": sla, "month": last_month, "target": "Resolution of priority 2 incidents",
+        "explanation": "Two ERP incidents waited on the supplier for a patch.", "actions": "Supplier escalation path agreed."})).await?;
+    // 8.4: budgets, costs, forecasts, capacity.
+    for (s, amount) in [
+        (mail, "60000"),
+        (network, "85000"),
+        (erp, "140000"),
+        (services[3], "220000"),
+        (services[4], "75000"),
+    ] {
+        record(
+            db,
+            m,
+            "budgets",
+            json!({"service_id": s, "period": this_year, "amount": amount, "owner_id": manager}),
+        )
+        .await?;
+    }
+    for (s, c, amount, cat, what) in [
+        (Some(mail), None, "4000", "supplier", "Hosted mail, monthly"),
+        (Some(erp), None, "7500", "supplier", "ERP platform, monthly"),
+        (
+            Some(network),
+            None,
+            "4000",
+            "supplier",
+            "WAN lines, monthly",
+        ),
+        (
+            Some(erp),
+            Some(customers[0]),
+            "2200",
+            "staff",
+            "Northwind year-end close support",
+        ),
+        (
+            None,
+            None,
+            "1800",
+            "facilities",
+            "Data room power and cooling",
+        ),
+    ] {
+        record(db, m, "costs", json!({"incurred_on": day(-10), "description": what, "amount": amount, "category": cat,
+            "kind": if s.is_some() { "direct" } else { "indirect" }, "service_id": s, "customer_id": c})).await?;
+    }
+    let month = today.strftime("%Y-%m").to_string();
+    for (s, n) in [(mail, 12), (network, 10), (erp, 8)] {
+        record(db, m, "demand-forecasts", json!({"service_id": s, "month": month, "measure": "incidents", "forecast": n, "notes": "Last year's month plus 10 %."})).await?;
+    }
+    let plan = record(db, m, "capacity-plans", json!({"title": "Mail storage", "service_id": mail, "resource": "storage", "unit": "%",
+        "capacity": "20000", "forecast": "82", "horizon": day(180), "warning_at": "80", "critical_at": "95", "raise_incident": true,
+        "review_date": day(60), "owner_id": manager})).await?;
+    record(db, m, "capacity-plans", json!({"title": "VPN concurrent sessions", "service_id": network, "resource": "sessions", "unit": "sessions",
+        "capacity": "500", "warning_at": "400", "critical_at": "475", "owner_id": manager})).await?;
+    let now = crate::platform::db::now_ms();
+    let samples: Vec<_> = [71.0, 74.5, 78.0, 81.2]
+        .iter()
+        .enumerate()
+        .map(|(i, v)| crate::operation::supply::capacity::Sample {
+            plan_id: plan,
+            value: json!(v),
+            at: Some(crate::platform::web::iso(now - (4 - i as i64) * 86_400_000)),
+        })
+        .collect();
+    crate::operation::supply::capacity::record(
+        db,
+        agent,
+        crate::operation::supply::capacity::Samples {
+            samples,
+            source: Some("demo".into()),
+        },
+    )
+    .await?;
+    // 8.7: availability, continuity, security.
+    for (s, t) in [(mail, "99.5"), (network, "99.9"), (erp, "99.5")] {
+        record(
+            db,
+            m,
+            "availability-targets",
+            json!({"service_id": s, "target": t, "valid_from": format!("{this_year}-01-01")}),
+        )
+        .await?;
+    }
+    let at = |d: i64, h: i64| {
+        crate::platform::web::iso(
+            crate::platform::db::day_start_ms(today) + d * 86_400_000 + h * 3_600_000,
+        )
+    };
+    record(db, m, "outages", json!({"service_id": erp, "description": "Quarterly ERP patching", "started_at": at(-12, 1), "ended_at": at(-12, 4), "scheduled": true})).await?;
+    record(db, m, "outages", json!({"service_id": network, "description": "WAN line cut by roadworks", "started_at": at(-8, 9), "ended_at": at(-8, 11), "cause": "Supplier line damaged; failover did not trigger."})).await?;
+    for (s, rto, rpo) in [(mail, 240, 60), (erp, 480, 15), (network, 120, 0)] {
+        record(db, m, "continuity-requirements", json!({"service_id": s, "rto_minutes": rto, "rpo_minutes": rpo, "source": "Business impact analysis", "review_date": day(200)})).await?;
+    }
+    let erp_plan = record(db, m, "continuity-plans", json!({"service_id": erp, "title": "ERP recovery at the secondary site", "owner_id": manager,
+        "content": "1. Declare. 2. Restore the database from the 15-minute log shipping. 3. Switch DNS. 4. Verify the invoice run.", "next_test_due": day(150)})).await?;
+    let r = crate::platform::register::reg("continuity-plans");
+    let before = crate::platform::register::get(db, r, erp_plan).await?;
+    let vals = crate::platform::register::prepare(
+        db,
+        r,
+        json!({"status": "approved"})
+            .as_object()
+            .unwrap_or(&serde_json::Map::new()),
+        Some(&before.vals),
+        as_sms.user_id,
+    )
+    .await?;
+    let mut tx = db.begin().await?;
+    crate::platform::register::overwrite(&mut tx, &as_sms, r, &before, &vals).await?;
+    tx.commit().await?;
+    record(db, m, "continuity-plans", json!({"service_id": mail, "title": "Mail continuity with the provider", "owner_id": manager})).await?;
+    record(db, m, "continuity-tests", json!({"plan_id": erp_plan, "tested_on": day(-60), "kind": "simulation", "scenario": "Primary data centre unavailable",
+        "result": "passed_with_issues", "rto_achieved_minutes": 410, "findings": "DNS change took 50 minutes.", "actions": "Lower the DNS TTL to 5 minutes."})).await?;
+    for (reference, name, status, applicable) in [
+        (
+            "A.5.1",
+            "Policies for information security",
+            "effective",
+            true,
+        ),
+        ("A.8.13", "Information backup", "implemented", true),
+        ("A.8.20", "Networks security", "implemented", true),
+        (
+            "A.7.5",
+            "Protecting against physical threats",
+            "not_applicable",
+            false,
+        ),
+    ] {
+        record(db, m, "security-controls", json!({"reference": reference, "name": name, "status": status, "applicable": applicable,
+            "justification": if applicable { "Required by the risk assessment." } else { "Hosting is outsourced; the supplier's controls apply." },
+            "owner_id": manager, "review_date": day(90)})).await?;
+    }
     Ok(())
 }

@@ -26,7 +26,7 @@ pub fn on_incident_move(after: &ItemRow) -> AppResult<()> {
         if let Some(f) = missing_before_resolution(&d) {
             return Err(AppError::invalid(
                 &format!("details.{f}"),
-                "a security incident is classified before it is resolved",
+                format!("{} is a security incident: classify it before it is resolved", after.number),
             ));
         }
     }
