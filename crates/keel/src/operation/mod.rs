@@ -9,3 +9,4 @@ pub mod relationship;
 pub mod resolution;
 pub mod supply;
 pub mod transition;
+pub mod ui;

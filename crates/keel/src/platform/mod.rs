@@ -11,5 +11,6 @@ pub mod metrics;
 pub mod outbox;
 pub mod point_reads;
 pub mod register;
+pub mod register_ui;
 pub mod ui;
 pub mod web;

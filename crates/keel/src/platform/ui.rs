@@ -149,6 +149,23 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/competence.html"),
     ),
     ("sms.html", include_str!("../../templates/sms.html")),
+    (
+        "register.html",
+        include_str!("../../templates/register.html"),
+    ),
+    (
+        "register_record.html",
+        include_str!("../../templates/register_record.html"),
+    ),
+    (
+        "register_form.html",
+        include_str!("../../templates/register_form.html"),
+    ),
+    (
+        "operations.html",
+        include_str!("../../templates/operations.html"),
+    ),
+    ("panels.html", include_str!("../../templates/panels.html")),
 ];
 
 const CSS: &str = include_str!("../../static/keel.css");
@@ -199,6 +216,7 @@ pub fn viewer(p: &Principal) -> Value {
         can_notify => p.can(Action::OwnNotifications), can_read_internal => p.can(Action::ReadInternalItems), can_read_sla => p.can(Action::ReadServiceLevels),
         can_read_cmdb => p.can(Action::ReadConfiguration), can_read_directory => p.can(Action::ReadDirectory),
         can_read_compliance => p.can(Action::ReadCompliance),
+        can_read_operations => p.can(Action::ReadRelationships) || p.can(Action::ReadAssurance) || p.can(Action::ReadFinance),
     }
 }
 

@@ -505,6 +505,8 @@ pub fn router(state: AppState) -> Router {
         .merge(management::support::competence_ui::routes())
         .merge(management::leadership_ui::routes())
         .merge(management::support::documents_ui::routes())
+        .merge(platform::register_ui::routes())
+        .merge(operation::ui::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn_with_state(state.clone(), observe))

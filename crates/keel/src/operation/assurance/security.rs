@@ -26,7 +26,10 @@ pub fn on_incident_move(after: &ItemRow) -> AppResult<()> {
         if let Some(f) = missing_before_resolution(&d) {
             return Err(AppError::invalid(
                 &format!("details.{f}"),
-                format!("{} is a security incident: classify it before it is resolved", after.number),
+                format!(
+                    "{} is a security incident: classify it before it is resolved",
+                    after.number
+                ),
             ));
         }
     }

@@ -633,13 +633,15 @@ async fn service_page(
         } else {
             vec![]
         };
-        Ok::<_, AppError>((s, cis, open, offerings, staff, changes))
+        // Agreements, suppliers, availability, capacity, continuity and budget (8.3, 8.4, 8.7).
+        let panels = crate::operation::ui::service_panels(&st.db, &p, id).await?;
+        Ok::<_, AppError>((s, cis, open, offerings, staff, changes, panels))
     }
     .await;
     match r {
-        Ok((s, cis, open, offerings, staff, changes)) => clear_flash(st.ui.render(
+        Ok((s, cis, open, offerings, staff, changes, panels)) => clear_flash(st.ui.render(
             "service.html",
-            context! { me => viewer(&p), flash => flash(&headers), s => V::from(Serde(&s)), cis => V::from(Serde(&cis)),
+            context! { me => viewer(&p), flash => flash(&headers), s => V::from(Serde(&s)), cis => V::from(Serde(&cis)), panels => V::from(Serde(&panels)),
                        changes => V::from(Serde(&changes)), show_changes => p.can(Action::ReadInternalItems),
                        incidents => V::from(Serde(&open)), offerings => V::from(Serde(&offerings)), staff => V::from(Serde(&staff)),
                        can_manage => p.can(Action::ManageReference), stages => V::from(Serde(keel_core::operation::portfolio::service::STAGES)) },
