@@ -23,6 +23,25 @@ async fn refused(app: &App, who: &str, path: &str, body: Value, field: &str) {
     assert_eq!(r.body["field"], field, "{}", r.body);
 }
 
+/// One evidence check's outcome in today's readiness.
+async fn evidence(app: &App, req: &str, id: &str) -> Value {
+    let r = ok(
+        app,
+        "auditor",
+        Method::GET,
+        "/api/v1/compliance/readiness",
+        None,
+    )
+    .await;
+    r["requirements"]
+        .as_array()
+        .and_then(|a| a.iter().find(|x| x["id"] == req))
+        .and_then(|x| x["checks"].as_array())
+        .and_then(|a| a.iter().find(|c| c["id"] == id))
+        .cloned()
+        .unwrap_or_else(|| panic!("check {id} of {req}"))
+}
+
 async fn service(app: &App, name: &str, customers: &[i64]) -> i64 {
     ok(
         app,
@@ -174,6 +193,11 @@ db_test!(suppliers_and_contracts_as_registers, |app| {
     );
     assert!(text.contains("Leased lines"));
 
+    // The register is evidence for 8.3.4: managed, under contract, but not yet reviewed.
+    let e = evidence(app, "8.3.4.1", "suppliers-managed").await;
+    assert_eq!(e["status"], "fail", "{e}");
+    assert_eq!(e["failures"][0]["reasons"], json!(["no last review"]));
+
     // Reviews and disputes feed the supplier's performance.
     ok(app, "manager", Method::POST, "/api/v1/supplier-reviews",
         Some(json!({"supplier_id": sid, "contract_id": cid, "held_on": "2026-03-01", "rating": 4, "targets_met": true}))).await;
@@ -213,6 +237,11 @@ db_test!(suppliers_and_contracts_as_registers, |app| {
     )
     .await;
     assert!(resolved["resolved_on"].is_string(), "stamped: {resolved}");
+
+    assert_eq!(
+        evidence(app, "8.3.4.1", "suppliers-managed").await["status"],
+        "pass"
+    );
 });
 
 db_test!(contract_renewal_warnings, |app| {
@@ -947,4 +976,21 @@ db_test!(continuity_plans_tests_and_security, |app| {
     assert_eq!(rep["total"], 1);
     assert_eq!(rep["by_type"]["phishing"], 1);
     assert_eq!(rep["by_property"]["confidentiality"], 1);
+
+    // Evidence: the approved, tested plan passes 8.7.2 only once approved again after the edit.
+    let e = evidence(app, "8.7.2", "continuity-plans-tested").await;
+    assert_eq!(e["status"], "fail", "{e}");
+    assert_eq!(
+        e["failures"][0]["reasons"][0],
+        "status is draft, expected approved"
+    );
+    let e = evidence(app, "8.7.3.2", "security-controls-owned").await;
+    assert_eq!(
+        e["status"], "fail",
+        "A.8.20 has no justification or review date: {e}"
+    );
+    assert_eq!(
+        evidence(app, "8.7.2", "continuity-requirements").await["status"],
+        "pass"
+    );
 });

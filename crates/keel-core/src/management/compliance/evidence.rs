@@ -15,6 +15,20 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Population {
+    /// Every record of a register (`keel_core::operation::REGISTERS`) with its declared fields;
+    /// days and instants as epoch ms.
+    Register(&'static str),
+    /// Complaints closed in the period: `findings`, `response`, `customer_informed_on`.
+    ClosedComplaints,
+    /// Satisfaction surveys sent in the period: `status`, `score`.
+    SentSurveys,
+    /// Active customer accounts: `relationship_manager`, `last_review` (ms of the last held
+    /// service review).
+    CustomerAccounts,
+    /// Active suppliers: `kind`, `owner`, `active_contracts`, `last_review` (ms).
+    ActiveSuppliers,
+    /// Continuity plans not retired: `status`, `last_test` (ms), `next_test_due` (ms).
+    ContinuityPlans,
     /// Incidents closed in the period: `priority`, `resolution_code`, `category`.
     ClosedIncidents,
     /// Major incidents closed in the period: `review`.
@@ -89,7 +103,7 @@ pub enum Population {
 }
 
 impl Population {
-    pub const ALL: [Population; 30] = [
+    pub const ALL: [Population; 36] = [
         Population::ClosedIncidents,
         Population::ClosedMajorIncidents,
         Population::ClosedRequests,
@@ -120,6 +134,12 @@ impl Population {
         Population::Scope,
         Population::ProcessRaci,
         Population::CommunicationPlan,
+        Population::Register("contracts"),
+        Population::ClosedComplaints,
+        Population::SentSurveys,
+        Population::CustomerAccounts,
+        Population::ActiveSuppliers,
+        Population::ContinuityPlans,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -154,6 +174,12 @@ impl Population {
             Population::Scope => "scope",
             Population::ProcessRaci => "process_raci",
             Population::CommunicationPlan => "communication_plan",
+            Population::Register(_) => "register",
+            Population::ClosedComplaints => "closed_complaints",
+            Population::SentSurveys => "sent_surveys",
+            Population::CustomerAccounts => "customer_accounts",
+            Population::ActiveSuppliers => "active_suppliers",
+            Population::ContinuityPlans => "continuity_plans",
         }
     }
 }
@@ -505,6 +531,9 @@ mod tests {
                     serde_json::to_value(p).ok(),
                     Some(json!({"documents_of_type": t}))
                 ),
+                Population::Register(t) => {
+                    assert_eq!(serde_json::to_value(p).ok(), Some(json!({"register": t})))
+                }
                 p => assert_eq!(serde_json::to_value(p).ok(), Some(json!(p.as_str()))),
             }
         }

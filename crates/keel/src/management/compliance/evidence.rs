@@ -58,7 +58,7 @@ type ReviewRow = (
 );
 /// number, title, owner, due, KPI count.
 type ObjectiveRow = (String, String, Option<i64>, Option<String>, i64);
-type IncidentRow = (String, String, i64, Option<String>, Option<String>);
+type IncidentRow = (String, String, i64, Option<String>, Option<String>, String);
 type ChangeRow = (
     String,
     String,
@@ -96,10 +96,11 @@ pub async fn load(db: &Db, pop: Population, p: Period) -> AppResult<Vec<Record>>
     Ok(match pop {
         Population::ClosedIncidents => {
             let rows: Vec<IncidentRow> = db
-                .all(Q::new("SELECT number, title, priority, category, resolution_code FROM work_items WHERE kind = 'incident' AND closed_at >= $1 AND closed_at < $2 ORDER BY number").bind(p.from).bind(p.to))
+                .all(Q::new("SELECT number, title, priority, category, resolution_code, details FROM work_items WHERE kind = 'incident' AND closed_at >= $1 AND closed_at < $2 ORDER BY number").bind(p.from).bind(p.to))
                 .await?;
             rows.into_iter()
-                .map(|(n, t, prio, cat, code)| {
+                .map(|(n, t, prio, cat, code, d)| {
+                    let d = details(&d);
                     item(
                         "incident",
                         "incidents",
@@ -109,6 +110,7 @@ pub async fn load(db: &Db, pop: Population, p: Period) -> AppResult<Vec<Record>>
                             ("priority", json!(prio)),
                             ("category", json!(cat)),
                             ("resolution_code", json!(code)),
+                            ("security_type", detail(&d, "security_type")),
                         ],
                     )
                 })
@@ -260,23 +262,160 @@ pub async fn load(db: &Db, pop: Population, p: Period) -> AppResult<Vec<Record>>
                 .collect()
         }
         Population::LiveServices => {
-            let rows: Vec<(i64, String, Option<i64>, i64, i64)> = db
+            let year = crate::platform::web::iso(p.from)[..4].to_string();
+            let (m_from, m_to) = (
+                crate::platform::web::iso(p.from)[..7].to_string(),
+                crate::platform::web::iso(p.to - 1)[..7].to_string(),
+            );
+            let rows: Vec<LiveRow> = db
                 .all(Q::new("SELECT s.id, s.name, s.owner_id, \
                         (SELECT COUNT(*) FROM catalogue_offerings o WHERE o.service_id = s.id AND o.active = 1), \
-                        (SELECT COUNT(*) FROM service_level_targets t WHERE t.active = 1 AND (t.service_id = s.id OR t.service_id IS NULL)) \
-                    FROM services s WHERE s.stage = 'live' ORDER BY s.name"))
+                        (SELECT COUNT(*) FROM service_level_targets t WHERE t.active = 1 AND (t.service_id = s.id OR t.service_id IS NULL)), \
+                        (SELECT COUNT(*) FROM record_refs x JOIN agreements a ON a.id = x.record_id WHERE x.register = 'agreements' AND x.field = 'services' AND x.target = CAST(s.id AS TEXT) AND a.status = 'active'), \
+                        (SELECT COUNT(*) FROM budgets b WHERE b.service_id = s.id AND b.period LIKE $1), \
+                        (SELECT COUNT(*) FROM demand_forecasts f WHERE f.service_id = s.id AND f.month >= $2 AND f.month <= $3), \
+                        (SELECT COUNT(*) FROM availability_targets v WHERE v.service_id = s.id), \
+                        (SELECT COUNT(*) FROM continuity_requirements c WHERE c.service_id = s.id) \
+                    FROM services s WHERE s.stage = 'live' ORDER BY s.name")
+                    .bind(format!("{year}%"))
+                    .bind(m_from)
+                    .bind(m_to))
                 .await?;
             rows.into_iter()
-                .map(|(id, name, owner, offerings, targets)| {
+                .map(
+                    |(
+                        id,
+                        name,
+                        owner,
+                        offerings,
+                        targets,
+                        agreements,
+                        budgets,
+                        forecasts,
+                        avail,
+                        cont,
+                    )| {
+                        record(
+                            "service",
+                            id.to_string(),
+                            name,
+                            Some(format!("/services/{id}")),
+                            vec![
+                                ("owner", json!(owner)),
+                                ("offerings", json!(offerings)),
+                                ("targets", json!(targets)),
+                                ("agreements", json!(agreements)),
+                                ("budgets", json!(budgets)),
+                                ("forecasts", json!(forecasts)),
+                                ("availability_targets", json!(avail)),
+                                ("continuity_requirements", json!(cont)),
+                            ],
+                        )
+                    },
+                )
+                .collect()
+        }
+        Population::Register(name) => register_records(db, name).await?,
+        Population::ClosedComplaints => closed_items(db, "complaint", p)
+            .await?
+            .into_iter()
+            .map(|(n, t, d)| {
+                let d = details(&d);
+                item(
+                    "complaint",
+                    "complaints",
+                    n,
+                    t,
+                    vec![
+                        ("findings", detail(&d, "findings")),
+                        ("response", detail(&d, "response")),
+                        ("customer_informed_on", detail(&d, "customer_informed_on")),
+                    ],
+                )
+            })
+            .collect(),
+        Population::SentSurveys => {
+            let (from, to) = (
+                crate::platform::web::iso(p.from)[..10].to_string(),
+                crate::platform::web::iso(p.to - 1)[..10].to_string(),
+            );
+            let rows: Vec<(i64, String, Option<String>, Option<i64>)> = db
+                .all(Q::new("SELECT id, sent_on, status, score FROM surveys WHERE sent_on >= $1 AND sent_on <= $2 ORDER BY id").bind(from).bind(to))
+                .await?;
+            rows.into_iter()
+                .map(|(id, sent, status, score)| {
                     record(
-                        "service",
+                        "survey",
+                        id.to_string(),
+                        format!("Survey sent {sent}"),
+                        Some(format!("/registers/surveys/{id}")),
+                        vec![("status", json!(status)), ("score", json!(score))],
+                    )
+                })
+                .collect()
+        }
+        Population::CustomerAccounts => {
+            let rows: Vec<(i64, String, Option<i64>, Option<String>)> = db
+                .all(Q::new("SELECT a.id, c.name, a.relationship_manager_id, \
+                        (SELECT MAX(r.held_on) FROM service_reviews r WHERE r.customer_id = a.customer_id AND r.status = 'held') \
+                    FROM customer_accounts a JOIN customers c ON c.id = a.customer_id WHERE COALESCE(a.status, 'active') = 'active' ORDER BY c.name"))
+                .await?;
+            rows.into_iter()
+                .map(|(id, name, manager, last)| {
+                    record(
+                        "customer_account",
                         id.to_string(),
                         name,
-                        Some(format!("/services/{id}")),
+                        Some(format!("/registers/customer-accounts/{id}")),
                         vec![
+                            ("relationship_manager", json!(manager)),
+                            ("last_review", json!(date_ms(last.as_deref()))),
+                        ],
+                    )
+                })
+                .collect()
+        }
+        Population::ActiveSuppliers => {
+            let rows: Vec<(i64, String, Option<String>, Option<i64>, i64, Option<String>)> = db
+                .all(Q::new("SELECT s.id, s.name, s.kind, s.owner_id, \
+                        (SELECT COUNT(*) FROM contracts c WHERE c.supplier_id = s.id AND c.status = 'active'), \
+                        (SELECT MAX(r.held_on) FROM supplier_reviews r WHERE r.supplier_id = s.id) \
+                    FROM suppliers s WHERE COALESCE(s.status, 'active') = 'active' ORDER BY s.name"))
+                .await?;
+            rows.into_iter()
+                .map(|(id, name, kind, owner, contracts, last)| {
+                    record(
+                        "supplier",
+                        id.to_string(),
+                        name,
+                        Some(format!("/registers/suppliers/{id}")),
+                        vec![
+                            ("kind", json!(kind)),
                             ("owner", json!(owner)),
-                            ("offerings", json!(offerings)),
-                            ("targets", json!(targets)),
+                            ("active_contracts", json!(contracts)),
+                            ("last_review", json!(date_ms(last.as_deref()))),
+                        ],
+                    )
+                })
+                .collect()
+        }
+        Population::ContinuityPlans => {
+            let rows: Vec<(i64, String, Option<String>, Option<String>, Option<String>)> = db
+                .all(Q::new("SELECT p.id, p.title, p.status, \
+                        (SELECT MAX(t.tested_on) FROM continuity_tests t WHERE t.plan_id = p.id), p.next_test_due \
+                    FROM continuity_plans p WHERE COALESCE(p.status, 'draft') <> 'retired' ORDER BY p.id"))
+                .await?;
+            rows.into_iter()
+                .map(|(id, title, status, last, due)| {
+                    record(
+                        "continuity_plan",
+                        id.to_string(),
+                        title,
+                        Some(format!("/registers/continuity-plans/{id}")),
+                        vec![
+                            ("status", json!(status)),
+                            ("last_test", json!(date_ms(last.as_deref()))),
+                            ("next_test_due", json!(date_ms(due.as_deref()))),
                         ],
                     )
                 })
@@ -662,6 +801,54 @@ fn date_ms(d: Option<&str>) -> Option<i64> {
     d?.parse::<jiff::civil::Date>()
         .ok()
         .map(crate::platform::db::day_start_ms)
+}
+
+/// id, name, owner, offerings, targets, agreements, budgets, forecasts, availability targets,
+/// continuity requirements.
+type LiveRow = (i64, String, Option<i64>, i64, i64, i64, i64, i64, i64, i64);
+
+/// Every record of a register; days and instants become epoch ms so time conditions apply.
+async fn register_records(db: &Db, name: &str) -> AppResult<Vec<Record>> {
+    use keel_core::register::{Type, V};
+    let Some(r) = keel_core::operation::register(name) else {
+        return Ok(vec![]);
+    };
+    let recs = crate::platform::register::all(db, r, &vec![]).await?;
+    Ok(recs
+        .into_iter()
+        .map(|rec| {
+            let fields: Vec<(&str, Value)> = r
+                .fields
+                .iter()
+                .map(|f| {
+                    let v = rec.vals.get(f.name).unwrap_or(&V::Null);
+                    let j = match (f.ty, v) {
+                        (Type::Day, V::Text(d)) => json!(date_ms(Some(d))),
+                        (Type::Instant, V::Int(ms)) => json!(ms),
+                        _ => keel_core::register::to_json(f, v),
+                    };
+                    (f.name, j)
+                })
+                .collect();
+            let label = match rec.labels.get(r.label) {
+                Some(Value::String(s)) => s.clone(),
+                _ => rec
+                    .vals
+                    .get(r.label)
+                    .map(|v| {
+                        keel_core::register::to_text(r.field(r.label).unwrap_or(&r.fields[0]), v)
+                    })
+                    .unwrap_or_default(),
+            };
+            record(
+                r.entity,
+                rec.id.to_string(),
+                label,
+                Some(format!("/registers/{}/{}", r.name, rec.id)),
+                fields,
+            )
+        })
+        .collect())
 }
 
 /// Active documents (of one type, or all with a version in force).
