@@ -346,7 +346,7 @@ test('agent: incident list, navigation and screenshot', { timeout: TEST_TIMEOUT_
     assert.equal(new URL(page.url()).pathname, '/incidents');
     assert.equal(await text(page, 'main h1'), 'Incidents');
     const nav = await page.locator('nav[aria-label=Main] a').allTextContents();
-    assert.deepEqual(nav, ['Incidents', 'Requests', 'Assigned to me', 'My groups', 'Unassigned', 'Breaching soon', 'Breached', 'Problems', 'Known errors', 'Changes', 'Change calendar', 'Releases', 'Approvals', 'Knowledge', 'Catalogue', 'Services', 'CMDB', 'Documents', 'Service levels', 'Notifications', 'New incident', 'New request']);
+    assert.deepEqual(nav, ['Incidents', 'Requests', 'Assigned to me', 'My groups', 'Unassigned', 'Breaching soon', 'Breached', 'Problems', 'Known errors', 'Changes', 'Change calendar', 'Releases', 'Approvals', 'Knowledge', 'Catalogue', 'Services', 'CMDB', 'Documents', 'Operations', 'Service levels', 'Notifications', 'New incident', 'New request']);
     assert.match(await text(page, 'header .who'), new RegExp(`${AGENT_NAME}\\s*\\(agent\\)`));
     const rows = await listRows(page);
     assert.equal(rows.length, 50, 'a full first page');
@@ -733,7 +733,7 @@ test('requester: "My tickets" lists only their organisation\'s incidents', { tim
     await asRole('requester', async (page) => {
       assert.equal(await text(page, 'main h1'), 'My tickets');
       const nav = await page.locator('nav[aria-label=Main] a').allTextContents();
-      assert.deepEqual(nav, ['My tickets', 'My requests', 'Knowledge', 'Catalogue', 'Notifications', 'Report a problem', 'Ask for something']);
+      assert.deepEqual(nav, ['My tickets', 'My requests', 'Knowledge', 'Catalogue', 'Notifications', 'Surveys', 'Report a problem', 'Ask for something']);
       assert.equal(await page.locator('#f-group').count(), 0, 'no group filter for requesters');
       const rows = await listRows(page);
       assert.ok(rows.length > 0, 'the demo requester has tickets');
@@ -1991,5 +1991,48 @@ test('SMS manager keeps the scope, a process RACI and the communication plan', {
     await page.selectOption('#cm-freq', 'as_needed');
     await navigate(page, () => page.getByRole('button', { name: 'Add', exact: true }).click());
     assert.match(await flashText(page), /added to the communication plan\.$/);
+  });
+});
+
+test('manager records an outage in the assurance registers and sees availability fall; requesters have no operations pages', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await asRole('manager', '/operations', async (page) => {
+    await navigate(page, () => page.getByRole('link', { name: 'Service assurance' }).click());
+    assert.equal(await text(page, 'main h1'), 'Service assurance (ISO/IEC 20000-1 8.7)');
+    const before = (await texts(page, '#availability tbody tr')).find((r) => /^\s*Workplace/.test(r));
+    assert.match(before, /100 %/);
+    await navigate(page, () => page.getByRole('link', { name: 'Outages' }).first().click());
+    assert.deepEqual(await unlabelledControls(page, '#register-form'), []);
+    await page.selectOption('#new-service_id', { label: 'Workplace' });
+    await page.fill('#new-description', `Print server down ${RUN}`);
+    const day = new Date().toISOString().slice(0, 10);
+    await page.fill('#new-started_at', `${day}T00:00`);
+    await page.fill('#new-ended_at', `${day}T00:30`);
+    await navigate(page, () => page.getByRole('button', { name: 'Add to the register' }).click());
+    assert.equal(await flashText(page), 'Added to outages.');
+    assert.match(await text(page, '#record'), new RegExp(`Print server down ${RUN}`));
+    await page.goto('/operations/assurance');
+    const after = (await texts(page, '#availability tbody tr')).find((r) => /^\s*Workplace/.test(r));
+    assert.doesNotMatch(after, /\b100 %/, 'half an hour of unplanned downtime this month');
+  });
+  await asRole('requester', '/incidents', async (page) => {
+    const nav = await page.locator('nav[aria-label=Main] a').allTextContents();
+    assert.ok(!nav.includes('Operations'));
+    const r = await page.goto('/operations/assurance');
+    assert.equal(r.status(), 403);
+  });
+});
+
+test('requester answers the satisfaction survey sent after their ticket was resolved', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await asRole('requester', '/surveys', async (page) => {
+    const forms = page.locator('form.survey');
+    assert.ok((await forms.count()) > 0, 'the demo sent surveys for resolved tickets');
+    assert.deepEqual(await unlabelledControls(page, 'main'), []);
+    const first = forms.first();
+    const id = await first.getAttribute('id');
+    await first.getByLabel('4', { exact: true }).check();
+    await first.getByLabel('Anything to add?').fill(`Friendly and fast ${RUN}`);
+    await navigate(page, () => first.getByRole('button', { name: 'Send' }).click());
+    assert.equal(await flashText(page), 'Thank you for your answer.');
+    assert.equal(await page.locator(`#${id}`).count(), 0, 'an answered survey leaves the list');
   });
 });

@@ -233,7 +233,9 @@ async fn render_new(
     let mut r = st.ui.render(
         "item_new.html",
         context! { me => viewer(p), flash => (), kind => k.as_str(), base => base(k), label => labels(k).0, singular => labels(k).1, services => V::from(Serde(&services)), categories => V::from(Serde(kernel::vocabulary(k).categories)),
-                   details => detail_fields(k, &f.details()),
+                   // An incident's own fields classify a security incident once it is known to be
+                   // one; they belong to the desk's edit form, not to raising it.
+                   details => if k == Kind::Incident { V::from(Vec::<V>::new()) } else { detail_fields(k, &f.details()) },
                    request_types => V::from(Serde(&if k == Kind::Request { crate::operation::resolution::request::list_types(&st.db).await.unwrap_or_default() } else { vec![] })),
                    error => msg, error_field => field, f => context! { title => f.title.clone(), description => f.description.clone(), impact => f.impact.clone().unwrap_or_else(|| "3".into()), urgency => f.urgency.clone().unwrap_or_else(|| "3".into()), category => f.category.clone(), service_id => f.service_id.clone() } },
     );

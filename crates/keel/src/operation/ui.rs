@@ -513,7 +513,25 @@ async fn assurance_panels(db: &Db, p: &Principal) -> AppResult<Vec<Panel>> {
     Ok(out)
 }
 
+/// Staff who read any of the operational records; requesters have none of these pages.
+fn may_read(p: &Principal) -> Result<(), AppError> {
+    if p.can(Action::ReadRelationships)
+        || p.can(Action::ReadAssurance)
+        || p.can(Action::ReadFinance)
+    {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(format!(
+            "the {} role has no operational records",
+            p.role
+        )))
+    }
+}
+
 async fn hub(State(st): State<AppState>, WebUser(p): WebUser, headers: HeaderMap) -> Response {
+    if let Err(e) = may_read(&p) {
+        return page_error(&st, Some(&p), e);
+    }
     let groups: Vec<_> = GROUPS
         .iter()
         .map(|(path, title, clause, clauses)| {
@@ -538,6 +556,7 @@ async fn group_page(
     headers: HeaderMap,
 ) -> Response {
     let r = async {
+        may_read(&p)?;
         let (path, title, clause, clauses) = GROUPS
             .iter()
             .find(|g| g.0 == group)

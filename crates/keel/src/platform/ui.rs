@@ -166,6 +166,7 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/operations.html"),
     ),
     ("panels.html", include_str!("../../templates/panels.html")),
+    ("surveys.html", include_str!("../../templates/surveys.html")),
 ];
 
 const CSS: &str = include_str!("../../static/keel.css");

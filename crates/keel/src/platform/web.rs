@@ -507,6 +507,7 @@ pub fn router(state: AppState) -> Router {
         .merge(management::support::documents_ui::routes())
         .merge(platform::register_ui::routes())
         .merge(operation::ui::routes())
+        .merge(operation::relationship::business::pages::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn_with_state(state.clone(), observe))

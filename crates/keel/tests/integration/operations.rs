@@ -994,3 +994,22 @@ db_test!(continuity_plans_tests_and_security, |app| {
         "pass"
     );
 });
+
+db_test!(every_register_table_matches_its_declaration, |app| {
+    use keel::platform::db::{DynRow, Q};
+    for r in keel_core::operation::REGISTERS {
+        let cols: Vec<&str> = r
+            .fields
+            .iter()
+            .filter(|f| f.is_column())
+            .map(|f| f.name)
+            .collect();
+        let sql = format!(
+            "SELECT id, version, created_at, updated_at, created_by, {} FROM {} LIMIT 1",
+            cols.join(", "),
+            r.table
+        );
+        let rows: Result<Vec<DynRow>, _> = app.db.all(Q::new(sql)).await;
+        assert!(rows.is_ok(), "{}: {:?}", r.name, rows.err());
+    }
+});

@@ -397,3 +397,106 @@ db_test!(management_system_pages_render, |app| {
         );
     }
 });
+
+db_test!(operations_pages_and_register_forms, |app| {
+    let svc = app
+        .post(
+            "manager",
+            "/api/v1/services",
+            json!({"name": "Mail", "customer_ids": [app.customers[0]]}),
+        )
+        .await
+        .body["id"]
+        .as_i64()
+        .expect("service");
+    let plan = app
+        .post(
+            "manager",
+            "/api/v1/continuity-plans",
+            json!({"service_id": svc, "title": "Mail DR", "owner_id": app.users["manager"]}),
+        )
+        .await;
+    assert_eq!(plan.status, StatusCode::CREATED, "{}", plan.body);
+    user_with_password(app, "manager-pages@test.keel", "manager").await;
+    let (_, cookie) = login(app, "manager-pages@test.keel", "correct horse battery").await;
+    let cookie = cookie.expect("session");
+    for (path, heading) in [
+        ("/operations".to_string(), "Relationship and agreement"),
+        (
+            "/operations/relationships".to_string(),
+            "Agreements in force",
+        ),
+        ("/operations/supply".to_string(), "Actuals against budget"),
+        ("/operations/assurance".to_string(), "Availability in"),
+        ("/registers/outages".to_string(), "Agreed maintenance"),
+        (
+            format!("/registers/continuity-plans/{}", plan.body["id"]),
+            "Mail DR",
+        ),
+        (format!("/services/{svc}"), "Supplier dependencies"),
+    ] {
+        let r = page(app, &cookie, &path).await;
+        assert_eq!(r.status, StatusCode::OK, "{path}: {}", html(&r));
+        assert!(html(&r).contains(heading), "{path} lacks {heading}");
+    }
+    assert_eq!(
+        page(app, &cookie, "/registers/nothing").await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    // A refused form is shown again with the values entered and the field named; a good one
+    // lands on the new record.
+    let list = html(&page(app, &cookie, "/registers/outages").await);
+    let csrf = csrf_of(&list);
+    let bad = form(app, &cookie, "/registers/outages", &format!(
+        "csrf={csrf}&service_id={svc}&description=Disk+full&started_at=2026-10-01T10%3A00&ended_at=2026-10-01T09%3A00&scheduled=true"
+    ))
+    .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let body = html(&bad);
+    assert!(
+        body.contains("ended_at: must not be before started_at"),
+        "{body}"
+    );
+    assert!(body.contains("value=\"Disk full\""), "entered values kept");
+    let good = form(app, &cookie, "/registers/outages", &format!(
+        "csrf={csrf}&service_id={svc}&description=Disk+full&started_at=2026-10-01T10%3A00&ended_at=2026-10-01T11%3A00"
+    ))
+    .await;
+    assert_eq!(good.status, StatusCode::SEE_OTHER, "{}", html(&good));
+    let to = good.headers[header::LOCATION]
+        .to_str()
+        .expect("location")
+        .to_string();
+    let rec = html(&page(app, &cookie, &to).await);
+    assert!(
+        rec.contains("Disk full") && rec.contains("2026-10-01 10:00 UTC"),
+        "{rec}"
+    );
+    assert!(rec.contains("record-history"), "history shown");
+    let out = app.get("auditor", "/api/v1/outages").await;
+    assert_eq!(
+        out.body["items"][0]["scheduled"], false,
+        "an unticked box is false"
+    );
+
+    // Requesters have no operations pages; agents read but get no forms.
+    user_with_password(app, "requester-ops@test.keel", "requester").await;
+    let (_, rc) = login(app, "requester-ops@test.keel", "correct horse battery").await;
+    let rc = rc.expect("session");
+    assert_eq!(
+        page(app, &rc, "/registers/outages").await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert!(!html(&page(app, &rc, "/incidents").await).contains("href=\"/operations\""));
+    user_with_password(app, "agent-ops@test.keel", "agent").await;
+    let (_, ac) = login(app, "agent-ops@test.keel", "correct horse battery").await;
+    let ac = ac.expect("session");
+    let r = page(app, &ac, "/registers/outages").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(!html(&r).contains("register-form"));
+    assert_eq!(
+        page(app, &ac, "/registers/budgets").await.status,
+        StatusCode::FORBIDDEN
+    );
+});

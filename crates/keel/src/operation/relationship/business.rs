@@ -262,3 +262,65 @@ pub async fn api_scores(
         .await?,
     ))
 }
+
+/// The portal page where people answer the surveys addressed to them.
+pub mod pages {
+    use super::{Answer, answer, mine};
+    use crate::platform::error::AppError;
+    use crate::platform::ui::{
+        FormFields, WebUser, back_with_flash, clear_flash, flash, page_error, viewer,
+    };
+    use crate::platform::web::AppState;
+    use axum::Router;
+    use axum::extract::{Path, RawForm, State};
+    use axum::http::HeaderMap;
+    use axum::response::Response;
+    use axum::routing::{get, post};
+    use minijinja::context;
+    use minijinja::value::Serde;
+
+    pub fn routes() -> Router<AppState> {
+        Router::new()
+            .route("/surveys", get(list))
+            .route("/surveys/{id}/answer", post(submit))
+    }
+
+    async fn list(State(st): State<AppState>, WebUser(p): WebUser, headers: HeaderMap) -> Response {
+        match mine(&st.db, &p).await {
+            Ok(surveys) => clear_flash(st.ui.render(
+                "surveys.html",
+                context! { me => viewer(&p), flash => flash(&headers), surveys => minijinja::Value::from(Serde(&surveys)) },
+            )),
+            Err(e) => page_error(&st, Some(&p), e),
+        }
+    }
+
+    async fn submit(
+        State(st): State<AppState>,
+        WebUser(p): WebUser,
+        Path(id): Path<i64>,
+        raw: RawForm,
+    ) -> Response {
+        let f = FormFields::parse(&raw);
+        let r = async {
+            f.check_csrf(&p)?;
+            let score = f
+                .get("score")
+                .parse()
+                .map_err(|_| AppError::invalid("score", "choose a score from 1 to 5"))?;
+            answer(
+                &st.db,
+                &p,
+                id,
+                Answer {
+                    score,
+                    comment: f.filled("comment"),
+                },
+            )
+            .await?;
+            Ok("Thank you for your answer.".to_string())
+        }
+        .await;
+        back_with_flash(&st, &p, "/surveys", r)
+    }
+}
