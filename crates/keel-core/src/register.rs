@@ -199,6 +199,8 @@ pub struct Register {
 }
 
 impl Register {
+    /// Every register needs all of these; the optional parts are the builder methods below.
+    #[allow(clippy::too_many_arguments)]
     pub const fn new(
         name: &'static str,
         entity: &'static str,

@@ -210,7 +210,7 @@ async fn relationship_panels(db: &Db, p: &Principal) -> AppResult<Vec<Panel>> {
             .collect(),
         empty: "No surveys yet.",
     });
-    let contracts: Vec<(i64, String, String, Option<String>, Option<i64>, String)> = db
+    let contracts: Vec<ContractRow> = db
         .all(Q::new("SELECT c.id, c.reference, s.name, c.ends_on, c.notice_days, c.title FROM contracts c JOIN suppliers s ON s.id = c.supplier_id WHERE c.status = 'active' ORDER BY c.ends_on"))
         .await?;
     let t = today();
@@ -243,6 +243,9 @@ async fn relationship_panels(db: &Db, p: &Principal) -> AppResult<Vec<Panel>> {
     });
     Ok(out)
 }
+
+/// id, reference, supplier, ends, notice days, title.
+type ContractRow = (i64, String, String, Option<String>, Option<i64>, String);
 
 async fn supply_panels(db: &Db, p: &Principal) -> AppResult<Vec<Panel>> {
     let mut out = vec![];

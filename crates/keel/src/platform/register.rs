@@ -876,14 +876,12 @@ pub fn document(doc: &mut utoipa::openapi::OpenApi) {
                 );
             }
         }
-        for k in ["version"] {
-            rec = rec
-                .property(
-                    k,
-                    ObjectBuilder::new().schema_type(SchemaType::new(T::Integer)),
-                )
-                .required(k);
-        }
+        rec = rec
+            .property(
+                "version",
+                ObjectBuilder::new().schema_type(SchemaType::new(T::Integer)),
+            )
+            .required("version");
         for k in ["created_at", "updated_at"] {
             rec = rec.property(
                 k,

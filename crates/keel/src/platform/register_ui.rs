@@ -433,6 +433,7 @@ async fn history(db: &Db, r: &Register, id: i64) -> AppResult<Vec<Value>> {
         .collect())
 }
 
+#[allow(clippy::too_many_arguments)]
 fn render_record(
     st: &AppState,
     p: &crate::platform::auth::Principal,

@@ -15,14 +15,14 @@ async fn ok(app: &App, who: &str, method: Method, path: &str, body: Option<Value
     r.body
 }
 
-fn requirement<'a>(readiness: &'a Value, id: &str) -> &'a Value {
+pub fn requirement<'a>(readiness: &'a Value, id: &str) -> &'a Value {
     readiness["requirements"]
         .as_array()
         .and_then(|a| a.iter().find(|r| r["id"] == id))
         .unwrap_or_else(|| panic!("requirement {id}"))
 }
 
-fn check<'a>(readiness: &'a Value, req: &str, check: &str) -> &'a Value {
+pub fn check<'a>(readiness: &'a Value, req: &str, check: &str) -> &'a Value {
     requirement(readiness, req)["checks"]
         .as_array()
         .and_then(|a| a.iter().find(|c| c["id"] == check))

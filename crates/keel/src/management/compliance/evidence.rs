@@ -376,7 +376,7 @@ pub async fn load(db: &Db, pop: Population, p: Period) -> AppResult<Vec<Record>>
                 .collect()
         }
         Population::ActiveSuppliers => {
-            let rows: Vec<(i64, String, Option<String>, Option<i64>, i64, Option<String>)> = db
+            let rows: Vec<SupplierRow> = db
                 .all(Q::new("SELECT s.id, s.name, s.kind, s.owner_id, \
                         (SELECT COUNT(*) FROM contracts c WHERE c.supplier_id = s.id AND c.status = 'active'), \
                         (SELECT MAX(r.held_on) FROM supplier_reviews r WHERE r.supplier_id = s.id) \
@@ -400,7 +400,7 @@ pub async fn load(db: &Db, pop: Population, p: Period) -> AppResult<Vec<Record>>
                 .collect()
         }
         Population::ContinuityPlans => {
-            let rows: Vec<(i64, String, Option<String>, Option<String>, Option<String>)> = db
+            let rows: Vec<PlanRow> = db
                 .all(Q::new("SELECT p.id, p.title, p.status, \
                         (SELECT MAX(t.tested_on) FROM continuity_tests t WHERE t.plan_id = p.id), p.next_test_due \
                     FROM continuity_plans p WHERE COALESCE(p.status, 'draft') <> 'retired' ORDER BY p.id"))
@@ -802,6 +802,18 @@ fn date_ms(d: Option<&str>) -> Option<i64> {
         .ok()
         .map(crate::platform::db::day_start_ms)
 }
+
+/// id, name, kind, owner, active contracts, last review.
+type SupplierRow = (
+    i64,
+    String,
+    Option<String>,
+    Option<i64>,
+    i64,
+    Option<String>,
+);
+/// id, title, status, last test, next test due.
+type PlanRow = (i64, String, Option<String>, Option<String>, Option<String>);
 
 /// id, name, owner, offerings, targets, agreements, budgets, forecasts, availability targets,
 /// continuity requirements.

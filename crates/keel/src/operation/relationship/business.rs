@@ -179,6 +179,11 @@ pub struct ScoreParams {
     pub months: Option<i64>,
 }
 
+/// Group key, group name, sent on, score.
+type ScoreRow = (Option<i64>, Option<String>, String, Option<i64>);
+/// Name, surveys sent, scores per month.
+type ScoreGroup = (String, i64, BTreeMap<String, Vec<i64>>);
+
 /// Satisfaction per service or customer, with monthly means and the trend.
 pub async fn scores(db: &Db, by: &str, months: i64) -> AppResult<Vec<Score>> {
     let (col, table) = match by {
@@ -199,14 +204,13 @@ pub async fn scores(db: &Db, by: &str, months: i64) -> AppResult<Vec<Score>> {
         .checked_sub(jiff::Span::new().months(months - 1))
         .map(|d| d.to_string())
         .unwrap_or_default();
-    let rows: Vec<(Option<i64>, Option<String>, String, Option<i64>)> = db
+    let rows: Vec<ScoreRow> = db
         .all(
             Q::new(format!("SELECT s.{col}, g.name, s.sent_on, s.score FROM surveys s LEFT JOIN {table} g ON g.id = s.{col} WHERE s.sent_on >= $1 ORDER BY s.sent_on"))
                 .bind(since),
         )
         .await?;
-    let mut groups: BTreeMap<Option<i64>, (String, i64, BTreeMap<String, Vec<i64>>)> =
-        BTreeMap::new();
+    let mut groups: BTreeMap<Option<i64>, ScoreGroup> = BTreeMap::new();
     for (key, name, sent_on, score) in rows {
         let g = groups.entry(key).or_insert_with(|| {
             (

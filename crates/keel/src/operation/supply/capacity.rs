@@ -398,8 +398,11 @@ pub async fn api_events(
     Ok(Json(events(&st.db, q.service_id).await?))
 }
 
+/// id, plan, plan title, at, level, value, incident.
+type EventRow = (i64, i64, String, i64, String, i64, Option<String>);
+
 pub async fn events(db: &Db, service: Option<i64>) -> AppResult<Vec<CapacityEvent>> {
-    let rows: Vec<(i64, i64, String, i64, String, i64, Option<String>)> = db
+    let rows: Vec<EventRow> = db
         .all(
             Q::new("SELECT e.id, e.plan_id, p.title, e.at, e.level, e.value, e.incident FROM capacity_events e JOIN capacity_plans p ON p.id = e.plan_id \
                     WHERE ($1 = 0 OR p.service_id = $1) ORDER BY e.at DESC, e.id DESC LIMIT 500")

@@ -28,6 +28,9 @@ pub struct DemandRow {
     pub gap_percent: Option<f64>,
 }
 
+/// Forecast and actual of one service, month and measure.
+type Cell = (Option<i64>, Option<i64>);
+
 /// Forecast and actual per service, month and measure over `[from, to)`.
 pub async fn demand(
     db: &Db,
@@ -78,7 +81,7 @@ pub async fn demand(
         .into_iter()
         .collect();
     // (service, month, measure) → (forecast, actual)
-    let mut cells: BTreeMap<(i64, String, String), (Option<i64>, Option<i64>)> = BTreeMap::new();
+    let mut cells: BTreeMap<(i64, String, String), Cell> = BTreeMap::new();
     let mut users: BTreeMap<(i64, String), i64> = BTreeMap::new();
     for (s, m, kind, n, requesters) in actual {
         let measure = if kind == "request" {
