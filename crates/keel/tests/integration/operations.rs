@@ -498,6 +498,43 @@ db_test!(satisfaction_surveys_after_resolution, |app| {
             .body["field"],
         "by"
     );
+
+    // Periodic surveys go to each contact with an account, at the customer's review frequency.
+    let beta = app.customers[1];
+    ok(
+        app,
+        "manager",
+        Method::POST,
+        "/api/v1/customer-accounts",
+        Some(json!({"customer_id": beta,
+        "relationship_manager_id": app.users["manager"], "review_frequency": "monthly"})),
+    )
+    .await;
+    ok(
+        app,
+        "manager",
+        Method::POST,
+        "/api/v1/contacts",
+        Some(json!({"customer_id": beta, "name": "Bea",
+        "user_id": app.users["requester2"]})),
+    )
+    .await;
+    assert_eq!(
+        keel::operation::relationship::business::send_due(&app.db)
+            .await
+            .expect("job"),
+        1
+    );
+    assert_eq!(
+        keel::operation::relationship::business::send_due(&app.db)
+            .await
+            .expect("job"),
+        0,
+        "not again this month"
+    );
+    let periodic = ok(app, "requester2", Method::GET, "/api/v1/surveys/mine", None).await;
+    assert_eq!(periodic[0]["kind"], "periodic");
+    assert_eq!(periodic[0]["customer_id"], beta);
 });
 
 db_test!(complaints_and_service_reviews, |app| {

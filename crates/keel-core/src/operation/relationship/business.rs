@@ -144,6 +144,27 @@ fn survey_rules(v: &Values, _: Option<&Values>) -> Result<(), FieldError> {
     requires(v, "status", "answered", &["score", "answered_on"])
 }
 
+/// Whether a contact is due a periodic survey: never surveyed, or the account's review
+/// frequency has passed since the last one.
+pub fn periodic_due(
+    frequency: &str,
+    last_sent: Option<jiff::civil::Date>,
+    today: jiff::civil::Date,
+) -> bool {
+    let months = match frequency {
+        "monthly" => 1,
+        "half_yearly" => 6,
+        "yearly" => 12,
+        _ => 3,
+    };
+    match last_sent {
+        None => true,
+        Some(d) => d
+            .checked_add(jiff::Span::new().months(months))
+            .is_ok_and(|next| next <= today),
+    }
+}
+
 /// How many days a survey stays open for an answer.
 pub const SURVEY_OPEN_DAYS: i64 = 30;
 
@@ -237,6 +258,32 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn periodic_surveys_follow_the_review_frequency() {
+        let d = |s: &str| s.parse::<jiff::civil::Date>().expect("date");
+        assert!(periodic_due("quarterly", None, d("2026-11-26")));
+        assert!(!periodic_due(
+            "quarterly",
+            Some(d("2026-09-01")),
+            d("2026-11-26")
+        ));
+        assert!(periodic_due(
+            "quarterly",
+            Some(d("2026-08-26")),
+            d("2026-11-26")
+        ));
+        assert!(periodic_due(
+            "monthly",
+            Some(d("2026-10-26")),
+            d("2026-11-26")
+        ));
+        assert!(!periodic_due(
+            "yearly",
+            Some(d("2026-01-01")),
+            d("2026-11-26")
+        ));
     }
 
     #[test]

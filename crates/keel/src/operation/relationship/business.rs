@@ -14,7 +14,9 @@ use crate::platform::web::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
 use keel_core::access::Action;
-use keel_core::operation::relationship::business::{SURVEY_OPEN_DAYS, mean_milli, trend};
+use keel_core::operation::relationship::business::{
+    SURVEY_OPEN_DAYS, mean_milli, periodic_due, trend,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
@@ -37,9 +39,13 @@ pub mod complaints {
 }
 
 type Resolved = (String, Option<i64>, Option<i64>, Option<i64>, String);
+/// customer, review frequency, contact's user, last periodic survey sent on.
+type PeriodicRow = (i64, String, i64, Option<String>);
 
-/// Send a survey for each incident and request resolved in the last week that has none yet,
-/// to its requester (staff-raised items for no one are skipped), and expire unanswered ones.
+/// Send a survey for each incident and request resolved in the last week that has none yet, to
+/// its requester (staff-raised items for no one are skipped); send each contact with a Keel
+/// account a periodic survey at their customer account's review frequency; expire unanswered
+/// surveys after 30 days.
 pub async fn send_due(db: &Db) -> AppResult<u64> {
     let since = now_ms() - 7 * 86_400_000;
     let due: Vec<Resolved> = db
@@ -75,15 +81,59 @@ pub async fn send_due(db: &Db) -> AppResult<u64> {
             recipients: vec![*requester],
         });
     }
+    // Periodic surveys of each active account's contacts.
+    let contacts: Vec<PeriodicRow> = db
+        .all(Q::new("SELECT a.customer_id, COALESCE(a.review_frequency, 'quarterly'), c.user_id, \
+                (SELECT MAX(s.sent_on) FROM surveys s WHERE s.kind = 'periodic' AND s.respondent_id = c.user_id AND s.customer_id = a.customer_id) \
+                FROM customer_accounts a JOIN contacts c ON c.customer_id = a.customer_id JOIN users u ON u.id = c.user_id \
+                WHERE COALESCE(a.status, 'active') = 'active' AND COALESCE(c.active, 1) = 1 AND u.disabled = 0 ORDER BY a.customer_id, c.user_id"))
+        .await?;
+    let t = today();
+    for (customer, frequency, user, last) in contacts {
+        let last = last.and_then(|d| d.parse::<jiff::civil::Date>().ok());
+        if !periodic_due(&frequency, last, t) {
+            continue;
+        }
+        let mut input = Map::new();
+        input.insert("kind".into(), json!("periodic"));
+        input.insert("respondent_id".into(), json!(user));
+        input.insert("customer_id".into(), json!(customer));
+        input.insert("sent_on".into(), json!(day));
+        let vals = prepare(db, r, &input, None, None).await?;
+        let id = insert(&mut tx, &actor, r, &vals).await?;
+        events.push(Event {
+            event: "survey.sent",
+            item_id: None,
+            title: "How satisfied are you with our services? Your answer is one click.".into(),
+            payload: json!({"survey_id": id}),
+            recipients: vec![user],
+        });
+    }
     let n = events.len() as u64;
     emit_many(&mut tx, events).await?;
     let cutoff = today()
         .checked_sub(jiff::Span::new().days(SURVEY_OPEN_DAYS))
         .map(|d| d.to_string())
         .unwrap_or_default();
-    tx.exec(Q::new("UPDATE surveys SET status = 'expired', version = version + 1, updated_at = $1 WHERE status = 'sent' AND sent_on < $2").bind(now_ms()).bind(cutoff))
-        .await?;
     tx.commit().await?;
+    // Unanswered surveys expire, each change audited like any other.
+    let stale = crate::platform::register::all(
+        db,
+        r,
+        &vec![("status", keel_core::register::V::Text("sent".into()))],
+    )
+    .await?;
+    let mut expire = Map::new();
+    expire.insert("status".into(), json!("expired"));
+    for s in stale
+        .iter()
+        .filter(|s| s.text("sent_on").is_some_and(|d| d < cutoff.as_str()))
+    {
+        let vals = prepare(db, r, &expire, Some(&s.vals), None).await?;
+        let mut tx = db.begin().await?;
+        overwrite(&mut tx, &actor, r, s, &vals).await?;
+        tx.commit().await?;
+    }
     Ok(n)
 }
 
