@@ -473,6 +473,58 @@ pub async fn overwrite(
     Ok(())
 }
 
+/// Inside the caller's transaction, set `field` on the records whose `key` field is `value`
+/// and whose `field` is still empty (e.g. end the open outages of a resolved incident), each
+/// audited. Returns how many changed.
+pub async fn fill_where_empty(
+    tx: &mut Tx,
+    actor: &Actor,
+    r: &Register,
+    key: &str,
+    value: &V,
+    field: &str,
+    to: &V,
+) -> AppResult<u64> {
+    let (Some(k), Some(f)) = (r.field(key), r.field(field)) else {
+        return Err(AppError::Internal(anyhow::anyhow!(
+            "{}: no field {key} or {field}",
+            r.name
+        )));
+    };
+    let mut q = Q::new("");
+    let a = bind_value(&mut q, k.ty, value);
+    q.sql = format!(
+        "SELECT id, version FROM {} WHERE {} = {a} AND {} IS NULL",
+        r.table, k.name, f.name
+    );
+    let rows: Vec<(i64, i64)> = tx.all(q).await?;
+    let now = now_ms();
+    for (id, version) in &rows {
+        let mut q = Q::new("");
+        let (v, n, i, ver) = (
+            bind_value(&mut q, f.ty, to),
+            q.arg(now),
+            q.arg(*id),
+            q.arg(*version),
+        );
+        q.sql = format!(
+            "UPDATE {} SET {} = {v}, version = version + 1, updated_at = {n} WHERE id = {i} AND version = {ver}",
+            r.table, f.name
+        );
+        tx.exec(q).await?;
+        append(
+            tx,
+            actor,
+            "update",
+            r.entity,
+            &id.to_string(),
+            diff(&[(f.name, Value::Null)], &[(f.name, core::to_json(f, to))]),
+        )
+        .await?;
+    }
+    Ok(rows.len() as u64)
+}
+
 pub async fn create(
     db: &Db,
     p: &Principal,

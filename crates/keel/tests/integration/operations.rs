@@ -403,6 +403,48 @@ db_test!(agreements_availability_and_attainment, |app| {
         .status,
         StatusCode::FORBIDDEN
     );
+
+    // Declaring a major incident for a service outage opens an outage; resolving it ends it.
+    let major = app
+        .incident(
+            "agent",
+            json!({"title": "Mail cluster down", "service_id": mail}),
+        )
+        .await;
+    ok(
+        app,
+        "manager",
+        Method::POST,
+        &format!("/api/v1/incidents/{major}/major"),
+        Some(json!({"criterion": "service_outage", "manager_id": app.users["manager"]})),
+    )
+    .await;
+    let open = ok(
+        app,
+        "agent",
+        Method::GET,
+        "/api/v1/outages?scheduled=false",
+        None,
+    )
+    .await;
+    let o = open["items"]
+        .as_array()
+        .and_then(|a| a.iter().find(|o| o["incident"] == major))
+        .cloned()
+        .expect("outage opened");
+    assert_eq!(o["ended_at"], Value::Null);
+    ok(app, "agent", Method::PATCH, &format!("/api/v1/incidents/{major}"),
+        Some(json!({"state": "resolved", "resolution_code": "fixed", "resolution_notes": "Node replaced"}))).await;
+    let ended = ok(
+        app,
+        "agent",
+        Method::GET,
+        &format!("/api/v1/outages/{}", o["id"]),
+        None,
+    )
+    .await;
+    assert!(ended["ended_at"].is_string(), "{ended}");
+    assert_eq!(ended["version"], 2);
 });
 
 db_test!(satisfaction_surveys_after_resolution, |app| {

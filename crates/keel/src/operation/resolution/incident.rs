@@ -154,7 +154,29 @@ pub async fn declare_major(
             item.state
         )));
     }
+    // A service outage starts an outage record on the incident's service (8.7.1), ended when
+    // the incident is resolved.
+    let outage = match (b.criterion.as_str(), item.service_id) {
+        ("service_outage", Some(service)) => {
+            let input = json!({"service_id": service, "description": item.title, "incident": item.number,
+                "started_at": crate::platform::web::iso(item.created_at)});
+            let r = crate::platform::register::reg("outages");
+            let vals = crate::platform::register::prepare(
+                &st.db,
+                r,
+                input.as_object().unwrap_or(&serde_json::Map::new()),
+                None,
+                Some(p.user_id),
+            )
+            .await?;
+            Some((r, vals))
+        }
+        _ => None,
+    };
     let mut tx = st.db.begin().await?;
+    if let Some((r, vals)) = &outage {
+        crate::platform::register::insert(&mut tx, &p.actor(), r, vals).await?;
+    }
     let staff: Option<(String,)> = tx
         .opt(Q::new("SELECT role FROM users WHERE id = $1 AND disabled = 0").bind(b.manager_id))
         .await?;

@@ -34,6 +34,23 @@ pub async fn before_move(
     }
     if kind == Kind::Incident {
         crate::operation::assurance::security::on_incident_move(after)?;
+        // Resolving an incident ends the outages recorded for it that are still open (8.7.1).
+        if to == "resolved" {
+            crate::platform::register::fill_where_empty(
+                tx,
+                actor,
+                crate::platform::register::reg("outages"),
+                "incident",
+                &keel_core::register::V::Text(after.number.clone()),
+                "ended_at",
+                &keel_core::register::V::Int(
+                    after
+                        .resolved_at
+                        .unwrap_or_else(crate::platform::db::now_ms),
+                ),
+            )
+            .await?;
+        }
     }
     if kind == Kind::Incident && to == "closed" {
         let open_review: Option<(i64,)> = tx
