@@ -361,7 +361,13 @@ async fn capacity_panel(db: &Db, service: Option<i64>) -> AppResult<Panel> {
 async fn availability_panel(db: &Db, service: Option<i64>) -> AppResult<Panel> {
     let month = this_month();
     let (from, to, _) = period_ms("period", Some(&month), &month)?;
-    let rows = crate::operation::assurance::availability::measured(db, service, from, to).await?;
+    let rows = crate::operation::assurance::availability::measured(
+        db,
+        service.as_ref().map(std::slice::from_ref),
+        from,
+        to,
+    )
+    .await?;
     Ok(Panel {
         id: "availability".into(),
         title: format!("Availability in {month}"),

@@ -284,33 +284,42 @@ pub async fn all(db: &Db, r: &Register, filters: &Filters) -> AppResult<Vec<Rec>
     Ok(out)
 }
 
-/// Refuse references to records that do not exist.
+/// Refuse references to records that do not exist: one query per reference field.
 async fn check_refs(db: &Db, r: &Register, vals: &Values) -> AppResult<()> {
     for f in r.fields {
         let (t, keys): (Target, Vec<String>) = match (f.ty, vals.get(f.name)) {
             (Type::Ref(t), Some(V::Int(i))) => (t, vec![i.to_string()]),
             (Type::Ref(t), Some(V::Text(s))) => (t, vec![s.clone()]),
-            (Type::Refs(t), Some(V::Many(ks))) => (t, ks.clone()),
+            (Type::Refs(t), Some(V::Many(ks))) if !ks.is_empty() => (t, ks.clone()),
             _ => continue,
         };
         let (table, key, _, kind) = target(t);
-        for k in keys {
-            let mut q = Q::new("");
-            let a = if key == "id" {
-                q.arg(k.parse::<i64>().unwrap_or_default())
-            } else {
-                q.arg(k.clone())
-            };
-            let mut sql = format!("SELECT CAST(1 AS BIGINT) FROM {table} WHERE {key} = {a}");
-            if let Some(kind) = kind {
-                let b = q.arg(kind);
-                sql.push_str(&format!(" AND kind = {b}"));
-            }
-            q.sql = sql;
-            let found: Option<(i64,)> = db.opt(q).await?;
-            if found.is_none() {
-                return Err(AppError::invalid(f.name, format!("no such record: {k}")));
-            }
+        let mut q = Q::new("");
+        let args: Vec<String> = keys
+            .iter()
+            .map(|k| {
+                if key == "id" {
+                    q.arg(k.parse::<i64>().unwrap_or_default())
+                } else {
+                    q.arg(k.clone())
+                }
+            })
+            .collect();
+        let mut sql = format!(
+            "SELECT CAST({key} AS TEXT) FROM {table} WHERE {key} IN ({})",
+            args.join(", ")
+        );
+        if let Some(kind) = kind {
+            let b = q.arg(kind);
+            sql.push_str(&format!(" AND kind = {b}"));
+        }
+        q.sql = sql;
+        let found: Vec<(String,)> = db.all(q).await?;
+        if let Some(missing) = keys.iter().find(|k| !found.iter().any(|(f,)| f == *k)) {
+            return Err(AppError::invalid(
+                f.name,
+                format!("no such record: {missing}"),
+            ));
         }
     }
     Ok(())

@@ -111,10 +111,7 @@ pub async fn attainment(db: &Db, id: i64, month: &str) -> AppResult<AgreementAtt
          AND (c.breached_at IS NOT NULL OR c.due_at <= {n}) ORDER BY w.number LIMIT 500"
     );
     let breaches: Vec<(String, String, String)> = db.all(q).await?;
-    let mut availability = vec![];
-    for s in &services {
-        availability.extend(measured(db, Some(*s), from, to).await?);
-    }
+    let availability = measured(db, Some(&services), from, to).await?;
     let target = a.int("availability_target");
     let avail_ok = target.is_none_or(|t| {
         availability
