@@ -42,6 +42,31 @@ type Resolved = (String, Option<i64>, Option<i64>, Option<i64>, String);
 /// customer, review frequency, contact's user, last periodic survey sent on.
 type PeriodicRow = (i64, String, i64, Option<String>);
 
+/// Record one survey in the caller's transaction; the event that tells its respondent.
+async fn send(
+    db: &Db,
+    tx: &mut crate::platform::db::Tx,
+    actor: &Actor,
+    survey: Value,
+    title: String,
+) -> AppResult<Event> {
+    let r = reg("surveys");
+    let input = survey.as_object().cloned().unwrap_or_default();
+    let vals = prepare(db, r, &input, None, None).await?;
+    let id = insert(tx, actor, r, &vals).await?;
+    Ok(Event {
+        event: "survey.sent",
+        item_id: None,
+        title,
+        payload: json!({"survey_id": id, "item": input.get("item")}),
+        recipients: input
+            .get("respondent_id")
+            .and_then(Value::as_i64)
+            .into_iter()
+            .collect(),
+    })
+}
+
 /// Send a survey for each incident and request resolved in the last week that has none yet, to
 /// its requester (staff-raised items for no one are skipped); send each contact with a Keel
 /// account a periodic survey at their customer account's review frequency; expire unanswered
@@ -64,22 +89,10 @@ pub async fn send_due(db: &Db) -> AppResult<u64> {
     let mut events = vec![];
     for (number, requester, customer, service, title) in &due {
         let Some(requester) = requester else { continue };
-        let mut input = Map::new();
-        input.insert("kind".into(), json!("transactional"));
-        input.insert("respondent_id".into(), json!(requester));
-        input.insert("customer_id".into(), json!(customer));
-        input.insert("service_id".into(), json!(service));
-        input.insert("item".into(), json!(number));
-        input.insert("sent_on".into(), json!(day));
-        let vals = prepare(db, r, &input, None, None).await?;
-        let id = insert(&mut tx, &actor, r, &vals).await?;
-        events.push(Event {
-            event: "survey.sent",
-            item_id: None,
-            title: format!("How did we do with {number} ({title})? One question, one click."),
-            payload: json!({"survey_id": id, "item": number}),
-            recipients: vec![*requester],
-        });
+        let survey = json!({"kind": "transactional", "respondent_id": requester, "customer_id": customer,
+            "service_id": service, "item": number, "sent_on": day});
+        let title = format!("How did we do with {number} ({title})? One question, one click.");
+        events.push(send(db, &mut tx, &actor, survey, title).await?);
     }
     // Periodic surveys of each active account's contacts.
     let contacts: Vec<PeriodicRow> = db
@@ -94,20 +107,10 @@ pub async fn send_due(db: &Db) -> AppResult<u64> {
         if !periodic_due(&frequency, last, t) {
             continue;
         }
-        let mut input = Map::new();
-        input.insert("kind".into(), json!("periodic"));
-        input.insert("respondent_id".into(), json!(user));
-        input.insert("customer_id".into(), json!(customer));
-        input.insert("sent_on".into(), json!(day));
-        let vals = prepare(db, r, &input, None, None).await?;
-        let id = insert(&mut tx, &actor, r, &vals).await?;
-        events.push(Event {
-            event: "survey.sent",
-            item_id: None,
-            title: "How satisfied are you with our services? Your answer is one click.".into(),
-            payload: json!({"survey_id": id}),
-            recipients: vec![user],
-        });
+        let survey = json!({"kind": "periodic", "respondent_id": user, "customer_id": customer, "sent_on": day});
+        let title =
+            "How satisfied are you with our services? Your answer is one click.".to_string();
+        events.push(send(db, &mut tx, &actor, survey, title).await?);
     }
     let n = events.len() as u64;
     emit_many(&mut tx, events).await?;
