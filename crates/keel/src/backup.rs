@@ -126,94 +126,6 @@ pub const TABLES: &[&str] = &[
     "capacity_events",
 ];
 
-/// Tables whose `id` is generated (PostgreSQL identity sequences need moving after a restore).
-const IDENTITY: &[&str] = &[
-    "customers",
-    "users",
-    "support_groups",
-    "services",
-    "api_tokens",
-    "work_items",
-    "work_item_transitions",
-    "work_item_links",
-    "comments",
-    "attachments",
-    "jobs",
-    "calendars",
-    "service_level_targets",
-    "sla_clocks",
-    "sla_clock_events",
-    "outbox",
-    "notifications",
-    "saved_views",
-    "communications",
-    "knowledge_articles",
-    "knowledge_versions",
-    "request_types",
-    "approvals",
-    "work_item_tasks",
-    "service_parties",
-    "service_plans",
-    "catalogue_offerings",
-    "ci_classes",
-    "cis",
-    "ci_relationships",
-    "cmdb_changes",
-    "baselines",
-    "configuration_audits",
-    "assets",
-    "change_authorities",
-    "change_categories",
-    "change_templates",
-    "change_blackouts",
-    "calendar_feeds",
-    "releases",
-    "deployments",
-    "service_designs",
-    "design_criteria",
-    "design_tasks",
-    "requirement_evidence",
-    "assessments",
-    "management_reviews",
-    "compliance_actions",
-    "audits",
-    "audit_findings",
-    "documents",
-    "document_versions",
-    "objectives",
-    "kpis",
-    "kpi_measurements",
-    "report_definitions",
-    "service_reports",
-    "interested_parties",
-    "competence_requirements",
-    "training_records",
-    "communication_plan",
-    "customer_accounts",
-    "contacts",
-    "service_reviews",
-    "surveys",
-    "suppliers",
-    "agreements",
-    "breach_explanations",
-    "contracts",
-    "supplier_reviews",
-    "disputes",
-    "budgets",
-    "costs",
-    "demand_forecasts",
-    "capacity_plans",
-    "availability_targets",
-    "outages",
-    "continuity_requirements",
-    "continuity_plans",
-    "continuity_tests",
-    "continuity_invocations",
-    "security_controls",
-    "capacity_metrics",
-    "capacity_events",
-];
-
 /// The tables that exist: a database at an older schema version lacks the newer ones.
 async fn present_tables(db: &Db) -> anyhow::Result<Vec<String>> {
     let rows: Vec<(String,)> = db
@@ -334,8 +246,15 @@ pub async fn restore(db: &Db, from: &Path) -> anyhow::Result<u64> {
         tx.exec(Q::new("INSERT INTO cmdb_state (id, revision) SELECT 1, 0 WHERE NOT EXISTS (SELECT 1 FROM cmdb_state)")).await?;
     }
     if db.backend() == crate::platform::db::Backend::Postgres {
-        let present = present_tables(db).await?;
-        for t in IDENTITY.iter().filter(|t| present.iter().any(|p| p == *t)) {
+        // Tables whose `id` is an identity column, read from the catalogue so no list can
+        // fall behind the migrations.
+        let identity: Vec<(String,)> = tx
+            .all(Q::new("SELECT CAST(table_name AS TEXT) FROM information_schema.columns WHERE table_schema = current_schema() AND column_name = 'id' AND is_identity = 'YES'"))
+            .await?;
+        for t in TABLES
+            .iter()
+            .filter(|t| identity.iter().any(|(i,)| i == *t))
+        {
             tx.exec(Q::new(format!("SELECT setval(pg_get_serial_sequence('{t}', 'id'), COALESCE((SELECT MAX(id) FROM {t}), 0) + 1, false)"))).await?;
         }
     }
