@@ -8,11 +8,13 @@
 //! - [`kernel`] — the work-item kernel shared by incidents, requests, problems and changes.
 //! - [`operation`] — clause 8 processes, grouped as clause 8 groups them.
 //! - [`management`] — the management system around them (clauses 4–7, 9, 10).
+//! - [`integration`] — the rules of the channels into the desk: monitoring alerts, mail, webhooks.
 //! - [`access`] — roles and permissions, decided in one table.
 //! - [`page`] — cursor pagination shared by every list.
 //! - [`register`] — registers (suppliers, contracts, outages …) declared as typed data.
 
 pub mod access;
+pub mod integration;
 pub mod kernel;
 pub mod management;
 pub mod operation;

@@ -124,6 +124,15 @@ pub const TABLES: &[&str] = &[
     "capacity_status",
     "capacity_metrics",
     "capacity_events",
+    "webhooks",
+    "webhook_events",
+    "webhook_deliveries",
+    "webhook_attempts",
+    "alerts",
+    "mail_threads",
+    "item_correspondents",
+    "mail_messages",
+    "mail_cursors",
 ];
 
 /// The tables that exist: a database at an older schema version lacks the newer ones.

@@ -55,6 +55,8 @@ pub const RESOLUTION_CODES: &[&str] = &[
     "duplicate",
     "user_error",
     "not_reproducible",
+    // The fault cleared without action: monitoring reported the alert resolved.
+    "recovered",
 ];
 
 /// Why an incident is major (8.6.1: the organisation's criteria for a major incident).
