@@ -150,10 +150,19 @@ pub enum Action {
     ReportMetrics,
     /// Answer a satisfaction survey addressed to oneself.
     AnswerSurveys,
+    /// Send monitoring alerts that open and update incidents (a monitoring tool holding an
+    /// agent's token).
+    ReceiveAlerts,
+    /// Read integrations: webhook subscriptions and their delivery log, received mail and its
+    /// quarantine.
+    ReadIntegrations,
+    /// Configure webhooks, replay deliveries, reprocess or discard quarantined mail
+    /// (administrators: subscriptions carry signing secrets and reach other systems).
+    ManageIntegrations,
 }
 
 impl Action {
-    pub const ALL: [Action; 35] = [
+    pub const ALL: [Action; 38] = [
         Action::ReadWorkItems,
         Action::CreateIncident,
         Action::UpdateWorkItems,
@@ -189,6 +198,9 @@ impl Action {
         Action::ManageAssurance,
         Action::ReportMetrics,
         Action::AnswerSurveys,
+        Action::ReceiveAlerts,
+        Action::ReadIntegrations,
+        Action::ManageIntegrations,
     ];
 }
 
@@ -235,9 +247,13 @@ pub fn allows(role: Role, action: Action) -> bool {
                 | ReadAssurance
                 | ReportMetrics
                 | AnswerSurveys
+                | ReceiveAlerts
         ),
-        Manager => !matches!(action, ManageUsers | ManageCompliance),
-        SmsManager => !matches!(action, ManageUsers),
+        Manager => !matches!(
+            action,
+            ManageUsers | ManageCompliance | ManageIntegrations
+        ),
+        SmsManager => !matches!(action, ManageUsers | ManageIntegrations),
         Auditor => matches!(
             action,
             ReadWorkItems
@@ -254,6 +270,7 @@ pub fn allows(role: Role, action: Action) -> bool {
                 | ReadRelationships
                 | ReadFinance
                 | ReadAssurance
+                | ReadIntegrations
         ),
         Admin => true,
     }
@@ -276,6 +293,7 @@ pub fn is_write(action: Action) -> bool {
             | Action::ReadRelationships
             | Action::ReadFinance
             | Action::ReadAssurance
+            | Action::ReadIntegrations
             | Action::InternalNotes
     )
 }

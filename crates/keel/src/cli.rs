@@ -63,7 +63,9 @@ pub enum Command {
         #[command(subcommand)]
         cmd: AuditCmd,
     },
-    /// Write every record to a file (JSON lines, portable between SQLite and PostgreSQL).
+    /// Write every record to a file (JSON lines, portable between SQLite and PostgreSQL);
+    /// `keel export` is the same, for migrations between databases.
+    #[command(visible_alias = "export")]
     Backup {
         #[arg(long)]
         to: PathBuf,
@@ -77,10 +79,20 @@ pub enum Command {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Load a backup into an empty database.
+    /// Load a backup (or an export) into an empty database; `keel import` is the same.
+    #[command(visible_alias = "import")]
     Restore {
         #[arg(long)]
         from: PathBuf,
+    },
+    /// Take one mail message on standard input (for an MTA pipe, e.g. Postfix's
+    /// `|keel mail-in --queue incidents`): it opens an item, becomes a comment, is ignored as
+    /// automatic or waits in the quarantine. Exits 75 (try again later) when it could not be
+    /// stored, so the MTA keeps it.
+    MailIn {
+        /// The mail queue (`[[mail.queues]]` in keel.toml; `incidents` and `requests` by default).
+        #[arg(long)]
+        queue: String,
     },
     /// Bulk import and export of configuration items and relationships (8.2.6).
     Cmdb {
@@ -253,6 +265,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 cfg.auto_close_days = d;
             }
             cfg.secure_cookies = file.secure_cookies.unwrap_or(false);
+            cfg.mail = file.mail.clone().unwrap_or_default();
             let db = connect().await?;
             if seed {
                 if let Some(summary) = demo::seed_if_empty(&db).await? {
@@ -425,6 +438,42 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let n = backup::restore(&db, &from).await?;
             println!("restored {n} rows from {}", from.display());
             Ok(ExitCode::SUCCESS)
+        }
+        Command::MailIn { queue } => {
+            let mut raw = vec![];
+            std::io::stdin()
+                .read_to_end(&mut raw)
+                .context("reading the message from standard input")?;
+            if raw.is_empty() {
+                eprintln!("keel mail-in: standard input is empty; no message to take");
+                return Ok(ExitCode::from(65));
+            }
+            let cfg = Config {
+                attachments_dir: file.attachments_dir.clone(),
+                mail: file.mail.clone().unwrap_or_default(),
+                ..Config::default()
+            };
+            let db = match connect().await {
+                Ok(db) => db,
+                Err(e) => {
+                    eprintln!("keel mail-in: cannot reach the database: {e}");
+                    return Ok(ExitCode::from(75));
+                }
+            };
+            match crate::integration::mail::ingest(&db, &cfg, &queue, "stdin", raw).await {
+                Ok(h) => {
+                    println!("{}", serde_json::to_string(&h)?);
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(crate::platform::error::AppError::Invalid { field, detail }) => {
+                    eprintln!("keel mail-in: --{field}: {detail}");
+                    Ok(ExitCode::from(64))
+                }
+                Err(e) => {
+                    eprintln!("keel mail-in: the message could not be stored: {e}");
+                    Ok(ExitCode::from(75))
+                }
+            }
         }
         Command::Cmdb { cmd } => cmdb(connect().await?, cmd).await,
     }

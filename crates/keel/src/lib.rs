@@ -12,6 +12,7 @@ pub mod backup;
 pub mod cli;
 pub mod demo;
 pub mod directory;
+pub mod integration;
 pub mod kernel;
 pub mod management;
 pub mod operation;

@@ -469,6 +469,25 @@ pub fn draft(kind: Kind, actor: &Actor, requester: &Principal, input: NewItem) -
     })
 }
 
+/// A create request from a system channel (mail, monitoring): the requester is whoever the
+/// input names, possibly no one (an unknown sender), and the assignment is the channel's.
+pub fn system_draft(kind: Kind, actor: &Actor, input: NewItem) -> AppResult<Draft> {
+    let requester = input.requester_id;
+    let system = Principal {
+        user_id: requester.unwrap_or_default(),
+        email: String::new(),
+        name: actor.label.clone(),
+        role: keel_core::access::Role::Agent,
+        customer_id: None,
+        channel: actor.channel,
+        csrf: None,
+    };
+    let mut d = draft(kind, actor, &system, input)?;
+    d.requester_id = requester;
+    d.requester_given = requester.is_some();
+    Ok(d)
+}
+
 /// The checks that read the database: referenced records exist, the requester's organisation,
 /// the assignee belongs to the group. Reads only, so a failing draft leaves the transaction
 /// usable for others.
@@ -611,6 +630,29 @@ pub async fn insert_drafts(tx: &mut Tx, drafts: Vec<Draft>) -> AppResult<Vec<Str
     tx.exec(q).await?;
     append_many(tx, entries).await?;
     clocks::start(tx, kind, last - n + 1, last).await?;
+    // `item.created` for subscribers (no one is notified in-app of a mere creation).
+    let created: Vec<(i64, String, String)> = tx
+        .all(
+            Q::new("SELECT id, number, state FROM work_items WHERE kind = $1 AND seq > $2 AND seq <= $3 ORDER BY seq")
+                .bind(kind.as_str())
+                .bind(last - n)
+                .bind(last),
+        )
+        .await?;
+    crate::platform::outbox::emit_many(
+        tx,
+        created
+            .into_iter()
+            .map(|(id, number, state)| crate::platform::outbox::Event {
+                event: "item.created",
+                item_id: Some(id),
+                title: format!("{number} created"),
+                payload: json!({"number": number, "state": state}),
+                recipients: vec![],
+            })
+            .collect(),
+    )
+    .await?;
     if !assigned.is_empty() {
         // One read for every assigned item of the batch, then their announcements.
         let mut q = Q::new("");
@@ -654,6 +696,13 @@ pub async fn announce(
             group_members(tx, g).await?,
         ));
     }
+    if let Some(b) = before.filter(|b| b.state != after.state) {
+        events.push((
+            "item.state_changed",
+            format!("{} moved from {} to {}", after.number, b.state, after.state),
+            vec![],
+        ));
+    }
     if after.state == "resolved"
         && before.is_some_and(|b| b.state != "resolved")
         && let Some(r) = after.requester_id
@@ -672,7 +721,12 @@ pub async fn announce(
                 event,
                 item_id: Some(after.id),
                 title,
-                payload: json!({"number": after.number, "state": after.state}),
+                payload: match before {
+                    Some(b) if event == "item.state_changed" => {
+                        json!({"number": after.number, "state": after.state, "from": b.state})
+                    }
+                    _ => json!({"number": after.number, "state": after.state}),
+                },
                 recipients,
             },
         )
@@ -1311,24 +1365,42 @@ pub async fn add_comment(
         }
     }
     let mut tx = db.begin().await?;
+    let id = insert_comment(&mut tx, item, Some(p.user_id), actor, &body, internal).await?;
+    tx.commit().await?;
+    Ok(db
+        .one(Q::new(format!("{COMMENT_SELECT} WHERE c.id = $1")).bind(id))
+        .await?)
+}
+
+/// Write a checked comment in the caller's transaction: the row, the item's `updated_at`, the
+/// audit entry. `author` is absent for comments from outside Keel (mail from unknown senders).
+pub async fn insert_comment(
+    tx: &mut Tx,
+    item: &ItemRow,
+    author: Option<i64>,
+    actor: &Actor,
+    body: &str,
+    internal: bool,
+) -> AppResult<i64> {
+    let now = now_ms();
     let id = tx
         .insert(
             Q::new("INSERT INTO comments (item_id, author_id, body, internal, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id")
                 .bind(item.id)
-                .bind(p.user_id)
-                .bind(&body)
+                .bind(author)
+                .bind(body)
                 .bind(internal)
-                .bind(now_ms()),
+                .bind(now),
         )
         .await?;
     tx.exec(
         Q::new("UPDATE work_items SET updated_at = $1 WHERE id = $2")
-            .bind(now_ms())
+            .bind(now)
             .bind(item.id),
     )
     .await?;
     append(
-        &mut tx,
+        tx,
         actor,
         if internal {
             "comment.internal"
@@ -1344,10 +1416,7 @@ pub async fn add_comment(
         }],
     )
     .await?;
-    tx.commit().await?;
-    Ok(db
-        .one(Q::new(format!("{COMMENT_SELECT} WHERE c.id = $1")).bind(id))
-        .await?)
+    Ok(id)
 }
 
 const COMMENT_SELECT: &str = "SELECT c.id, c.author_id, u.name AS author_name, c.body, c.internal, c.created_at FROM comments c LEFT JOIN users u ON u.id = c.author_id";
@@ -1509,6 +1578,24 @@ pub async fn add_attachment(
 ) -> AppResult<Attachment> {
     let filename = sanitize_filename(filename)
         .ok_or_else(|| AppError::invalid("filename", "must be a plain file name"))?;
+    let blob = store_blob(dir, data).await?;
+    let mut tx = db.begin().await?;
+    let id = insert_attachment(&mut tx, item, actor, &filename, content_type, blob).await?;
+    tx.commit().await?;
+    Ok(db.one(Q::new("SELECT id, filename, content_type, size, sha256, created_at FROM attachments WHERE id = $1").bind(id)).await?)
+}
+
+/// Attachment bytes ready to be recorded: kept in the row, or already written (content-addressed,
+/// synced) to the attachments directory, so a transaction that rolls back leaves at most an
+/// unreferenced file, never a row without its bytes.
+pub struct Blob {
+    sha: String,
+    size: i64,
+    data: Option<Vec<u8>>,
+    path: Option<String>,
+}
+
+pub async fn store_blob(dir: Option<&std::path::Path>, data: Vec<u8>) -> AppResult<Blob> {
     let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&data));
     let size = data.len() as i64;
     let (blob, path) = match dir {
@@ -1536,23 +1623,39 @@ pub async fn add_attachment(
         }
         None => (Some(data), None),
     };
-    let mut tx = db.begin().await?;
+    Ok(Blob {
+        sha,
+        size,
+        data: blob,
+        path,
+    })
+}
+
+/// Record an attachment (its file name already sanitized) in the caller's transaction, audited.
+pub async fn insert_attachment(
+    tx: &mut Tx,
+    item: &ItemRow,
+    actor: &Actor,
+    filename: &str,
+    content_type: &str,
+    blob: Blob,
+) -> AppResult<i64> {
     let id = tx
         .insert(
             Q::new("INSERT INTO attachments (item_id, filename, content_type, size, sha256, data, path, uploaded_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id")
                 .bind(item.id)
-                .bind(&filename)
+                .bind(filename)
                 .bind(content_type)
-                .bind(size)
-                .bind(&sha)
-                .bind(crate::platform::db::Arg::Bytes(blob))
-                .bind(path)
+                .bind(blob.size)
+                .bind(blob.sha.as_str())
+                .bind(crate::platform::db::Arg::Bytes(blob.data))
+                .bind(blob.path)
                 .bind(actor.user_id)
                 .bind(now_ms()),
         )
         .await?;
     append(
-        &mut tx,
+        tx,
         actor,
         "attachment.add",
         &item.kind,
@@ -1560,12 +1663,11 @@ pub async fn add_attachment(
         vec![FieldChange {
             field: "attachment".into(),
             old: Value::Null,
-            new: json!({"filename": filename, "size": size, "sha256": sha}),
+            new: json!({"filename": filename, "size": blob.size, "sha256": blob.sha}),
         }],
     )
     .await?;
-    tx.commit().await?;
-    Ok(db.one(Q::new("SELECT id, filename, content_type, size, sha256, created_at FROM attachments WHERE id = $1").bind(id)).await?)
+    Ok(id)
 }
 
 pub async fn attachments(db: &Db, item: &ItemRow) -> AppResult<Vec<Attachment>> {

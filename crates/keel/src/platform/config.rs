@@ -17,6 +17,61 @@ pub struct FileConfig {
     pub max_attachment_mb: Option<usize>,
     pub auto_close_days: Option<i64>,
     pub secure_cookies: Option<bool>,
+    pub mail: Option<MailConfig>,
+}
+
+/// `[mail]`: Keel's own addresses and the queues mail arrives in.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailConfig {
+    /// Keel's own addresses: mail from them is a loop and is ignored.
+    #[serde(default)]
+    pub addresses: Vec<String>,
+    /// Messages larger than this are kept in the quarantine instead of processed (default 50).
+    pub max_message_mb: Option<usize>,
+    /// `[[mail.queues]]`; without any, `incidents` and `requests` exist.
+    #[serde(default)]
+    pub queues: Vec<MailQueue>,
+}
+
+/// A queue: where a mailbox's (or an MTA pipe's) new messages become work items.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailQueue {
+    pub name: String,
+    /// `incident` or `request`.
+    #[serde(default = "incident")]
+    pub kind: String,
+    /// Support group new items are assigned to (by name).
+    pub group: Option<String>,
+    /// Service new items are recorded against (by name).
+    pub service: Option<String>,
+}
+
+fn incident() -> String {
+    "incident".into()
+}
+
+impl MailConfig {
+    /// The configured queues, or the two defaults.
+    pub fn queues(&self) -> Vec<MailQueue> {
+        if !self.queues.is_empty() {
+            return self.queues.clone();
+        }
+        ["incident", "request"]
+            .iter()
+            .map(|k| MailQueue {
+                name: format!("{k}s"),
+                kind: (*k).into(),
+                group: None,
+                service: None,
+            })
+            .collect()
+    }
+
+    pub fn max_message_bytes(&self) -> usize {
+        self.max_message_mb.unwrap_or(50) * 1024 * 1024
+    }
 }
 
 impl FileConfig {
@@ -42,6 +97,7 @@ pub struct Config {
     pub auto_close_days: i64,
     /// Mark cookies `Secure` (set when served over HTTPS).
     pub secure_cookies: bool,
+    pub mail: MailConfig,
 }
 
 impl Default for Config {
@@ -51,6 +107,7 @@ impl Default for Config {
             max_attachment_bytes: 10 * 1024 * 1024,
             auto_close_days: 5,
             secure_cookies: false,
+            mail: MailConfig::default(),
         }
     }
 }

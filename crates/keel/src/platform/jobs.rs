@@ -179,6 +179,7 @@ pub async fn run(st: &AppState, job: &Job) -> Result<(), String> {
             .await
             .map(|_| ())
             .map_err(|e| e.to_string()),
+        "webhook.deliver" => crate::integration::webhooks::deliver(&st.db, job).await,
         "noop" => Ok(()),
         "fail" => Err("asked to fail".into()),
         other => Err(format!("unknown job kind `{other}`")),

@@ -3,8 +3,9 @@
 //! Whatever someone should hear about (assigned to you or your group, SLA warning or breach,
 //! resolved) is written to `outbox` in the same transaction as the change that caused it, so an
 //! event is never announced for a change that rolled back, nor lost for one that committed.
-//! In-app notifications are the outbox's fan-out to its recipients; e-mail delivery (the
-//! integrations issue) will read the same outbox.
+//! In-app notifications are the outbox's fan-out to its recipients, webhook deliveries its
+//! fan-out to subscribed systems (`integration::webhooks`), both in the same transaction.
+//! Events with no recipients (`item.created`, `item.state_changed`) exist for subscribers.
 
 use crate::platform::auth::Principal;
 use crate::platform::db::{DbResult, Q, Tx, now_ms};
@@ -66,6 +67,8 @@ pub async fn emit_many(tx: &mut Tx, events: Vec<Event>) -> DbResult<()> {
         rows.join(", ")
     );
     let ids: Vec<(i64, String)> = tx.all(q).await?;
+    let outbox_ids: Vec<i64> = ids.iter().map(|(i, _)| *i).collect();
+    crate::integration::webhooks::fan_out(tx, &outbox_ids).await?;
     let mut batch = Notifications::new(now);
     for (id, payload) in ids {
         let n = serde_json::from_str::<Value>(&payload)

@@ -5,7 +5,7 @@ use crate::operation::relationship::service_level_api as sla;
 use crate::platform::config::Config;
 use crate::platform::db::Db;
 use crate::platform::metrics::Metrics;
-use crate::{directory, kernel, management, operation, platform};
+use crate::{directory, integration, kernel, management, operation, platform};
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -99,6 +99,7 @@ pub fn as_bool<S: serde::Serializer>(v: &i64, s: S) -> Result<S::Ok, S::Error> {
         (name = "availability", description = "Availability targets, outages and measured availability (8.7.1)"),
         (name = "continuity", description = "Continuity requirements, plans with approval, tests and invocations (8.7.2)"),
         (name = "security", description = "Information security controls and security incidents (8.7.3)"),
+        (name = "integrations", description = "Monitoring alerts in (Alertmanager), webhooks out with their delivery log, received mail and its quarantine"),
         (name = "operations", description = "Health, readiness, metrics, jobs"),
     )
 )]
@@ -226,6 +227,24 @@ pub fn api_router() -> OpenApiRouter<AppState> {
             operation::assurance::availability::api_outage_from_incident
         ))
         .routes(routes!(operation::assurance::security::api_report))
+        .routes(routes!(integration::alertmanager::api_receive))
+        .routes(routes!(integration::webhooks::api_events))
+        .routes(routes!(
+            integration::webhooks::api_list,
+            integration::webhooks::api_create
+        ))
+        .routes(routes!(
+            integration::webhooks::api_get,
+            integration::webhooks::api_update
+        ))
+        .routes(routes!(integration::webhooks::api_deliveries))
+        .routes(routes!(integration::webhooks::api_replay))
+        .routes(routes!(integration::webhooks::api_ping))
+        .routes(routes!(integration::mail::api_quarantine))
+        .routes(routes!(integration::mail::api_message))
+        .routes(routes!(integration::mail::api_raw))
+        .routes(routes!(integration::mail::api_reprocess))
+        .routes(routes!(integration::mail::api_discard))
         .routes(routes!(
             management::evaluation::api_list,
             management::evaluation::api_create

@@ -20,6 +20,8 @@ pub enum Channel {
     Api,
     Cli,
     System,
+    /// Mail received (`integration::mail`).
+    Mail,
 }
 
 impl Channel {
@@ -29,6 +31,7 @@ impl Channel {
             Channel::Api => "api",
             Channel::Cli => "cli",
             Channel::System => "system",
+            Channel::Mail => "mail",
         }
     }
 }

@@ -1,0 +1,14 @@
+//! Integrations: the channels through which work reaches the desk and events leave it.
+//!
+//! - [`alertmanager`] — Prometheus Alertmanager's webhook opens and updates incidents (8.6.1).
+//! - [`mail`] — mail opens incidents and requests and becomes comments (8.6.1, 8.6.2); what
+//!   cannot be processed waits in a quarantine.
+//! - [`webhooks`] — outbox events delivered to other systems as signed JSON, with retries through
+//!   the job queue, a delivery log and replay.
+//!
+//! The decisions (priority from severity, deduplication, automatic-mail detection, signatures)
+//! are in `keel_core::integration`; these modules read and write.
+
+pub mod alertmanager;
+pub mod mail;
+pub mod webhooks;
