@@ -10,6 +10,7 @@ mod cli;
 mod compliance;
 mod filters;
 mod incidents;
+mod integrations;
 mod knowledge;
 mod operations;
 mod portfolio;
