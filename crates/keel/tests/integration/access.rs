@@ -136,6 +136,31 @@ fn table(method: &str, path: &str, tag: &str) -> Option<(Option<Action>, Option<
         ("get", "/api/v1/availability") => (Some(ReadAssurance), None),
         ("post", "/api/v1/incidents/{number}/outage") => (Some(ManageAssurance), Some(json!({}))),
         ("get", "/api/v1/security-incidents") => (Some(ReadAssurance), None),
+        ("post", "/api/v1/integrations/alertmanager") => {
+            (Some(ReceiveAlerts), Some(json!({"alerts": []})))
+        }
+        ("get", "/api/v1/webhook-events") => (Some(ReadIntegrations), None),
+        ("get", "/api/v1/webhooks") => (Some(ReadIntegrations), None),
+        ("post", "/api/v1/webhooks") => (
+            Some(ManageIntegrations),
+            Some(json!({"name": "x", "url": "http://127.0.0.1:9/x", "events": ["*"]})),
+        ),
+        ("get", "/api/v1/webhooks/{id}") => (Some(ReadIntegrations), None),
+        ("patch", "/api/v1/webhooks/{id}") => (Some(ManageIntegrations), Some(json!({}))),
+        ("get", "/api/v1/webhooks/{id}/deliveries") => (Some(ReadIntegrations), None),
+        ("post", "/api/v1/webhooks/{id}/deliveries/{delivery}/replay") => {
+            (Some(ManageIntegrations), Some(json!({})))
+        }
+        ("post", "/api/v1/webhooks/{id}/ping") => (Some(ManageIntegrations), Some(json!({}))),
+        ("get", "/api/v1/mail/quarantine") => (Some(ReadIntegrations), None),
+        ("get", "/api/v1/mail/quarantine/{id}") => (Some(ReadIntegrations), None),
+        ("get", "/api/v1/mail/quarantine/{id}/raw") => (Some(ReadIntegrations), None),
+        ("post", "/api/v1/mail/quarantine/{id}/reprocess") => {
+            (Some(ManageIntegrations), Some(json!({})))
+        }
+        ("post", "/api/v1/mail/quarantine/{id}/discard") => {
+            (Some(ManageIntegrations), Some(json!({"reason": "spam"})))
+        }
         ("get", "/api/v1/compliance/requirements") => (Some(ReadCompliance), None),
         ("get", "/api/v1/compliance/requirements/{id}") => (Some(ReadCompliance), None),
         ("put", "/api/v1/compliance/requirements/{id}/judgement") => {
@@ -600,6 +625,7 @@ async fn matrix(backend: Backend) {
                     .replace("{number}", &number)
                     .replace("{id}", &id.to_string())
                     .replace("{ci_id}", &id.to_string())
+                    .replace("{delivery}", &id.to_string())
                     .replace("{tag}", "AST-000001")
                     .replace("{version}", "1")
                     .replace("{process}", "incident");
