@@ -642,3 +642,184 @@ fn two_nodes_on_one_postgres() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
     rt().block_on(crate::common::drop_db(Backend::Postgres, &url));
 }
+
+/// A real Prometheus Alertmanager (Debian's `prometheus-alertmanager`, installed by
+/// `scripts/test`) sends a firing and then a resolved alert to a running `keel serve`.
+#[test]
+fn a_real_alertmanager_opens_and_resolves_an_incident() {
+    let bin = "/usr/bin/prometheus-alertmanager";
+    assert!(
+        std::path::Path::new(bin).exists(),
+        "{bin} is missing: scripts/test installs Debian's prometheus-alertmanager"
+    );
+    let (url, _d) = fresh(Backend::Sqlite);
+    let token = rt().block_on(async {
+        let db = keel::platform::db::Db::connect(&url).await.expect("db");
+        let actor = keel::management::support::audit_trail::Actor::cli();
+        let u = keel::directory::NewUser::parse("monitoring@test.keel", "Monitoring", "agent", None, None)
+            .expect("user");
+        let u = keel::directory::create_user(&db, &actor, u).await.expect("user");
+        let (_, secret) = keel::directory::create_token(&db, &actor, u.id, "alertmanager")
+            .await
+            .expect("token");
+        db.close().await;
+        secret
+    });
+    let port = free_port();
+    let mut keel_child = start(&url, port);
+    let dir = crate::common::tempfile_dir::Dir::new();
+    let am_port = free_port();
+    let config = dir.path.join("alertmanager.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "route:\n  receiver: keel\n  group_by: ['alertname', 'instance']\n  group_wait: 0s\n  group_interval: 1s\n  repeat_interval: 1h\n\
+             receivers:\n  - name: keel\n    webhook_configs:\n      - url: 'http://127.0.0.1:{port}/api/v1/integrations/alertmanager?resolve=true'\n        send_resolved: true\n        http_config:\n          authorization:\n            credentials: '{token}'\n"
+        ),
+    )
+    .expect("config");
+    let mut am = Command::new(bin)
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!("--storage.path={}", dir.path.join("data").display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{am_port}"))
+        .arg("--cluster.listen-address=")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start alertmanager");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !matches!(http(am_port, "GET", "/-/ready", None, None), Ok((200, _))) {
+        assert!(Instant::now() < deadline, "alertmanager did not become ready");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let push = |ends: Option<&str>| {
+        let now = jiff::Timestamp::now();
+        let mut a = serde_json::json!([{"labels": {"alertname": "HostDown", "instance": "db9:9100", "severity": "critical"},
+            "annotations": {"summary": "db9 is down"}, "startsAt": (now - jiff::SignedDuration::from_secs(60)).to_string()}]);
+        if let Some(e) = ends {
+            a[0]["endsAt"] = serde_json::json!(e);
+        }
+        let r = http(am_port, "POST", "/api/v2/alerts", None, Some(&a.to_string())).expect("push");
+        assert_eq!(r.0, 200, "{}", r.1);
+    };
+    let wait_for = |what: &str, cond: &dyn Fn(&serde_json::Value) -> bool| -> serde_json::Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let (s, b) = http(port, "GET", "/api/v1/incidents", Some(&token), None).expect("list");
+            assert_eq!(s, 200, "{b}");
+            let v: serde_json::Value = serde_json::from_str(&b).expect("json");
+            if cond(&v) {
+                return v;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {what}: {v}");
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    };
+    push(None);
+    let v = wait_for("the incident", &|v| v["items"].as_array().is_some_and(|i| !i.is_empty()));
+    let inc = &v["items"][0];
+    assert_eq!(inc["title"], "HostDown on db9:9100: db9 is down");
+    assert_eq!(inc["priority"], 1);
+    // The alert resolves: Alertmanager tells Keel, which resolves the incident.
+    push(Some(&jiff::Timestamp::now().to_string()));
+    let v = wait_for("the resolution", &|v| v["items"][0]["state"] == "resolved");
+    assert_eq!(v["items"].as_array().map(Vec::len), Some(1), "one incident, not two");
+    let _ = am.kill();
+    let _ = am.wait();
+    let _ = keel_child.kill();
+    let _ = keel_child.wait();
+}
+
+fn keel_stdin(url: &str, args: &[&str], input: &[u8]) -> std::process::Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_keel"))
+        .arg("--database-url")
+        .arg(url)
+        .args(args)
+        .env_remove("KEEL_CONFIG")
+        .env("KEEL_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run keel");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input)
+        .expect("write stdin");
+    child.wait_with_output().expect("wait")
+}
+
+/// `keel mail-in` takes one message from an MTA pipe; bad flags and empty input are named.
+#[test]
+fn mail_in_from_standard_input() {
+    let (url, _d) = fresh(Backend::Sqlite);
+    let raw = b"From: Pat <pat@outside.example>\r\nSubject: Printer on fire\r\nMessage-ID: <p1@outside.example>\r\n\r\nSmoke everywhere.\r\n";
+    let o = keel_stdin(&url, &["mail-in", "--queue", "incidents"], raw);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["state"], "processed");
+    assert_eq!(v["item"], "INC-000001");
+    let o = keel_stdin(&url, &["mail-in", "--queue", "requests"], raw);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = keel_stdin(&url, &["mail-in", "--queue", "nope"], raw);
+    assert_eq!(o.status.code(), Some(64));
+    assert!(stderr(&o).contains("--queue"), "{}", stderr(&o));
+    let o = keel_stdin(&url, &["mail-in", "--queue", "incidents"], b"");
+    assert_eq!(o.status.code(), Some(65));
+}
+
+/// `keel export` on SQLite, `keel import` on PostgreSQL, `keel export` again: every row of every
+/// table comes back identical, integrations' records included.
+#[test]
+fn export_and_import_round_trip_loses_nothing() {
+    let (lite, _d) = fresh(Backend::Sqlite);
+    rt().block_on(async {
+        let db = keel::platform::db::Db::connect(&lite).await.expect("db");
+        keel::demo::seed(&db).await.expect("seed");
+        db.close().await;
+    });
+    let raw = b"From: Pat <pat@outside.example>\r\nSubject: Scanner\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"x\"\r\n\r\n--x\r\nContent-Type: text/plain\r\n\r\nJammed.\r\n--x\r\nContent-Type: image/png\r\nContent-Disposition: attachment; filename=\"jam.png\"\r\nContent-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n--x--\r\n";
+    assert!(keel_stdin(&lite, &["mail-in", "--queue", "incidents"], raw).status.success());
+    assert!(keel_stdin(&lite, &["mail-in", "--queue", "incidents"], b"garbage").status.success());
+    let dir = crate::common::tempfile_dir::Dir::new();
+    let (a, b) = (dir.path.join("a.jsonl"), dir.path.join("b.jsonl"));
+    let o = keel(&lite, &["export", "--to", a.to_str().expect("path")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (pg, _) = fresh(Backend::Postgres);
+    let o = keel(&pg, &["import", "--from", a.to_str().expect("path")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = keel(&pg, &["export", "--to", b.to_str().expect("path")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rows = |p: &std::path::Path| -> std::collections::BTreeMap<String, Vec<String>> {
+        let mut out: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        for line in std::fs::read_to_string(p).expect("read").lines().skip(1) {
+            let v: serde_json::Value = serde_json::from_str(line).expect("line");
+            let t = v["table"].as_str().expect("table").to_string();
+            // Keys sorted, so column order does not matter.
+            let row: std::collections::BTreeMap<String, serde_json::Value> =
+                serde_json::from_value(v["row"].clone()).expect("row");
+            out.entry(t).or_default().push(serde_json::to_string(&row).expect("json"));
+        }
+        out
+    };
+    // Rows sharing their first column (composite keys) may come in either order.
+    let (mut ra, mut rb) = (rows(&a), rows(&b));
+    ra.values_mut().for_each(|v| v.sort());
+    rb.values_mut().for_each(|v| v.sort());
+    assert_eq!(ra.keys().collect::<Vec<_>>(), rb.keys().collect::<Vec<_>>());
+    for (t, rows) in &ra {
+        let other = &rb[t];
+        assert_eq!(rows.len(), other.len(), "table {t}: row count differs");
+        for (x, y) in rows.iter().zip(other) {
+            assert_eq!(x, y, "table {t} differs after the round trip");
+        }
+    }
+    for t in ["work_items", "audit_log", "attachments", "mail_messages", "cis"] {
+        assert!(!ra[t].is_empty(), "{t} should have rows");
+    }
+    let o = keel(&pg, &["audit", "verify"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+    rt().block_on(crate::common::drop_db(Backend::Postgres, &pg));
+}
