@@ -249,10 +249,7 @@ pub fn allows(role: Role, action: Action) -> bool {
                 | AnswerSurveys
                 | ReceiveAlerts
         ),
-        Manager => !matches!(
-            action,
-            ManageUsers | ManageCompliance | ManageIntegrations
-        ),
+        Manager => !matches!(action, ManageUsers | ManageCompliance | ManageIntegrations),
         SmsManager => !matches!(action, ManageUsers | ManageIntegrations),
         Auditor => matches!(
             action,

@@ -78,7 +78,9 @@ pub fn title(labels: &BTreeMap<String, String>, annotations: &BTreeMap<String, S
 /// `keel_ci`, then the usual target labels (`instance` without its port, `host`, `node`).
 pub fn ci_candidates(labels: &BTreeMap<String, String>) -> Vec<String> {
     let mut out = vec![];
-    for key in ["keel_ci", "instance", "host", "hostname", "node", "nodename"] {
+    for key in [
+        "keel_ci", "instance", "host", "hostname", "node", "nodename",
+    ] {
         if let Some(v) = labels.get(key).map(|v| v.trim()).filter(|v| !v.is_empty()) {
             out.push(v.to_string());
             if key == "instance"
@@ -169,7 +171,10 @@ mod tests {
     #[test]
     fn candidates_strip_the_port_of_an_instance() {
         let l = labels(&[("instance", "db1.example:9100"), ("keel_ci", "DB-1")]);
-        assert_eq!(ci_candidates(&l), vec!["DB-1", "db1.example:9100", "db1.example"]);
+        assert_eq!(
+            ci_candidates(&l),
+            vec!["DB-1", "db1.example:9100", "db1.example"]
+        );
         let l = labels(&[("instance", "[::1]:9100")]);
         assert_eq!(ci_candidates(&l), vec!["[::1]:9100", "::1"]);
     }

@@ -75,8 +75,7 @@ pub fn automatic(s: &Signals<'_>, own_addresses: &[String]) -> Option<&'static s
     {
         return Some("sent from Keel's own address");
     }
-    if s
-        .auto_submitted
+    if s.auto_submitted
         .is_some_and(|v| !v.trim().eq_ignore_ascii_case("no") && !v.trim().is_empty())
     {
         return Some("auto-submitted (Auto-Submitted header)");
@@ -93,10 +92,10 @@ pub fn automatic(s: &Signals<'_>, own_addresses: &[String]) -> Option<&'static s
     if s.autoreply_header {
         return Some("auto-reply (X-Autoreply/X-Autorespond)");
     }
-    if s
-        .auto_response_suppress
-        .is_some_and(|v| v.split(',').any(|t| matches!(t.trim(), "All" | "OOF" | "AutoReply")))
-    {
+    if s.auto_response_suppress.is_some_and(|v| {
+        v.split(',')
+            .any(|t| matches!(t.trim(), "All" | "OOF" | "AutoReply"))
+    }) {
         return Some("auto-reply (X-Auto-Response-Suppress)");
     }
     if s.null_return_path {
@@ -149,7 +148,11 @@ pub fn reply_text(body: &str) -> String {
 
 /// A Message-ID without its angle brackets and surrounding space.
 pub fn bare_id(id: &str) -> String {
-    id.trim().trim_start_matches('<').trim_end_matches('>').trim().to_string()
+    id.trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .trim()
+        .to_string()
 }
 
 #[cfg(test)]
@@ -158,14 +161,26 @@ mod tests {
 
     #[test]
     fn numbers_are_found_and_normalised() {
-        assert_eq!(number_in_subject("Re: [INC-000042] Printer"), Some("INC-000042".into()));
-        assert_eq!(number_in_subject("re: req-7 laptop"), Some("REQ-000007".into()));
+        assert_eq!(
+            number_in_subject("Re: [INC-000042] Printer"),
+            Some("INC-000042".into())
+        );
+        assert_eq!(
+            number_in_subject("re: req-7 laptop"),
+            Some("REQ-000007".into())
+        );
         assert_eq!(number_in_subject("XINC-000042"), None);
         assert_eq!(number_in_subject("INC-42a"), None);
         assert_eq!(number_in_subject("INC-"), None);
-        assert_eq!(number_in_subject("about C:\\INC-3\\x"), Some("INC-000003".into()));
+        assert_eq!(
+            number_in_subject("about C:\\INC-3\\x"),
+            Some("INC-000003".into())
+        );
         assert_eq!(number_in_subject("nothing here"), None);
-        assert_eq!(number_in_subject("REQ-5 dup of INC-4"), Some("REQ-000005".into()));
+        assert_eq!(
+            number_in_subject("REQ-5 dup of INC-4"),
+            Some("REQ-000005".into())
+        );
     }
 
     #[test]
@@ -217,7 +232,8 @@ mod tests {
 
     #[test]
     fn replies_lose_their_quotes() {
-        let body = "Thanks, it works now.\n\nOn Tue, 3 Mar 2026, Desk <desk@x> wrote:\n> old text\n";
+        let body =
+            "Thanks, it works now.\n\nOn Tue, 3 Mar 2026, Desk <desk@x> wrote:\n> old text\n";
         assert_eq!(reply_text(body), "Thanks, it works now.");
         assert_eq!(reply_text("> only quoted\n"), "> only quoted");
         assert_eq!(reply_text("Fine\n-- \nAnn"), "Fine");

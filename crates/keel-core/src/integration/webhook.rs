@@ -12,10 +12,16 @@ pub const SIGNATURE_HEADER: &str = "Keel-Signature";
 
 /// The events a subscription may ask for, with what each means.
 pub const EVENTS: &[(&str, &str)] = &[
-    ("item.created", "a work item (incident, request, problem, change …) was created"),
+    (
+        "item.created",
+        "a work item (incident, request, problem, change …) was created",
+    ),
     ("item.state_changed", "a work item moved to another state"),
     ("item.assigned", "a work item was assigned to a person"),
-    ("item.group_assigned", "a work item was assigned to a support group"),
+    (
+        "item.group_assigned",
+        "a work item was assigned to a support group",
+    ),
     ("item.resolved", "a work item was resolved"),
     ("sla.warning", "an SLA clock passed its warning threshold"),
     ("sla.breached", "an SLA clock breached its target"),
@@ -23,10 +29,22 @@ pub const EVENTS: &[(&str, &str)] = &[
     ("incident.major", "a major incident was declared"),
     ("incident.escalated", "an incident was escalated"),
     ("task.assigned", "a task of a work item was assigned"),
-    ("capacity.threshold", "a capacity plan's threshold was crossed"),
-    ("asset.expiring", "an asset's warranty or licence is about to expire"),
-    ("contract.renewal_due", "a supplier contract's notice day is near"),
-    ("knowledge.review_due", "a knowledge article is due for review"),
+    (
+        "capacity.threshold",
+        "a capacity plan's threshold was crossed",
+    ),
+    (
+        "asset.expiring",
+        "an asset's warranty or licence is about to expire",
+    ),
+    (
+        "contract.renewal_due",
+        "a supplier contract's notice day is near",
+    ),
+    (
+        "knowledge.review_due",
+        "a knowledge article is due for review",
+    ),
     ("survey.sent", "a satisfaction survey was sent"),
 ];
 
@@ -77,9 +95,8 @@ pub fn verify(secret: &str, header: &str, body: &[u8], now_s: i64, tolerance_s: 
     m.update(t.to_string().as_bytes());
     m.update(b".");
     m.update(body);
-    v1.iter().any(|sig| {
-        hex::decode(sig).is_ok_and(|bytes| m.clone().verify_slice(&bytes).is_ok())
-    })
+    v1.iter()
+        .any(|sig| hex::decode(sig).is_ok_and(|bytes| m.clone().verify_slice(&bytes).is_ok()))
 }
 
 #[cfg(test)]

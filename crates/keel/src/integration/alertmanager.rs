@@ -157,7 +157,10 @@ pub async fn receive(
             .categories
             .contains(&c.as_str())
     {
-        return Err(AppError::invalid("category", format!("unknown category `{c}`")));
+        return Err(AppError::invalid(
+            "category",
+            format!("unknown category `{c}`"),
+        ));
     }
     let actor = Actor {
         label: format!("{} (alertmanager)", p.email),
@@ -183,18 +186,34 @@ pub async fn receive(
         let now = now_ms();
         let (action, incident) = match (step, &known) {
             (Step::Open, _) => {
-                let number = open(&mut tx, p, &actor, opts, a, &fp, group, default_service, &n).await?;
+                let number =
+                    open(&mut tx, p, &actor, opts, a, &fp, group, default_service, &n).await?;
                 ("opened", Some(number))
             }
             (Step::Touch, Some((id, _, _, _, number))) => {
-                tx.exec(Q::new("UPDATE alerts SET last_seen_at = $1, labels = $2 WHERE id = $3").bind(now).bind(json!(a.labels).to_string()).bind(*id))
-                    .await?;
+                tx.exec(
+                    Q::new("UPDATE alerts SET last_seen_at = $1, labels = $2 WHERE id = $3")
+                        .bind(now)
+                        .bind(json!(a.labels).to_string())
+                        .bind(*id),
+                )
+                .await?;
                 ("updated", Some(number.clone()))
             }
             (Step::Refire, Some((id, item, _, _, number))) => {
                 let it = kernel::get_by_id_tx(&mut tx, *item).await?;
-                let since = time_ms(a.starts_at.as_deref()).map(iso).unwrap_or_else(|| iso(now));
-                kernel::insert_comment(&mut tx, &it, Some(p.user_id), &actor, &format!("Alert firing again since {since}."), true).await?;
+                let since = time_ms(a.starts_at.as_deref())
+                    .map(iso)
+                    .unwrap_or_else(|| iso(now));
+                kernel::insert_comment(
+                    &mut tx,
+                    &it,
+                    Some(p.user_id),
+                    &actor,
+                    &format!("Alert firing again since {since}."),
+                    true,
+                )
+                .await?;
                 tx.exec(Q::new("UPDATE alerts SET status = 'firing', last_seen_at = $1, starts_at = $2, ends_at = NULL WHERE id = $3").bind(now).bind(time_ms(a.starts_at.as_deref())).bind(*id))
                     .await?;
                 ("refired", Some(number.clone()))
@@ -202,13 +221,27 @@ pub async fn receive(
             (Step::Recover { resolve }, Some((id, item, _, _, number))) => {
                 let it = kernel::get_by_id_tx(&mut tx, *item).await?;
                 let ended = time_ms(a.ends_at.as_deref()).unwrap_or(now);
-                kernel::insert_comment(&mut tx, &it, Some(p.user_id), &actor, &format!("Alert resolved at {}: monitoring reports recovery.", iso(ended)), true).await?;
+                kernel::insert_comment(
+                    &mut tx,
+                    &it,
+                    Some(p.user_id),
+                    &actor,
+                    &format!(
+                        "Alert resolved at {}: monitoring reports recovery.",
+                        iso(ended)
+                    ),
+                    true,
+                )
+                .await?;
                 tx.exec(Q::new("UPDATE alerts SET status = 'resolved', last_seen_at = $1, ends_at = $2 WHERE id = $3").bind(now).bind(ended).bind(*id))
                     .await?;
                 if resolve {
                     to_resolve.push((number.clone(), ended));
                 }
-                (if resolve { "resolved" } else { "recovered" }, Some(number.clone()))
+                (
+                    if resolve { "resolved" } else { "recovered" },
+                    Some(number.clone()),
+                )
             }
             _ => ("ignored", known.as_ref().map(|k| k.4.clone())),
         };
@@ -235,7 +268,10 @@ pub async fn receive(
             kernel::update(db, Kind::Incident, &number, Scope::All, &actor, patch, None).await
         {
             tracing::warn!(incident = %number, error = %e, "alert recovered but the incident could not be resolved");
-            if let Some(o) = out.iter_mut().find(|o| o.incident.as_deref() == Some(&number)) {
+            if let Some(o) = out
+                .iter_mut()
+                .find(|o| o.incident.as_deref() == Some(&number))
+            {
                 o.action = "recovered".into();
             }
         }
@@ -246,12 +282,23 @@ pub async fn receive(
 /// An active record's id by its exact name (case-insensitive), or a 422 naming the option.
 async fn named(db: &Db, table: &str, name: &str, field: &str) -> AppResult<i64> {
     let rows: Vec<(i64,)> = db
-        .all(Q::new(format!("SELECT id FROM {table} WHERE LOWER(name) = $1 LIMIT 2")).bind(name.trim().to_lowercase()))
+        .all(
+            Q::new(format!(
+                "SELECT id FROM {table} WHERE LOWER(name) = $1 LIMIT 2"
+            ))
+            .bind(name.trim().to_lowercase()),
+        )
         .await?;
     match rows.as_slice() {
         [(id,)] => Ok(*id),
-        [] => Err(AppError::invalid(field, format!("no {field} named `{name}`"))),
-        _ => Err(AppError::invalid(field, format!("several records are named `{name}`"))),
+        [] => Err(AppError::invalid(
+            field,
+            format!("no {field} named `{name}`"),
+        )),
+        _ => Err(AppError::invalid(
+            field,
+            format!("several records are named `{name}`"),
+        )),
     }
 }
 
@@ -338,8 +385,12 @@ async fn open(
         .one(Q::new("SELECT id FROM work_items WHERE number = $1").bind(number.as_str()))
         .await?;
     if let Some((ci_id, _, _, name)) = &ci {
-        tx.exec(Q::new("INSERT INTO work_item_cis (item_id, ci_id) VALUES ($1, $2)").bind(item_id).bind(*ci_id))
-            .await?;
+        tx.exec(
+            Q::new("INSERT INTO work_item_cis (item_id, ci_id) VALUES ($1, $2)")
+                .bind(item_id)
+                .bind(*ci_id),
+        )
+        .await?;
         crate::management::support::audit_trail::append(
             tx,
             actor,

@@ -70,7 +70,10 @@ pub async fn ingest(
         let names: Vec<&str> = queues.iter().map(|q| q.name.as_str()).collect();
         return Err(AppError::invalid(
             "queue",
-            format!("no mail queue `{queue_name}` (configured: {})", names.join(", ")),
+            format!(
+                "no mail queue `{queue_name}` (configured: {})",
+                names.join(", ")
+            ),
         ));
     }
     let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&raw));
@@ -297,7 +300,11 @@ async fn may_write(tx: &mut Tx, s: &Sender, item: &ItemRow) -> AppResult<bool> {
         return Ok(false);
     }
     let known: Option<(String,)> = tx
-        .opt(Q::new("SELECT email FROM item_correspondents WHERE item_id = $1 AND email = $2").bind(item.id).bind(s.email.as_str()))
+        .opt(
+            Q::new("SELECT email FROM item_correspondents WHERE item_id = $1 AND email = $2")
+                .bind(item.id)
+                .bind(s.email.as_str()),
+        )
         .await?;
     Ok(known.is_some())
 }
@@ -308,7 +315,10 @@ fn kind_of(q: &MailQueue) -> AppResult<Kind> {
         "request" => Ok(Kind::Request),
         other => Err(AppError::invalid(
             "kind",
-            format!("mail queue `{}` has kind `{other}`; use incident or request", q.name),
+            format!(
+                "mail queue `{}` has kind `{other}`; use incident or request",
+                q.name
+            ),
         )),
     }
 }
@@ -322,7 +332,11 @@ fn title_of(subject: Option<&str>) -> String {
         .collect();
     let s = s.split_whitespace().collect::<Vec<_>>().join(" ");
     let s: String = s.chars().take(200).collect();
-    if s.is_empty() { "(no subject)".into() } else { s }
+    if s.is_empty() {
+        "(no subject)".into()
+    } else {
+        s
+    }
 }
 
 fn bounded_body(text: &str, id: i64) -> String {
@@ -330,7 +344,9 @@ fn bounded_body(text: &str, id: i64) -> String {
         return text.to_string();
     }
     let mut t: String = text.chars().take(MAX_BODY).collect();
-    t.push_str(&format!("\n\n[… shortened; the whole text is in mail message {id}]"));
+    t.push_str(&format!(
+        "\n\n[… shortened; the whole text is in mail message {id}]"
+    ));
     t
 }
 
@@ -374,12 +390,18 @@ async fn handle(
     by: Option<&Principal>,
 ) -> AppResult<Outcome> {
     let Some(m) = MessageParser::default().parse(raw) else {
-        return Ok(Outcome::Quarantined("not a MIME message: no headers could be parsed".into()));
+        return Ok(Outcome::Quarantined(
+            "not a MIME message: no headers could be parsed".into(),
+        ));
     };
     let Some(from) = m.from().and_then(|a| a.first()) else {
         return Ok(Outcome::Quarantined("no From address".into()));
     };
-    let Some(email) = from.address().map(str::trim).filter(|a| a.contains('@') && !a.contains(char::is_whitespace)) else {
+    let Some(email) = from
+        .address()
+        .map(str::trim)
+        .filter(|a| a.contains('@') && !a.contains(char::is_whitespace))
+    else {
         return Ok(Outcome::Quarantined(format!(
             "the From header has no usable address ({:?})",
             m.header_raw(HeaderName::From).unwrap_or_default().trim()
@@ -407,10 +429,7 @@ async fn handle(
     let message_id = m.message_id().map(rules::bare_id).filter(|s| !s.is_empty());
     let mut thread_ids = ids(m.in_reply_to());
     thread_ids.extend(ids(m.references()));
-    let body = m
-        .body_text(0)
-        .map(|b| b.into_owned())
-        .unwrap_or_default();
+    let body = m.body_text(0).map(|b| b.into_owned()).unwrap_or_default();
     let files = attachments(&m);
     let mut blobs = vec![];
     for (name, ctype, data) in &files {
@@ -478,7 +497,9 @@ async fn handle(
                 text = format!("(by mail from {} <{}>)\n\n{text}", s.name, s.email);
             }
             if text.trim().is_empty() && blobs.is_empty() {
-                return Ok(Outcome::Quarantined("the reply has no text and no attachments".into()));
+                return Ok(Outcome::Quarantined(
+                    "the reply has no text and no attachments".into(),
+                ));
             }
             if !text.trim().is_empty() {
                 kernel::insert_comment(
@@ -504,7 +525,10 @@ async fn handle(
             };
             let mut description = bounded_body(body.trim(), id);
             if s.user.is_none() {
-                description = format!("Reported by mail from {} <{}>.\n\n{description}", s.name, s.email);
+                description = format!(
+                    "Reported by mail from {} <{}>.\n\n{description}",
+                    s.name, s.email
+                );
             }
             let d = kernel::system_draft(
                 kind,
@@ -513,7 +537,11 @@ async fn handle(
                     title: title_of(m.subject()),
                     description,
                     requester_id: s.user.as_ref().map(|u| u.user_id),
-                    customer_id: s.user.as_ref().and_then(|u| u.customer_id).or(s.customer_id),
+                    customer_id: s
+                        .user
+                        .as_ref()
+                        .and_then(|u| u.customer_id)
+                        .or(s.customer_id),
                     service_id: service,
                     assignment_group_id: group,
                     ..Default::default()
@@ -562,10 +590,16 @@ async fn handle(
 
 async fn by_name(tx: &mut Tx, table: &str, name: &str) -> AppResult<i64> {
     let row: Option<(i64,)> = tx
-        .opt(Q::new(format!("SELECT id FROM {table} WHERE LOWER(name) = $1")).bind(name.to_lowercase()))
+        .opt(
+            Q::new(format!("SELECT id FROM {table} WHERE LOWER(name) = $1"))
+                .bind(name.to_lowercase()),
+        )
         .await?;
     row.map(|(i,)| i).ok_or_else(|| {
-        AppError::invalid("queue", format!("the queue names `{name}`, which is not in {table}"))
+        AppError::invalid(
+            "queue",
+            format!("the queue names `{name}`, which is not in {table}"),
+        )
     })
 }
 
@@ -613,14 +647,27 @@ pub struct MessageFilter {
 }
 
 pub async fn messages(db: &Db, state: &str) -> AppResult<Vec<MailMessage>> {
-    const STATES: &[&str] = &["received", "processed", "ignored", "quarantined", "discarded", "all"];
+    const STATES: &[&str] = &[
+        "received",
+        "processed",
+        "ignored",
+        "quarantined",
+        "discarded",
+        "all",
+    ];
     if !STATES.contains(&state) {
-        return Err(AppError::invalid("state", format!("must be one of: {}", STATES.join(", "))));
+        return Err(AppError::invalid(
+            "state",
+            format!("must be one of: {}", STATES.join(", ")),
+        ));
     }
     let q = if state == "all" {
         Q::new(format!("{MESSAGE_SELECT} ORDER BY m.id DESC LIMIT 500"))
     } else {
-        Q::new(format!("{MESSAGE_SELECT} WHERE m.state = $1 ORDER BY m.id DESC LIMIT 500")).bind(state)
+        Q::new(format!(
+            "{MESSAGE_SELECT} WHERE m.state = $1 ORDER BY m.id DESC LIMIT 500"
+        ))
+        .bind(state)
     };
     Ok(db.all(q).await?)
 }
@@ -637,10 +684,21 @@ pub async fn reprocess(st: &AppState, p: &Principal, id: i64) -> AppResult<Handl
     p.require(Action::ManageIntegrations)?;
     let m = message(&st.db, id).await?;
     if m.state != "quarantined" {
-        return Err(AppError::Conflict(format!("mail message {id} is {}, not quarantined", m.state)));
+        return Err(AppError::Conflict(format!(
+            "mail message {id} is {}, not quarantined",
+            m.state
+        )));
     }
     let mut tx = st.db.begin().await?;
-    append(&mut tx, &p.actor(), "reprocess", "mail_message", &id.to_string(), vec![]).await?;
+    append(
+        &mut tx,
+        &p.actor(),
+        "reprocess",
+        "mail_message",
+        &id.to_string(),
+        vec![],
+    )
+    .await?;
     tx.commit().await?;
     process(&st.db, &st.cfg, id, Some(p)).await
 }
@@ -655,10 +713,14 @@ pub struct Discard {
 /// Set a quarantined message aside for good; it stays in the log with the reason.
 pub async fn discard(db: &Db, p: &Principal, id: i64, b: Discard) -> AppResult<MailMessage> {
     p.require(Action::ManageIntegrations)?;
-    let reason = keel_core::text::Line::parse(&b.reason, 500).map_err(|e| AppError::invalid("reason", e))?;
+    let reason =
+        keel_core::text::Line::parse(&b.reason, 500).map_err(|e| AppError::invalid("reason", e))?;
     let m = message(db, id).await?;
     if m.state != "quarantined" {
-        return Err(AppError::Conflict(format!("mail message {id} is {}, not quarantined", m.state)));
+        return Err(AppError::Conflict(format!(
+            "mail message {id} is {}, not quarantined",
+            m.state
+        )));
     }
     let mut tx = db.begin().await?;
     tx.exec(
@@ -694,7 +756,9 @@ pub async fn api_quarantine(
     ApiQuery(f): ApiQuery<MessageFilter>,
 ) -> AppResult<Json<Vec<MailMessage>>> {
     p.require(Action::ReadIntegrations)?;
-    Ok(Json(messages(&st.db, f.state.as_deref().unwrap_or("quarantined")).await?))
+    Ok(Json(
+        messages(&st.db, f.state.as_deref().unwrap_or("quarantined")).await?,
+    ))
 }
 
 /// One received message.

@@ -106,7 +106,12 @@ fn parse_url(v: &str) -> AppResult<String> {
         .map_err(|e| AppError::invalid("url", format!("not a URL: {e}")))?;
     match uri.scheme_str() {
         Some("http" | "https") => {}
-        _ => return Err(AppError::invalid("url", "must start with http:// or https://")),
+        _ => {
+            return Err(AppError::invalid(
+                "url",
+                "must start with http:// or https://",
+            ));
+        }
     }
     if uri.host().is_none_or(str::is_empty) {
         return Err(AppError::invalid("url", "must name a host"));
@@ -162,13 +167,19 @@ async fn row(db: &Db, id: i64) -> AppResult<HookRow> {
 
 pub async fn get(db: &Db, id: i64, show_secret: bool) -> AppResult<Webhook> {
     let r = row(db, id).await?;
-    let events = events_of(db, &[id]).await?.into_iter().map(|(_, e)| e).collect();
+    let events = events_of(db, &[id])
+        .await?
+        .into_iter()
+        .map(|(_, e)| e)
+        .collect();
     Ok(r.view(events, show_secret))
 }
 
 pub async fn list(db: &Db) -> AppResult<Vec<Webhook>> {
     let rows: Vec<HookRow> = db
-        .all(Q::new(format!("SELECT {HOOK_COLS} FROM webhooks ORDER BY id")))
+        .all(Q::new(format!(
+            "SELECT {HOOK_COLS} FROM webhooks ORDER BY id"
+        )))
         .await?;
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let events = events_of(db, &ids).await?;
@@ -465,7 +476,10 @@ pub async fn deliver(db: &Db, job: &Job) -> Result<(), String> {
     let sent = now_ms();
     let headers = [
         ("content-type", "application/json".to_string()),
-        ("user-agent", format!("Keel-Webhooks/{}", env!("CARGO_PKG_VERSION"))),
+        (
+            "user-agent",
+            format!("Keel-Webhooks/{}", env!("CARGO_PKG_VERSION")),
+        ),
         ("keel-event", d.event.clone()),
         ("keel-delivery", d.id.to_string()),
         (
@@ -479,7 +493,11 @@ pub async fn deliver(db: &Db, job: &Job) -> Result<(), String> {
         Ok(a) if (200..300).contains(&a.status) => (Some(i64::from(a.status)), None),
         Ok(a) => (
             Some(i64::from(a.status)),
-            Some(format!("HTTP {}: {}", a.status, a.body.chars().take(500).collect::<String>())),
+            Some(format!(
+                "HTTP {}: {}",
+                a.status,
+                a.body.chars().take(500).collect::<String>()
+            )),
         ),
         Err(e) => (None, Some(e.clone())),
     };

@@ -656,9 +656,17 @@ fn a_real_alertmanager_opens_and_resolves_an_incident() {
     let token = rt().block_on(async {
         let db = keel::platform::db::Db::connect(&url).await.expect("db");
         let actor = keel::management::support::audit_trail::Actor::cli();
-        let u = keel::directory::NewUser::parse("monitoring@test.keel", "Monitoring", "agent", None, None)
+        let u = keel::directory::NewUser::parse(
+            "monitoring@test.keel",
+            "Monitoring",
+            "agent",
+            None,
+            None,
+        )
+        .expect("user");
+        let u = keel::directory::create_user(&db, &actor, u)
+            .await
             .expect("user");
-        let u = keel::directory::create_user(&db, &actor, u).await.expect("user");
         let (_, secret) = keel::directory::create_token(&db, &actor, u.id, "alertmanager")
             .await
             .expect("token");
@@ -680,7 +688,10 @@ fn a_real_alertmanager_opens_and_resolves_an_incident() {
     .expect("config");
     let mut am = Command::new(bin)
         .arg(format!("--config.file={}", config.display()))
-        .arg(format!("--storage.path={}", dir.path.join("data").display()))
+        .arg(format!(
+            "--storage.path={}",
+            dir.path.join("data").display()
+        ))
         .arg(format!("--web.listen-address=127.0.0.1:{am_port}"))
         .arg("--cluster.listen-address=")
         .stdout(Stdio::null())
@@ -689,7 +700,10 @@ fn a_real_alertmanager_opens_and_resolves_an_incident() {
         .expect("start alertmanager");
     let deadline = Instant::now() + Duration::from_secs(30);
     while !matches!(http(am_port, "GET", "/-/ready", None, None), Ok((200, _))) {
-        assert!(Instant::now() < deadline, "alertmanager did not become ready");
+        assert!(
+            Instant::now() < deadline,
+            "alertmanager did not become ready"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     let push = |ends: Option<&str>| {
@@ -699,7 +713,14 @@ fn a_real_alertmanager_opens_and_resolves_an_incident() {
         if let Some(e) = ends {
             a[0]["endsAt"] = serde_json::json!(e);
         }
-        let r = http(am_port, "POST", "/api/v2/alerts", None, Some(&a.to_string())).expect("push");
+        let r = http(
+            am_port,
+            "POST",
+            "/api/v2/alerts",
+            None,
+            Some(&a.to_string()),
+        )
+        .expect("push");
         assert_eq!(r.0, 200, "{}", r.1);
     };
     let wait_for = |what: &str, cond: &dyn Fn(&serde_json::Value) -> bool| -> serde_json::Value {
@@ -711,19 +732,28 @@ fn a_real_alertmanager_opens_and_resolves_an_incident() {
             if cond(&v) {
                 return v;
             }
-            assert!(Instant::now() < deadline, "timed out waiting for {what}: {v}");
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}: {v}"
+            );
             std::thread::sleep(Duration::from_millis(250));
         }
     };
     push(None);
-    let v = wait_for("the incident", &|v| v["items"].as_array().is_some_and(|i| !i.is_empty()));
+    let v = wait_for("the incident", &|v| {
+        v["items"].as_array().is_some_and(|i| !i.is_empty())
+    });
     let inc = &v["items"][0];
     assert_eq!(inc["title"], "HostDown on db9:9100: db9 is down");
     assert_eq!(inc["priority"], 1);
     // The alert resolves: Alertmanager tells Keel, which resolves the incident.
     push(Some(&jiff::Timestamp::now().to_string()));
     let v = wait_for("the resolution", &|v| v["items"][0]["state"] == "resolved");
-    assert_eq!(v["items"].as_array().map(Vec::len), Some(1), "one incident, not two");
+    assert_eq!(
+        v["items"].as_array().map(Vec::len),
+        Some(1),
+        "one incident, not two"
+    );
     let _ = am.kill();
     let _ = am.wait();
     let _ = keel_child.kill();
@@ -781,8 +811,16 @@ fn export_and_import_round_trip_loses_nothing() {
         db.close().await;
     });
     let raw = b"From: Pat <pat@outside.example>\r\nSubject: Scanner\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"x\"\r\n\r\n--x\r\nContent-Type: text/plain\r\n\r\nJammed.\r\n--x\r\nContent-Type: image/png\r\nContent-Disposition: attachment; filename=\"jam.png\"\r\nContent-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n--x--\r\n";
-    assert!(keel_stdin(&lite, &["mail-in", "--queue", "incidents"], raw).status.success());
-    assert!(keel_stdin(&lite, &["mail-in", "--queue", "incidents"], b"garbage").status.success());
+    assert!(
+        keel_stdin(&lite, &["mail-in", "--queue", "incidents"], raw)
+            .status
+            .success()
+    );
+    assert!(
+        keel_stdin(&lite, &["mail-in", "--queue", "incidents"], b"garbage")
+            .status
+            .success()
+    );
     let dir = crate::common::tempfile_dir::Dir::new();
     let (a, b) = (dir.path.join("a.jsonl"), dir.path.join("b.jsonl"));
     let o = keel(&lite, &["export", "--to", a.to_str().expect("path")]);
@@ -800,7 +838,9 @@ fn export_and_import_round_trip_loses_nothing() {
             // Keys sorted, so column order does not matter.
             let row: std::collections::BTreeMap<String, serde_json::Value> =
                 serde_json::from_value(v["row"].clone()).expect("row");
-            out.entry(t).or_default().push(serde_json::to_string(&row).expect("json"));
+            out.entry(t)
+                .or_default()
+                .push(serde_json::to_string(&row).expect("json"));
         }
         out
     };
@@ -816,7 +856,13 @@ fn export_and_import_round_trip_loses_nothing() {
             assert_eq!(x, y, "table {t} differs after the round trip");
         }
     }
-    for t in ["work_items", "audit_log", "attachments", "mail_messages", "cis"] {
+    for t in [
+        "work_items",
+        "audit_log",
+        "attachments",
+        "mail_messages",
+        "cis",
+    ] {
         assert!(!ra[t].is_empty(), "{t} should have rows");
     }
     let o = keel(&pg, &["audit", "verify"]);

@@ -89,12 +89,22 @@ db_test!(webhooks_are_signed_retried_logged_and_replayed, |app| {
     let (url, got) = receiver(1).await;
     // Only administrators subscribe; bad input names its field.
     let r = app
-        .post("manager", "/api/v1/webhooks", json!({"name": "x", "url": url, "events": ["*"]}))
+        .post(
+            "manager",
+            "/api/v1/webhooks",
+            json!({"name": "x", "url": url, "events": ["*"]}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     for (body, field) in [
-        (json!({"name": "x", "url": "ftp://host/x", "events": ["*"]}), "url"),
-        (json!({"name": "x", "url": url, "events": ["item.deleted"]}), "events"),
+        (
+            json!({"name": "x", "url": "ftp://host/x", "events": ["*"]}),
+            "url",
+        ),
+        (
+            json!({"name": "x", "url": url, "events": ["item.deleted"]}),
+            "events",
+        ),
         (json!({"name": "x", "url": url, "events": []}), "events"),
     ] {
         let r = app.post("admin", "/api/v1/webhooks", body).await;
@@ -112,12 +122,17 @@ db_test!(webhooks_are_signed_retried_logged_and_replayed, |app| {
     let hook = r.body["id"].as_i64().expect("id");
     let secret = r.body["secret"].as_str().expect("secret once").to_string();
     // Readers (the auditor too) never see the secret.
-    let r = app.get("auditor", &format!("/api/v1/webhooks/{hook}")).await;
+    let r = app
+        .get("auditor", &format!("/api/v1/webhooks/{hook}"))
+        .await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.body.get("secret").is_none(), "{}", r.body);
 
     let number = app
-        .incident("agent", json!({"title": "Mail server down", "impact": 1, "urgency": 1}))
+        .incident(
+            "agent",
+            json!({"title": "Mail server down", "impact": 1, "urgency": 1}),
+        )
         .await;
     // First attempt: the receiver answers 500; the job is retried after its back-off.
     assert_eq!(drain(app).await, 1);
@@ -170,15 +185,26 @@ db_test!(webhooks_are_signed_retried_logged_and_replayed, |app| {
         let calls = got.lock().expect("lock");
         assert_eq!(calls.len(), 3);
         assert_eq!(calls[2].body, calls[1].body);
-        assert_ne!(calls[2].headers["keel-delivery"], calls[1].headers["keel-delivery"]);
+        assert_ne!(
+            calls[2].headers["keel-delivery"],
+            calls[1].headers["keel-delivery"]
+        );
     }
     // Only subscribed events go out: a state change does, a comment does not.
     let r = app
-        .patch("agent", &format!("/api/v1/incidents/{number}"), json!({"state": "in_progress"}))
+        .patch(
+            "agent",
+            &format!("/api/v1/incidents/{number}"),
+            json!({"state": "in_progress"}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let r = app
-        .post("agent", &format!("/api/v1/incidents/{number}/comments"), json!({"body": "looking"}))
+        .post(
+            "agent",
+            &format!("/api/v1/incidents/{number}/comments"),
+            json!({"body": "looking"}),
+        )
         .await;
     assert!(r.status.is_success(), "{}", r.body);
     assert_eq!(drain(app).await, 1);
@@ -191,7 +217,11 @@ db_test!(webhooks_are_signed_retried_logged_and_replayed, |app| {
     }
     // A paused subscription gets nothing.
     let r = app
-        .patch("admin", &format!("/api/v1/webhooks/{hook}"), json!({"active": false}))
+        .patch(
+            "admin",
+            &format!("/api/v1/webhooks/{hook}"),
+            json!({"active": false}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     app.incident("agent", json!({"title": "Quiet"})).await;
@@ -200,15 +230,25 @@ db_test!(webhooks_are_signed_retried_logged_and_replayed, |app| {
     // A receiver that never answers well: the delivery ends `failed` after its last attempt.
     let (dead, _) = receiver(usize::MAX).await;
     let r = app
-        .post("admin", "/api/v1/webhooks", json!({"name": "Dead", "url": dead, "events": ["*"]}))
+        .post(
+            "admin",
+            "/api/v1/webhooks",
+            json!({"name": "Dead", "url": dead, "events": ["*"]}),
+        )
         .await;
     let dead_hook = r.body["id"].as_i64().expect("id");
     let r = app
-        .post("admin", &format!("/api/v1/webhooks/{dead_hook}/ping"), json!({}))
+        .post(
+            "admin",
+            &format!("/api/v1/webhooks/{dead_hook}/ping"),
+            json!({}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     app.db
-        .exec(Q::new("UPDATE jobs SET max_attempts = 2 WHERE state = 'queued'"))
+        .exec(Q::new(
+            "UPDATE jobs SET max_attempts = 2 WHERE state = 'queued'",
+        ))
         .await
         .expect("fewer attempts");
     drain(app).await;
@@ -252,73 +292,157 @@ fn firing(fp: &str, instance: &str) -> Value {
            "startsAt": "2026-11-20T10:00:00Z", "endsAt": "0001-01-01T00:00:00Z", "generatorURL": "http://prom/graph"})
 }
 
-db_test!(alertmanager_opens_deduplicates_and_resolves_incidents, |app| {
-    let svc = app
-        .post("manager", "/api/v1/services", json!({"name": "Payroll"}))
-        .await
-        .body["id"]
-        .as_i64()
-        .expect("service");
-    assert_eq!(app.post("manager", "/api/v1/ci-classes", json!({"name": "server"})).await.status, StatusCode::CREATED);
-    let r = app
-        .post("manager", "/api/v1/cis", json!({"class": "server", "name": "db1", "service_id": svc}))
+db_test!(
+    alertmanager_opens_deduplicates_and_resolves_incidents,
+    |app| {
+        let svc = app
+            .post("manager", "/api/v1/services", json!({"name": "Payroll"}))
+            .await
+            .body["id"]
+            .as_i64()
+            .expect("service");
+        assert_eq!(
+            app.post("manager", "/api/v1/ci-classes", json!({"name": "server"}))
+                .await
+                .status,
+            StatusCode::CREATED
+        );
+        let r = app
+            .post(
+                "manager",
+                "/api/v1/cis",
+                json!({"class": "server", "name": "db1", "service_id": svc}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        // Requesters and auditors cannot send alerts; a bad payload names the alert.
+        assert_eq!(
+            alert(app, "requester", "", json!([firing("a1", "db1:9100")]))
+                .await
+                .0,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            alert(app, "auditor", "", json!([firing("a1", "db1:9100")]))
+                .await
+                .0,
+            StatusCode::FORBIDDEN
+        );
+        let (s, b) = alert(
+            app,
+            "agent",
+            "",
+            json!([{"status": "burning", "labels": {}}]),
+        )
         .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-    // Requesters and auditors cannot send alerts; a bad payload names the alert.
-    assert_eq!(alert(app, "requester", "", json!([firing("a1", "db1:9100")])).await.0, StatusCode::FORBIDDEN);
-    assert_eq!(alert(app, "auditor", "", json!([firing("a1", "db1:9100")])).await.0, StatusCode::FORBIDDEN);
-    let (s, b) = alert(app, "agent", "", json!([{"status": "burning", "labels": {}}])).await;
-    assert_eq!((s, b["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("alerts[0].status")));
-    let (s, b) = alert(app, "agent", "?group=Nobody", json!([firing("a1", "db1:9100")])).await;
-    assert_eq!((s, b["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("group")));
+        assert_eq!(
+            (s, b["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("alerts[0].status"))
+        );
+        let (s, b) = alert(
+            app,
+            "agent",
+            "?group=Nobody",
+            json!([firing("a1", "db1:9100")]),
+        )
+        .await;
+        assert_eq!(
+            (s, b["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("group"))
+        );
 
-    // A firing alert opens a P1 incident on the CI (its port stripped) and the CI's service.
-    let q = "?resolve=true&group=Service%20Desk&category=hardware";
-    let (s, b) = alert(app, "agent", q, json!([firing("a1", "db1:9100")])).await;
-    assert_eq!(s, StatusCode::OK, "{b}");
-    assert_eq!(b["alerts"][0]["action"], "opened");
-    let number = b["alerts"][0]["incident"].as_str().expect("incident").to_string();
-    let inc = app.get("agent", &format!("/api/v1/incidents/{number}")).await.body;
-    assert_eq!(inc["priority"], 1, "{inc}");
-    assert_eq!(inc["title"], "HostDown on db1:9100: host unreachable");
-    assert_eq!(inc["service"]["name"], "Payroll");
-    assert_eq!(inc["assignment_group"]["name"], "Service Desk");
-    assert_eq!(inc["category"], "hardware");
-    let cis = app.get("agent", &format!("/api/v1/incidents/{number}/cis")).await.body;
-    assert_eq!(cis["cis"][0]["name"], "db1", "{cis}");
-    // Repeats of the fingerprint update the same incident.
-    for _ in 0..3 {
-        let (_, b) = alert(app, "agent", q, json!([firing("a1", "db1:9100")])).await;
-        assert_eq!(b["alerts"][0]["action"], "updated");
-        assert_eq!(b["alerts"][0]["incident"], number.as_str());
+        // A firing alert opens a P1 incident on the CI (its port stripped) and the CI's service.
+        let q = "?resolve=true&group=Service%20Desk&category=hardware";
+        let (s, b) = alert(app, "agent", q, json!([firing("a1", "db1:9100")])).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert_eq!(b["alerts"][0]["action"], "opened");
+        let number = b["alerts"][0]["incident"]
+            .as_str()
+            .expect("incident")
+            .to_string();
+        let inc = app
+            .get("agent", &format!("/api/v1/incidents/{number}"))
+            .await
+            .body;
+        assert_eq!(inc["priority"], 1, "{inc}");
+        assert_eq!(inc["title"], "HostDown on db1:9100: host unreachable");
+        assert_eq!(inc["service"]["name"], "Payroll");
+        assert_eq!(inc["assignment_group"]["name"], "Service Desk");
+        assert_eq!(inc["category"], "hardware");
+        let cis = app
+            .get("agent", &format!("/api/v1/incidents/{number}/cis"))
+            .await
+            .body;
+        assert_eq!(cis["cis"][0]["name"], "db1", "{cis}");
+        // Repeats of the fingerprint update the same incident.
+        for _ in 0..3 {
+            let (_, b) = alert(app, "agent", q, json!([firing("a1", "db1:9100")])).await;
+            assert_eq!(b["alerts"][0]["action"], "updated");
+            assert_eq!(b["alerts"][0]["incident"], number.as_str());
+        }
+        let (n,): (i64,) = app
+            .db
+            .one(Q::new(
+                "SELECT COUNT(*) FROM work_items WHERE kind = 'incident'",
+            ))
+            .await
+            .expect("count");
+        assert_eq!(n, 1);
+        // Recovery resolves it (asked for with resolve=true) with a note.
+        let mut rec = firing("a1", "db1:9100");
+        rec["status"] = json!("resolved");
+        rec["endsAt"] = json!("2026-11-20T10:30:00Z");
+        let (_, b) = alert(app, "agent", q, json!([rec])).await;
+        assert_eq!(b["alerts"][0]["action"], "resolved", "{b}");
+        let inc = app
+            .get("agent", &format!("/api/v1/incidents/{number}"))
+            .await
+            .body;
+        assert_eq!(inc["state"], "resolved");
+        assert_eq!(inc["resolution_code"], "recovered");
+        let notes = app
+            .get("agent", &format!("/api/v1/incidents/{number}/comments"))
+            .await
+            .body;
+        assert!(
+            notes
+                .to_string()
+                .contains("Alert resolved at 2026-11-20T10:30:00Z"),
+            "{notes}"
+        );
+        // Firing again after the incident was resolved opens a new one; an alert without a known
+        // CI still opens one, at the severity's priority.
+        let (_, b) = alert(app, "agent", q, json!([firing("a1", "db1:9100"), {"status": "firing", "fingerprint": "b2", "labels": {"alertname": "Slow", "severity": "warning"}}])).await;
+        assert_eq!(b["alerts"][0]["action"], "opened");
+        assert_ne!(b["alerts"][0]["incident"], number.as_str());
+        let other = b["alerts"][1]["incident"]
+            .as_str()
+            .expect("incident")
+            .to_string();
+        let inc = app
+            .get("agent", &format!("/api/v1/incidents/{other}"))
+            .await
+            .body;
+        assert_eq!(
+            (inc["impact"].as_i64(), inc["urgency"].as_i64()),
+            (Some(2), Some(2))
+        );
+        // Without resolve=true a recovery only notes it.
+        let (_, b) = alert(
+            app,
+            "agent",
+            "",
+            json!([{"status": "resolved", "fingerprint": "b2", "labels": {}}]),
+        )
+        .await;
+        assert_eq!(b["alerts"][0]["action"], "recovered");
+        let inc = app
+            .get("agent", &format!("/api/v1/incidents/{other}"))
+            .await
+            .body;
+        assert_eq!(inc["state"], "new");
     }
-    let (n,): (i64,) = app.db.one(Q::new("SELECT COUNT(*) FROM work_items WHERE kind = 'incident'")).await.expect("count");
-    assert_eq!(n, 1);
-    // Recovery resolves it (asked for with resolve=true) with a note.
-    let mut rec = firing("a1", "db1:9100");
-    rec["status"] = json!("resolved");
-    rec["endsAt"] = json!("2026-11-20T10:30:00Z");
-    let (_, b) = alert(app, "agent", q, json!([rec])).await;
-    assert_eq!(b["alerts"][0]["action"], "resolved", "{b}");
-    let inc = app.get("agent", &format!("/api/v1/incidents/{number}")).await.body;
-    assert_eq!(inc["state"], "resolved");
-    assert_eq!(inc["resolution_code"], "recovered");
-    let notes = app.get("agent", &format!("/api/v1/incidents/{number}/comments")).await.body;
-    assert!(notes.to_string().contains("Alert resolved at 2026-11-20T10:30:00Z"), "{notes}");
-    // Firing again after the incident was resolved opens a new one; an alert without a known
-    // CI still opens one, at the severity's priority.
-    let (_, b) = alert(app, "agent", q, json!([firing("a1", "db1:9100"), {"status": "firing", "fingerprint": "b2", "labels": {"alertname": "Slow", "severity": "warning"}}])).await;
-    assert_eq!(b["alerts"][0]["action"], "opened");
-    assert_ne!(b["alerts"][0]["incident"], number.as_str());
-    let other = b["alerts"][1]["incident"].as_str().expect("incident").to_string();
-    let inc = app.get("agent", &format!("/api/v1/incidents/{other}")).await.body;
-    assert_eq!((inc["impact"].as_i64(), inc["urgency"].as_i64()), (Some(2), Some(2)));
-    // Without resolve=true a recovery only notes it.
-    let (_, b) = alert(app, "agent", "", json!([{"status": "resolved", "fingerprint": "b2", "labels": {}}])).await;
-    assert_eq!(b["alerts"][0]["action"], "recovered");
-    let inc = app.get("agent", &format!("/api/v1/incidents/{other}")).await.body;
-    assert_eq!(inc["state"], "new");
-});
+);
 
 fn cfg() -> keel::platform::config::Config {
     let mut c = keel::platform::config::Config::default();
@@ -339,136 +463,383 @@ fn msg(from: &str, subject: &str, extra: &str, body: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-db_test!(mail_opens_items_threads_replies_and_keeps_what_it_cannot_process, |app| {
-    // A requester's mail opens an incident for them, from the mail channel.
-    let h = mail(app, &msg("Requester <requester@test.keel>", "Laptop will not boot", "Message-ID: <m1@test.keel>\r\n", "It shows a black screen.")).await;
-    assert_eq!((h.state.as_str(), h.action.as_deref()), ("processed", Some("created")), "{h:?}");
-    let number = h.item.clone().expect("item");
-    let inc = app.get("requester", &format!("/api/v1/incidents/{number}")).await.body;
-    assert_eq!(inc["title"], "Laptop will not boot");
-    assert_eq!(inc["requester"]["id"], app.users["requester"], "{inc}");
-    assert!(inc["description"].as_str().unwrap_or_default().contains("black screen"));
-    // The same bytes again (an MTA retry) do not open a second incident.
-    let again = mail(app, &msg("Requester <requester@test.keel>", "Laptop will not boot", "Message-ID: <m1@test.keel>\r\n", "It shows a black screen.")).await;
-    assert_eq!((again.id, again.item.as_deref()), (h.id, Some(number.as_str())));
-    // A reply threads by In-Reply-To and loses its quoted text.
-    let h = mail(app, &msg("requester@test.keel", "Re: something else", "Message-ID: <m2@test.keel>\r\nIn-Reply-To: <m1@test.keel>\r\n",
+db_test!(
+    mail_opens_items_threads_replies_and_keeps_what_it_cannot_process,
+    |app| {
+        // A requester's mail opens an incident for them, from the mail channel.
+        let h = mail(
+            app,
+            &msg(
+                "Requester <requester@test.keel>",
+                "Laptop will not boot",
+                "Message-ID: <m1@test.keel>\r\n",
+                "It shows a black screen.",
+            ),
+        )
+        .await;
+        assert_eq!(
+            (h.state.as_str(), h.action.as_deref()),
+            ("processed", Some("created")),
+            "{h:?}"
+        );
+        let number = h.item.clone().expect("item");
+        let inc = app
+            .get("requester", &format!("/api/v1/incidents/{number}"))
+            .await
+            .body;
+        assert_eq!(inc["title"], "Laptop will not boot");
+        assert_eq!(inc["requester"]["id"], app.users["requester"], "{inc}");
+        assert!(
+            inc["description"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("black screen")
+        );
+        // The same bytes again (an MTA retry) do not open a second incident.
+        let again = mail(
+            app,
+            &msg(
+                "Requester <requester@test.keel>",
+                "Laptop will not boot",
+                "Message-ID: <m1@test.keel>\r\n",
+                "It shows a black screen.",
+            ),
+        )
+        .await;
+        assert_eq!(
+            (again.id, again.item.as_deref()),
+            (h.id, Some(number.as_str()))
+        );
+        // A reply threads by In-Reply-To and loses its quoted text.
+        let h = mail(app, &msg("requester@test.keel", "Re: something else", "Message-ID: <m2@test.keel>\r\nIn-Reply-To: <m1@test.keel>\r\n",
         "Now it beeps three times.\r\n\r\nOn Wed, 25 Nov 2026, Desk <desk@keel.example> wrote:\r\n> It shows a black screen.")).await;
-    assert_eq!((h.action.as_deref(), h.item.as_deref()), (Some("commented"), Some(number.as_str())));
-    // A colleague of the same organisation may write by number in the subject.
-    let h = mail(app, &msg("colleague@test.keel", &format!("[{number}] same here"), "", "Mine too.")).await;
-    assert_eq!(h.action.as_deref(), Some("commented"), "{h:?}");
-    let comments = app.get("requester", &format!("/api/v1/incidents/{number}/comments")).await.body;
-    let bodies: Vec<&str> = comments.as_array().expect("list").iter().filter_map(|c| c["body"].as_str()).collect();
-    assert_eq!(bodies, vec!["Now it beeps three times.", "Mine too."]);
-    // Another customer's requester may not: quarantined, with the reason, nothing written.
-    let h = mail(app, &msg("requester2@test.keel", &format!("Re: [{number}]"), "", "Let me in.")).await;
-    assert_eq!(h.state, "quarantined");
-    assert!(h.reason.as_deref().unwrap_or_default().contains("may not write"), "{h:?}");
-    // So may not an outsider who is not a correspondent of the item.
-    let h = mail(app, &msg("contractor@partner.example", &format!("Re: [{number}]"), "", "Let me in.")).await;
-    assert_eq!(h.state, "quarantined");
-    let stranger = h.id;
-    // Unknown senders open items as outside correspondents, and may answer them.
-    let h = mail(app, &msg("Vera Visitor <vera@outside.example>", "Projector in room 4", "Message-ID: <v1@outside.example>\r\n", "No signal.")).await;
-    let vera_item = h.item.clone().expect("item");
-    let inc = app.get("agent", &format!("/api/v1/incidents/{vera_item}")).await.body;
-    assert!(inc["requester"].is_null(), "{inc}");
-    assert!(inc["description"].as_str().unwrap_or_default().contains("vera@outside.example"));
-    let h = mail(app, &msg("vera@outside.example", &format!("Re: {vera_item}"), "", "Still no signal.")).await;
-    assert_eq!(h.action.as_deref(), Some("commented"), "{h:?}");
-    // Automatic mail is ignored with its reason; our own mail too (a loop).
-    let h = mail(app, &msg("requester@test.keel", "Out of office", "Auto-Submitted: auto-replied\r\n", "Away.")).await;
-    assert_eq!((h.state.as_str(), h.reason.as_deref()), ("ignored", Some("auto-submitted (Auto-Submitted header)")));
-    let h = mail(app, &msg("desk@keel.example", "Loop", "", "x")).await;
-    assert_eq!(h.state, "ignored");
-    let h = mail(app, &msg("requester@test.keel", "List", "List-Id: <x.lists.example>\r\n", "x")).await;
-    assert_eq!(h.state, "ignored");
-    // A number that does not exist is quarantined, not turned into a new item.
-    let h = mail(app, &msg("requester@test.keel", "Re: INC-999999", "", "?")).await;
-    assert_eq!(h.state, "quarantined");
-    // Attachments are kept, in the same transaction as the item.
-    let raw = b"From: requester@test.keel\r\nSubject: Screenshot\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"x\"\r\n\r\n--x\r\nContent-Type: text/plain\r\n\r\nSee picture.\r\n--x\r\nContent-Type: image/png\r\nContent-Disposition: attachment; filename=\"screen.png\"\r\nContent-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n--x--\r\n";
-    let h = mail(app, raw).await;
-    let n = h.item.expect("item");
-    let atts = app.get("requester", &format!("/api/v1/incidents/{n}/attachments")).await.body;
-    assert_eq!(atts[0]["filename"], "screen.png", "{atts}");
-    assert_eq!(atts[0]["size"], 8);
+        assert_eq!(
+            (h.action.as_deref(), h.item.as_deref()),
+            (Some("commented"), Some(number.as_str()))
+        );
+        // A colleague of the same organisation may write by number in the subject.
+        let h = mail(
+            app,
+            &msg(
+                "colleague@test.keel",
+                &format!("[{number}] same here"),
+                "",
+                "Mine too.",
+            ),
+        )
+        .await;
+        assert_eq!(h.action.as_deref(), Some("commented"), "{h:?}");
+        let comments = app
+            .get("requester", &format!("/api/v1/incidents/{number}/comments"))
+            .await
+            .body;
+        let bodies: Vec<&str> = comments
+            .as_array()
+            .expect("list")
+            .iter()
+            .filter_map(|c| c["body"].as_str())
+            .collect();
+        assert_eq!(bodies, vec!["Now it beeps three times.", "Mine too."]);
+        // Another customer's requester may not: quarantined, with the reason, nothing written.
+        let h = mail(
+            app,
+            &msg(
+                "requester2@test.keel",
+                &format!("Re: [{number}]"),
+                "",
+                "Let me in.",
+            ),
+        )
+        .await;
+        assert_eq!(h.state, "quarantined");
+        assert!(
+            h.reason
+                .as_deref()
+                .unwrap_or_default()
+                .contains("may not write"),
+            "{h:?}"
+        );
+        // So may not an outsider who is not a correspondent of the item.
+        let h = mail(
+            app,
+            &msg(
+                "contractor@partner.example",
+                &format!("Re: [{number}]"),
+                "",
+                "Let me in.",
+            ),
+        )
+        .await;
+        assert_eq!(h.state, "quarantined");
+        let stranger = h.id;
+        // Unknown senders open items as outside correspondents, and may answer them.
+        let h = mail(
+            app,
+            &msg(
+                "Vera Visitor <vera@outside.example>",
+                "Projector in room 4",
+                "Message-ID: <v1@outside.example>\r\n",
+                "No signal.",
+            ),
+        )
+        .await;
+        let vera_item = h.item.clone().expect("item");
+        let inc = app
+            .get("agent", &format!("/api/v1/incidents/{vera_item}"))
+            .await
+            .body;
+        assert!(inc["requester"].is_null(), "{inc}");
+        assert!(
+            inc["description"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("vera@outside.example")
+        );
+        let h = mail(
+            app,
+            &msg(
+                "vera@outside.example",
+                &format!("Re: {vera_item}"),
+                "",
+                "Still no signal.",
+            ),
+        )
+        .await;
+        assert_eq!(h.action.as_deref(), Some("commented"), "{h:?}");
+        // Automatic mail is ignored with its reason; our own mail too (a loop).
+        let h = mail(
+            app,
+            &msg(
+                "requester@test.keel",
+                "Out of office",
+                "Auto-Submitted: auto-replied\r\n",
+                "Away.",
+            ),
+        )
+        .await;
+        assert_eq!(
+            (h.state.as_str(), h.reason.as_deref()),
+            ("ignored", Some("auto-submitted (Auto-Submitted header)"))
+        );
+        let h = mail(app, &msg("desk@keel.example", "Loop", "", "x")).await;
+        assert_eq!(h.state, "ignored");
+        let h = mail(
+            app,
+            &msg(
+                "requester@test.keel",
+                "List",
+                "List-Id: <x.lists.example>\r\n",
+                "x",
+            ),
+        )
+        .await;
+        assert_eq!(h.state, "ignored");
+        // A number that does not exist is quarantined, not turned into a new item.
+        let h = mail(app, &msg("requester@test.keel", "Re: INC-999999", "", "?")).await;
+        assert_eq!(h.state, "quarantined");
+        // Attachments are kept, in the same transaction as the item.
+        let raw = b"From: requester@test.keel\r\nSubject: Screenshot\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"x\"\r\n\r\n--x\r\nContent-Type: text/plain\r\n\r\nSee picture.\r\n--x\r\nContent-Type: image/png\r\nContent-Disposition: attachment; filename=\"screen.png\"\r\nContent-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n--x--\r\n";
+        let h = mail(app, raw).await;
+        let n = h.item.expect("item");
+        let atts = app
+            .get("requester", &format!("/api/v1/incidents/{n}/attachments"))
+            .await
+            .body;
+        assert_eq!(atts[0]["filename"], "screen.png", "{atts}");
+        assert_eq!(atts[0]["size"], 8);
 
-    // The quarantine: readable by administrators and auditors, not by requesters or agents.
-    assert_eq!(app.get("requester", "/api/v1/mail/quarantine").await.status, StatusCode::FORBIDDEN);
-    assert_eq!(app.get("agent", "/api/v1/mail/quarantine").await.status, StatusCode::FORBIDDEN);
-    let q = app.get("auditor", "/api/v1/mail/quarantine").await;
-    assert_eq!(q.status, StatusCode::OK);
-    assert_eq!(q.body.as_array().map(Vec::len), Some(3), "{}", q.body);
-    assert_eq!(app.post("auditor", &format!("/api/v1/mail/quarantine/{stranger}/reprocess"), json!({})).await.status, StatusCode::FORBIDDEN);
-    let raw = app.get("auditor", &format!("/api/v1/mail/quarantine/{stranger}/raw")).await;
-    assert_eq!(raw.headers["content-type"], "message/rfc822");
-    assert!(String::from_utf8_lossy(&raw.raw).contains("Let me in."));
-    // Once the sender may write (here: given an agent's account), reprocessing records the comment.
-    let r = app.post("admin", "/api/v1/users", json!({"email": "contractor@partner.example", "name": "Contractor", "role": "agent"})).await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-    let r = app.post("admin", &format!("/api/v1/mail/quarantine/{stranger}/reprocess"), json!({})).await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    assert_eq!(r.body["state"], "processed");
-    assert_eq!(r.body["item"], number.as_str());
-    // Discarding keeps the message, with the reason, out of the quarantine.
-    let left = app.get("admin", "/api/v1/mail/quarantine").await.body;
-    assert_eq!(left.as_array().map(Vec::len), Some(2));
-    let id = left[0]["id"].as_i64().expect("id");
-    let r = app.post("admin", &format!("/api/v1/mail/quarantine/{id}/discard"), json!({"reason": ""})).await;
-    assert_eq!((r.status, r.body["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("reason")));
-    let r = app.post("admin", &format!("/api/v1/mail/quarantine/{id}/discard"), json!({"reason": "test message"})).await;
-    assert_eq!(r.body["state"], "discarded", "{}", r.body);
-    assert_eq!(app.get("admin", "/api/v1/mail/quarantine").await.body.as_array().map(Vec::len), Some(1));
-    let all = app.get("admin", "/api/v1/mail/quarantine?state=all").await.body;
-    assert_eq!(all.as_array().map(Vec::len), Some(12), "every distinct message received is kept");
-    // Both administrative acts are audited.
-    let (n,): (i64,) = app.db.one(Q::new("SELECT COUNT(*) FROM audit_log WHERE entity_type = 'mail_message'")).await.expect("audit");
-    assert_eq!(n, 2);
-});
+        // The quarantine: readable by administrators and auditors, not by requesters or agents.
+        assert_eq!(
+            app.get("requester", "/api/v1/mail/quarantine").await.status,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            app.get("agent", "/api/v1/mail/quarantine").await.status,
+            StatusCode::FORBIDDEN
+        );
+        let q = app.get("auditor", "/api/v1/mail/quarantine").await;
+        assert_eq!(q.status, StatusCode::OK);
+        assert_eq!(q.body.as_array().map(Vec::len), Some(3), "{}", q.body);
+        assert_eq!(
+            app.post(
+                "auditor",
+                &format!("/api/v1/mail/quarantine/{stranger}/reprocess"),
+                json!({})
+            )
+            .await
+            .status,
+            StatusCode::FORBIDDEN
+        );
+        let raw = app
+            .get(
+                "auditor",
+                &format!("/api/v1/mail/quarantine/{stranger}/raw"),
+            )
+            .await;
+        assert_eq!(raw.headers["content-type"], "message/rfc822");
+        assert!(String::from_utf8_lossy(&raw.raw).contains("Let me in."));
+        // Once the sender may write (here: given an agent's account), reprocessing records the comment.
+        let r = app.post("admin", "/api/v1/users", json!({"email": "contractor@partner.example", "name": "Contractor", "role": "agent"})).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        let r = app
+            .post(
+                "admin",
+                &format!("/api/v1/mail/quarantine/{stranger}/reprocess"),
+                json!({}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert_eq!(r.body["state"], "processed");
+        assert_eq!(r.body["item"], number.as_str());
+        // Discarding keeps the message, with the reason, out of the quarantine.
+        let left = app.get("admin", "/api/v1/mail/quarantine").await.body;
+        assert_eq!(left.as_array().map(Vec::len), Some(2));
+        let id = left[0]["id"].as_i64().expect("id");
+        let r = app
+            .post(
+                "admin",
+                &format!("/api/v1/mail/quarantine/{id}/discard"),
+                json!({"reason": ""}),
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.body["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("reason"))
+        );
+        let r = app
+            .post(
+                "admin",
+                &format!("/api/v1/mail/quarantine/{id}/discard"),
+                json!({"reason": "test message"}),
+            )
+            .await;
+        assert_eq!(r.body["state"], "discarded", "{}", r.body);
+        assert_eq!(
+            app.get("admin", "/api/v1/mail/quarantine")
+                .await
+                .body
+                .as_array()
+                .map(Vec::len),
+            Some(1)
+        );
+        let all = app
+            .get("admin", "/api/v1/mail/quarantine?state=all")
+            .await
+            .body;
+        assert_eq!(
+            all.as_array().map(Vec::len),
+            Some(12),
+            "every distinct message received is kept"
+        );
+        // Both administrative acts are audited.
+        let (n,): (i64,) = app
+            .db
+            .one(Q::new(
+                "SELECT COUNT(*) FROM audit_log WHERE entity_type = 'mail_message'",
+            ))
+            .await
+            .expect("audit");
+        assert_eq!(n, 2);
+    }
+);
 
 fn corpus(name: &str) -> Vec<u8> {
-    std::fs::read(format!("{}/tests/fixtures/mail/{name}", env!("CARGO_MANIFEST_DIR"))).expect("corpus file")
+    std::fs::read(format!(
+        "{}/tests/fixtures/mail/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("corpus file")
 }
 
 async fn title_of(app: &App, h: &keel::integration::mail::Handled) -> Value {
     let n = h.item.clone().unwrap_or_else(|| panic!("no item: {h:?}"));
-    app.get("agent", &format!("/api/v1/incidents/{n}")).await.body
+    app.get("agent", &format!("/api/v1/incidents/{n}"))
+        .await
+        .body
 }
 
 db_test!(the_mail_corpus_that_breaks_parsers, |app| {
     // Charsets: the declared one disagreeing with the bytes, ISO-2022-JP, Windows-1250.
     let h = mail(app, &corpus("charset-mismatch.eml")).await;
     let inc = title_of(app, &h).await;
-    assert!(inc["description"].as_str().unwrap_or_default().contains("printer prints nothing"), "{inc}");
+    assert!(
+        inc["description"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("printer prints nothing"),
+        "{inc}"
+    );
     let inc = title_of(app, &mail(app, &corpus("iso-2022-jp.eml")).await).await;
     assert_eq!(inc["title"], "プリンターが壊れました");
-    assert!(inc["description"].as_str().unwrap_or_default().contains("三階のプリンター"), "{inc}");
+    assert!(
+        inc["description"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("三階のプリンター"),
+        "{inc}"
+    );
     let inc = title_of(app, &mail(app, &corpus("windows-1250.eml")).await).await;
     assert_eq!(inc["title"], "Tiskárna nefunguje – Příliš žluťoučký kůň");
-    assert!(inc["description"].as_str().unwrap_or_default().contains("třetím patře"), "{inc}");
+    assert!(
+        inc["description"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("třetím patře"),
+        "{inc}"
+    );
     // RFC 2231 file names, encoded and continued.
     let h = mail(app, &corpus("rfc2231-filenames.eml")).await;
     let n = h.item.clone().expect("item");
-    let atts = app.get("agent", &format!("/api/v1/incidents/{n}/attachments")).await.body;
-    let names: Vec<&str> = atts.as_array().expect("list").iter().filter_map(|a| a["filename"].as_str()).collect();
+    let atts = app
+        .get("agent", &format!("/api/v1/incidents/{n}/attachments"))
+        .await
+        .body;
+    let names: Vec<&str> = atts
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|a| a["filename"].as_str())
+        .collect();
     assert_eq!(names, vec!["návod k použití.pdf", "řádky z protokolu.txt"]);
     // Invalid byte sequences are replaced, not fatal.
     let inc = title_of(app, &mail(app, &corpus("invalid-bytes.eml")).await).await;
-    assert!(inc["title"].as_str().unwrap_or_default().starts_with("Broken"), "{inc}");
-    assert!(inc["description"].as_str().unwrap_or_default().contains("stray"), "{inc}");
+    assert!(
+        inc["title"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("Broken"),
+        "{inc}"
+    );
+    assert!(
+        inc["description"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("stray"),
+        "{inc}"
+    );
     // A malformed Content-Type is read as plain text.
     let inc = title_of(app, &mail(app, &corpus("malformed-content-type.eml")).await).await;
-    assert!(inc["description"].as_str().unwrap_or_default().contains("scanner is jammed"), "{inc}");
+    assert!(
+        inc["description"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("scanner is jammed"),
+        "{inc}"
+    );
     // HTML-only mail becomes text, without markup, styles or scripts.
     let inc = title_of(app, &mail(app, &corpus("html-only.eml")).await).await;
     let d = inc["description"].as_str().unwrap_or_default().to_string();
     assert!(d.contains("VPN") && d.contains("drops every hour"), "{d}");
-    assert!(!d.contains("<b>") && !d.contains("alert(1)") && !d.contains("color:red"), "{d}");
+    assert!(
+        !d.contains("<b>") && !d.contains("alert(1)") && !d.contains("color:red"),
+        "{d}"
+    );
     // Deep nesting neither crashes nor loses the message.
     let h = mail(app, &corpus("deep-nesting.eml")).await;
-    assert!(matches!(h.state.as_str(), "processed" | "quarantined"), "{h:?}");
+    assert!(
+        matches!(h.state.as_str(), "processed" | "quarantined"),
+        "{h:?}"
+    );
     // A backslash and quotes in the subject survive as written.
     let inc = title_of(app, &mail(app, &corpus("backslash-subject.eml")).await).await;
     assert_eq!(inc["title"], "C:\\Users\\ann\\printer \"broken\"");
@@ -480,7 +851,9 @@ db_test!(the_mail_corpus_that_breaks_parsers, |app| {
     }
     assert_eq!(mail(app, &corpus("auto-reply.eml")).await.state, "ignored");
     // A 25 MB attachment is kept whole.
-    let big: Vec<u8> = (0..25 * 1024 * 1024u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+    let big: Vec<u8> = (0..25 * 1024 * 1024u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
     let mut raw = b"From: Ann <ann@corpus.example>\r\nSubject: Big log\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"big\"\r\n\r\n--big\r\nContent-Type: text/plain\r\n\r\nLog attached.\r\n--big\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"server.log\"\r\nContent-Transfer-Encoding: base64\r\n\r\n".to_vec();
     use base64::Engine as _;
     let encoded = base64::engine::general_purpose::STANDARD.encode(&big);
@@ -491,7 +864,10 @@ db_test!(the_mail_corpus_that_breaks_parsers, |app| {
     raw.extend_from_slice(b"--big--\r\n");
     let h = mail(app, &raw).await;
     let n = h.item.clone().unwrap_or_else(|| panic!("{h:?}"));
-    let atts = app.get("agent", &format!("/api/v1/incidents/{n}/attachments")).await.body;
+    let atts = app
+        .get("agent", &format!("/api/v1/incidents/{n}/attachments"))
+        .await
+        .body;
     assert_eq!(atts[0]["size"], 25 * 1024 * 1024, "{atts}");
     let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&big));
     assert_eq!(atts[0]["sha256"], sha.as_str());
