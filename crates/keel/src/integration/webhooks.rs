@@ -576,6 +576,9 @@ type DeliveryRow = (
     Option<i64>,
 );
 
+/// delivery, at, status, error, duration.
+type AttemptRow = (i64, i64, Option<i64>, Option<String>, i64);
+
 const DELIVERY_COLS: &str = "id, webhook_id, event, state, last_status, last_error, replay_of, body, created_at, delivered_at";
 
 async fn deliveries_where(db: &Db, q: Q) -> AppResult<Vec<Delivery>> {
@@ -588,7 +591,7 @@ async fn deliveries_where(db: &Db, q: Q) -> AppResult<Vec<Delivery>> {
             "SELECT delivery_id, at, status, error, duration_ms FROM webhook_attempts WHERE delivery_id IN ({}) ORDER BY id",
             ph.join(", ")
         );
-        let found: Vec<(i64, i64, Option<i64>, Option<String>, i64)> = db.all(q).await?;
+        let found: Vec<AttemptRow> = db.all(q).await?;
         for (d, at, status, error, duration_ms) in found {
             attempts.entry(d).or_default().push(Attempt {
                 at: iso(at),
