@@ -660,15 +660,39 @@ pub async fn replay(db: &Db, p: &Principal, hook: i64, id: i64) -> AppResult<Del
         .opt(Q::new("SELECT body, outbox_id FROM webhook_deliveries WHERE id = $1").bind(id))
         .await?;
     let (body, outbox) = body.unwrap_or((None, None));
+    send_now(
+        db,
+        p,
+        hook,
+        Fresh {
+            outbox,
+            event: &original.event,
+            body,
+            replay_of: Some(id),
+        },
+    )
+    .await
+}
+
+/// A delivery made by hand (a replay, a ping).
+struct Fresh<'a> {
+    outbox: Option<i64>,
+    event: &'a str,
+    body: Option<String>,
+    replay_of: Option<i64>,
+}
+
+/// Record a delivery and its job, audited on the subscription, and return it.
+async fn send_now(db: &Db, p: &Principal, hook: i64, f: Fresh<'_>) -> AppResult<Delivery> {
     let mut tx = db.begin().await?;
     let new = tx
         .insert(
             Q::new("INSERT INTO webhook_deliveries (webhook_id, outbox_id, event, body, state, attempts, replay_of, created_at) VALUES ($1, $2, $3, $4, 'pending', 0, $5, $6) RETURNING id")
                 .bind(hook)
-                .bind(outbox)
-                .bind(original.event.as_str())
-                .bind(body)
-                .bind(id)
+                .bind(f.outbox)
+                .bind(f.event)
+                .bind(f.body)
+                .bind(f.replay_of)
                 .bind(now_ms()),
         )
         .await?;
@@ -676,12 +700,16 @@ pub async fn replay(db: &Db, p: &Principal, hook: i64, id: i64) -> AppResult<Del
     append(
         &mut tx,
         &p.actor(),
-        "replay",
+        if f.replay_of.is_some() {
+            "replay"
+        } else {
+            "ping"
+        },
         "webhook",
         &hook.to_string(),
         vec![FieldChange {
             field: "delivery".into(),
-            old: json!(id),
+            old: json!(f.replay_of),
             new: json!(new),
         }],
     )
@@ -700,27 +728,18 @@ pub async fn ping(db: &Db, p: &Principal, hook: i64) -> AppResult<Delivery> {
         "item": Value::Null,
         "data": {"webhook": h.id, "name": h.name},
     });
-    let mut tx = db.begin().await?;
-    let new = tx
-        .insert(
-            Q::new("INSERT INTO webhook_deliveries (webhook_id, event, body, state, attempts, created_at) VALUES ($1, 'ping', $2, 'pending', 0, $3) RETURNING id")
-                .bind(hook)
-                .bind(body.to_string())
-                .bind(now_ms()),
-        )
-        .await?;
-    enqueue(&mut tx, &[new]).await?;
-    append(
-        &mut tx,
-        &p.actor(),
-        "ping",
-        "webhook",
-        &hook.to_string(),
-        vec![],
+    send_now(
+        db,
+        p,
+        hook,
+        Fresh {
+            outbox: None,
+            event: "ping",
+            body: Some(body.to_string()),
+            replay_of: None,
+        },
     )
-    .await?;
-    tx.commit().await?;
-    delivery(db, hook, new).await
+    .await
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]

@@ -489,12 +489,7 @@ db_test!(
             .body;
         assert_eq!(inc["title"], "Laptop will not boot");
         assert_eq!(inc["requester"]["id"], app.users["requester"], "{inc}");
-        assert!(
-            inc["description"]
-                .as_str()
-                .unwrap_or_default()
-                .contains("black screen")
-        );
+        assert!(description(&inc).contains("black screen"));
         // The same bytes again (an MTA retry) do not open a second incident.
         let again = mail(
             app,
@@ -589,12 +584,7 @@ db_test!(
             .await
             .body;
         assert!(inc["requester"].is_null(), "{inc}");
-        assert!(
-            inc["description"]
-                .as_str()
-                .unwrap_or_default()
-                .contains("vera@outside.example")
-        );
+        assert!(description(&inc).contains("vera@outside.example"));
         let h = mail(
             app,
             &msg(
@@ -743,6 +733,10 @@ db_test!(
     }
 );
 
+fn description(item: &Value) -> &str {
+    item["description"].as_str().unwrap_or_default()
+}
+
 fn corpus(name: &str) -> Vec<u8> {
     std::fs::read(format!(
         "{}/tests/fixtures/mail/{name}",
@@ -763,30 +757,15 @@ db_test!(the_mail_corpus_that_breaks_parsers, |app| {
     let h = mail(app, &corpus("charset-mismatch.eml")).await;
     let inc = title_of(app, &h).await;
     assert!(
-        inc["description"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("printer prints nothing"),
+        description(&inc).contains("printer prints nothing"),
         "{inc}"
     );
     let inc = title_of(app, &mail(app, &corpus("iso-2022-jp.eml")).await).await;
     assert_eq!(inc["title"], "プリンターが壊れました");
-    assert!(
-        inc["description"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("三階のプリンター"),
-        "{inc}"
-    );
+    assert!(description(&inc).contains("三階のプリンター"), "{inc}");
     let inc = title_of(app, &mail(app, &corpus("windows-1250.eml")).await).await;
     assert_eq!(inc["title"], "Tiskárna nefunguje – Příliš žluťoučký kůň");
-    assert!(
-        inc["description"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("třetím patře"),
-        "{inc}"
-    );
+    assert!(description(&inc).contains("třetím patře"), "{inc}");
     // RFC 2231 file names, encoded and continued.
     let h = mail(app, &corpus("rfc2231-filenames.eml")).await;
     let n = h.item.clone().expect("item");
@@ -810,22 +789,10 @@ db_test!(the_mail_corpus_that_breaks_parsers, |app| {
             .starts_with("Broken"),
         "{inc}"
     );
-    assert!(
-        inc["description"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("stray"),
-        "{inc}"
-    );
+    assert!(description(&inc).contains("stray"), "{inc}");
     // A malformed Content-Type is read as plain text.
     let inc = title_of(app, &mail(app, &corpus("malformed-content-type.eml")).await).await;
-    assert!(
-        inc["description"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("scanner is jammed"),
-        "{inc}"
-    );
+    assert!(description(&inc).contains("scanner is jammed"), "{inc}");
     // HTML-only mail becomes text, without markup, styles or scripts.
     let inc = title_of(app, &mail(app, &corpus("html-only.eml")).await).await;
     let d = inc["description"].as_str().unwrap_or_default().to_string();
