@@ -133,6 +133,7 @@ pub const TABLES: &[&str] = &[
     "item_correspondents",
     "mail_messages",
     "mail_cursors",
+    "mail_outgoing",
 ];
 
 /// The tables that exist: a database at an older schema version lacks the newer ones.

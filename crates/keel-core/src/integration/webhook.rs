@@ -23,6 +23,10 @@ pub const EVENTS: &[(&str, &str)] = &[
         "a work item was assigned to a support group",
     ),
     ("item.resolved", "a work item was resolved"),
+    (
+        "item.commented",
+        "a public comment was added to a work item",
+    ),
     ("sla.warning", "an SLA clock passed its warning threshold"),
     ("sla.breached", "an SLA clock breached its target"),
     ("approval.requested", "an approval is needed"),

@@ -87,6 +87,10 @@ pub struct UserPatch {
     #[serde(default, deserialize_with = "crate::platform::extract::double_option")]
     #[schema(value_type = Option<i64>)]
     pub manager_id: Option<Option<i64>>,
+    /// The language of the user's mail (`en`, `de`); `null` returns to the installation's.
+    #[serde(default, deserialize_with = "crate::platform::extract::double_option")]
+    #[schema(value_type = Option<String>)]
+    pub language: Option<Option<String>>,
 }
 
 /// Disable or re-enable a user (disabling ends their sessions and revokes their tokens).
@@ -106,6 +110,9 @@ pub async fn update_user(
             ));
         }
         super::set_manager(&st.db, &p.actor(), id, m).await?;
+    }
+    if let Some(l) = &b.language {
+        super::set_language(&st.db, &p.actor(), id, l.as_deref()).await?;
     }
     let Some(d) = b.disabled else {
         return Ok(Json(super::get_user(&st.db, id).await?));

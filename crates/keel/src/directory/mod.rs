@@ -211,6 +211,53 @@ pub async fn set_manager(db: &Db, actor: &Actor, id: i64, manager: Option<i64>) 
     Ok(())
 }
 
+/// The language of a person's mail (`None`: the installation's).
+pub async fn set_language(
+    db: &Db,
+    actor: &Actor,
+    id: i64,
+    language: Option<&str>,
+) -> AppResult<()> {
+    if let Some(l) = language
+        && !crate::integration::smtp::LANGUAGES.contains(&l)
+    {
+        return Err(AppError::invalid(
+            "language",
+            format!(
+                "must be one of: {}",
+                crate::integration::smtp::LANGUAGES.join(", ")
+            ),
+        ));
+    }
+    get_user(db, id).await?;
+    let mut tx = db.begin().await?;
+    let (old,): (Option<String>,) = tx
+        .one(Q::new("SELECT language FROM users WHERE id = $1").bind(id))
+        .await?;
+    tx.exec(
+        Q::new("UPDATE users SET language = $1, updated_at = $2 WHERE id = $3")
+            .bind(language)
+            .bind(now_ms())
+            .bind(id),
+    )
+    .await?;
+    append(
+        &mut tx,
+        actor,
+        "update",
+        "user",
+        &id.to_string(),
+        vec![FieldChange {
+            field: "language".into(),
+            old: json!(old),
+            new: json!(language),
+        }],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 pub async fn set_disabled(db: &Db, actor: &Actor, id: i64, disabled: bool) -> AppResult<User> {
     let before = get_user(db, id).await?;
     let mut tx = db.begin().await?;

@@ -11,4 +11,5 @@
 
 pub mod alertmanager;
 pub mod mail;
+pub mod smtp;
 pub mod webhooks;

@@ -1416,6 +1416,29 @@ pub async fn insert_comment(
         }],
     )
     .await?;
+    if !internal {
+        // A public answer is news: to the requester when someone else wrote it, to whoever
+        // works the item when the requester (or an outside correspondent) did.
+        let from_requester = author.is_none() || author == item.requester_id;
+        let mut recipients = if from_requester {
+            crate::platform::outbox::workers(tx, item.assignee_id, item.assignment_group_id).await?
+        } else {
+            item.requester_id.into_iter().collect()
+        };
+        recipients.retain(|u| Some(*u) != author);
+        let excerpt: String = body.chars().take(4000).collect();
+        crate::platform::outbox::emit(
+            tx,
+            crate::platform::outbox::Event {
+                event: "item.commented",
+                item_id: Some(item.id),
+                title: format!("New comment on {}: {}", item.number, item.title),
+                payload: json!({"number": item.number, "state": item.state, "comment": excerpt, "by": actor.label}),
+                recipients,
+            },
+        )
+        .await?;
+    }
     Ok(id)
 }
 

@@ -32,6 +32,38 @@ pub struct MailConfig {
     /// `[[mail.queues]]`; without any, `incidents` and `requests` exist.
     #[serde(default)]
     pub queues: Vec<MailQueue>,
+    /// `[mail.smtp]`: where notifications are sent; without it no mail goes out.
+    pub smtp: Option<SmtpConfig>,
+    /// The language of mail to people who have not chosen one (`en` or `de`; default `en`).
+    pub language: Option<String>,
+    /// The address people reach Keel's pages at, for links in mail (e.g. https://desk.example.com).
+    pub base_url: Option<String>,
+    /// A directory whose `{language}/{event}.txt` files replace the built-in mail templates.
+    pub templates_dir: Option<std::path::PathBuf>,
+}
+
+/// How to reach the SMTP server.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    pub host: String,
+    /// Default: 465 for `tls`, 587 for `starttls`, 25 for `none`.
+    pub port: Option<u16>,
+    /// `starttls` (default), `tls` (implicit TLS, "SMTPS") or `none` (a trusted local relay only).
+    #[serde(default = "starttls")]
+    pub tls: String,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// A PEM file of a CA to trust besides the system's (an internal relay's own CA).
+    pub ca_file: Option<std::path::PathBuf>,
+    /// The From address, e.g. `Service Desk <desk@example.com>`.
+    pub from: String,
+    /// Seconds to wait for the server (default 30).
+    pub timeout_secs: Option<u64>,
+}
+
+fn starttls() -> String {
+    "starttls".into()
 }
 
 /// A queue: where a mailbox's (or an MTA pipe's) new messages become work items.

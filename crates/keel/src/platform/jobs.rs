@@ -133,6 +133,7 @@ pub const SCHEDULES: &[(&str, i64, &str)] = &[
         "contracts.renewal",
     ),
     ("surveys.send", 60 * 60 * 1000, "surveys.send"),
+    ("mail.send", 10 * 1000, "mail.send"),
     (
         "service_reports.generate",
         6 * 60 * 60 * 1000,
@@ -180,6 +181,9 @@ pub async fn run(st: &AppState, job: &Job) -> Result<(), String> {
             .map(|_| ())
             .map_err(|e| e.to_string()),
         "webhook.deliver" => crate::integration::webhooks::deliver(&st.db, job).await,
+        "mail.send" => crate::integration::smtp::send_due(&st.db, &st.cfg)
+            .await
+            .map(|_| ()),
         "noop" => Ok(()),
         "fail" => Err("asked to fail".into()),
         other => Err(format!("unknown job kind `{other}`")),
@@ -234,6 +238,12 @@ pub async fn housekeeping(db: &Db) -> DbResult<()> {
         .await?;
     db.exec(Q::new("DELETE FROM idempotency_keys WHERE created_at < $1").bind(now - 86_400_000))
         .await?;
+    // Mail out once sent (or given up) is kept a month for whoever asks whether it went.
+    db.exec(
+        Q::new("DELETE FROM mail_outgoing WHERE state IN ('sent', 'skipped', 'expired', 'failed') AND created_at < $1")
+            .bind(now - 30 * 86_400_000),
+    )
+    .await?;
     db.exec(
         Q::new("DELETE FROM jobs WHERE state = 'done' AND finished_at < $1")
             .bind(now - 30 * 86_400_000),

@@ -68,7 +68,6 @@ pub async fn emit_many(tx: &mut Tx, events: Vec<Event>) -> DbResult<()> {
     );
     let ids: Vec<(i64, String)> = tx.all(q).await?;
     let outbox_ids: Vec<i64> = ids.iter().map(|(i, _)| *i).collect();
-    crate::integration::webhooks::fan_out(tx, &outbox_ids).await?;
     let mut batch = Notifications::new(now);
     for (id, payload) in ids {
         let n = serde_json::from_str::<Value>(&payload)
@@ -89,7 +88,10 @@ pub async fn emit_many(tx: &mut Tx, events: Vec<Event>) -> DbResult<()> {
             }
         }
     }
-    batch.flush(tx).await
+    batch.flush(tx).await?;
+    // The other fan-outs, in the same transaction: subscribed systems and mail.
+    crate::integration::webhooks::fan_out(tx, &outbox_ids).await?;
+    crate::integration::smtp::fan_out(tx, &outbox_ids).await
 }
 
 /// Bound parameters per statement, well under SQLite's and PostgreSQL's limits.

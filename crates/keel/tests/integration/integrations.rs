@@ -839,3 +839,397 @@ db_test!(the_mail_corpus_that_breaks_parsers, |app| {
     let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&big));
     assert_eq!(atts[0]["sha256"], sha.as_str());
 });
+
+/// A real SMTP server on loopback (Debian's aiosmtpd) writing what it receives to a maildir.
+struct Sink {
+    port: u16,
+    dir: crate::common::tempfile_dir::Dir,
+    child: std::process::Child,
+}
+
+impl Sink {
+    fn start(tls: Option<(&std::path::Path, &std::path::Path)>) -> Sink {
+        let dir = crate::common::tempfile_dir::Dir::new();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("port")
+            .port();
+        let mut cmd = std::process::Command::new("/usr/bin/python3");
+        cmd.args([
+            "-m",
+            "aiosmtpd",
+            "-n",
+            "-l",
+            &format!("127.0.0.1:{port}"),
+            "-c",
+            "aiosmtpd.handlers.Mailbox",
+        ]);
+        if let Some((cert, key)) = tls {
+            cmd.arg("--tlscert").arg(cert).arg("--tlskey").arg(key);
+        }
+        let child = cmd
+            .arg(dir.path.join("maildir"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("aiosmtpd (Debian's python3-aiosmtpd, installed by scripts/test)");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "aiosmtpd did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Sink { port, dir, child }
+    }
+
+    /// Every message received so far, raw.
+    fn messages(&self) -> Vec<String> {
+        let mut out = vec![];
+        for sub in ["new", "cur"] {
+            if let Ok(rd) = std::fs::read_dir(self.dir.path.join("maildir").join(sub)) {
+                for e in rd.flatten() {
+                    out.push(std::fs::read_to_string(e.path()).expect("message"));
+                }
+            }
+        }
+        out
+    }
+
+    fn to(&self, addr: &str) -> Vec<String> {
+        self.messages()
+            .into_iter()
+            .filter(|m| m.lines().any(|l| l.starts_with("To:") && l.contains(addr)))
+            .collect()
+    }
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn header(m: &str, name: &str) -> Option<String> {
+    let head = m.split("\n\n").next().unwrap_or_default();
+    head.lines()
+        .find(|l| {
+            l.to_ascii_lowercase()
+                .starts_with(&format!("{}:", name.to_ascii_lowercase()))
+        })
+        .map(|l| l[name.len() + 1..].trim().to_string())
+}
+
+fn smtp_cfg(
+    port: u16,
+    tls: &str,
+    ca: Option<std::path::PathBuf>,
+) -> keel::platform::config::Config {
+    let mut c = cfg();
+    c.mail.base_url = Some("https://desk.test.keel".into());
+    c.mail.smtp = Some(keel::platform::config::SmtpConfig {
+        host: "127.0.0.1".into(),
+        port: Some(port),
+        tls: tls.into(),
+        username: None,
+        password: None,
+        ca_file: ca,
+        from: "Service Desk <desk@keel.example>".into(),
+        timeout_secs: Some(10),
+    });
+    c
+}
+
+/// A CA and a certificate for 127.0.0.1 signed by it, made with the openssl command.
+fn certificates(
+    dir: &std::path::Path,
+) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    let run = |args: &[&str]| {
+        let o = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=Keel Test CA",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "key.pem",
+        "-out",
+        "req.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .expect("ext");
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "req.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "cert.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+    ]);
+    (
+        dir.join("ca.pem"),
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+    )
+}
+
+db_test!(mail_goes_out_threaded_and_in_each_persons_language, |app| {
+    let sink = Sink::start(None);
+    let c = smtp_cfg(sink.port, "none", None);
+    let ingest = |raw: Vec<u8>| {
+        let c = smtp_cfg(sink.port, "none", None);
+        async move {
+            keel::integration::mail::ingest(&app.db, &c, "incidents", "test", raw)
+                .await
+                .expect("stored")
+        }
+    };
+    let h = ingest(msg(
+        "Requester <requester@test.keel>",
+        "Monitor flickers",
+        "Message-ID: <flicker-1@test.keel>\r\n",
+        "Since this morning.",
+    ))
+    .await;
+    let number = h.item.expect("item");
+    // The requester reads German; the agent the installation's English.
+    let r = app
+        .patch(
+            "admin",
+            &format!("/api/v1/users/{}", app.users["requester"]),
+            json!({"language": "de"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = app
+        .patch(
+            "admin",
+            &format!("/api/v1/users/{}", app.users["agent"]),
+            json!({"language": "xx"}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("language"))
+    );
+    let r = app
+        .patch(
+            "manager",
+            &format!("/api/v1/incidents/{number}"),
+            json!({"assignment_group_id": app.group, "assignee_id": app.users["agent"]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = app
+        .post(
+            "agent",
+            &format!("/api/v1/incidents/{number}/comments"),
+            json!({"body": "Which cable do you use?"}),
+        )
+        .await;
+    assert!(r.status.is_success(), "{}", r.body);
+    // Internal notes are not mailed to the requester.
+    let r = app
+        .post(
+            "agent",
+            &format!("/api/v1/incidents/{number}/comments"),
+            json!({"body": "probably the dock", "internal": true}),
+        )
+        .await;
+    assert!(r.status.is_success(), "{}", r.body);
+    let sent = keel::integration::smtp::send_due(&app.db, &c)
+        .await
+        .expect("send");
+    assert_eq!(sent, 2);
+    let to_requester = sink.to("requester@test.keel");
+    assert_eq!(to_requester.len(), 1, "{:?}", sink.messages());
+    let m = &to_requester[0];
+    assert_eq!(
+        header(m, "Subject").as_deref(),
+        Some(format!("[{number}] Neuer Kommentar: Monitor flickers").as_str())
+    );
+    assert_eq!(
+        header(m, "In-Reply-To").as_deref(),
+        Some("<flicker-1@test.keel>")
+    );
+    assert!(
+        header(m, "References")
+            .unwrap_or_default()
+            .contains("<flicker-1@test.keel>")
+    );
+    assert_eq!(
+        header(m, "Auto-Submitted").as_deref(),
+        Some("auto-generated")
+    );
+    assert!(
+        m.contains("Which cable do you use?") && !m.contains("probably the dock"),
+        "{m}"
+    );
+    assert!(
+        m.contains(&format!("https://desk.test.keel/incidents/{number}")),
+        "{m}"
+    );
+    let to_agent = sink.to("agent@test.keel");
+    assert_eq!(to_agent.len(), 1);
+    assert!(to_agent[0].contains("Hello agent"), "{}", to_agent[0]);
+    assert!(
+        header(&to_agent[0], "Subject")
+            .unwrap_or_default()
+            .starts_with(&format!("[{number}]"))
+    );
+    // Nothing is sent twice.
+    assert_eq!(
+        keel::integration::smtp::send_due(&app.db, &c)
+            .await
+            .expect("send"),
+        0
+    );
+    // The requester answers our message with a subject that names nothing: it threads by
+    // In-Reply-To to the item, and the agent hears of it.
+    let ours = header(m, "Message-ID").expect("message id");
+    let h = ingest(msg(
+        "requester@test.keel",
+        "Re: hm",
+        &format!("In-Reply-To: {ours}\r\n"),
+        "The USB-C one.",
+    ))
+    .await;
+    assert_eq!(
+        (h.action.as_deref(), h.item.as_deref()),
+        (Some("commented"), Some(number.as_str())),
+        "{h:?}"
+    );
+    assert_eq!(
+        keel::integration::smtp::send_due(&app.db, &c)
+            .await
+            .expect("send"),
+        1
+    );
+    assert_eq!(sink.to("agent@test.keel").len(), 2);
+    // An outside correspondent gets answers, but not their own words back.
+    let h = ingest(msg(
+        "Olga <olga@outside.example>",
+        "Badge reader",
+        "",
+        "It beeps red.",
+    ))
+    .await;
+    let badge = h.item.expect("item");
+    ingest(msg(
+        "olga@outside.example",
+        &format!("Re: [{badge}]"),
+        "",
+        "Still red.",
+    ))
+    .await;
+    let r = app
+        .post(
+            "agent",
+            &format!("/api/v1/incidents/{badge}/comments"),
+            json!({"body": "Replaced it."}),
+        )
+        .await;
+    assert!(r.status.is_success());
+    keel::integration::smtp::send_due(&app.db, &c)
+        .await
+        .expect("send");
+    let olga = sink.to("olga@outside.example");
+    assert_eq!(olga.len(), 1, "{olga:?}");
+    assert!(olga[0].contains("Replaced it."));
+    // The server down: the message stays queued with the error, for a later attempt.
+    drop(sink);
+    let r = app
+        .post(
+            "agent",
+            &format!("/api/v1/incidents/{number}/comments"),
+            json!({"body": "Try another port."}),
+        )
+        .await;
+    assert!(r.status.is_success());
+    assert_eq!(
+        keel::integration::smtp::send_due(&app.db, &c)
+            .await
+            .expect("send"),
+        0
+    );
+    let (state, err): (String, Option<String>) = app
+        .db
+        .one(Q::new(
+            "SELECT state, last_error FROM mail_outgoing ORDER BY id DESC LIMIT 1",
+        ))
+        .await
+        .expect("row");
+    assert_eq!(state, "queued");
+    assert!(err.is_some());
+    // STARTTLS to a server whose certificate comes from the installation's own CA.
+    let certs = crate::common::tempfile_dir::Dir::new();
+    let (ca, cert, key) = certificates(&certs.path);
+    let tls_sink = Sink::start(Some((&cert, &key)));
+    let tc = smtp_cfg(tls_sink.port, "starttls", Some(ca));
+    app.db
+        .exec(Q::new(
+            "UPDATE mail_outgoing SET next_at = 0 WHERE state = 'queued'",
+        ))
+        .await
+        .expect("due");
+    assert_eq!(
+        keel::integration::smtp::send_due(&app.db, &tc)
+            .await
+            .expect("send"),
+        1
+    );
+    assert!(tls_sink.to("requester@test.keel")[0].contains("Try another port."));
+    // Without trusting that CA the certificate is refused.
+    let r = app
+        .post(
+            "agent",
+            &format!("/api/v1/incidents/{number}/comments"),
+            json!({"body": "Anything?"}),
+        )
+        .await;
+    assert!(r.status.is_success());
+    let untrusting = smtp_cfg(tls_sink.port, "starttls", None);
+    assert_eq!(
+        keel::integration::smtp::send_due(&app.db, &untrusting)
+            .await
+            .expect("send"),
+        0
+    );
+});

@@ -1,0 +1,26 @@
+-- Mail out: notifications (and answers to outside correspondents) as e-mail, written by the
+-- outbox in the transaction of the change, sent by the `mail.send` job over SMTP.
+
+CREATE TABLE mail_outgoing (
+    id           INTEGER PRIMARY KEY,
+    outbox_id    BIGINT NOT NULL REFERENCES outbox(id),
+    item_id      BIGINT REFERENCES work_items(id),
+    user_id      BIGINT REFERENCES users(id),
+    email        TEXT NOT NULL,
+    name         TEXT NOT NULL DEFAULT '',
+    event        TEXT NOT NULL,
+    title        TEXT,
+    -- queued, sending, sent, skipped, failed or expired.
+    state        TEXT NOT NULL,
+    attempts     BIGINT NOT NULL DEFAULT 0,
+    next_at      BIGINT NOT NULL,
+    locked_until BIGINT,
+    message_id   TEXT,
+    last_error   TEXT,
+    created_at   BIGINT NOT NULL,
+    sent_at      BIGINT
+);
+CREATE INDEX mail_outgoing_due ON mail_outgoing(state, next_at);
+
+-- The language a person's mail is written in (`en`, `de`); none means the installation's.
+ALTER TABLE users ADD COLUMN language TEXT;

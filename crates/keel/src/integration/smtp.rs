@@ -1,0 +1,472 @@
+//! Mail out: what people should hear about, as e-mail over SMTP.
+//!
+//! The outbox's [`fan_out`] writes a `mail_outgoing` row per notified person (and per outside
+//! correspondent of an item, for comments and resolutions) in the transaction of the change.
+//! The `mail.send` job sends them when `[mail.smtp]` is configured: one pooled connection per
+//! batch, rows claimed so several nodes never send one twice, failures retried with back-off,
+//! mail older than two days never sent late (`expired`).
+//!
+//! Mail is written from templates per event and language (`templates/mail/{language}/{event}.txt`,
+//! first line the subject; `default.txt` for other events), which an installation may replace
+//! (`[mail] templates_dir`). Threading: every message of an item carries
+//! `References: <keel.item.{id}@domain>` and answers the last message that came in about it, and
+//! its own Message-ID is recorded in `mail_threads`, so a reply finds its item whatever its subject.
+
+use crate::platform::config::{Config, SmtpConfig};
+use crate::platform::db::{Backend, Db, DbResult, Q, Tx, now_ms};
+use crate::platform::web::iso;
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
+use lettre::message::{Mailbox, Message};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// The languages Keel writes mail in.
+pub const LANGUAGES: &[&str] = &["en", "de"];
+
+/// Attempts before a message is given up.
+const MAX_ATTEMPTS: i64 = 8;
+/// Mail not sent within this long is not sent at all: news that old misleads.
+const EXPIRE_MS: i64 = 2 * 86_400_000;
+/// Messages per batch (one SMTP connection).
+const BATCH: i64 = 50;
+
+const BUILTIN: &[(&str, &str)] = &[
+    (
+        "en/default.txt",
+        include_str!("../../templates/mail/en/default.txt"),
+    ),
+    (
+        "en/item.commented.txt",
+        include_str!("../../templates/mail/en/item.commented.txt"),
+    ),
+    (
+        "en/item.resolved.txt",
+        include_str!("../../templates/mail/en/item.resolved.txt"),
+    ),
+    (
+        "en/sla.breached.txt",
+        include_str!("../../templates/mail/en/sla.breached.txt"),
+    ),
+    (
+        "de/default.txt",
+        include_str!("../../templates/mail/de/default.txt"),
+    ),
+    (
+        "de/item.commented.txt",
+        include_str!("../../templates/mail/de/item.commented.txt"),
+    ),
+    (
+        "de/item.resolved.txt",
+        include_str!("../../templates/mail/de/item.resolved.txt"),
+    ),
+    (
+        "de/sla.breached.txt",
+        include_str!("../../templates/mail/de/sla.breached.txt"),
+    ),
+];
+
+/// Queue mail for the given outbox events: their notified people, and the outside
+/// correspondents of their items for comments and resolutions. Two statements.
+pub async fn fan_out(tx: &mut Tx, outbox_ids: &[i64]) -> DbResult<()> {
+    if outbox_ids.is_empty() {
+        return Ok(());
+    }
+    let mut q = Q::new("");
+    let now = q.arg(now_ms());
+    let ph: Vec<String> = outbox_ids.iter().map(|i| q.arg(*i)).collect();
+    let ids = ph.join(", ");
+    q.sql = format!(
+        "INSERT INTO mail_outgoing (outbox_id, item_id, user_id, email, name, event, title, state, attempts, next_at, created_at) \
+         SELECT n.outbox_id, n.item_id, n.user_id, u.email, u.name, n.event, n.title, 'queued', 0, {now}, {now} \
+         FROM notifications n JOIN users u ON u.id = n.user_id WHERE n.outbox_id IN ({ids}) AND u.disabled = 0"
+    );
+    tx.exec(q).await?;
+    let mut q = Q::new("");
+    let now = q.arg(now_ms());
+    let ph: Vec<String> = outbox_ids.iter().map(|i| q.arg(*i)).collect();
+    q.sql = format!(
+        "INSERT INTO mail_outgoing (outbox_id, item_id, user_id, email, name, event, title, state, attempts, next_at, created_at) \
+         SELECT o.id, o.item_id, NULL, c.email, c.name, o.event, NULL, 'queued', 0, {now}, {now} \
+         FROM outbox o JOIN item_correspondents c ON c.item_id = o.item_id \
+         WHERE o.id IN ({}) AND o.event IN ('item.commented', 'item.resolved')",
+        ph.join(", ")
+    );
+    tx.exec(q).await?;
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct Outgoing {
+    id: i64,
+    item_id: Option<i64>,
+    user_id: Option<i64>,
+    email: String,
+    name: String,
+    event: String,
+    title: Option<String>,
+    attempts: i64,
+    payload: String,
+    language: Option<String>,
+}
+
+/// A message ready to hand to the server.
+pub struct Composed {
+    pub subject: String,
+    pub body: String,
+}
+
+/// The templates: an installation's files where present, else the built-in ones.
+fn environment(cfg: &Config) -> minijinja::Environment<'static> {
+    let mut env = minijinja::Environment::new();
+    // Mail is text: nothing is HTML-escaped.
+    env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+    for (name, text) in BUILTIN {
+        let custom = cfg
+            .mail
+            .templates_dir
+            .as_ref()
+            .and_then(|d| std::fs::read_to_string(d.join(name)).ok());
+        let source = custom.unwrap_or_else(|| (*text).to_string());
+        if let Err(e) = env.add_template_owned(name.to_string(), source) {
+            tracing::warn!(template = %name, error = %e, "mail template does not parse; using none");
+        }
+    }
+    env
+}
+
+/// Render one message: the first line of the template is the subject.
+pub fn compose(
+    env: &minijinja::Environment<'_>,
+    language: &str,
+    event: &str,
+    ctx: Value,
+) -> Result<Composed, String> {
+    let lang = if LANGUAGES.contains(&language) {
+        language
+    } else {
+        "en"
+    };
+    let name = format!("{lang}/{event}.txt");
+    let t = env
+        .get_template(&name)
+        .or_else(|_| env.get_template(&format!("{lang}/default.txt")))
+        .map_err(|e| format!("no template for {event}: {e}"))?;
+    let text = t
+        .render(minijinja::Value::from(minijinja::value::Serde(&ctx)))
+        .map_err(|e| format!("template {name}: {e}"))?;
+    let (subject, body) = text.split_once('\n').unwrap_or((text.as_str(), ""));
+    let subject: String = subject
+        .chars()
+        .filter(|c| !c.is_control())
+        .collect::<String>()
+        .trim()
+        .to_string();
+    Ok(Composed {
+        subject,
+        body: body.trim_start_matches('\n').to_string(),
+    })
+}
+
+fn domain_of(from: &Mailbox) -> String {
+    from.email.domain().to_string()
+}
+
+fn transport(s: &SmtpConfig) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
+    let params = || -> Result<TlsParameters, String> {
+        let mut b = TlsParameters::builder(s.host.clone());
+        if let Some(f) = &s.ca_file {
+            let pem = std::fs::read(f)
+                .map_err(|e| format!("[mail.smtp] ca_file {}: {e}", f.display()))?;
+            b = b.add_root_certificate(
+                Certificate::from_pem(&pem)
+                    .map_err(|e| format!("[mail.smtp] ca_file {}: {e}", f.display()))?,
+            );
+        }
+        b.build_rustls()
+            .map_err(|e| format!("[mail.smtp] TLS: {e}"))
+    };
+    let (tls, port) = match s.tls.as_str() {
+        "none" => (Tls::None, 25),
+        "starttls" => (Tls::Required(params()?), 587),
+        "tls" => (Tls::Wrapper(params()?), 465),
+        other => {
+            return Err(format!(
+                "[mail.smtp] tls = \"{other}\": use starttls, tls or none"
+            ));
+        }
+    };
+    let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(s.host.clone())
+        .port(s.port.unwrap_or(port))
+        .tls(tls)
+        .timeout(Some(Duration::from_secs(s.timeout_secs.unwrap_or(30))));
+    if let (Some(u), Some(p)) = (&s.username, &s.password) {
+        b = b.credentials(Credentials::new(u.clone(), p.clone()));
+    }
+    Ok(b.build())
+}
+
+/// Send what is due; returns how many were sent. A no-op without `[mail.smtp]`.
+pub async fn send_due(db: &Db, cfg: &Config) -> Result<usize, String> {
+    let Some(smtp) = &cfg.mail.smtp else {
+        return Ok(0);
+    };
+    let from: Mailbox = smtp
+        .from
+        .parse()
+        .map_err(|e| format!("[mail.smtp] from = \"{}\": {e}", smtp.from))?;
+    let now = now_ms();
+    let err = |e: crate::platform::db::DbError| e.to_string();
+    db.exec(
+        Q::new(
+            "UPDATE mail_outgoing SET state = 'expired' WHERE state = 'queued' AND created_at < $1",
+        )
+        .bind(now - EXPIRE_MS),
+    )
+    .await
+    .map_err(err)?;
+    let lock = match db.backend() {
+        Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+        Backend::Sqlite => "",
+    };
+    let claimed: Vec<(i64,)> = db
+        .all(
+            Q::new(format!(
+                "UPDATE mail_outgoing SET state = 'sending', locked_until = $1, attempts = attempts + 1 \
+                 WHERE id IN (SELECT id FROM mail_outgoing WHERE (state = 'queued' AND next_at <= $2) OR (state = 'sending' AND locked_until < $2) \
+                 ORDER BY id LIMIT {BATCH}{lock}) RETURNING id"
+            ))
+            .bind(now + 5 * 60 * 1000)
+            .bind(now),
+        )
+        .await
+        .map_err(err)?;
+    if claimed.is_empty() {
+        return Ok(0);
+    }
+    let mut q = Q::new("");
+    let ph: Vec<String> = claimed.iter().map(|(i,)| q.arg(*i)).collect();
+    q.sql = format!(
+        "SELECT m.id, m.item_id, m.user_id, m.email, m.name, m.event, m.title, m.attempts, o.payload, u.language \
+         FROM mail_outgoing m JOIN outbox o ON o.id = m.outbox_id LEFT JOIN users u ON u.id = m.user_id \
+         WHERE m.id IN ({}) ORDER BY m.id",
+        ph.join(", ")
+    );
+    let rows: Vec<Outgoing> = db.all(q).await.map_err(err)?;
+    let transport = transport(smtp)?;
+    let env = environment(cfg);
+    let default_lang = cfg.mail.language.clone().unwrap_or_else(|| "en".into());
+    let domain = domain_of(&from);
+    let mut sent = 0;
+    for r in rows {
+        let outcome = send_one(db, cfg, &transport, &env, &from, &domain, &default_lang, &r).await;
+        let q = match outcome {
+            Ok(Some(mid)) => {
+                sent += 1;
+                if let Some(item) = r.item_id {
+                    db.exec(
+                        Q::new("INSERT INTO mail_threads (message_id, item_id, direction, created_at) VALUES ($1, $2, 'out', $3) ON CONFLICT (message_id) DO NOTHING")
+                            .bind(mid.as_str())
+                            .bind(item)
+                            .bind(now_ms()),
+                    )
+                    .await
+                    .map_err(err)?;
+                }
+                Q::new("UPDATE mail_outgoing SET state = 'sent', sent_at = $1, message_id = $2, last_error = NULL, locked_until = NULL WHERE id = $3")
+                    .bind(now_ms())
+                    .bind(mid)
+                    .bind(r.id)
+            }
+            Ok(None) => Q::new(
+                "UPDATE mail_outgoing SET state = 'skipped', locked_until = NULL WHERE id = $1",
+            )
+            .bind(r.id),
+            Err(Failure::Permanent(e)) => {
+                tracing::warn!(mail = r.id, to = %r.email, error = %e, "mail not sent");
+                Q::new("UPDATE mail_outgoing SET state = 'failed', last_error = $1, locked_until = NULL WHERE id = $2").bind(e).bind(r.id)
+            }
+            Err(Failure::Transient(e)) => {
+                tracing::warn!(mail = r.id, to = %r.email, attempt = r.attempts, error = %e, "mail not sent; will retry");
+                let state = if r.attempts >= MAX_ATTEMPTS {
+                    "failed"
+                } else {
+                    "queued"
+                };
+                Q::new("UPDATE mail_outgoing SET state = $1, last_error = $2, next_at = $3, locked_until = NULL WHERE id = $4")
+                    .bind(state)
+                    .bind(e)
+                    .bind(now_ms() + crate::platform::jobs::backoff_ms(r.attempts) * 30)
+                    .bind(r.id)
+            }
+        };
+        db.exec(q).await.map_err(err)?;
+    }
+    Ok(sent)
+}
+
+enum Failure {
+    /// Retrying will not help (a bad address, a broken template).
+    Permanent(String),
+    /// The server or the network: try again later.
+    Transient(String),
+}
+
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one message's context, used once"
+)]
+async fn send_one(
+    db: &Db,
+    cfg: &Config,
+    transport: &AsyncSmtpTransport<Tokio1Executor>,
+    env: &minijinja::Environment<'_>,
+    from: &Mailbox,
+    domain: &str,
+    default_lang: &str,
+    r: &Outgoing,
+) -> Result<Option<String>, Failure> {
+    let payload: Value = serde_json::from_str(&r.payload).unwrap_or_else(|_| json!({}));
+    // An outside correspondent is not sent their own words back.
+    if r.user_id.is_none()
+        && payload.get("by").and_then(Value::as_str) == Some(&format!("mail:{}", r.email))
+    {
+        return Ok(None);
+    }
+    let to: Mailbox = format!("{} <{}>", r.name.replace(['<', '>', '"'], ""), r.email)
+        .parse()
+        .or_else(|_| r.email.parse())
+        .map_err(|e| Failure::Permanent(format!("invalid address {}: {e}", r.email)))?;
+    let item = match r.item_id {
+        Some(id) => Some(
+            crate::kernel::get_by_id(db, id)
+                .await
+                .map_err(|e| Failure::Transient(e.to_string()))?,
+        ),
+        None => None,
+    };
+    let link = match (&cfg.mail.base_url, &item) {
+        (Some(base), Some(i)) => {
+            let kind = keel_core::kernel::Kind::parse(&i.kind)
+                .unwrap_or(keel_core::kernel::Kind::Incident);
+            format!(
+                "{}/{}/{}",
+                base.trim_end_matches('/'),
+                kind.collection(),
+                i.number
+            )
+        }
+        _ => String::new(),
+    };
+    let ctx = json!({
+        "name": if r.name.is_empty() { r.email.clone() } else { r.name.clone() },
+        "title": r.title.clone().unwrap_or_default(),
+        "event": r.event,
+        "comment": payload.get("comment").and_then(Value::as_str).unwrap_or_default(),
+        "by": payload.get("by").and_then(Value::as_str).unwrap_or_default().trim_start_matches("mail:"),
+        "link": link,
+        "sender": from.name.clone().unwrap_or_else(|| from.email.to_string()),
+        "item": match &item {
+            Some(i) => json!({"number": i.number, "title": i.title, "state": i.state, "priority": i.priority,
+                              "kind": i.kind, "resolution_notes": i.resolution_notes, "updated_at": iso(i.updated_at)}),
+            None => json!({"number": "", "title": "", "state": "", "priority": "", "kind": "", "resolution_notes": ""}),
+        },
+    });
+    let lang = r.language.as_deref().unwrap_or(default_lang);
+    let m = compose(env, lang, &r.event, ctx).map_err(Failure::Permanent)?;
+    let mut rand = [0u8; 8];
+    getrandom::fill(&mut rand).map_err(|e| Failure::Transient(format!("rng: {e}")))?;
+    let message_id = format!("keel.{}.{}@{domain}", r.id, hex::encode(rand));
+    let mut b = Message::builder()
+        .from(from.clone())
+        .to(to)
+        .subject(m.subject)
+        .message_id(Some(format!("<{message_id}>")))
+        .header(ContentType::TEXT_PLAIN)
+        .raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii_str("Auto-Submitted"),
+            "auto-generated".into(),
+        ))
+        .raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii_str("X-Keel-Loop"),
+            domain.to_string(),
+        ));
+    if let Some(i) = &item {
+        // Answer the latest message that came in about the item, so the person's own mail
+        // client threads it; reference the item's root so every message of it is one thread.
+        let last_in: Option<(String,)> = db
+            .opt(
+                Q::new("SELECT message_id FROM mail_threads WHERE item_id = $1 AND direction = 'in' ORDER BY created_at DESC LIMIT 1")
+                    .bind(i.id),
+            )
+            .await
+            .map_err(|e| Failure::Transient(e.to_string()))?;
+        let root = format!("<keel.item.{}@{domain}>", i.id);
+        b = b.raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii_str("X-Keel-Item"),
+            i.number.clone(),
+        ));
+        match last_in {
+            Some((id,)) => {
+                b = b
+                    .in_reply_to(format!("<{id}>"))
+                    .references(format!("{root} <{id}>"));
+            }
+            None => b = b.in_reply_to(root.clone()).references(root),
+        }
+    }
+    let message = b
+        .body(m.body)
+        .map_err(|e| Failure::Permanent(format!("building the message: {e}")))?;
+    match transport.send(message).await {
+        Ok(_) => Ok(Some(message_id)),
+        Err(e) if e.is_permanent() => Err(Failure::Permanent(e.to_string())),
+        Err(e) => Err(Failure::Transient(e.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_builtin_template_renders_in_every_language() {
+        let env = environment(&Config::default());
+        for lang in LANGUAGES {
+            for event in [
+                "item.assigned",
+                "item.commented",
+                "item.resolved",
+                "sla.breached",
+                "asset.expiring",
+            ] {
+                let item = if event == "asset.expiring" {
+                    json!({"number": "", "title": "", "state": "", "priority": "", "kind": "", "resolution_notes": ""})
+                } else {
+                    json!({"number": "INC-000001", "title": "Printer", "state": "new", "priority": 2, "kind": "incident", "resolution_notes": "Toner"})
+                };
+                let m = compose(
+                    &env,
+                    lang,
+                    event,
+                    json!({"name": "Ann", "title": "Something happened", "event": event,
+                    "comment": "Hi", "by": "Bob", "link": "", "sender": "Desk", "item": item}),
+                )
+                .expect("renders");
+                assert!(
+                    !m.subject.is_empty() && !m.body.is_empty(),
+                    "{lang} {event}"
+                );
+                if event != "asset.expiring" {
+                    assert!(m.subject.starts_with("[INC-000001]"), "{}", m.subject);
+                } else {
+                    assert!(!m.subject.contains('['), "{}", m.subject);
+                }
+            }
+        }
+        let m = compose(&env, "fr", "item.resolved", json!({"name": "Ann", "item": {"number": "INC-000001", "title": "T", "resolution_notes": ""}, "sender": "Desk", "link": ""})).expect("falls back");
+        assert!(m.subject.contains("Resolved"), "{}", m.subject);
+    }
+}
