@@ -611,6 +611,22 @@ pub async fn serve(
             std::env::var("HOSTNAME").unwrap_or_else(|_| "node".into()),
             std::process::id()
         );
+        // One watcher per mailbox; a lease in the database lets one node read each at a time.
+        for q in state
+            .cfg
+            .mail
+            .queues()
+            .into_iter()
+            .filter(|q| q.imap.is_some())
+        {
+            tokio::spawn(crate::integration::imap::watch(
+                db.clone(),
+                state.cfg.clone(),
+                q,
+                node.clone(),
+                stop_rx.clone(),
+            ));
+        }
         tokio::spawn(crate::platform::jobs::worker(state.clone(), node, stop_rx))
     });
     let local = listener.local_addr()?;

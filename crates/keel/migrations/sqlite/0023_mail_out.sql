@@ -24,3 +24,7 @@ CREATE INDEX mail_outgoing_due ON mail_outgoing(state, next_at);
 
 -- The language a person's mail is written in (`en`, `de`); none means the installation's.
 ALTER TABLE users ADD COLUMN language TEXT;
+
+-- Which node reads a mailbox now: one at a time, taken over when its lease runs out.
+ALTER TABLE mail_cursors ADD COLUMN leased_by TEXT;
+ALTER TABLE mail_cursors ADD COLUMN leased_until BIGINT;

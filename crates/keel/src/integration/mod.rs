@@ -10,6 +10,7 @@
 //! are in `keel_core::integration`; these modules read and write.
 
 pub mod alertmanager;
+pub mod imap;
 pub mod mail;
 pub mod smtp;
 pub mod webhooks;

@@ -78,6 +78,35 @@ pub struct MailQueue {
     pub group: Option<String>,
     /// Service new items are recorded against (by name).
     pub service: Option<String>,
+    /// `[mail.queues.imap]`: a mailbox Keel reads this queue's mail from.
+    pub imap: Option<ImapConfig>,
+}
+
+/// A mailbox read over IMAP: new messages are taken (and flagged `\Seen`) as they arrive, with
+/// IDLE where the server offers it, else by polling.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImapConfig {
+    pub host: String,
+    /// Default: 993 for `tls`, 143 otherwise.
+    pub port: Option<u16>,
+    /// `tls` (default, implicit TLS), `starttls` or `none` (loopback only).
+    #[serde(default = "tls")]
+    pub tls: String,
+    pub username: String,
+    pub password: String,
+    /// Default `INBOX`.
+    pub mailbox: Option<String>,
+    /// A PEM file of a CA to trust besides the system's.
+    pub ca_file: Option<std::path::PathBuf>,
+    /// Use IDLE when the server offers it (default true).
+    pub idle: Option<bool>,
+    /// Seconds between polls without IDLE (default 60).
+    pub poll_seconds: Option<u64>,
+}
+
+fn tls() -> String {
+    "tls".into()
 }
 
 fn incident() -> String {
@@ -97,6 +126,7 @@ impl MailConfig {
                 kind: (*k).into(),
                 group: None,
                 service: None,
+                imap: None,
             })
             .collect()
     }

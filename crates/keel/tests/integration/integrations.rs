@@ -1233,3 +1233,241 @@ db_test!(mail_goes_out_threaded_and_in_each_persons_language, |app| {
         0
     );
 });
+
+/// A real Dovecot IMAP server (Debian's dovecot-imapd, installed by scripts/test) on loopback,
+/// with a plain listener and an implicit-TLS one whose certificate comes from a test CA.
+struct Dovecot {
+    plain: u16,
+    tls: u16,
+    ca: std::path::PathBuf,
+    dir: crate::common::tempfile_dir::Dir,
+    child: std::process::Child,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port()
+}
+
+impl Dovecot {
+    fn start() -> Dovecot {
+        let dir = crate::common::tempfile_dir::Dir::new();
+        let d = dir.path.clone();
+        let (ca, cert, key) = certificates(&d);
+        let (plain, tls) = (free_port(), free_port());
+        std::fs::create_dir_all(d.join("home")).expect("home");
+        let _ = std::process::Command::new("chmod")
+            .arg("777")
+            .arg(d.join("home"))
+            .status();
+        std::fs::write(d.join("passwd"), "desk@test.keel:{PLAIN}imap-secret\n").expect("passwd");
+        std::fs::write(
+            d.join("dovecot.conf"),
+            format!(
+                "protocols = imap\nlisten = 127.0.0.1\nbase_dir = {d}/run\nstate_dir = {d}/state\nlog_path = {d}/dovecot.log\n\
+                 ssl = yes\nssl_cert = <{cert}\nssl_key = <{key}\ndisable_plaintext_auth = no\nauth_mechanisms = plain login\n\
+                 passdb {{\n  driver = passwd-file\n  args = scheme=PLAIN username_format=%u {d}/passwd\n}}\n\
+                 userdb {{\n  driver = static\n  args = uid=nobody gid=nogroup home={d}/home/%u\n}}\n\
+                 mail_location = maildir:~/Maildir\n\
+                 service imap-login {{\n  inet_listener imap {{\n    address = 127.0.0.1\n    port = {plain}\n  }}\n  inet_listener imaps {{\n    address = 127.0.0.1\n    port = {tls}\n    ssl = yes\n  }}\n}}\n\
+                 service stats {{\n  unix_listener stats-reader {{\n    mode = 0666\n  }}\n  unix_listener stats-writer {{\n    mode = 0666\n  }}\n}}\n",
+                d = d.display(),
+                cert = cert.display(),
+                key = key.display(),
+            ),
+        )
+        .expect("config");
+        let child = std::process::Command::new("/usr/sbin/dovecot")
+            .arg("-F")
+            .arg("-c")
+            .arg(d.join("dovecot.conf"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("dovecot (Debian's dovecot-imapd, installed by scripts/test)");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", plain)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "dovecot did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Dovecot {
+            plain,
+            tls,
+            ca,
+            dir,
+            child,
+        }
+    }
+
+    fn config(&self, tls: bool) -> keel::platform::config::ImapConfig {
+        keel::platform::config::ImapConfig {
+            host: "127.0.0.1".into(),
+            port: Some(if tls { self.tls } else { self.plain }),
+            tls: if tls { "tls" } else { "none" }.into(),
+            username: "desk@test.keel".into(),
+            password: "imap-secret".into(),
+            mailbox: None,
+            ca_file: tls.then(|| self.ca.clone()),
+            idle: Some(true),
+            poll_seconds: Some(5),
+        }
+    }
+
+    /// Deliver a message into the mailbox (IMAP APPEND).
+    async fn deliver(&self, raw: &[u8]) {
+        let (mut s, _) = keel::integration::imap::connect(&self.config(false))
+            .await
+            .expect("connect");
+        s.append("INBOX", None, None, raw).await.expect("append");
+        let _ = s.logout().await;
+    }
+}
+
+impl Drop for Dovecot {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+        let _ = &self.dir;
+    }
+}
+
+fn imap_queue(dv: &Dovecot, tls: bool) -> keel::platform::config::MailQueue {
+    keel::platform::config::MailQueue {
+        name: "incidents".into(),
+        kind: "incident".into(),
+        group: None,
+        service: None,
+        imap: Some(dv.config(tls)),
+    }
+}
+
+async fn titles(app: &App) -> Vec<String> {
+    let v = app
+        .get("agent", "/api/v1/incidents?sort=created_at")
+        .await
+        .body;
+    v["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|i| i["title"].as_str().map(str::to_string))
+        .collect()
+}
+
+db_test!(mail_is_read_from_a_real_imap_mailbox_with_idle, |app| {
+    let dv = Dovecot::start();
+    let c = cfg();
+    dv.deliver(&msg(
+        "requester@test.keel",
+        "First by IMAP",
+        "Message-ID: <i1@test.keel>\r\n",
+        "one",
+    ))
+    .await;
+    dv.deliver(&msg(
+        "requester@test.keel",
+        "Second by IMAP",
+        "Message-ID: <i2@test.keel>\r\n",
+        "two",
+    ))
+    .await;
+    let q = imap_queue(&dv, false);
+    assert_eq!(
+        keel::integration::imap::fetch_once(&app.db, &c, &q)
+            .await
+            .expect("fetch"),
+        2
+    );
+    assert_eq!(titles(app).await, vec!["First by IMAP", "Second by IMAP"]);
+    // The cursor remembers: nothing is taken twice, and what was taken is flagged \Seen.
+    assert_eq!(
+        keel::integration::imap::fetch_once(&app.db, &c, &q)
+            .await
+            .expect("fetch"),
+        0
+    );
+    {
+        let (mut s, _) = keel::integration::imap::connect(&dv.config(false))
+            .await
+            .expect("connect");
+        let unseen = s.uid_search("UNSEEN").await.expect("search");
+        assert!(unseen.is_empty(), "{unseen:?}");
+        let _ = s.logout().await;
+    }
+    // Implicit TLS, trusting the installation's CA.
+    dv.deliver(&msg("requester@test.keel", "Third over TLS", "", "three"))
+        .await;
+    let tq = imap_queue(&dv, true);
+    assert_eq!(
+        keel::integration::imap::fetch_once(&app.db, &c, &tq)
+            .await
+            .expect("fetch over TLS"),
+        1
+    );
+    let mut untrusted = tq.clone();
+    if let Some(i) = untrusted.imap.as_mut() {
+        i.ca_file = None;
+    }
+    let e = keel::integration::imap::fetch_once(&app.db, &c, &untrusted)
+        .await
+        .expect_err("unknown CA");
+    assert!(e.contains("TLS"), "{e}");
+    // Watching with IDLE: a message is taken as soon as it arrives.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let watcher = tokio::spawn(keel::integration::imap::watch(
+        app.db.clone(),
+        std::sync::Arc::new(c.clone()),
+        q.clone(),
+        "node-a".into(),
+        stop_rx,
+    ));
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    dv.deliver(&msg(
+        "requester@test.keel",
+        "Fourth while idling",
+        "",
+        "four",
+    ))
+    .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while !titles(app)
+        .await
+        .contains(&"Fourth while idling".to_string())
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "IDLE did not deliver the message"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // The mailbox is leased to the watching node.
+    let (by,): (Option<String>,) = app
+        .db
+        .one(Q::new(
+            "SELECT leased_by FROM mail_cursors WHERE mailbox = 'incidents'",
+        ))
+        .await
+        .expect("lease");
+    assert_eq!(by.as_deref(), Some("node-a"));
+    stop_tx.send(true).expect("stop");
+    tokio::time::timeout(std::time::Duration::from_secs(10), watcher)
+        .await
+        .expect("watcher stops")
+        .expect("joined");
+    let (n,): (i64,) = app
+        .db
+        .one(Q::new(
+            "SELECT COUNT(*) FROM mail_messages WHERE source LIKE 'imap:%'",
+        ))
+        .await
+        .expect("count");
+    assert_eq!(n, 4);
+});
