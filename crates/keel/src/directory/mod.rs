@@ -82,10 +82,22 @@ pub async fn create_user_hashed(
         (Some(p), None) => Some(hash_password(p)?),
         (None, None) => None,
     };
-    let now = now_ms();
     let mut tx = db.begin().await?;
+    let id = insert_user(&mut tx, actor, &u, hash).await?;
+    tx.commit().await?;
+    get_user(db, id).await
+}
+
+/// Create a user in the caller's transaction (imports and directory sync), audited.
+pub async fn insert_user(
+    tx: &mut crate::platform::db::Tx,
+    actor: &Actor,
+    u: &NewUser,
+    hash: Option<String>,
+) -> AppResult<i64> {
+    let now = now_ms();
     if let Some(c) = u.customer_id {
-        exists(&mut tx, "customers", c, "customer_id").await?;
+        exists(tx, "customers", c, "customer_id").await?;
     }
     let id = tx
         .insert(
@@ -112,9 +124,8 @@ pub async fn create_user_hashed(
             json!(if hash.is_some() { "(set)" } else { "(none)" }),
         ),
     ];
-    append(&mut tx, actor, "create", "user", &id.to_string(), changes).await?;
-    tx.commit().await?;
-    get_user(db, id).await
+    append(tx, actor, "create", "user", &id.to_string(), changes).await?;
+    Ok(id)
 }
 
 fn fc(field: &str, new: serde_json::Value) -> FieldChange {

@@ -11,6 +11,7 @@
 
 pub mod alertmanager;
 pub mod imap;
+pub mod import;
 pub mod mail;
 pub mod smtp;
 pub mod webhooks;

@@ -245,6 +245,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(integration::mail::api_raw))
         .routes(routes!(integration::mail::api_reprocess))
         .routes(routes!(integration::mail::api_discard))
+        .routes(routes!(integration::import::api_import))
         .routes(routes!(
             management::evaluation::api_list,
             management::evaluation::api_create

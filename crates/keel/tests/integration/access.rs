@@ -140,6 +140,12 @@ fn table(method: &str, path: &str, tag: &str) -> Option<(Option<Action>, Option<
             (Some(ReceiveAlerts), Some(json!({"alerts": []})))
         }
         ("get", "/api/v1/webhook-events") => (Some(ReadIntegrations), None),
+        ("post", "/api/v1/imports/{target}") => (
+            Some(ManageIntegrations),
+            Some(
+                json!({"csv": "E-mail,Name\n", "mapping": {"email": "E-mail", "name": "Name"}, "dry_run": true}),
+            ),
+        ),
         ("get", "/api/v1/webhooks") => (Some(ReadIntegrations), None),
         ("post", "/api/v1/webhooks") => (
             Some(ManageIntegrations),
@@ -626,6 +632,7 @@ async fn matrix(backend: Backend) {
                     .replace("{id}", &id.to_string())
                     .replace("{ci_id}", &id.to_string())
                     .replace("{delivery}", &id.to_string())
+                    .replace("{target}", "users")
                     .replace("{tag}", "AST-000001")
                     .replace("{version}", "1")
                     .replace("{process}", "incident");

@@ -1471,3 +1471,247 @@ db_test!(mail_is_read_from_a_real_imap_mailbox_with_idle, |app| {
         .expect("count");
     assert_eq!(n, 4);
 });
+
+db_test!(
+    imports_from_other_tools_map_columns_check_rows_and_apply_all_or_nothing,
+    |app| {
+        let users_csv = "User ID,Name,E-mail,Company,Role\nu1,Ada Import,ada@import.example,Alpha Corp,ITIL\nu2,Bo Import,bo@import.example,,Employee\nu3,Existing,agent@test.keel,,ITIL\n";
+        let body = |csv: &str, dry: bool| {
+            json!({
+                "csv": csv, "dry_run": dry, "source": "ServiceNow",
+                "mapping": {"email": "E-mail", "name": "Name", "customer": "Company", "role": "Role"},
+                "values": {"role": {"ITIL": "agent", "Employee": "requester"}},
+            })
+        };
+        // Administrators only; the mapping is checked against the fields and the file's columns.
+        assert_eq!(
+            app.post("manager", "/api/v1/imports/users", body(users_csv, true))
+                .await
+                .status,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            app.post("admin", "/api/v1/imports/tickets", body(users_csv, true))
+                .await
+                .status,
+            StatusCode::NOT_FOUND
+        );
+        let mut bad = body(users_csv, true);
+        bad["mapping"]["shoe_size"] = json!("Name");
+        let r = app.post("admin", "/api/v1/imports/users", bad).await;
+        assert_eq!(
+            (r.status, r.body["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("mapping.shoe_size"))
+        );
+        let mut bad = body(users_csv, true);
+        bad["mapping"]["email"] = json!("Mail");
+        let r = app.post("admin", "/api/v1/imports/users", bad).await;
+        assert_eq!(
+            (r.status, r.body["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("mapping.email"))
+        );
+        assert!(
+            r.body["detail"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("E-mail"),
+            "{}",
+            r.body
+        );
+        // A dry run reports what would happen and writes nothing.
+        let (before,): (i64,) = app
+            .db
+            .one(Q::new("SELECT COUNT(*) FROM users"))
+            .await
+            .expect("count");
+        let r = app
+            .post("admin", "/api/v1/imports/users", body(users_csv, true))
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert_eq!(
+            (
+                r.body["created"].as_i64(),
+                r.body["skipped"].as_i64(),
+                r.body["applied"].as_bool()
+            ),
+            (Some(2), Some(1), Some(false)),
+            "{}",
+            r.body
+        );
+        let (after,): (i64,) = app
+            .db
+            .one(Q::new("SELECT COUNT(*) FROM users"))
+            .await
+            .expect("count");
+        assert_eq!(before, after);
+        // One bad row: every row is reported, nothing is written.
+        let broken = format!(
+            "{users_csv}u4,No Mail,not-an-address,,ITIL\nu5,Cy,cy@import.example,Gamma GmbH,ITIL\n"
+        );
+        let r = app
+            .post("admin", "/api/v1/imports/users", body(&broken, false))
+            .await;
+        assert_eq!(
+            (r.body["errors"].as_i64(), r.body["applied"].as_bool()),
+            (Some(2), Some(false)),
+            "{}",
+            r.body
+        );
+        let errs: Vec<(i64, String, String)> = r.body["rows"]
+            .as_array()
+            .expect("rows")
+            .iter()
+            .filter(|x| x["action"] == "error")
+            .map(|x| {
+                (
+                    x["row"].as_i64().unwrap_or(0),
+                    x["field"].as_str().unwrap_or("").to_string(),
+                    x["column"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            errs,
+            vec![
+                (4, "email".to_string(), "E-mail".to_string()),
+                (5, "customer".to_string(), "Company".to_string())
+            ]
+        );
+        let (still,): (i64,) = app
+            .db
+            .one(Q::new("SELECT COUNT(*) FROM users"))
+            .await
+            .expect("count");
+        assert_eq!(before, still, "nothing half-imported");
+        // The real run.
+        let r = app
+            .post("admin", "/api/v1/imports/users", body(users_csv, false))
+            .await;
+        assert_eq!(
+            (r.body["created"].as_i64(), r.body["applied"].as_bool()),
+            (Some(2), Some(true)),
+            "{}",
+            r.body
+        );
+        let ada = app.get("admin", "/api/v1/users").await.body;
+        let ada = ada
+            .as_array()
+            .expect("users")
+            .iter()
+            .find(|u| u["email"] == "ada@import.example")
+            .cloned()
+            .expect("ada");
+        assert_eq!(
+            (ada["role"].as_str(), ada["customer_id"].as_i64()),
+            (Some("agent"), Some(app.customers[0]))
+        );
+
+        // Services, with customers separated by semicolons.
+        let r = app.post("admin", "/api/v1/imports/services", json!({
+        "csv": "Service;Owner;Customers\nPayroll;ada@import.example;Alpha Corp|Beta Ltd\n",
+        "delimiter": ";", "mapping": {"name": "Service", "owner": "Owner", "customers": "Customers"},
+        "values": {"customers": {"Alpha Corp|Beta Ltd": "Alpha Corp; Beta Ltd"}},
+    })).await;
+        assert_eq!(
+            (r.body["created"].as_i64(), r.body["applied"].as_bool()),
+            (Some(1), Some(true)),
+            "{}",
+            r.body
+        );
+
+        // Incidents: values mapped, closed ones left in the old tool, where they came from noted.
+        let incidents_csv = "Number,Short description,Description,Impact,Urgency,State,Caller,Assignment group,Service,Opened\n\
+        INC0010001,VPN drops,Every hour,1 - High,2 - Medium,In Progress,ada@import.example,Service Desk,Payroll,2026-11-01 09:00\n\
+        INC0010002,Old printer issue,,3 - Low,3 - Low,Closed,bo@import.example,,,2026-01-01 10:00\n\
+        INC0010003,Monitor,Flickers,2 - Medium,3 - Low,New,bo@import.example,,,2026-11-20 12:00\n";
+        let ib = |dry: bool| {
+            json!({
+                "csv": incidents_csv, "dry_run": dry, "source": "ServiceNow",
+                "mapping": {"external_id": "Number", "title": "Short description", "description": "Description", "impact": "Impact",
+                            "urgency": "Urgency", "state": "State", "requester": "Caller", "assignment_group": "Assignment group",
+                            "service": "Service", "opened_at": "Opened"},
+                "values": {"impact": {"1 - High": "1", "2 - Medium": "2", "3 - Low": "3"}, "urgency": {"1 - High": "1", "2 - Medium": "2", "3 - Low": "3"},
+                           "state": {"New": "new", "In Progress": "in_progress", "Closed": "closed"}},
+                "defaults": {"category": "network"},
+            })
+        };
+        let r = app
+            .post("admin", "/api/v1/imports/incidents", ib(true))
+            .await;
+        assert_eq!(
+            (
+                r.body["created"].as_i64(),
+                r.body["skipped"].as_i64(),
+                r.body["errors"].as_i64()
+            ),
+            (Some(2), Some(1), Some(0)),
+            "{}",
+            r.body
+        );
+        let r = app
+            .post("admin", "/api/v1/imports/incidents", ib(false))
+            .await;
+        assert_eq!(r.body["applied"], true, "{}", r.body);
+        let first = r.body["rows"][0]["key"]
+            .as_str()
+            .expect("number")
+            .to_string();
+        let inc = app
+            .get("agent", &format!("/api/v1/incidents/{first}"))
+            .await
+            .body;
+        assert_eq!(
+            (
+                inc["title"].as_str(),
+                inc["impact"].as_i64(),
+                inc["urgency"].as_i64()
+            ),
+            (Some("VPN drops"), Some(1), Some(2))
+        );
+        assert_eq!(inc["assignment_group"]["name"], "Service Desk");
+        assert_eq!(inc["service"]["name"], "Payroll");
+        assert_eq!(inc["category"], "network");
+        assert!(
+            description(&inc).contains(
+                "Imported from ServiceNow: reference INC0010001, opened 2026-11-01 09:00."
+            ),
+            "{inc}"
+        );
+        assert_eq!(r.body["rows"][1]["action"], "skipped");
+
+        // CIs through the CMDB's own rules.
+        app.post("manager", "/api/v1/ci-classes", json!({"name": "server", "identity": ["serial"], "attributes": [{"name": "serial", "type": "text", "required": true}]})).await;
+        let r = app
+            .post(
+                "admin",
+                "/api/v1/imports/cis",
+                json!({
+                    "csv": "Host,Serial\nsrv-a,S-1\nsrv-b,\n", "defaults": {"class": "server"},
+                    "mapping": {"name": "Host", "attributes.serial": "Serial"},
+                }),
+            )
+            .await;
+        assert_eq!(
+            (r.body["errors"].as_i64(), r.body["applied"].as_bool()),
+            (Some(1), Some(false)),
+            "{}",
+            r.body
+        );
+        let r = app
+            .post(
+                "admin",
+                "/api/v1/imports/cis",
+                json!({
+                    "csv": "Host,Serial\nsrv-a,S-1\nsrv-b,S-2\n", "defaults": {"class": "server"},
+                    "mapping": {"name": "Host", "attributes.serial": "Serial"},
+                }),
+            )
+            .await;
+        assert_eq!(
+            (r.body["created"].as_i64(), r.body["applied"].as_bool()),
+            (Some(2), Some(true)),
+            "{}",
+            r.body
+        );
+    }
+);

@@ -2,7 +2,7 @@
 //! customers served, the services it depends on, its requirements and the parties taking part
 //! in its lifecycle; and plans for new, changed or removed services (8.2.2), which changes link to.
 
-use crate::management::support::audit_trail::append;
+use crate::management::support::audit_trail::{Actor, append};
 use crate::platform::auth::Principal;
 use crate::platform::db::{Db, DbError, Q, Tx, now_ms};
 use crate::platform::error::{AppError, AppResult};
@@ -382,6 +382,14 @@ fn service_changes(before: Option<&Audited>, after: &Audited) -> Vec<FieldChange
 
 pub async fn create(db: &Db, p: &Principal, b: NewService) -> AppResult<Service> {
     p.require(Action::ManageReference)?;
+    let mut tx = db.begin().await?;
+    let id = create_in(&mut tx, &p.actor(), b).await?;
+    tx.commit().await?;
+    get(db, id).await
+}
+
+/// Create a service in the caller's transaction (imports), audited; returns its id.
+pub async fn create_in(tx: &mut Tx, actor: &Actor, b: NewService) -> AppResult<i64> {
     let name = Line::parse(&b.name, 200)
         .map_err(|e| AppError::invalid("name", e))?
         .into_string();
@@ -395,9 +403,8 @@ pub async fn create(db: &Db, p: &Principal, b: NewService) -> AppResult<Service>
         bounded(&b.requirements, 20_000).map_err(|e| AppError::invalid("requirements", e))?;
     let parties = parse_parties(&b.parties)?;
     let now = now_ms();
-    let mut tx = db.begin().await?;
     if let Some(o) = b.owner_id {
-        crate::directory::exists(&mut tx, "users", o, "owner_id").await?;
+        crate::directory::exists(tx, "users", o, "owner_id").await?;
     }
     let id = tx
         .insert(
@@ -416,9 +423,9 @@ pub async fn create(db: &Db, p: &Principal, b: NewService) -> AppResult<Service>
         })?;
     // The CMDB revision first: its row lock orders portfolio writes, so two opposite
     // dependencies cannot both pass the cycle check.
-    super::graph::record(&mut tx, &[], &[]).await?;
+    super::graph::record(tx, &[], &[]).await?;
     set_links(
-        &mut tx,
+        tx,
         id,
         Some(&b.customer_ids),
         Some(&b.depends_on_ids),
@@ -436,16 +443,15 @@ pub async fn create(db: &Db, p: &Principal, b: NewService) -> AppResult<Service>
         parties,
     };
     append(
-        &mut tx,
-        &p.actor(),
+        tx,
+        actor,
         "create",
         "service",
         &id.to_string(),
         service_changes(None, &after),
     )
     .await?;
-    tx.commit().await?;
-    get(db, id).await
+    Ok(id)
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
