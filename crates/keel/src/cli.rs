@@ -94,6 +94,8 @@ pub enum Command {
         #[arg(long)]
         queue: String,
     },
+    /// Synchronise users and support groups from the LDAP directory (`[ldap]` in keel.toml).
+    DirectorySync,
     /// Bulk import and export of configuration items and relationships (8.2.6).
     Cmdb {
         #[command(subcommand)]
@@ -266,6 +268,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             cfg.secure_cookies = file.secure_cookies.unwrap_or(false);
             cfg.mail = file.mail.clone().unwrap_or_default();
+            cfg.ldap = file.ldap.clone();
             let db = connect().await?;
             if seed {
                 if let Some(summary) = demo::seed_if_empty(&db).await? {
@@ -474,6 +477,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     Ok(ExitCode::from(75))
                 }
             }
+        }
+        Command::DirectorySync => {
+            let Some(c) = file.ldap.clone() else {
+                bail!("--config: no [ldap] section in {}", cli.config.display());
+            };
+            let db = connect().await?;
+            let r = crate::directory::ldap::sync(&db, &c)
+                .await
+                .map_err(cli_field)?;
+            println!("{}", serde_json::to_string_pretty(&r)?);
+            Ok(ExitCode::SUCCESS)
         }
         Command::Cmdb { cmd } => cmdb(connect().await?, cmd).await,
     }

@@ -28,3 +28,6 @@ ALTER TABLE users ADD COLUMN language TEXT;
 -- Which node reads a mailbox now: one at a time, taken over when its lease runs out.
 ALTER TABLE mail_cursors ADD COLUMN leased_by TEXT;
 ALTER TABLE mail_cursors ADD COLUMN leased_until BIGINT;
+
+-- The directory entry (LDAP DN) a user is synchronised from; none for local accounts.
+ALTER TABLE users ADD COLUMN directory_dn TEXT;

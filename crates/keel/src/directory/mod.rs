@@ -3,6 +3,7 @@
 //! Every function that writes takes an [`Actor`] and audits in the same transaction.
 
 pub mod api;
+pub mod ldap;
 
 use crate::management::support::audit_trail::{Actor, append};
 use crate::platform::auth::{hash_password, random_secret, sha256_hex};

@@ -29,48 +29,10 @@ const LEASE_MS: i64 = 120_000;
 const IDLE_WAIT: Duration = Duration::from_secs(50);
 const TIMEOUT: Duration = Duration::from_secs(30);
 
-fn tls_config(c: &ImapConfig) -> Result<Arc<tokio_rustls::rustls::ClientConfig>, String> {
-    let mut roots = tokio_rustls::rustls::RootCertStore::empty();
-    for cert in rustls_native_certs::load_native_certs().certs {
-        let _ = roots.add(cert);
-    }
-    if let Some(f) = &c.ca_file {
-        let pem = std::fs::read(f).map_err(|e| format!("imap ca_file {}: {e}", f.display()))?;
-        let mut any = false;
-        for cert in rustls_pemfile_certs(&pem) {
-            roots
-                .add(cert)
-                .map_err(|e| format!("imap ca_file {}: {e}", f.display()))?;
-            any = true;
-        }
-        if !any {
-            return Err(format!(
-                "imap ca_file {}: no certificate in it",
-                f.display()
-            ));
-        }
-    }
-    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
-    let config = tokio_rustls::rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS: {e}"))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(Arc::new(config))
-}
-
-/// The certificates of a PEM file.
-fn rustls_pemfile_certs(
-    pem: &[u8],
-) -> Vec<tokio_rustls::rustls::pki_types::CertificateDer<'static>> {
-    use tokio_rustls::rustls::pki_types::pem::PemObject;
-    tokio_rustls::rustls::pki_types::CertificateDer::pem_slice_iter(pem)
-        .filter_map(Result::ok)
-        .collect()
-}
-
 async fn wrap_tls(c: &ImapConfig, tcp: TcpStream) -> Result<Box<dyn Stream>, String> {
-    let connector = tokio_rustls::TlsConnector::from(tls_config(c)?);
+    let connector = tokio_rustls::TlsConnector::from(crate::platform::tls::client_config(
+        c.ca_file.as_deref(),
+    )?);
     let name = tokio_rustls::rustls::pki_types::ServerName::try_from(c.host.clone())
         .map_err(|e| format!("imap host {}: {e}", c.host))?;
     let tls = connector

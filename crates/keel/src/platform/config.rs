@@ -18,6 +18,41 @@ pub struct FileConfig {
     pub auto_close_days: Option<i64>,
     pub secure_cookies: Option<bool>,
     pub mail: Option<MailConfig>,
+    pub ldap: Option<LdapConfig>,
+}
+
+/// `[ldap]`: users and support groups synchronised from a directory (`keel directory-sync`, the
+/// `directory.sync` job, `POST /api/v1/directory/sync`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LdapConfig {
+    /// `ldap://host:389` or `ldaps://host:636`.
+    pub url: String,
+    /// Upgrade an `ldap://` connection with StartTLS.
+    #[serde(default)]
+    pub starttls: bool,
+    /// A PEM file of a CA to trust besides the system's.
+    pub ca_file: Option<std::path::PathBuf>,
+    pub bind_dn: String,
+    pub bind_password: String,
+    pub user_base: String,
+    /// Default `(objectClass=inetOrgPerson)`.
+    pub user_filter: Option<String>,
+    /// The attribute holding the e-mail address (default `mail`) and the name (default `cn`).
+    pub email_attribute: Option<String>,
+    pub name_attribute: Option<String>,
+    pub group_base: String,
+    /// Default `(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames))`.
+    pub group_filter: Option<String>,
+    /// LDAP group name → Keel role; a user in several gets the most privileged.
+    #[serde(default)]
+    pub roles: std::collections::BTreeMap<String, String>,
+    /// The role of users in none of those groups (default `requester`).
+    pub default_role: Option<String>,
+    /// LDAP groups mirrored as support groups (names); default: every group not used for roles.
+    pub support_groups: Option<Vec<String>>,
+    /// Minutes between synchronisations (default 60).
+    pub interval_minutes: Option<i64>,
 }
 
 /// `[mail]`: Keel's own addresses and the queues mail arrives in.
@@ -160,6 +195,7 @@ pub struct Config {
     /// Mark cookies `Secure` (set when served over HTTPS).
     pub secure_cookies: bool,
     pub mail: MailConfig,
+    pub ldap: Option<LdapConfig>,
 }
 
 impl Default for Config {
@@ -170,6 +206,7 @@ impl Default for Config {
             auto_close_days: 5,
             secure_cookies: false,
             mail: MailConfig::default(),
+            ldap: None,
         }
     }
 }

@@ -184,6 +184,13 @@ pub async fn run(st: &AppState, job: &Job) -> Result<(), String> {
         "mail.send" => crate::integration::smtp::send_due(&st.db, &st.cfg)
             .await
             .map(|_| ()),
+        "directory.sync" => match &st.cfg.ldap {
+            Some(c) => crate::directory::ldap::sync(&st.db, c)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            None => Ok(()),
+        },
         "noop" => Ok(()),
         "fail" => Err("asked to fail".into()),
         other => Err(format!("unknown job kind `{other}`")),
@@ -267,7 +274,15 @@ pub async fn housekeeping(db: &Db) -> DbResult<()> {
 /// The worker loop of one node: advance schedules, then drain due jobs, then sleep a little.
 pub async fn worker(st: AppState, node: String, mut stop: tokio::sync::watch::Receiver<bool>) {
     loop {
-        for (name, interval, kind) in SCHEDULES {
+        // Schedules that exist only when configured.
+        let ldap = st.cfg.ldap.as_ref().map(|c| {
+            (
+                "directory.sync",
+                c.interval_minutes.unwrap_or(60).max(5) * 60 * 1000,
+                "directory.sync",
+            )
+        });
+        for (name, interval, kind) in SCHEDULES.iter().chain(ldap.as_ref()) {
             match tick_schedule(&st.db, name, *interval).await {
                 Ok(true) => {
                     if let Err(e) = enqueue(&st.db, kind, json!({}), now_ms(), 3).await {

@@ -13,5 +13,6 @@ pub mod outbox;
 pub mod point_reads;
 pub mod register;
 pub mod register_ui;
+pub mod tls;
 pub mod ui;
 pub mod web;

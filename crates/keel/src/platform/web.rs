@@ -379,6 +379,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
             directory::api::create_token
         ))
         .routes(routes!(directory::api::revoke_token))
+        .routes(routes!(directory::ldap::api_sync))
         .routes(routes!(
             operation::portfolio::service::api_list,
             operation::portfolio::service::api_create

@@ -140,6 +140,7 @@ fn table(method: &str, path: &str, tag: &str) -> Option<(Option<Action>, Option<
             (Some(ReceiveAlerts), Some(json!({"alerts": []})))
         }
         ("get", "/api/v1/webhook-events") => (Some(ReadIntegrations), None),
+        ("post", "/api/v1/directory/sync") => (Some(ManageUsers), None),
         ("post", "/api/v1/imports/{target}") => (
             Some(ManageIntegrations),
             Some(

@@ -1715,3 +1715,296 @@ db_test!(
         );
     }
 );
+
+/// A real OpenLDAP slapd (Debian's slapd, installed by scripts/test) on loopback, holding
+/// `dc=test,dc=keel` with people under `ou=people` and groups under `ou=groups`.
+struct Slapd {
+    port: u16,
+    dir: crate::common::tempfile_dir::Dir,
+    child: std::process::Child,
+}
+
+impl Slapd {
+    fn start() -> Slapd {
+        let dir = crate::common::tempfile_dir::Dir::new();
+        let d = dir.path.clone();
+        std::fs::create_dir_all(d.join("db")).expect("db dir");
+        let port = free_port();
+        std::fs::write(
+            d.join("slapd.conf"),
+            format!(
+                "include /etc/ldap/schema/core.schema\ninclude /etc/ldap/schema/cosine.schema\n\
+                 include /etc/ldap/schema/inetorgperson.schema\ninclude /etc/ldap/schema/nis.schema\n\
+                 modulepath /usr/lib/ldap\nmoduleload back_mdb\npidfile {d}/slapd.pid\n\
+                 database mdb\nmaxsize 10485760\nsuffix \"dc=test,dc=keel\"\nrootdn \"cn=admin,dc=test,dc=keel\"\nrootpw ldap-secret\ndirectory {d}/db\n",
+                d = d.display()
+            ),
+        )
+        .expect("slapd.conf");
+        let child = std::process::Command::new("/usr/sbin/slapd")
+            .args(["-d", "0", "-h", &format!("ldap://127.0.0.1:{port}/"), "-f"])
+            .arg(d.join("slapd.conf"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("slapd (Debian's slapd, installed by scripts/test)");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "slapd did not start");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Slapd { port, dir, child }
+    }
+
+    async fn admin(&self) -> ldap3::Ldap {
+        let (conn, mut ldap) =
+            ldap3::LdapConnAsync::new(&format!("ldap://127.0.0.1:{}", self.port))
+                .await
+                .expect("connect");
+        ldap3::drive!(conn);
+        ldap.simple_bind("cn=admin,dc=test,dc=keel", "ldap-secret")
+            .await
+            .expect("bind")
+            .success()
+            .expect("bound");
+        ldap
+    }
+
+    async fn add(&self, dn: &str, attrs: Vec<(&str, Vec<&str>)>) {
+        let mut l = self.admin().await;
+        let attrs: Vec<(&str, std::collections::HashSet<&str>)> = attrs
+            .into_iter()
+            .map(|(k, v)| (k, v.into_iter().collect()))
+            .collect();
+        l.add(dn, attrs)
+            .await
+            .expect("add")
+            .success()
+            .unwrap_or_else(|e| panic!("add {dn}: {e}"));
+        let _ = l.unbind().await;
+    }
+
+    async fn person(&self, uid: &str, name: &str) {
+        self.add(
+            &format!("uid={uid},ou=people,dc=test,dc=keel"),
+            vec![
+                ("objectClass", vec!["inetOrgPerson"]),
+                ("uid", vec![uid]),
+                ("cn", vec![name]),
+                ("sn", vec![name]),
+                ("mail", vec![&format!("{uid}@corp.test.keel")]),
+            ],
+        )
+        .await;
+    }
+
+    fn config(&self) -> keel::platform::config::LdapConfig {
+        keel::platform::config::LdapConfig {
+            url: format!("ldap://127.0.0.1:{}", self.port),
+            starttls: false,
+            ca_file: None,
+            bind_dn: "cn=admin,dc=test,dc=keel".into(),
+            bind_password: "ldap-secret".into(),
+            user_base: "ou=people,dc=test,dc=keel".into(),
+            user_filter: None,
+            email_attribute: None,
+            name_attribute: None,
+            group_base: "ou=groups,dc=test,dc=keel".into(),
+            group_filter: None,
+            roles: [
+                ("keel-agents".to_string(), "agent".to_string()),
+                ("keel-managers".to_string(), "manager".to_string()),
+            ]
+            .into_iter()
+            .collect(),
+            default_role: None,
+            support_groups: None,
+            interval_minutes: None,
+        }
+    }
+}
+
+impl Drop for Slapd {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+        let _ = &self.dir;
+    }
+}
+
+db_test!(
+    users_and_groups_are_synchronised_from_a_real_ldap_directory,
+    |app| {
+        let ldap = Slapd::start();
+        ldap.add(
+            "dc=test,dc=keel",
+            vec![
+                ("objectClass", vec!["dcObject", "organization"]),
+                ("dc", vec!["test"]),
+                ("o", vec!["Test"]),
+            ],
+        )
+        .await;
+        ldap.add(
+            "ou=people,dc=test,dc=keel",
+            vec![
+                ("objectClass", vec!["organizationalUnit"]),
+                ("ou", vec!["people"]),
+            ],
+        )
+        .await;
+        ldap.add(
+            "ou=groups,dc=test,dc=keel",
+            vec![
+                ("objectClass", vec!["organizationalUnit"]),
+                ("ou", vec!["groups"]),
+            ],
+        )
+        .await;
+        ldap.person("dana", "Dana Directory").await;
+        ldap.person("eli", "Eli Directory").await;
+        ldap.person("fay", "Fay Directory").await;
+        // A directory entry for an address a local account holds is left alone.
+        ldap.add(
+            "uid=admin,ou=people,dc=test,dc=keel",
+            vec![
+                ("objectClass", vec!["inetOrgPerson"]),
+                ("uid", vec!["admin"]),
+                ("cn", vec!["Imposter"]),
+                ("sn", vec!["I"]),
+                ("mail", vec!["admin@test.keel"]),
+            ],
+        )
+        .await;
+        let member = |u: &str| format!("uid={u},ou=people,dc=test,dc=keel");
+        let (d, e, f) = (member("dana"), member("eli"), member("fay"));
+        ldap.add(
+            "cn=keel-agents,ou=groups,dc=test,dc=keel",
+            vec![
+                ("objectClass", vec!["groupOfNames"]),
+                ("cn", vec!["keel-agents"]),
+                ("member", vec![&d, &e]),
+            ],
+        )
+        .await;
+        ldap.add(
+            "cn=keel-managers,ou=groups,dc=test,dc=keel",
+            vec![
+                ("objectClass", vec!["groupOfNames"]),
+                ("cn", vec!["keel-managers"]),
+                ("member", vec![&e]),
+            ],
+        )
+        .await;
+        ldap.add(
+            "cn=Network Team,ou=groups,dc=test,dc=keel",
+            vec![
+                ("objectClass", vec!["groupOfNames"]),
+                ("cn", vec!["Network Team"]),
+                ("member", vec![&d, &f]),
+            ],
+        )
+        .await;
+
+        let r = keel::directory::ldap::sync(&app.db, &ldap.config())
+            .await
+            .expect("sync");
+        assert_eq!(
+            (r.users_created, r.groups_created, r.memberships_added),
+            (3, 1, 2),
+            "{r:?}"
+        );
+        assert_eq!(r.skipped.len(), 1, "{r:?}");
+        let users = app.get("admin", "/api/v1/users").await.body;
+        let role = |email: &str| {
+            users
+                .as_array()
+                .expect("users")
+                .iter()
+                .find(|u| u["email"] == email)
+                .map(|u| u["role"].as_str().unwrap_or("").to_string())
+        };
+        assert_eq!(role("dana@corp.test.keel").as_deref(), Some("agent"));
+        assert_eq!(
+            role("eli@corp.test.keel").as_deref(),
+            Some("manager"),
+            "the most privileged of their groups"
+        );
+        assert_eq!(role("fay@corp.test.keel").as_deref(), Some("requester"));
+        assert_eq!(
+            role("admin@test.keel").as_deref(),
+            Some("admin"),
+            "local accounts keep working, unchanged"
+        );
+        // A second run with nothing changed changes nothing.
+        let r = keel::directory::ldap::sync(&app.db, &ldap.config())
+            .await
+            .expect("sync");
+        assert_eq!(
+            (
+                r.users_created,
+                r.users_updated,
+                r.users_disabled,
+                r.memberships_added,
+                r.memberships_removed
+            ),
+            (0, 0, 0, 0, 0),
+            "{r:?}"
+        );
+        // Changes in the directory follow: fay leaves the team, dana leaves the company.
+        {
+            let mut l = ldap.admin().await;
+            l.modify(
+                "cn=Network Team,ou=groups,dc=test,dc=keel",
+                vec![ldap3::Mod::Delete(
+                    "member",
+                    [f.as_str()].into_iter().collect(),
+                )],
+            )
+            .await
+            .expect("modify")
+            .success()
+            .expect("modified");
+            l.delete(&d)
+                .await
+                .expect("delete")
+                .success()
+                .expect("deleted");
+            let _ = l.unbind().await;
+        }
+        let r = keel::directory::ldap::sync(&app.db, &ldap.config())
+            .await
+            .expect("sync");
+        assert_eq!((r.users_disabled, r.memberships_removed), (1, 2), "{r:?}");
+        let users = app.get("admin", "/api/v1/users").await.body;
+        let dana = users
+            .as_array()
+            .expect("users")
+            .iter()
+            .find(|u| u["email"] == "dana@corp.test.keel")
+            .cloned()
+            .expect("dana");
+        assert_eq!(dana["disabled"], true);
+        // The API: administrators only, and a clear answer when no directory is configured.
+        assert_eq!(
+            app.post("manager", "/api/v1/directory/sync", json!({}))
+                .await
+                .status,
+            StatusCode::FORBIDDEN
+        );
+        let r = app.post("admin", "/api/v1/directory/sync", json!({})).await;
+        assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+        // Every change was audited as the directory sync.
+        let (n,): (i64,) = app
+            .db
+            .one(Q::new(
+                "SELECT COUNT(*) FROM audit_log WHERE actor = 'system:directory sync'",
+            ))
+            .await
+            .expect("audit");
+        assert!(n >= 8, "{n}");
+    }
+);
