@@ -31,6 +31,9 @@ WORK="$(mktemp -d "${TMPDIR:-/tmp}/keel-browser.XXXXXX")"
 SERVER_PID=""
 cleanup() {
   local status=$?
+  if [[ -n "${OIDC_PID:-}" ]] && kill -0 "$OIDC_PID" 2>/dev/null; then
+    kill "$OIDC_PID" 2>/dev/null || true
+  fi
   if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
     kill "$SERVER_PID" 2>/dev/null || true
     wait "$SERVER_PID" 2>/dev/null || true
@@ -50,7 +53,21 @@ trap 'exit 143' TERM
 PORT="$(node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })')"
 URL="http://127.0.0.1:$PORT"
 
-# Run from the temporary directory so that no keel.toml of the caller's is picked up.
+# A real OpenID Connect provider for the single sign-on test, and Keel configured to use it.
+OIDC_PORT="$(node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })')"
+(cd "$HERE" && OIDC_PORT="$OIDC_PORT" KEEL_CALLBACK="$URL/auth/oidc/callback" exec node oidc-provider.mjs) >"$WORK/oidc.log" 2>&1 &
+OIDC_PID=$!
+cat >"$WORK/keel.toml" <<TOML
+[oidc]
+issuer = "http://127.0.0.1:$OIDC_PORT"
+client_id = "keel"
+client_secret = "keel-test-secret"
+redirect_url = "$URL/auth/oidc/callback"
+label = "Sign in with Test SSO"
+TOML
+
+# Run from the temporary directory so that no keel.toml of the caller's is picked up (only the
+# one written above).
 (cd "$WORK" && exec "$KEEL_BIN" --database-url "sqlite://$WORK/keel-browser.db" serve --demo --listen "127.0.0.1:$PORT") \
   >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
@@ -69,7 +86,7 @@ until node -e 'fetch(process.argv[1]).then((r) => process.exit(r.status === 200 
 done
 
 set +e
-(cd "$HERE" && KEEL_URL="$URL" node --test)
+(cd "$HERE" && KEEL_URL="$URL" KEEL_SSO=1 node --test)
 status=$?
 set -e
 exit "$status"

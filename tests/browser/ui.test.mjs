@@ -301,6 +301,39 @@ test('an anonymous visit is sent to /login and back to the page asked for after 
   });
 });
 
+test('single sign-on through a real OpenID Connect provider (code flow with PKCE)', { timeout: TEST_TIMEOUT_MS, skip: !process.env.KEEL_SSO }, async () => {
+  await withPage(async (page) => {
+    await page.goto('/login?next=/incidents');
+    await navigate(page, () => page.click('#sso'));
+    assert.notEqual(new URL(page.url()).origin, new URL(BASE).origin, 'sent to the provider');
+    // The provider's own login and consent pages.
+    await page.fill('input[name=login]', USERS.agent);
+    await page.fill('input[name=password]', 'any password the provider accepts');
+    await navigate(page, () => page.click('button[type=submit]'));
+    while (new URL(page.url()).origin !== new URL(BASE).origin) {
+      await navigate(page, () => page.click('button[type=submit]'));
+    }
+    const landed = new URL(page.url());
+    assert.equal(landed.pathname, '/incidents');
+    assert.equal(await flashText(page), 'Signed in.');
+    assert.ok((await page.textContent('body')).includes(AGENT_NAME), 'signed in as the agent');
+  });
+  // Someone the provider knows but Keel does not is refused, with the reason.
+  await withPage(async (page) => {
+    await page.goto('/login');
+    await navigate(page, () => page.click('#sso'));
+    await page.fill('input[name=login]', 'stranger@elsewhere.example');
+    await page.fill('input[name=password]', 'x');
+    await navigate(page, () => page.click('button[type=submit]'));
+    let response;
+    while (new URL(page.url()).origin !== new URL(BASE).origin) {
+      response = await navigate(page, () => page.click('button[type=submit]'));
+    }
+    assert.equal(response.status(), 403);
+    assert.match(await page.textContent('#login-error'), /stranger@elsewhere\.example has no Keel account/);
+  });
+});
+
 test('sign-in by keyboard alone; the skip link comes first', { timeout: TEST_TIMEOUT_MS }, async () => {
   await withPage(async (page) => {
     await page.goto('/login');

@@ -269,6 +269,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             cfg.secure_cookies = file.secure_cookies.unwrap_or(false);
             cfg.mail = file.mail.clone().unwrap_or_default();
             cfg.ldap = file.ldap.clone();
+            cfg.oidc = file.oidc.clone();
             let db = connect().await?;
             if seed {
                 if let Some(summary) = demo::seed_if_empty(&db).await? {

@@ -31,3 +31,13 @@ ALTER TABLE mail_cursors ADD COLUMN leased_until BIGINT;
 
 -- The directory entry (LDAP DN) a user is synchronised from; none for local accounts.
 ALTER TABLE users ADD COLUMN directory_dn TEXT;
+
+-- Sign-ins with OpenID Connect under way: the state sent to the provider, the PKCE verifier and
+-- nonce kept for the answer, where to go afterwards. Used once, kept ten minutes at most.
+CREATE TABLE oidc_logins (
+    state      TEXT PRIMARY KEY,
+    verifier   TEXT NOT NULL,
+    nonce      TEXT NOT NULL,
+    next       TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);

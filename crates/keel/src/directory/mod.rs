@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod ldap;
+pub mod oidc;
 
 use crate::management::support::audit_trail::{Actor, append};
 use crate::platform::auth::{hash_password, random_secret, sha256_hex};

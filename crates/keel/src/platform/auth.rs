@@ -290,6 +290,18 @@ pub async fn login(db: &Db, email: &str, password: &str) -> AppResult<(String, S
         record_failure(db, &email).await?;
         return Err(AppError::Unauthenticated);
     };
+    start_session(db, row.id, &email, Some(&email), "login").await
+}
+
+/// Open a session for a user who proved who they are (password, single sign-on), audited as
+/// `action`; returns the session token and its CSRF token.
+pub async fn start_session(
+    db: &Db,
+    user_id: i64,
+    label: &str,
+    clear_failures_of: Option<&str>,
+    action: &'static str,
+) -> AppResult<(String, String)> {
     let token = random_secret();
     let csrf = random_secret();
     let now = now_ms();
@@ -297,25 +309,27 @@ pub async fn login(db: &Db, email: &str, password: &str) -> AppResult<(String, S
     tx.exec(
         Q::new("INSERT INTO sessions (token_hash, user_id, csrf, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(sha256_hex(&token))
-            .bind(row.id)
+            .bind(user_id)
             .bind(&csrf)
             .bind(now)
             .bind(now + SESSION_TTL_MS),
     )
     .await?;
-    tx.exec(Q::new("DELETE FROM login_failures WHERE email = $1").bind(&email))
-        .await?;
+    if let Some(email) = clear_failures_of {
+        tx.exec(Q::new("DELETE FROM login_failures WHERE email = $1").bind(email))
+            .await?;
+    }
     let actor = Actor {
-        user_id: Some(row.id),
-        label: email.clone(),
+        user_id: Some(user_id),
+        label: label.to_string(),
         channel: Channel::Web,
     };
     crate::management::support::audit_trail::append(
         &mut tx,
         &actor,
-        "login",
+        action,
         "user",
-        &row.id.to_string(),
+        &user_id.to_string(),
         vec![],
     )
     .await?;

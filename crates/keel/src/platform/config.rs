@@ -19,6 +19,28 @@ pub struct FileConfig {
     pub secure_cookies: Option<bool>,
     pub mail: Option<MailConfig>,
     pub ldap: Option<LdapConfig>,
+    pub oidc: Option<OidcConfig>,
+}
+
+/// `[oidc]`: sign-in through an OpenID Connect provider (authorization code flow with PKCE).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcConfig {
+    /// The provider's issuer URL (its discovery document is `{issuer}/.well-known/openid-configuration`).
+    pub issuer: String,
+    pub client_id: String,
+    /// For confidential clients (sent with HTTP Basic); PKCE is used either way.
+    pub client_secret: Option<String>,
+    /// Keel's callback as registered at the provider, e.g. `https://desk.example.com/auth/oidc/callback`.
+    pub redirect_url: String,
+    /// The sign-in button's text (default "Sign in with single sign-on").
+    pub label: Option<String>,
+    /// Default `openid email profile`.
+    pub scopes: Option<String>,
+    /// Create a requester account for a signed-in person Keel does not know (default false:
+    /// accounts come from the directory or an administrator).
+    #[serde(default)]
+    pub create_users: bool,
 }
 
 /// `[ldap]`: users and support groups synchronised from a directory (`keel directory-sync`, the
@@ -196,6 +218,7 @@ pub struct Config {
     pub secure_cookies: bool,
     pub mail: MailConfig,
     pub ldap: Option<LdapConfig>,
+    pub oidc: Option<OidcConfig>,
 }
 
 impl Default for Config {
@@ -207,6 +230,7 @@ impl Default for Config {
             secure_cookies: false,
             mail: MailConfig::default(),
             ldap: None,
+            oidc: None,
         }
     }
 }

@@ -1,6 +1,6 @@
-//! The one outgoing HTTP client (webhook deliveries): HTTP/1.1, TLS through rustls with the
-//! system's trust store (so an internal CA installed on the host is trusted), a timeout per
-//! request, and a bounded read of the answer.
+//! The one outgoing HTTP client (webhook deliveries, OpenID Connect): HTTP/1.1, TLS through
+//! rustls with the system's trust store (so an internal CA installed on the host is trusted), a
+//! timeout per request, and a bounded read of the answer.
 
 use axum::body::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -17,7 +17,7 @@ type HttpsClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 #[derive(Debug, Clone)]
 pub struct Answer {
     pub status: u16,
-    /// The first bytes of the answer's body (for the delivery log).
+    /// The answer's body (for webhook deliveries only its first bytes, for the log).
     pub body: String,
 }
 
@@ -41,14 +41,42 @@ fn client() -> Result<&'static HttpsClient, String> {
 }
 
 /// POST `body` to `url` with `headers`; an error is a transport failure (refused, TLS, timeout),
-/// any HTTP status is an [`Answer`].
+/// any HTTP status is an [`Answer`] (its body cut to a few KiB, for logs).
 pub async fn post(
     url: &str,
     headers: &[(&str, String)],
     body: Vec<u8>,
     timeout: Duration,
 ) -> Result<Answer, String> {
-    let mut req = hyper::Request::post(url);
+    let mut a = request(hyper::Method::POST, url, headers, body, timeout).await?;
+    if a.body.len() > MAX_ANSWER {
+        let mut end = MAX_ANSWER;
+        while !a.body.is_char_boundary(end) {
+            end -= 1;
+        }
+        a.body.truncate(end);
+    }
+    Ok(a)
+}
+
+/// GET `url` (answers up to 1 MiB).
+pub async fn get(
+    url: &str,
+    headers: &[(&str, String)],
+    timeout: Duration,
+) -> Result<Answer, String> {
+    request(hyper::Method::GET, url, headers, vec![], timeout).await
+}
+
+/// Any request; the answer's body is read up to 1 MiB.
+pub async fn request(
+    method: hyper::Method,
+    url: &str,
+    headers: &[(&str, String)],
+    body: Vec<u8>,
+    timeout: Duration,
+) -> Result<Answer, String> {
+    let mut req = hyper::Request::builder().method(method).uri(url);
     for (k, v) in headers {
         req = req.header(*k, v.as_str());
     }
@@ -61,17 +89,14 @@ pub async fn post(
         .map_err(|_| format!("no answer within {} s", timeout.as_secs()))?
         .map_err(|e| describe(&e))?;
     let status = res.status().as_u16();
-    // The answer's body is read only as far as the log keeps it, and not waited on for long.
+    // The answer's body is read only so far, and not waited on for long.
     let body = match tokio::time::timeout(
-        Duration::from_secs(5),
+        Duration::from_secs(10),
         Limited::new(res.into_body(), 1 << 20).collect(),
     )
     .await
     {
-        Ok(Ok(b)) => {
-            let bytes = b.to_bytes();
-            String::from_utf8_lossy(&bytes[..bytes.len().min(MAX_ANSWER)]).into_owned()
-        }
+        Ok(Ok(b)) => String::from_utf8_lossy(&b.to_bytes()).into_owned(),
         _ => String::new(),
     };
     Ok(Answer { status, body })

@@ -352,6 +352,8 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(home))
         .route("/login", get(login_page).post(login_submit))
+        .route("/auth/oidc/login", get(oidc_login))
+        .route("/auth/oidc/callback", get(oidc_callback))
         .route("/logout", axum::routing::post(logout))
         .route("/notifications", get(notifications_page))
         .route("/views", axum::routing::post(save_view))
@@ -547,7 +549,94 @@ async fn login_page(
     Query(q): Query<NextParam>,
 ) -> Response {
     let f = flash(&headers);
-    clear_flash(st.ui.render("login.html", context! { me => (), flash => f, next => safe_next(q.next.as_deref()), error => (), email => "" }))
+    clear_flash(st.ui.render("login.html", context! { me => (), flash => f, next => safe_next(q.next.as_deref()), error => (), email => "", sso => sso_label(&st) }))
+}
+
+/// The single sign-on button's text, when single sign-on is configured.
+fn sso_label(st: &AppState) -> Option<String> {
+    st.cfg.oidc.as_ref().map(|o| {
+        o.label
+            .clone()
+            .unwrap_or_else(|| "Sign in with single sign-on".into())
+    })
+}
+
+/// A signed-in browser: the session cookie, then on to where they were going.
+fn signed_in(st: &AppState, next: &str, token: &str) -> Response {
+    let secure = if st.cfg.secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    };
+    let mut r = redirect_with_flash(next, "Signed in.");
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+        auth::SESSION_TTL_MS / 1000
+    )) {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+    r
+}
+
+/// Start single sign-on: off to the provider.
+async fn oidc_login(State(st): State<AppState>, Query(q): Query<NextParam>) -> Response {
+    let Some(c) = st.cfg.oidc.clone() else {
+        return page_error(&st, None, AppError::NotFound("single sign-on".into()));
+    };
+    match crate::directory::oidc::begin(&st.db, &c, &safe_next(q.next.as_deref())).await {
+        Ok(url) => Redirect::to(&url).into_response(),
+        Err(e) => login_refused(&st, StatusCode::BAD_GATEWAY, e.to_string()),
+    }
+}
+
+#[derive(Deserialize)]
+struct OidcAnswer {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+/// The provider's answer: finish the sign-in.
+async fn oidc_callback(State(st): State<AppState>, Query(a): Query<OidcAnswer>) -> Response {
+    let Some(c) = st.cfg.oidc.clone() else {
+        return page_error(&st, None, AppError::NotFound("single sign-on".into()));
+    };
+    if let Some(e) = a.error {
+        let why = a.error_description.unwrap_or(e);
+        return login_refused(
+            &st,
+            StatusCode::UNAUTHORIZED,
+            format!("Single sign-on failed: {why}"),
+        );
+    }
+    let (Some(code), Some(state)) = (a.code, a.state) else {
+        return login_refused(
+            &st,
+            StatusCode::BAD_REQUEST,
+            "Single sign-on failed: the answer has no code.".into(),
+        );
+    };
+    match crate::directory::oidc::finish(&st.db, &c, &code, &state).await {
+        Ok(s) => signed_in(&st, &s.next, &s.token),
+        Err(AppError::Forbidden(m)) => login_refused(&st, StatusCode::FORBIDDEN, m),
+        Err(e) => login_refused(
+            &st,
+            StatusCode::UNAUTHORIZED,
+            format!("Single sign-on failed: {e}"),
+        ),
+    }
+}
+
+/// The login page with why single sign-on did not work.
+fn login_refused(st: &AppState, status: StatusCode, msg: String) -> Response {
+    tracing::warn!(reason = %msg, "single sign-on refused");
+    let mut r = st.ui.render(
+        "login.html",
+        context! { me => (), flash => (), next => "/", error => msg, email => "", sso => sso_label(st) },
+    );
+    *r.status_mut() = status;
+    r
 }
 
 #[derive(Deserialize)]
@@ -560,21 +649,7 @@ struct LoginForm {
 async fn login_submit(State(st): State<AppState>, Form(f): Form<LoginForm>) -> Response {
     let next = safe_next(f.next.as_deref());
     match auth::login(&st.db, &f.email, &f.password).await {
-        Ok((token, _csrf)) => {
-            let secure = if st.cfg.secure_cookies {
-                "; Secure"
-            } else {
-                ""
-            };
-            let mut r = redirect_with_flash(&next, "Signed in.");
-            if let Ok(v) = HeaderValue::from_str(&format!(
-                "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
-                auth::SESSION_TTL_MS / 1000
-            )) {
-                r.headers_mut().append(header::SET_COOKIE, v);
-            }
-            r
-        }
+        Ok((token, _csrf)) => signed_in(&st, &next, &token),
         Err(e) => {
             let (status, msg) = match &e {
                 AppError::Unauthenticated => (
@@ -589,7 +664,7 @@ async fn login_submit(State(st): State<AppState>, Form(f): Form<LoginForm>) -> R
             };
             let mut r = st.ui.render(
                 "login.html",
-                context! { me => (), flash => (), next => next, error => msg, email => f.email },
+                context! { me => (), flash => (), next => next, error => msg, email => f.email, sso => sso_label(&st) },
             );
             *r.status_mut() = status;
             r
