@@ -166,6 +166,8 @@ pub struct ListParams {
     /// SLA queue: `due_soon` (a running clock breaches within 4 hours) or `breached` (a clock
     /// that has not stopped has breached).
     pub sla: Option<String>,
+    /// `csv`: every matching item (not one page) as CSV, at most 100,000.
+    pub format: Option<String>,
 }
 
 /// How far ahead "due soon" looks.
@@ -292,6 +294,98 @@ impl ListParams {
 }
 
 pub async fn list(
+    st: &AppState,
+    p: &Principal,
+    kind: Kind,
+    params: ListParams,
+) -> AppResult<Response> {
+    match params.format.as_deref() {
+        None | Some("json") => Ok(page(st, p, kind, params).await?.into_response()),
+        Some("csv") => export_csv(st, p, kind, params).await,
+        Some(other) => Err(AppError::invalid(
+            "format",
+            format!("`{other}` is not json or csv"),
+        )),
+    }
+}
+
+/// The most rows one CSV export holds.
+const MAX_EXPORT: usize = 100_000;
+
+/// Every item the list's filters match, as CSV, following the cursor page by page.
+async fn export_csv(
+    st: &AppState,
+    p: &Principal,
+    kind: Kind,
+    params: ListParams,
+) -> AppResult<Response> {
+    require_read(p, kind)?;
+    let filter = params.filter(kind, p)?;
+    let sort = params.sort()?;
+    let header: Vec<String> = [
+        "number",
+        "title",
+        "state",
+        "priority",
+        "impact",
+        "urgency",
+        "category",
+        "service",
+        "customer",
+        "requester",
+        "assignment_group",
+        "assignee",
+        "created_at",
+        "updated_at",
+        "resolved_at",
+    ]
+    .iter()
+    .map(|h| h.to_string())
+    .collect();
+    let mut rows = vec![];
+    let mut cursor = None;
+    loop {
+        let page = super::list(&st.db, kind, Scope::of(p), &filter, sort, cursor, 500).await?;
+        for i in page.items {
+            rows.push(vec![
+                i.number.clone(),
+                i.title.clone(),
+                i.state.clone(),
+                i.priority.to_string(),
+                i.impact.to_string(),
+                i.urgency.to_string(),
+                i.category.clone().unwrap_or_default(),
+                i.service_name.clone().unwrap_or_default(),
+                i.customer_name.clone().unwrap_or_default(),
+                i.requester_name.clone().unwrap_or_default(),
+                i.assignment_group_name.clone().unwrap_or_default(),
+                i.assignee_name.clone().unwrap_or_default(),
+                crate::platform::web::iso(i.created_at),
+                crate::platform::web::iso(i.updated_at),
+                i.resolved_at
+                    .map(crate::platform::web::iso)
+                    .unwrap_or_default(),
+            ]);
+        }
+        if rows.len() >= MAX_EXPORT {
+            return Err(AppError::invalid(
+                "format",
+                format!("more than {MAX_EXPORT} items match; narrow the filter"),
+            ));
+        }
+        match page.next_cursor.as_deref().map(Cursor::decode) {
+            Some(Ok(c)) => cursor = Some(c),
+            _ => break,
+        }
+    }
+    Ok(crate::platform::register::csv_response(
+        kind.collection(),
+        crate::platform::register::csv(&header, &rows),
+    ))
+}
+
+/// One page of a list, as JSON.
+pub async fn page(
     st: &AppState,
     p: &Principal,
     kind: Kind,

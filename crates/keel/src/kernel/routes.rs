@@ -84,8 +84,8 @@ macro_rules! work_item_routes {
 
             /// List (requesters see their own and their organisation's records).
             #[utoipa::path(get, path = $list, tag = $tag, operation_id = concat!("list_", $tag), params(ListParams),
-                responses((status = 200, body = ItemPage), (status = 400, body = Problem), (status = 422, body = Problem)), security(("bearer" = [])))]
-            pub async fn list(State(st): State<AppState>, p: Principal, ApiQuery(q): ApiQuery<ListParams>) -> AppResult<Json<ItemPage>> {
+                responses((status = 200, body = ItemPage, description = "one page; with `format=csv` every matching item as `text/csv`"), (status = 400, body = Problem), (status = 422, body = Problem)), security(("bearer" = [])))]
+            pub async fn list(State(st): State<AppState>, p: Principal, ApiQuery(q): ApiQuery<ListParams>) -> AppResult<axum::response::Response> {
                 api::list(&st, &p, K, q).await
             }
 

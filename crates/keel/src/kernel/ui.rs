@@ -197,7 +197,8 @@ async fn list_page(
         context! {
             me => viewer(&p), flash => flash(&headers), kind => k.as_str(), base => base(k), label => labels(k).0, singular => labels(k).1,
             can_create_kind => crate::kernel::api::require_create(&p, k).is_ok(), can_save_views => p.can(Action::OwnViews), can_share_views => p.can(Action::ManageReference),
-            items => V::from(Serde(&items)), next => next, error => error.clone(), current_query => base_q,
+            items => V::from(Serde(&items)), next => next, error => error.clone(), current_query => base_q.clone(),
+            export => format!("/api/v1/{}?{base_q}{}format=csv", k.collection(), if base_q.is_empty() { "" } else { "&" }),
             views => V::from(Serde(&views)),
             states => V::from(Serde(k.lifecycle().states)), groups => V::from(Serde(&groups)),
             f => context! { state => q.state.clone().unwrap_or_default(), sort => q.sort.clone().unwrap_or_else(|| "-created_at".into()), q => q.q.clone().unwrap_or_default(),

@@ -2008,3 +2008,43 @@ db_test!(
         assert!(n >= 8, "{n}");
     }
 );
+
+db_test!(any_work_item_list_exports_as_csv, |app| {
+    for i in 0..7 {
+        app.incident(
+            "requester",
+            json!({"title": format!("Export me {i}"), "impact": 2}),
+        )
+        .await;
+    }
+    app.incident("requester2", json!({"title": "Other customer's"}))
+        .await;
+    // Every matching item, not one page, with the list's filters.
+    let r = app
+        .get("agent", "/api/v1/incidents?limit=2&q=Export&format=csv")
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        r.headers["content-type"]
+            .to_str()
+            .unwrap_or_default()
+            .starts_with("text/csv")
+    );
+    let text = String::from_utf8_lossy(&r.raw).to_string();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "number,title,state,priority,impact,urgency,category,service,customer,requester,assignment_group,assignee,created_at,updated_at,resolved_at"
+    );
+    assert_eq!(lines.len(), 8, "{text}");
+    // A requester's export holds only what they may see.
+    let r = app.get("requester2", "/api/v1/incidents?format=csv").await;
+    let text = String::from_utf8_lossy(&r.raw).to_string();
+    assert_eq!(text.lines().count(), 2, "{text}");
+    assert!(text.contains("Other customer's") && !text.contains("Export me"));
+    let r = app.get("agent", "/api/v1/incidents?format=xml").await;
+    assert_eq!(
+        (r.status, r.body["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("format"))
+    );
+});
