@@ -3,8 +3,15 @@
 //! - [`alertmanager`] — Prometheus Alertmanager's webhook opens and updates incidents (8.6.1).
 //! - [`mail`] — mail opens incidents and requests and becomes comments (8.6.1, 8.6.2); what
 //!   cannot be processed waits in a quarantine.
+//! - [`imap`] — queues' mailboxes read over IMAP (IDLE or polling), one node per mailbox.
+//! - [`smtp`] — notifications and answers to correspondents sent as mail, per event and language.
 //! - [`webhooks`] — outbox events delivered to other systems as signed JSON, with retries through
 //!   the job queue, a delivery log and replay.
+//! - [`import`] — CSV exports of other tools imported with column mapping, all or nothing.
+//! - [`ui`] — the integrations page (quarantine, webhooks, mail out, alerts).
+//!
+//! Directory sync (LDAP) and single sign-on (OpenID Connect) live with the directory
+//! (`directory::ldap`, `directory::oidc`).
 //!
 //! The decisions (priority from severity, deduplication, automatic-mail detection, signatures)
 //! are in `keel_core::integration`; these modules read and write.
@@ -14,4 +21,5 @@ pub mod imap;
 pub mod import;
 pub mod mail;
 pub mod smtp;
+pub mod ui;
 pub mod webhooks;

@@ -22,6 +22,11 @@ pub struct Templates {
 const TEMPLATES: &[(&str, &str)] = &[
     ("base.html", include_str!("../../templates/base.html")),
     ("login.html", include_str!("../../templates/login.html")),
+    (
+        "integrations.html",
+        include_str!("../../templates/integrations.html"),
+    ),
+    ("webhook.html", include_str!("../../templates/webhook.html")),
     ("error.html", include_str!("../../templates/error.html")),
     ("items.html", include_str!("../../templates/items.html")),
     ("item.html", include_str!("../../templates/item.html")),
@@ -218,6 +223,7 @@ pub fn viewer(p: &Principal) -> Value {
         can_read_cmdb => p.can(Action::ReadConfiguration), can_read_directory => p.can(Action::ReadDirectory),
         can_read_compliance => p.can(Action::ReadCompliance),
         can_read_operations => p.can(Action::ReadRelationships) || p.can(Action::ReadAssurance) || p.can(Action::ReadFinance),
+        can_read_integrations => p.can(Action::ReadIntegrations),
     }
 }
 

@@ -528,6 +528,7 @@ pub fn router(state: AppState) -> Router {
         .merge(management::support::documents_ui::routes())
         .merge(platform::register_ui::routes())
         .merge(operation::ui::routes())
+        .merge(integration::ui::routes())
         .merge(operation::relationship::business::pages::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))

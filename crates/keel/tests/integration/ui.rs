@@ -500,3 +500,92 @@ db_test!(operations_pages_and_register_forms, |app| {
         StatusCode::FORBIDDEN
     );
 });
+
+db_test!(
+    integrations_page_reprocesses_and_discards_quarantined_mail,
+    |app| {
+        let cfg = keel::platform::config::Config::default();
+        for raw in [
+            &b"Subject: no sender\r\n\r\nwho?\r\n"[..],
+            &b"From: stranger@elsewhere.example\r\nSubject: Re: INC-000999\r\n\r\n?\r\n"[..],
+        ] {
+            let h =
+                keel::integration::mail::ingest(&app.db, &cfg, "incidents", "test", raw.to_vec())
+                    .await
+                    .expect("stored");
+            assert_eq!(h.state, "quarantined");
+        }
+        let hook = app
+            .post(
+                "admin",
+                "/api/v1/webhooks",
+                json!({"name": "Chat", "url": "http://127.0.0.1:9/hook", "events": ["*"]}),
+            )
+            .await;
+        let hook = hook.body["id"].as_i64().expect("hook");
+        app.post("admin", &format!("/api/v1/webhooks/{hook}/ping"), json!({}))
+            .await;
+        user_with_password(app, "admin-int@test.keel", "admin").await;
+        let (_, cookie) = login(app, "admin-int@test.keel", "correct horse battery").await;
+        let cookie = cookie.expect("session");
+        let r = page(app, &cookie, "/integrations").await;
+        assert_eq!(r.status, StatusCode::OK);
+        let body = html(&r);
+        assert!(body.contains("href=\"/integrations\""), "the nav links it");
+        assert!(
+            body.contains("no sender") || body.contains("no From address"),
+            "{body}"
+        );
+        assert!(body.contains("/integrations/mail/1/discard") && body.contains("Chat"));
+        let csrf = csrf_of(&body);
+        // Discarding needs a reason; with one, the message leaves the quarantine.
+        let r = form(
+            app,
+            &cookie,
+            "/integrations/mail/1/discard",
+            &format!("csrf={csrf}&reason="),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+        let r = form(
+            app,
+            &cookie,
+            "/integrations/mail/1/discard",
+            &format!("csrf={csrf}&reason=no+sender"),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+        let r = page(app, &cookie, "/integrations").await;
+        assert!(!html(&r).contains("/integrations/mail/1/discard"));
+        let r = form(
+            app,
+            &cookie,
+            "/integrations/mail/2/reprocess",
+            &format!("csrf={csrf}"),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+        // The webhook's page lists its deliveries with a replay button.
+        let r = page(app, &cookie, &format!("/integrations/webhooks/{hook}")).await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert!(
+            html(&r).contains("ping") && html(&r).contains("/replay"),
+            "{}",
+            html(&r)
+        );
+        // Auditors read without forms; agents have no such page.
+        user_with_password(app, "auditor-int@test.keel", "auditor").await;
+        let (_, ac) = login(app, "auditor-int@test.keel", "correct horse battery").await;
+        let r = page(app, &ac.expect("session"), "/integrations").await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert!(!html(&r).contains("/reprocess"));
+        user_with_password(app, "agent-int@test.keel", "agent").await;
+        let (_, gc) = login(app, "agent-int@test.keel", "correct horse battery").await;
+        assert_eq!(
+            page(app, &gc.expect("session"), "/integrations")
+                .await
+                .status,
+            StatusCode::FORBIDDEN
+        );
+    }
+);
