@@ -189,39 +189,13 @@ pub async fn list_users(db: &Db) -> AppResult<Vec<User>> {
         .await?)
 }
 
-/// Disable or re-enable a user; disabling also ends their sessions and revokes their tokens.
 /// Record who manages a user (the approver of their requests that need their manager's yes).
 pub async fn set_manager(db: &Db, actor: &Actor, id: i64, manager: Option<i64>) -> AppResult<()> {
-    get_user(db, id).await?;
-    let mut tx = db.begin().await?;
     if let Some(m) = manager {
+        let mut tx = db.begin().await?;
         exists(&mut tx, "users", m, "manager_id").await?;
     }
-    let (old,): (Option<i64>,) = tx
-        .one(Q::new("SELECT manager_id FROM users WHERE id = $1").bind(id))
-        .await?;
-    tx.exec(
-        Q::new("UPDATE users SET manager_id = $1, updated_at = $2 WHERE id = $3")
-            .bind(manager)
-            .bind(now_ms())
-            .bind(id),
-    )
-    .await?;
-    append(
-        &mut tx,
-        actor,
-        "update",
-        "user",
-        &id.to_string(),
-        vec![FieldChange {
-            field: "manager_id".into(),
-            old: json!(old),
-            new: json!(manager),
-        }],
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(())
+    set_user_field(db, actor, id, "manager_id", manager).await
 }
 
 /// The language of a person's mail (`None`: the installation's).
@@ -242,16 +216,32 @@ pub async fn set_language(
             ),
         ));
     }
+    set_user_field(db, actor, id, "language", language).await
+}
+
+/// Set one column of a user, audited with its old and new values.
+async fn set_user_field<T>(
+    db: &Db,
+    actor: &Actor,
+    id: i64,
+    column: &'static str,
+    value: T,
+) -> AppResult<()>
+where
+    T: Into<crate::platform::db::Arg> + Serialize + Clone,
+{
     get_user(db, id).await?;
     let mut tx = db.begin().await?;
-    let (old,): (Option<String>,) = tx
-        .one(Q::new("SELECT language FROM users WHERE id = $1").bind(id))
+    let old: crate::platform::db::DynRow = tx
+        .one(Q::new(format!("SELECT {column} FROM users WHERE id = $1")).bind(id))
         .await?;
     tx.exec(
-        Q::new("UPDATE users SET language = $1, updated_at = $2 WHERE id = $3")
-            .bind(language)
-            .bind(now_ms())
-            .bind(id),
+        Q::new(format!(
+            "UPDATE users SET {column} = $1, updated_at = $2 WHERE id = $3"
+        ))
+        .bind(value.clone())
+        .bind(now_ms())
+        .bind(id),
     )
     .await?;
     append(
@@ -261,9 +251,9 @@ pub async fn set_language(
         "user",
         &id.to_string(),
         vec![FieldChange {
-            field: "language".into(),
-            old: json!(old),
-            new: json!(language),
+            field: column.into(),
+            old: old.0.get(column).cloned().unwrap_or_default(),
+            new: json!(value),
         }],
     )
     .await?;
@@ -271,6 +261,7 @@ pub async fn set_language(
     Ok(())
 }
 
+/// Disable or re-enable a user; disabling also ends their sessions and revokes their tokens.
 pub async fn set_disabled(db: &Db, actor: &Actor, id: i64, disabled: bool) -> AppResult<User> {
     let before = get_user(db, id).await?;
     let mut tx = db.begin().await?;
