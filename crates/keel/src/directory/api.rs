@@ -3,11 +3,12 @@
 use super::{Group, Named, Token, User};
 use crate::platform::auth::Principal;
 use crate::platform::error::{AppError, AppResult, Problem};
-use crate::platform::extract::ApiJson;
+use crate::platform::extract::{ApiJson, ApiQuery, Format, list_response};
 use crate::platform::web::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::response::Response;
 use keel_core::access::Action;
 use serde::{Deserialize, Serialize};
 
@@ -33,10 +34,14 @@ pub async fn me(p: Principal) -> Json<Me> {
 }
 
 /// List users.
-#[utoipa::path(get, path = "/api/v1/users", tag = "directory", responses((status = 200, body = Vec<User>)), security(("bearer" = [])))]
-pub async fn list_users(State(st): State<AppState>, p: Principal) -> AppResult<Json<Vec<User>>> {
+#[utoipa::path(get, path = "/api/v1/users", tag = "directory", params(Format), responses((status = 200, body = Vec<User>, description = "JSON, or CSV with `format=csv`")), security(("bearer" = [])))]
+pub async fn list_users(
+    State(st): State<AppState>,
+    p: Principal,
+    ApiQuery(f): ApiQuery<Format>,
+) -> AppResult<Response> {
     p.require(Action::ReadDirectory)?;
-    Ok(Json(super::list_users(&st.db).await?))
+    list_response("users", &f, super::list_users(&st.db).await?)
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -124,10 +129,14 @@ pub async fn update_user(
 }
 
 /// List support groups.
-#[utoipa::path(get, path = "/api/v1/groups", tag = "directory", responses((status = 200, body = Vec<Group>)), security(("bearer" = [])))]
-pub async fn list_groups(State(st): State<AppState>, p: Principal) -> AppResult<Json<Vec<Group>>> {
+#[utoipa::path(get, path = "/api/v1/groups", tag = "directory", params(Format), responses((status = 200, body = Vec<Group>, description = "JSON, or CSV with `format=csv`")), security(("bearer" = [])))]
+pub async fn list_groups(
+    State(st): State<AppState>,
+    p: Principal,
+    ApiQuery(f): ApiQuery<Format>,
+) -> AppResult<Response> {
     p.require(Action::ReadDirectory)?;
-    Ok(Json(super::list_groups(&st.db).await?))
+    list_response("groups", &f, super::list_groups(&st.db).await?)
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -176,13 +185,18 @@ pub async fn add_member(
 }
 
 /// List customers (the organisations served).
-#[utoipa::path(get, path = "/api/v1/customers", tag = "directory", responses((status = 200, body = Vec<Named>)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/customers", tag = "directory", params(Format), responses((status = 200, body = Vec<Named>, description = "JSON, or CSV with `format=csv`")), security(("bearer" = [])))]
 pub async fn list_customers(
     State(st): State<AppState>,
     p: Principal,
-) -> AppResult<Json<Vec<Named>>> {
+    ApiQuery(f): ApiQuery<Format>,
+) -> AppResult<Response> {
     p.require(Action::ReadDirectory)?;
-    Ok(Json(super::list_named(&st.db, "customers").await?))
+    list_response(
+        "customers",
+        &f,
+        super::list_named(&st.db, "customers").await?,
+    )
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

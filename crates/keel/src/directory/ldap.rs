@@ -53,6 +53,38 @@ fn norm_dn(dn: &str) -> String {
         .join(",")
 }
 
+/// Every entry a search finds, a page of 500 at a time (the paged results control), so a
+/// directory with more entries than its size limit (Active Directory: 1,000) is read whole.
+async fn search_all(
+    ldap: &mut ldap3::Ldap,
+    base: &str,
+    filter: &str,
+    attrs: Vec<String>,
+) -> Result<Vec<SearchEntry>, String> {
+    let adapters: Vec<Box<dyn ldap3::adapters::Adapter<_, _>>> = vec![
+        Box::new(ldap3::adapters::EntriesOnly::new()),
+        Box::new(ldap3::adapters::PagedResults::new(500)),
+    ];
+    let mut search = ldap
+        .streaming_search_with(adapters, base, Scope::Subtree, filter, attrs)
+        .await
+        .map_err(|e| format!("searching {base}: {e}"))?;
+    let mut out = vec![];
+    while let Some(e) = search
+        .next()
+        .await
+        .map_err(|e| format!("searching {base}: {e}"))?
+    {
+        out.push(SearchEntry::construct(e));
+    }
+    search
+        .finish()
+        .await
+        .success()
+        .map_err(|e| format!("searching {base}: {e}"))?;
+    Ok(out)
+}
+
 /// Read the directory's people and groups.
 pub async fn read(c: &LdapConfig) -> Result<(Vec<Entry>, Vec<Group>), String> {
     let settings = LdapConnSettings::new()
@@ -69,21 +101,17 @@ pub async fn read(c: &LdapConfig) -> Result<(Vec<Entry>, Vec<Group>), String> {
         .map_err(|e| format!("bind as {}: {e}", c.bind_dn))?;
     let mail = c.email_attribute.clone().unwrap_or_else(|| "mail".into());
     let name = c.name_attribute.clone().unwrap_or_else(|| "cn".into());
-    let (rs, _) = ldap
-        .search(
-            &c.user_base,
-            Scope::Subtree,
-            c.user_filter
-                .as_deref()
-                .unwrap_or("(objectClass=inetOrgPerson)"),
-            vec![mail.as_str(), name.as_str(), "displayName"],
-        )
-        .await
-        .and_then(|r| r.success())
-        .map_err(|e| format!("searching {}: {e}", c.user_base))?;
+    let rs = search_all(
+        &mut ldap,
+        &c.user_base,
+        c.user_filter
+            .as_deref()
+            .unwrap_or("(objectClass=inetOrgPerson)"),
+        vec![mail.clone(), name.clone(), "displayName".into()],
+    )
+    .await?;
     let entries = rs
         .into_iter()
-        .map(SearchEntry::construct)
         .map(|e| Entry {
             dn: norm_dn(&e.dn),
             email: first(&e, &mail).unwrap_or_default().trim().to_lowercase(),
@@ -92,21 +120,17 @@ pub async fn read(c: &LdapConfig) -> Result<(Vec<Entry>, Vec<Group>), String> {
                 .unwrap_or_default(),
         })
         .collect();
-    let (rs, _) = ldap
-        .search(
-            &c.group_base,
-            Scope::Subtree,
-            c.group_filter
-                .as_deref()
-                .unwrap_or("(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames))"),
-            vec!["cn", "member", "uniqueMember"],
-        )
-        .await
-        .and_then(|r| r.success())
-        .map_err(|e| format!("searching {}: {e}", c.group_base))?;
+    let rs = search_all(
+        &mut ldap,
+        &c.group_base,
+        c.group_filter
+            .as_deref()
+            .unwrap_or("(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames))"),
+        vec!["cn".into(), "member".into(), "uniqueMember".into()],
+    )
+    .await?;
     let groups = rs
         .into_iter()
-        .map(SearchEntry::construct)
         .filter_map(|e| {
             let members: BTreeSet<String> = all(&e, "member")
                 .into_iter()

@@ -138,3 +138,39 @@ pub fn today() -> jiff::civil::Date {
 pub fn this_month() -> String {
     today().strftime("%Y-%m").to_string()
 }
+
+/// `?format=csv` on a list: the whole list as CSV instead of JSON.
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct Format {
+    /// `json` (default) or `csv`.
+    pub format: Option<String>,
+}
+
+impl Format {
+    /// Whether CSV was asked for; any other value than json or csv is refused, naming it.
+    pub fn csv(&self) -> crate::platform::error::AppResult<bool> {
+        match self.format.as_deref() {
+            None | Some("json") => Ok(false),
+            Some("csv") => Ok(true),
+            Some(other) => Err(crate::platform::error::AppError::invalid(
+                "format",
+                format!("`{other}` is not json or csv"),
+            )),
+        }
+    }
+}
+
+/// A list answered as JSON, or as CSV when `?format=csv` asked for it.
+pub fn list_response<T: serde::Serialize>(
+    name: &str,
+    f: &Format,
+    items: Vec<T>,
+) -> crate::platform::error::AppResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    Ok(if f.csv()? {
+        crate::platform::register::list_csv(name, &items)
+    } else {
+        axum::Json(items).into_response()
+    })
+}

@@ -631,6 +631,42 @@ pub fn csv(header: &[String], rows: &[Vec<String>]) -> String {
     out
 }
 
+/// Any list of records as CSV: `id` first, then one column per top-level field in name order,
+/// nested values written as JSON, lists of plain values joined with `; `.
+pub fn list_csv<T: serde::Serialize>(name: &str, items: &[T]) -> Response {
+    let rows: Vec<serde_json::Map<String, serde_json::Value>> = items
+        .iter()
+        .filter_map(|i| match serde_json::to_value(i) {
+            Ok(serde_json::Value::Object(m)) => Some(m),
+            _ => None,
+        })
+        .collect();
+    let mut header: Vec<String> = vec![];
+    for r in &rows {
+        for k in r.keys() {
+            if !header.contains(k) {
+                header.push(k.clone());
+            }
+        }
+    }
+    header.sort_by_key(|h| (h != "id", h.clone()));
+    let cell = |v: Option<&serde_json::Value>| match v {
+        None | Some(serde_json::Value::Null) => String::new(),
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(serde_json::Value::Array(a)) if a.iter().all(|x| x.is_string() || x.is_number()) => a
+            .iter()
+            .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_string))
+            .collect::<Vec<_>>()
+            .join("; "),
+        Some(other) => other.to_string(),
+    };
+    let body: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| header.iter().map(|h| cell(r.get(h))).collect())
+        .collect();
+    csv_response(name, csv(&header, &body))
+}
+
 pub fn csv_response(name: &str, body: String) -> Response {
     let mut resp = body.into_response();
     let h = resp.headers_mut();

@@ -2048,3 +2048,40 @@ db_test!(any_work_item_list_exports_as_csv, |app| {
         (StatusCode::UNPROCESSABLE_ENTITY, Some("format"))
     );
 });
+
+db_test!(directory_and_portfolio_lists_export_as_csv, |app| {
+    let r = app.get("agent", "/api/v1/users?format=csv").await;
+    assert_eq!(r.status, StatusCode::OK);
+    let text = String::from_utf8_lossy(&r.raw).to_string();
+    assert!(
+        text.starts_with("id,created_at,customer_id,disabled,email,name,role\r\n"),
+        "{text}"
+    );
+    assert!(text.contains("requester@test.keel"));
+    app.post(
+        "manager",
+        "/api/v1/services",
+        json!({"name": "Mail, with comma", "customer_ids": [app.customers[0]]}),
+    )
+    .await;
+    let text = String::from_utf8_lossy(&app.get("agent", "/api/v1/services?format=csv").await.raw)
+        .to_string();
+    assert!(text.contains("\"Mail, with comma\""), "{text}");
+    for path in ["/api/v1/groups?format=csv", "/api/v1/customers?format=csv"] {
+        let r = app.get("agent", path).await;
+        assert!(
+            r.headers["content-type"]
+                .to_str()
+                .unwrap_or_default()
+                .starts_with("text/csv"),
+            "{path}"
+        );
+    }
+    let r = app.get("agent", "/api/v1/users?format=pdf").await;
+    assert_eq!(
+        (r.status, r.body["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("format"))
+    );
+    // JSON stays the default.
+    assert!(app.get("agent", "/api/v1/users").await.body.is_array());
+});

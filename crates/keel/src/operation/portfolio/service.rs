@@ -878,10 +878,16 @@ pub async fn update_plan(
 // HTTP
 
 /// The service portfolio.
-#[utoipa::path(get, path = "/api/v1/services", tag = "portfolio", responses((status = 200, body = Vec<Service>)), security(("bearer" = [])))]
-pub async fn api_list(State(st): State<AppState>, p: Principal) -> AppResult<Json<Vec<Service>>> {
+#[utoipa::path(get, path = "/api/v1/services", tag = "portfolio", params(crate::platform::extract::Format), responses((status = 200, body = Vec<Service>, description = "JSON, or CSV with `format=csv`")), security(("bearer" = [])))]
+pub async fn api_list(
+    State(st): State<AppState>,
+    p: Principal,
+    crate::platform::extract::ApiQuery(f): crate::platform::extract::ApiQuery<
+        crate::platform::extract::Format,
+    >,
+) -> AppResult<axum::response::Response> {
     p.require(Action::ReadDirectory)?;
-    Ok(Json(list(&st.db).await?))
+    crate::platform::extract::list_response("services", &f, list(&st.db).await?)
 }
 
 /// Add a service to the portfolio.
