@@ -69,7 +69,7 @@ const BUILTIN: &[(&str, &str)] = &[
 ];
 
 /// Queue mail for the given outbox events: their notified people, and the outside
-/// correspondents of their items for comments and resolutions. Two statements.
+/// correspondents of their items for comments and resolutions.
 pub async fn fan_out(tx: &mut Tx, outbox_ids: &[i64]) -> DbResult<()> {
     if outbox_ids.is_empty() {
         return Ok(());
@@ -78,21 +78,15 @@ pub async fn fan_out(tx: &mut Tx, outbox_ids: &[i64]) -> DbResult<()> {
     let now = q.arg(now_ms());
     let ph: Vec<String> = outbox_ids.iter().map(|i| q.arg(*i)).collect();
     let ids = ph.join(", ");
+    // One statement: the notified people, then the items' outside correspondents.
     q.sql = format!(
         "INSERT INTO mail_outgoing (outbox_id, item_id, user_id, email, name, event, title, state, attempts, next_at, created_at) \
          SELECT n.outbox_id, n.item_id, n.user_id, u.email, u.name, n.event, n.title, 'queued', 0, {now}, {now} \
-         FROM notifications n JOIN users u ON u.id = n.user_id WHERE n.outbox_id IN ({ids}) AND u.disabled = 0"
-    );
-    tx.exec(q).await?;
-    let mut q = Q::new("");
-    let now = q.arg(now_ms());
-    let ph: Vec<String> = outbox_ids.iter().map(|i| q.arg(*i)).collect();
-    q.sql = format!(
-        "INSERT INTO mail_outgoing (outbox_id, item_id, user_id, email, name, event, title, state, attempts, next_at, created_at) \
+         FROM notifications n JOIN users u ON u.id = n.user_id WHERE n.outbox_id IN ({ids}) AND u.disabled = 0 \
+         UNION ALL \
          SELECT o.id, o.item_id, NULL, c.email, c.name, o.event, NULL, 'queued', 0, {now}, {now} \
          FROM outbox o JOIN item_correspondents c ON c.item_id = o.item_id \
-         WHERE o.id IN ({}) AND o.event IN ('item.commented', 'item.resolved')",
-        ph.join(", ")
+         WHERE o.id IN ({ids}) AND o.event IN ('item.commented', 'item.resolved')"
     );
     tx.exec(q).await?;
     Ok(())

@@ -623,22 +623,16 @@ pub async fn insert_drafts(tx: &mut Tx, drafts: Vec<Draft>) -> AppResult<Vec<Str
     }
     q.sql = format!(
         "INSERT INTO work_items (kind, seq, number, title, description, state, impact, urgency, priority, category, requester_id, customer_id, \
-         service_id, assignment_group_id, assignee_id, channel, version, created_at, updated_at, created_by, details) VALUES {}",
+         service_id, assignment_group_id, assignee_id, channel, version, created_at, updated_at, created_by, details) VALUES {} \
+         RETURNING id, number, state",
         rows.join(", ")
     );
     // The first state entry of each is recorded by the `work_items_first_state` trigger.
-    tx.exec(q).await?;
+    let mut created: Vec<(i64, String, String)> = tx.all(q).await?;
+    created.sort_unstable_by_key(|(id, _, _)| *id);
     append_many(tx, entries).await?;
     clocks::start(tx, kind, last - n + 1, last).await?;
     // `item.created` for subscribers (no one is notified in-app of a mere creation).
-    let created: Vec<(i64, String, String)> = tx
-        .all(
-            Q::new("SELECT id, number, state FROM work_items WHERE kind = $1 AND seq > $2 AND seq <= $3 ORDER BY seq")
-                .bind(kind.as_str())
-                .bind(last - n)
-                .bind(last),
-        )
-        .await?;
     crate::platform::outbox::emit_many(
         tx,
         created
