@@ -442,17 +442,10 @@ async fn handle(
 
     let mut tx = db.begin().await?;
     let s = sender(&mut tx, email, from.name().unwrap_or_default()).await?;
-    let actor = match (&s.user, by) {
-        (Some(u), _) => Actor {
-            user_id: Some(u.user_id),
-            label: format!("mail:{}", s.email),
-            channel: Channel::Mail,
-        },
-        (None, _) => Actor {
-            user_id: None,
-            label: format!("mail:{}", s.email),
-            channel: Channel::Mail,
-        },
+    let actor = Actor {
+        user_id: s.user.as_ref().map(|u| u.user_id),
+        label: format!("mail:{}", s.email),
+        channel: Channel::Mail,
     };
 
     // The item it answers: a thread we know, else a number in the subject.

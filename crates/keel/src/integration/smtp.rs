@@ -249,13 +249,54 @@ pub async fn send_due(db: &Db, cfg: &Config) -> Result<usize, String> {
         ph.join(", ")
     );
     let rows: Vec<Outgoing> = db.all(q).await.map_err(err)?;
+    // The items the batch is about and the last message that came in about each: read once.
+    let item_ids: Vec<i64> = {
+        let mut v: Vec<i64> = rows.iter().filter_map(|r| r.item_id).collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    let mut items = std::collections::HashMap::new();
+    let mut last_in = std::collections::HashMap::new();
+    if !item_ids.is_empty() {
+        let mut q = Q::new("");
+        let ph: Vec<String> = item_ids.iter().map(|i| q.arg(*i)).collect();
+        q.sql = format!(
+            "{} WHERE w.id IN ({})",
+            crate::kernel::SELECT_ITEM,
+            ph.join(", ")
+        );
+        for i in db.all::<crate::kernel::ItemRow>(q).await.map_err(err)? {
+            items.insert(i.id, i);
+        }
+        let mut q = Q::new("");
+        let ph: Vec<String> = item_ids.iter().map(|i| q.arg(*i)).collect();
+        q.sql = format!(
+            "SELECT item_id, message_id FROM mail_threads WHERE direction = 'in' AND item_id IN ({}) ORDER BY created_at, message_id",
+            ph.join(", ")
+        );
+        // Ordered oldest first, so the last one kept per item is the newest.
+        for (item, mid) in db.all::<(i64, String)>(q).await.map_err(err)? {
+            last_in.insert(item, mid);
+        }
+    }
     let transport = transport(smtp)?;
     let env = environment(cfg);
     let default_lang = cfg.mail.language.clone().unwrap_or_else(|| "en".into());
     let domain = domain_of(&from);
     let mut sent = 0;
     for r in rows {
-        let outcome = send_one(db, cfg, &transport, &env, &from, &domain, &default_lang, &r).await;
+        let ctx = Batch {
+            cfg,
+            transport: &transport,
+            env: &env,
+            from: &from,
+            domain: &domain,
+            default_lang: &default_lang,
+        };
+        let item = r.item_id.and_then(|i| items.get(&i));
+        let thread = r.item_id.and_then(|i| last_in.get(&i)).map(String::as_str);
+        let outcome = send_one(&ctx, &r, item, thread).await;
         let q = match outcome {
             Ok(Some(mid)) => {
                 sent += 1;
@@ -308,20 +349,25 @@ enum Failure {
     Transient(String),
 }
 
-#[allow(
-    clippy::too_many_arguments,
-    reason = "one message's context, used once"
-)]
+/// What every message of a batch shares.
+struct Batch<'a> {
+    cfg: &'a Config,
+    transport: &'a AsyncSmtpTransport<Tokio1Executor>,
+    env: &'a minijinja::Environment<'a>,
+    from: &'a Mailbox,
+    domain: &'a str,
+    default_lang: &'a str,
+}
+
+/// Send one message; `item` is the item it is about and `thread` the last Message-ID that came
+/// in about it.
 async fn send_one(
-    db: &Db,
-    cfg: &Config,
-    transport: &AsyncSmtpTransport<Tokio1Executor>,
-    env: &minijinja::Environment<'_>,
-    from: &Mailbox,
-    domain: &str,
-    default_lang: &str,
+    b: &Batch<'_>,
     r: &Outgoing,
+    item: Option<&crate::kernel::ItemRow>,
+    thread: Option<&str>,
 ) -> Result<Option<String>, Failure> {
+    let (cfg, from, domain) = (b.cfg, b.from, b.domain);
     let payload: Value = serde_json::from_str(&r.payload).unwrap_or_else(|_| json!({}));
     // An outside correspondent is not sent their own words back.
     if r.user_id.is_none()
@@ -333,15 +379,7 @@ async fn send_one(
         .parse()
         .or_else(|_| r.email.parse())
         .map_err(|e| Failure::Permanent(format!("invalid address {}: {e}", r.email)))?;
-    let item = match r.item_id {
-        Some(id) => Some(
-            crate::kernel::get_by_id(db, id)
-                .await
-                .map_err(|e| Failure::Transient(e.to_string()))?,
-        ),
-        None => None,
-    };
-    let link = match (&cfg.mail.base_url, &item) {
+    let link = match (&cfg.mail.base_url, item) {
         (Some(base), Some(i)) => {
             let kind = keel_core::kernel::Kind::parse(&i.kind)
                 .unwrap_or(keel_core::kernel::Kind::Incident);
@@ -362,18 +400,18 @@ async fn send_one(
         "by": payload.get("by").and_then(Value::as_str).unwrap_or_default().trim_start_matches("mail:"),
         "link": link,
         "sender": from.name.clone().unwrap_or_else(|| from.email.to_string()),
-        "item": match &item {
+        "item": match item {
             Some(i) => json!({"number": i.number, "title": i.title, "state": i.state, "priority": i.priority,
                               "kind": i.kind, "resolution_notes": i.resolution_notes, "updated_at": iso(i.updated_at)}),
             None => json!({"number": "", "title": "", "state": "", "priority": "", "kind": "", "resolution_notes": ""}),
         },
     });
-    let lang = r.language.as_deref().unwrap_or(default_lang);
-    let m = compose(env, lang, &r.event, ctx).map_err(Failure::Permanent)?;
+    let lang = r.language.as_deref().unwrap_or(b.default_lang);
+    let m = compose(b.env, lang, &r.event, ctx).map_err(Failure::Permanent)?;
     let mut rand = [0u8; 8];
     getrandom::fill(&mut rand).map_err(|e| Failure::Transient(format!("rng: {e}")))?;
     let message_id = format!("keel.{}.{}@{domain}", r.id, hex::encode(rand));
-    let mut b = Message::builder()
+    let mut msg = Message::builder()
         .from(from.clone())
         .to(to)
         .subject(m.subject)
@@ -387,34 +425,25 @@ async fn send_one(
             HeaderName::new_from_ascii_str("X-Keel-Loop"),
             domain.to_string(),
         ));
-    if let Some(i) = &item {
+    if let Some(i) = item {
         // Answer the latest message that came in about the item, so the person's own mail
         // client threads it; reference the item's root so every message of it is one thread.
-        let last_in: Option<(String,)> = db
-            .opt(
-                Q::new("SELECT message_id FROM mail_threads WHERE item_id = $1 AND direction = 'in' ORDER BY created_at DESC LIMIT 1")
-                    .bind(i.id),
-            )
-            .await
-            .map_err(|e| Failure::Transient(e.to_string()))?;
         let root = format!("<keel.item.{}@{domain}>", i.id);
-        b = b.raw_header(HeaderValue::new(
+        msg = msg.raw_header(HeaderValue::new(
             HeaderName::new_from_ascii_str("X-Keel-Item"),
             i.number.clone(),
         ));
-        match last_in {
-            Some((id,)) => {
-                b = b
-                    .in_reply_to(format!("<{id}>"))
-                    .references(format!("{root} <{id}>"));
-            }
-            None => b = b.in_reply_to(root.clone()).references(root),
-        }
+        msg = match thread {
+            Some(id) => msg
+                .in_reply_to(format!("<{id}>"))
+                .references(format!("{root} <{id}>")),
+            None => msg.in_reply_to(root.clone()).references(root),
+        };
     }
-    let message = b
+    let message = msg
         .body(m.body)
         .map_err(|e| Failure::Permanent(format!("building the message: {e}")))?;
-    match transport.send(message).await {
+    match b.transport.send(message).await {
         Ok(_) => Ok(Some(message_id)),
         Err(e) if e.is_permanent() => Err(Failure::Permanent(e.to_string())),
         Err(e) => Err(Failure::Transient(e.to_string())),
