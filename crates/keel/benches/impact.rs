@@ -6,9 +6,14 @@
 //! Queries go through `configuration::impact`, the function the API handler calls, on a real
 //! `AppState`: the revision check against the database, the walk over this node's graph, the
 //! services and customers query and building the answer. The estate is layered like a data
-//! centre: core and access switches, servers, databases, applications and service CIs.
+//! centre: core and access switches, servers, databases, applications and service CIs
+//! (`crates/keel-core/benches/support/estate.rs`, shared with keel-core's walk microbenchmark).
 
+#[path = "../../keel-core/benches/support/estate.rs"]
+mod estate;
 mod support;
+
+use estate::{CORE, Rng, SERVICES, SIZES, first};
 
 use keel::operation::portfolio::configuration::{self, ImpactParams};
 use keel::platform::config::Config;
@@ -16,24 +21,7 @@ use keel::platform::db::{Db, Q, now_ms};
 use keel::platform::web::AppState;
 use std::time::Instant;
 
-const CORE: i64 = 20;
-const ACCESS: i64 = 480;
-const SERVERS: i64 = 20_000;
-const DATABASES: i64 = 25_000;
-const SERVICES: i64 = 2_000;
-const APPS: i64 = 100_000 - CORE - ACCESS - SERVERS - DATABASES - SERVICES;
 const RUNS: usize = 300;
-
-/// A small deterministic generator (xorshift), so both databases get the same estate.
-struct Rng(u64);
-impl Rng {
-    fn below(&mut self, n: i64) -> i64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 % n as u64) as i64
-    }
-}
 
 async fn insert_rows(db: &Db, table_cols: &str, rows: &[Vec<keel::platform::db::Arg>]) {
     for chunk in rows.chunks(400) {
@@ -48,12 +36,6 @@ async fn insert_rows(db: &Db, table_cols: &str, rows: &[Vec<keel::platform::db::
         q.sql = format!("INSERT INTO {table_cols} VALUES {}", values.join(", "));
         db.exec(q).await.expect("insert");
     }
-}
-
-/// Ids are assigned in layer order: core switches first, service CIs last.
-fn first(layer: usize) -> i64 {
-    let sizes = [CORE, ACCESS, SERVERS, DATABASES, APPS, SERVICES];
-    1 + sizes[..layer].iter().sum::<i64>()
 }
 
 async fn seed(db: &Db) -> i64 {
@@ -137,58 +119,17 @@ async fn seed(db: &Db) -> i64 {
         })
         .collect();
     insert_rows(db, "cis (id, class_id, name, identity_key, status, attributes, service_id, created_at, updated_at)", &cis).await;
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
-    let mut rels = std::collections::BTreeSet::new();
-    let pick = |layer: usize, rng: &mut Rng| {
-        let size = [CORE, ACCESS, SERVERS, DATABASES, APPS, SERVICES][layer];
-        first(layer) + rng.below(size)
-    };
-    // Access switches uplink to two core switches; servers to two access switches.
-    for a in first(1)..first(2) {
-        for _ in 0..2 {
-            rels.insert((a, "connects_to", pick(0, &mut rng)));
-        }
-    }
-    for s in first(2)..first(3) {
-        for _ in 0..2 {
-            rels.insert((s, "connects_to", pick(1, &mut rng)));
-        }
-    }
-    // Databases run on two servers; applications run on two servers, use four databases and
-    // one other application; service CIs depend on 20 applications.
-    for d in first(3)..first(4) {
-        for _ in 0..2 {
-            rels.insert((d, "runs_on", pick(2, &mut rng)));
-        }
-    }
-    for a in first(4)..first(5) {
-        for _ in 0..2 {
-            rels.insert((a, "runs_on", pick(2, &mut rng)));
-        }
-        for _ in 0..4 {
-            rels.insert((a, "depends_on", pick(3, &mut rng)));
-        }
-        let other = pick(4, &mut rng);
-        if other != a {
-            rels.insert((a, "depends_on", other));
-        }
-    }
-    for s in first(5)..first(6) {
-        for _ in 0..20 {
-            rels.insert((s, "depends_on", pick(4, &mut rng)));
-        }
-    }
-    // Disks and power units as parts of servers fill up to 500,000.
-    while rels.len() < 500_000 {
-        let part = pick(2, &mut rng);
-        let whole = pick(2, &mut rng);
-        if part != whole {
-            rels.insert((part, "part_of", whole));
-        }
-    }
+    let rels = estate::relationships();
     let rows: Vec<Vec<Arg>> = rels
         .iter()
-        .map(|(s, k, t)| vec![Arg::from(*s), Arg::from(*k), Arg::from(*t), Arg::from(now)])
+        .map(|(s, k, t)| {
+            vec![
+                Arg::from(*s),
+                Arg::from(k.as_str()),
+                Arg::from(*t),
+                Arg::from(now),
+            ]
+        })
         .collect();
     insert_rows(
         db,
@@ -241,7 +182,6 @@ async fn run(label: &str, url: &str) -> serde_json::Value {
         ("application, upstream", 4, "upstream"),
         ("service CI, upstream", 5, "upstream"),
     ];
-    let sizes = [CORE, ACCESS, SERVERS, DATABASES, APPS, SERVICES];
     // A CI picked uniformly from the whole estate, downstream: what an agent asking "what does
     // this break?" meets.
     let mut times = vec![];
@@ -272,7 +212,7 @@ async fn run(label: &str, url: &str) -> serde_json::Value {
         let mut times = vec![];
         let mut reached = vec![];
         for _ in 0..RUNS {
-            let id = first(layer) + rng.below(sizes[layer]);
+            let id = first(layer) + rng.below(SIZES[layer]);
             let params = ImpactParams {
                 direction: Some(dir.into()),
                 depth: None,
@@ -315,7 +255,7 @@ async fn run(label: &str, url: &str) -> serde_json::Value {
                         keel_core::operation::portfolio::configuration::Direction::Downstream,
                         10,
                     )
-                    .map_or(0, |w| w.nodes.len());
+                    .map_or(0, |w| w.len());
                 (t.elapsed().as_secs_f64() * 1000.0, n)
             })
             .await

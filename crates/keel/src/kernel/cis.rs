@@ -63,7 +63,7 @@ pub async fn affected(st: &AppState, item_id: i64) -> AppResult<Affected> {
             let mut reached = BTreeSet::new();
             for c in &cis {
                 if let Some(w) = snap.graph.walk(c.id, Direction::Downstream, 10) {
-                    reached.extend(w.nodes.iter().map(|n| n.ci));
+                    reached.extend(w.cis());
                 }
             }
             services_and_customers(snap, reached.into_iter(), true)

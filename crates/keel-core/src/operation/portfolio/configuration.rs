@@ -77,17 +77,11 @@ impl RelKind {
         RelKind::ALL.into_iter().find(|k| k.as_str() == s)
     }
 
-    /// Whether a failure of the source impacts the target.
+    /// Whether a failure of the source impacts the target (a part's failure impairs the whole);
+    /// for every other kind a failure of the target impacts the source. Each relationship thus
+    /// carries impact one way only.
     fn source_impacts_target(self) -> bool {
         matches!(self, RelKind::PartOf)
-    }
-
-    /// Whether a failure of the target impacts the source.
-    fn target_impacts_source(self) -> bool {
-        matches!(
-            self,
-            RelKind::DependsOn | RelKind::RunsOn | RelKind::ConnectsTo
-        )
     }
 }
 
@@ -100,14 +94,13 @@ pub enum Direction {
     Upstream,
 }
 
-/// One impact edge: failure of one end impacts `to`.
+/// One impact edge: failure of the row's CI impacts slot `to`, over the relationship in slot
+/// `rel`. Eight bytes: the worst walks stream most of the estate's edges, and what they read
+/// per edge is what they cost.
 #[derive(Debug, Clone, Copy)]
 struct Edge {
     to: u32,
-    rel: i64,
-    kind: RelKind,
-    /// The relationship's source is the end we walk from.
-    from_source: bool,
+    rel: u32,
 }
 
 /// Adjacency in compressed rows: slot `n`'s edges are `edges[off[n]..off[n + 1]]`, one
@@ -143,9 +136,6 @@ impl Csr {
     }
 }
 
-/// Edges with the slot they leave from.
-type Placed = Vec<(u32, Edge)>;
-
 type SlotMap<V> = HashMap<u32, V, std::hash::BuildHasherDefault<IdHasher>>;
 
 /// A relationship as the graph keeps it.
@@ -154,6 +144,8 @@ struct Rel {
     source: i64,
     kind: RelKind,
     target: i64,
+    /// Its slot in `rel_slots`, which edges name.
+    slot: u32,
     /// In the compact rows (else in the overlay).
     compact: bool,
 }
@@ -164,6 +156,7 @@ struct Rel {
 #[derive(Debug, Default, Clone)]
 pub struct Graph {
     index: IdMap<u32>,
+    /// CI slot → CI id. Slots are never reused; a removed CI's slot is left without edges.
     ids: Vec<i64>,
     /// Edges to CIs a failure of the slot impacts.
     impacts: Csr,
@@ -172,7 +165,10 @@ pub struct Graph {
     extra_impacts: SlotMap<Vec<Edge>>,
     extra_relies: SlotMap<Vec<Edge>>,
     overlay: usize,
-    removed: IdMap<()>,
+    /// Relationship slot → (id, kind). Renumbered densely by [`Graph::compact`].
+    rel_slots: Vec<(i64, RelKind)>,
+    /// Slots of compact relationships removed since the last compaction.
+    removed: SlotMap<()>,
     rels: IdMap<Rel>,
 }
 
@@ -194,21 +190,84 @@ pub struct Reached {
     pub via: Option<Step>,
 }
 
-/// The result of a walk: nodes in breadth-first order, the start first.
-#[derive(Debug, Clone, Default)]
-pub struct Walk {
-    pub nodes: Vec<Reached>,
+/// The result of a walk: the CIs reached in breadth-first order, the start first. Held as flat
+/// arrays of slots (12 bytes a CI, depths by level) and read through the graph it came from,
+/// because the worst case reaches most of the estate and only a few hundred CIs are ever shown.
+#[derive(Debug, Clone)]
+pub struct Walk<'g> {
+    graph: &'g Graph,
+    dir: Direction,
+    slots: Vec<u32>,
+    /// Per node: (index of the parent node, relationship slot); unused for the start.
+    via: Vec<(u32, u32)>,
+    /// `levels[d]` is the index of the first node at depth `d`.
+    levels: Vec<u32>,
     /// Some CIs lay beyond the depth limit.
     pub depth_limited: bool,
 }
 
-impl Walk {
+impl Walk<'_> {
+    /// How many CIs were reached, the start included (never zero).
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Always false: the start is reached.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// The id of node `i`.
+    pub fn ci(&self, i: usize) -> i64 {
+        self.graph.ids[self.slots[i] as usize]
+    }
+
+    /// Every CI id reached, in breadth-first order.
+    pub fn cis(&self) -> impl Iterator<Item = i64> + '_ {
+        self.slots.iter().map(|s| self.graph.ids[*s as usize])
+    }
+
+    /// Node `i`'s distance from the start.
+    pub fn depth(&self, i: usize) -> u32 {
+        let after = self.levels.partition_point(|&first| first as usize <= i);
+        u32::try_from(after.saturating_sub(1)).unwrap_or(u32::MAX)
+    }
+
+    /// How node `i` was reached (`None` for the start).
+    pub fn step(&self, i: usize) -> Option<Step> {
+        if i == 0 {
+            return None;
+        }
+        let (parent, rel) = self.via[i];
+        let (id, kind) = self.graph.rel_slots[rel as usize];
+        Some(Step {
+            parent: parent as usize,
+            rel: id,
+            kind,
+            forward: kind.source_impacts_target() == (self.dir == Direction::Downstream),
+        })
+    }
+
+    /// Node `i` whole.
+    pub fn get(&self, i: usize) -> Reached {
+        Reached {
+            ci: self.ci(i),
+            depth: self.depth(i),
+            via: self.step(i),
+        }
+    }
+
+    /// Every node, in breadth-first order.
+    pub fn nodes(&self) -> impl Iterator<Item = Reached> + '_ {
+        (0..self.len()).map(|i| self.get(i))
+    }
+
     /// The CI ids from the start to node `i`.
     pub fn path(&self, mut i: usize) -> Vec<i64> {
-        let mut out = vec![self.nodes[i].ci];
-        while let Some(s) = self.nodes[i].via {
-            i = s.parent;
-            out.push(self.nodes[i].ci);
+        let mut out = vec![self.ci(i)];
+        while i != 0 {
+            i = self.via[i].0 as usize;
+            out.push(self.ci(i));
         }
         out.reverse();
         out
@@ -242,39 +301,27 @@ impl Graph {
         i
     }
 
+    fn rel_slot(&mut self, rel: i64, kind: RelKind) -> u32 {
+        let i = u32::try_from(self.rel_slots.len()).unwrap_or(u32::MAX);
+        self.rel_slots.push((rel, kind));
+        i
+    }
+
     /// Add a CI with no relationships (relationships add their ends themselves).
     pub fn add_ci(&mut self, ci: i64) {
         self.slot(ci);
     }
 
-    /// The impact edges of relationship `rel`: (from slot, edge) for each direction.
-    fn edges_of(&mut self, rel: i64, r: Rel) -> (Placed, Placed) {
+    /// The impact edge of relationship `r`, as (from slot, edge) in the `impacts` direction;
+    /// the `relies` edge is its reverse.
+    fn edge_of(&mut self, r: &Rel) -> (u32, u32) {
         let s = self.slot(r.source);
         let t = self.slot(r.target);
-        let (mut imp, mut rel_) = (vec![], vec![]);
-        let mut link = |from: u32, to: u32, from_source: bool| {
-            let e = |to| Edge {
-                to,
-                rel,
-                kind: r.kind,
-                from_source,
-            };
-            imp.push((from, e(to)));
-            rel_.push((
-                to,
-                Edge {
-                    from_source: !from_source,
-                    ..e(from)
-                },
-            ));
-        };
         if r.kind.source_impacts_target() {
-            link(s, t, true);
+            (s, t)
+        } else {
+            (t, s)
         }
-        if r.kind.target_impacts_source() {
-            link(t, s, false);
-        }
-        (imp, rel_)
     }
 
     /// Add (or replace) relationship `rel`.
@@ -284,15 +331,13 @@ impl Graph {
             source,
             kind,
             target,
+            slot: self.rel_slot(rel, kind),
             compact: false,
         };
-        let (imp, rel_) = self.edges_of(rel, r);
-        for (from, e) in imp {
-            self.extra_impacts.entry(from).or_default().push(e);
-        }
-        for (from, e) in rel_ {
-            self.extra_relies.entry(from).or_default().push(e);
-        }
+        let (from, to) = self.edge_of(&r);
+        let e = |to| Edge { to, rel: r.slot };
+        self.extra_impacts.entry(from).or_default().push(e(to));
+        self.extra_relies.entry(to).or_default().push(e(from));
         self.overlay += 1;
         self.rels.insert(rel, r);
     }
@@ -302,14 +347,14 @@ impl Graph {
             return;
         };
         if r.compact {
-            self.removed.insert(rel, ());
+            self.removed.insert(r.slot, ());
             return;
         }
         for ci in [r.source, r.target] {
             if let Some(&i) = self.index.get(&ci) {
                 for m in [&mut self.extra_impacts, &mut self.extra_relies] {
                     if let Some(v) = m.get_mut(&i) {
-                        v.retain(|e| e.rel != rel);
+                        v.retain(|e| e.rel != r.slot);
                     }
                 }
             }
@@ -328,7 +373,7 @@ impl Graph {
             .chain(self.relies.of(i))
             .chain(self.extra_impacts.get(&i).into_iter().flatten())
             .chain(self.extra_relies.get(&i).into_iter().flatten())
-            .map(|e| e.rel)
+            .map(|e| self.rel_slots[e.rel as usize].0)
             .collect();
         for r in rels {
             self.remove_rel(r);
@@ -343,17 +388,29 @@ impl Graph {
         changes > 4_096 && changes * 8 > self.rels.len()
     }
 
-    /// Rebuild the compact rows from every live relationship and empty the overlay.
+    /// Rebuild the compact rows (and the relationship slots) from every live relationship and
+    /// empty the overlay.
     pub fn compact(&mut self) {
-        let rels: Vec<(i64, Rel)> = self.rels.iter().map(|(k, v)| (*k, *v)).collect();
+        let mut rels: Vec<(i64, Rel)> = self.rels.iter().map(|(k, v)| (*k, *v)).collect();
+        rels.sort_unstable_by_key(|(id, _)| *id);
+        self.rel_slots = Vec::with_capacity(rels.len());
         let (mut imp, mut rel_) = (
-            Vec::with_capacity(rels.len() * 2),
-            Vec::with_capacity(rels.len() * 2),
+            Vec::with_capacity(rels.len()),
+            Vec::with_capacity(rels.len()),
         );
-        for (id, r) in rels {
-            let (a, b) = self.edges_of(id, r);
-            imp.extend(a);
-            rel_.extend(b);
+        for (id, mut r) in rels {
+            r.slot = self.rel_slot(id, r.kind);
+            r.compact = true;
+            let (from, to) = self.edge_of(&r);
+            imp.push((from, Edge { to, rel: r.slot }));
+            rel_.push((
+                to,
+                Edge {
+                    to: from,
+                    rel: r.slot,
+                },
+            ));
+            self.rels.insert(id, r);
         }
         self.impacts = Csr::build(self.ids.len(), imp);
         self.relies = Csr::build(self.ids.len(), rel_);
@@ -361,64 +418,99 @@ impl Graph {
         self.extra_relies.clear();
         self.removed.clear();
         self.overlay = 0;
-        for r in self.rels.values_mut() {
-            r.compact = true;
-        }
     }
 
     /// Walk from `start` breadth first, up to `max_depth` relationships away. `None` when the CI
     /// is not in the graph.
-    pub fn walk(&self, start: i64, dir: Direction, max_depth: u32) -> Option<Walk> {
+    pub fn walk(&self, start: i64, dir: Direction, max_depth: u32) -> Option<Walk<'_>> {
         let &s = self.index.get(&start)?;
         let (rows, extra) = match dir {
             Direction::Downstream => (&self.impacts, &self.extra_impacts),
             Direction::Upstream => (&self.relies, &self.extra_relies),
         };
-        // Visited marks in a flat array: one slot per CI, far cheaper than hashing on walks that
-        // reach most of a large estate.
-        let mut seen = vec![false; self.ids.len()];
-        let mut walk = Walk::default();
-        seen[s as usize] = true;
-        walk.nodes.push(Reached {
-            ci: start,
-            depth: 0,
-            via: None,
-        });
-        let mut slots = vec![s];
-        let mut at = 0;
+        // Level by level, each level in slot order: a walk over most of the estate then reads the
+        // adjacency rows front to back instead of jumping about in discovery order (the rows,
+        // not the marks, are what such a walk waits for). Marks are a bitset: 12.5 KB for
+        // 100,000 CIs.
+        let words = self.ids.len().div_ceil(64);
+        let (mut seen, mut next) = (vec![0u64; words], vec![0u64; words]);
+        let mark = |bits: &mut [u64], n: u32| bits[n as usize / 64] |= 1 << (n % 64);
+        let marked = |bits: &[u64], n: u32| bits[n as usize / 64] & (1 << (n % 64)) != 0;
+        mark(&mut seen, s);
+        let mut w = Walk {
+            graph: self,
+            dir,
+            slots: vec![s],
+            via: vec![(0, 0)],
+            levels: vec![0],
+            depth_limited: false,
+        };
         let check_removed = !self.removed.is_empty();
-        while at < walk.nodes.len() {
-            let n = slots[at];
-            let depth = walk.nodes[at].depth;
-            let edges = rows
-                .of(n)
-                .iter()
-                .filter(|e| !check_removed || !self.removed.contains_key(&e.rel))
-                .chain(extra.get(&n).into_iter().flatten());
-            for e in edges {
-                if seen[e.to as usize] {
-                    continue;
+        // The next level as found: (slot, parent node, relationship slot).
+        let mut found: Vec<(u32, u32, u32)> = Vec::new();
+        let mut rank: Vec<u32> = Vec::new();
+        let mut level = 0..1;
+        for depth in 0.. {
+            'level: for at in level.clone() {
+                let n = w.slots[at];
+                let overlay = match extra.is_empty() {
+                    true => &[][..],
+                    false => extra.get(&n).map_or(&[][..], Vec::as_slice),
+                };
+                let parent = u32::try_from(at).unwrap_or(u32::MAX);
+                for edges in [rows.of(n), overlay] {
+                    for e in edges {
+                        if marked(&seen, e.to)
+                            || (check_removed && self.removed.contains_key(&e.rel))
+                        {
+                            continue;
+                        }
+                        if depth >= max_depth {
+                            w.depth_limited = true;
+                            break 'level;
+                        }
+                        mark(&mut seen, e.to);
+                        mark(&mut next, e.to);
+                        found.push((e.to, parent, e.rel));
+                    }
                 }
-                if depth >= max_depth {
-                    walk.depth_limited = true;
-                    break;
-                }
-                seen[e.to as usize] = true;
-                walk.nodes.push(Reached {
-                    ci: self.ids[e.to as usize],
-                    depth: depth + 1,
-                    via: Some(Step {
-                        parent: at,
-                        rel: e.rel,
-                        kind: e.kind,
-                        forward: e.from_source,
-                    }),
-                });
-                slots.push(e.to);
             }
-            at += 1;
+            if found.is_empty() {
+                break;
+            }
+            let first = w.slots.len();
+            w.levels.push(u32::try_from(first).unwrap_or(u32::MAX));
+            if found.len() * 16 < words {
+                // A few: sort them.
+                found.sort_unstable_by_key(|f| f.0);
+                for &(slot, parent, rel) in &found {
+                    w.slots.push(slot);
+                    w.via.push((parent, rel));
+                    next[slot as usize / 64] = 0;
+                }
+            } else {
+                // Many: each one's place is its rank among the level's marks, counted per word.
+                rank.clear();
+                let mut total = 0;
+                for word in &next {
+                    rank.push(total);
+                    total += word.count_ones();
+                }
+                w.slots.resize(first + found.len(), 0);
+                w.via.resize(first + found.len(), (0, 0));
+                for &(slot, parent, rel) in &found {
+                    let (i, bit) = (slot as usize / 64, slot % 64);
+                    let below = (next[i] & ((1u64 << bit) - 1)).count_ones();
+                    let at = first + (rank[i] + below) as usize;
+                    w.slots[at] = slot;
+                    w.via[at] = (parent, rel);
+                }
+                next.fill(0);
+            }
+            found.clear();
+            level = first..w.slots.len();
         }
-        Some(walk)
+        Some(w)
     }
 }
 
@@ -630,7 +722,7 @@ mod tests {
     }
 
     fn ids(w: &Walk) -> Vec<i64> {
-        let mut v: Vec<i64> = w.nodes.iter().map(|n| n.ci).collect();
+        let mut v: Vec<i64> = w.cis().collect();
         v.sort();
         v
     }
@@ -640,9 +732,9 @@ mod tests {
         let g = sample();
         let w = g.walk(50, Direction::Downstream, 10).expect("known");
         assert_eq!(ids(&w), vec![10, 20, 30, 50]);
-        let app = w.nodes.iter().position(|n| n.ci == 10).expect("app");
+        let app = w.cis().position(|ci| ci == 10).expect("app");
         assert_eq!(w.path(app), vec![50, 30, 20, 10]);
-        assert_eq!(w.nodes[app].depth, 3);
+        assert_eq!(w.depth(app), 3);
         // The app relies on everything below it; nothing relies on it.
         let up = g.walk(10, Direction::Upstream, 10).expect("known");
         assert_eq!(ids(&up), vec![10, 20, 30, 40, 50]);
@@ -691,8 +783,14 @@ mod tests {
     }
 
     fn build(es: &[(i64, u8, i64)]) -> Graph {
+        build_padded(es, 0)
+    }
+
+    /// With `pad` CIs that take part in nothing: a walk orders small levels by sorting and
+    /// large ones by rank among the graph's slots, and which it takes depends on the graph's size.
+    fn build_padded(es: &[(i64, u8, i64)], pad: i64) -> Graph {
         let mut g = Graph::new();
-        for n in 0..12 {
+        for n in 0..12 + pad {
             g.add_ci(n);
         }
         for (i, (s, k, t)) in es.iter().enumerate() {
@@ -706,19 +804,17 @@ mod tests {
         let mut arcs = Vec::new();
         for (s, k, t) in es {
             let k = RelKind::ALL[*k as usize];
-            let (mut a, mut b) = (Vec::new(), Vec::new());
-            if k.source_impacts_target() {
-                a.push((*s, *t));
-            }
-            if k.target_impacts_source() {
-                b.push((*t, *s));
-            }
-            for (x, y) in a.into_iter().chain(b) {
-                arcs.push(match dir {
-                    Direction::Downstream => (x, y),
-                    Direction::Upstream => (y, x),
-                });
-            }
+            // A part's failure impairs the whole; for the other kinds the target's failure
+            // impairs the source.
+            let (x, y) = if k == RelKind::PartOf {
+                (*s, *t)
+            } else {
+                (*t, *s)
+            };
+            arcs.push(match dir {
+                Direction::Downstream => (x, y),
+                Direction::Upstream => (y, x),
+            });
         }
         let mut d = BTreeMap::from([(start, 0u32)]);
         loop {
@@ -741,20 +837,29 @@ mod tests {
         /// The walk finds exactly the CIs within reach, each at its shortest distance, with a
         /// path that follows real relationships.
         #[test]
-        fn walk_matches_brute_force(es in edges(), start in 0i64..12, depth in 0u32..6, up in any::<bool>()) {
+        fn walk_matches_brute_force(es in edges(), start in 0i64..12, depth in 0u32..6, up in any::<bool>(), pad in proptest::sample::select(vec![0i64, 100, 3000])) {
             let dir = if up { Direction::Upstream } else { Direction::Downstream };
-            let g = build(&es);
+            let g = build_padded(&es, pad);
             let w = g.walk(start, dir, depth).expect("known");
             let want: BTreeMap<i64, u32> = distances(&es, start, dir).into_iter().filter(|(_, d)| *d <= depth).collect();
-            let got: BTreeMap<i64, u32> = w.nodes.iter().map(|n| (n.ci, n.depth)).collect();
+            let got: BTreeMap<i64, u32> = w.nodes().map(|n| (n.ci, n.depth)).collect();
             prop_assert_eq!(&got, &want);
             prop_assert_eq!(w.depth_limited, distances(&es, start, dir).values().any(|d| *d > depth));
-            for (i, n) in w.nodes.iter().enumerate() {
+            // Breadth first, each level in slot order (here the CIs' order): depths never fall,
+            // and each CI's parent is one step nearer.
+            let nodes: Vec<Reached> = w.nodes().collect();
+            prop_assert!(nodes.windows(2).all(|p| p[0].depth < p[1].depth || (p[0].depth == p[1].depth && p[0].ci < p[1].ci)));
+            for n in &nodes {
+                if let Some(s) = n.via {
+                    prop_assert_eq!(nodes[s.parent].depth + 1, n.depth);
+                }
+            }
+            for (i, n) in w.nodes().enumerate() {
                 let p = w.path(i);
                 prop_assert_eq!(p.len() as u32, n.depth + 1);
                 if let Some(s) = n.via {
                     let (src, kind, tgt) = es[s.rel as usize];
-                    let parent = w.nodes[s.parent].ci;
+                    let parent = w.ci(s.parent);
                     prop_assert_eq!(RelKind::ALL[kind as usize], s.kind);
                     if s.forward { prop_assert_eq!((src, tgt), (parent, n.ci)); } else { prop_assert_eq!((tgt, src), (parent, n.ci)); }
                 }
@@ -765,7 +870,7 @@ mod tests {
         #[test]
         fn compaction_is_invisible(es in edges(), more in edges(), drop in proptest::collection::vec(0usize..80, 0..10), start in 0i64..12, up in any::<bool>()) {
             let dir = if up { Direction::Upstream } else { Direction::Downstream };
-            let set = |g: &Graph| { let mut v: Vec<(i64, u32)> = g.walk(start, dir, 20).expect("known").nodes.iter().map(|n| (n.ci, n.depth)).collect(); v.sort(); v };
+            let set = |g: &Graph| { let mut v: Vec<(i64, u32)> = g.walk(start, dir, 20).expect("known").nodes().map(|n| (n.ci, n.depth)).collect(); v.sort(); v };
             let mut plain = build(&es);
             let mut compacted = build(&es);
             compacted.compact();
@@ -796,7 +901,7 @@ mod tests {
                 let mut rest = es.clone();
                 rest[drop] = (100, 0, 101); // an unrelated edge keeps the ids aligned
                 let h = build(&rest);
-                let set = |g: &Graph| { let mut v: Vec<i64> = g.walk(start, Direction::Downstream, 20).expect("known").nodes.iter().map(|n| n.ci).collect(); v.sort(); v };
+                let set = |g: &Graph| { let mut v: Vec<i64> = g.walk(start, Direction::Downstream, 20).expect("known").cis().collect(); v.sort(); v };
                 prop_assert_eq!(set(&g), set(&h));
             }
         }

@@ -956,12 +956,12 @@ pub struct Impact {
 fn hops(walk: &Walk, i: usize) -> Vec<Hop> {
     let mut out = vec![];
     let mut at = i;
-    while let Some(s) = walk.nodes[at].via {
+    while let Some(s) = walk.step(at) {
         out.push(Hop {
             relationship_id: s.rel,
             kind: s.kind.as_str().into(),
             forward: s.forward,
-            ci_id: walk.nodes[at].ci,
+            ci_id: walk.ci(at),
         });
         at = s.parent;
     }
@@ -1051,30 +1051,24 @@ pub async fn impact(st: &AppState, id: i64, params: &ImpactParams) -> AppResult<
                 .walk(id, dir, depth)
                 .ok_or_else(|| AppError::NotFound(format!("CI {id}")))?;
             let classes = &snap.portfolio.class_names;
-            let cis = walk
-                .nodes
-                .iter()
-                .enumerate()
-                .take(limit)
-                .map(|(i, n)| {
-                    let m = snap.cis.get(&n.ci);
+            let cis = (0..walk.len().min(limit))
+                .map(|i| {
+                    let ci = walk.ci(i);
+                    let m = snap.cis.get(&ci);
                     ImpactedCi {
-                        id: n.ci,
+                        id: ci,
                         name: m.map(|m| m.name.clone()).unwrap_or_default(),
                         class: m
                             .and_then(|m| classes.get(&m.class_id).cloned())
                             .unwrap_or_default(),
                         status: m.map(|m| m.status.clone()).unwrap_or_default(),
-                        depth: n.depth,
+                        depth: walk.depth(i),
                         path: hops(&walk, i),
                     }
                 })
                 .collect();
-            let (services, customers) = services_and_customers(
-                snap,
-                walk.nodes.iter().map(|n| n.ci),
-                dir == Direction::Downstream,
-            );
+            let (services, customers) =
+                services_and_customers(snap, walk.cis(), dir == Direction::Downstream);
             Ok(Impact {
                 ci_id: id,
                 direction: match dir {
@@ -1084,8 +1078,8 @@ pub async fn impact(st: &AppState, id: i64, params: &ImpactParams) -> AppResult<
                 .into(),
                 depth,
                 depth_limited: walk.depth_limited,
-                total: walk.nodes.len(),
-                truncated: walk.nodes.len() > limit,
+                total: walk.len(),
+                truncated: walk.len() > limit,
                 cis,
                 services,
                 customers,
