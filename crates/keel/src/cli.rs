@@ -644,9 +644,12 @@ pub async fn serve(
         }
         tokio::spawn(crate::platform::jobs::worker(state.clone(), node, stop_rx))
     });
+    let app = router(state);
+    // Building the router peaks at several times what it keeps; give that back before idling.
+    crate::platform::memory::release_unused();
     let local = listener.local_addr()?;
     eprintln!("Keel listening on http://{local}");
-    axum::serve(listener, router(state))
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown())
         .await?;
     let _ = stop_tx.send(true);

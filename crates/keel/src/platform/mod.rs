@@ -8,6 +8,7 @@ pub mod error;
 pub mod extract;
 pub mod http;
 pub mod jobs;
+pub mod memory;
 pub mod metrics;
 pub mod outbox;
 pub mod point_reads;

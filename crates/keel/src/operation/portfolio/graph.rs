@@ -320,12 +320,16 @@ pub fn warm(cache: GraphCache, db: Db) {
             .read(&db, |s| (s.graph.ci_count(), s.graph.rel_count()))
             .await
         {
-            Ok((cis, relationships)) => tracing::info!(
-                cis,
-                relationships,
-                ms = t.elapsed().as_millis() as u64,
-                "CMDB graph loaded"
-            ),
+            Ok((cis, relationships)) => {
+                tracing::info!(
+                    cis,
+                    relationships,
+                    ms = t.elapsed().as_millis() as u64,
+                    "CMDB graph loaded"
+                );
+                // The rows read to build it are free now.
+                crate::platform::memory::release_unused();
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "could not load the CMDB graph; the first impact query will try again")
             }
