@@ -5,16 +5,12 @@
 
 #[path = "support/estate.rs"]
 mod estate;
+#[path = "support/results.rs"]
+mod results;
 
 use estate::{CORE, Rng, first};
 use keel_core::operation::portfolio::configuration::{Direction, Graph};
 use std::time::Instant;
-
-fn stats(mut v: Vec<f64>) -> serde_json::Value {
-    v.sort_by(f64::total_cmp);
-    let at = |q: f64| v[((v.len() as f64 - 1.0) * q).round() as usize];
-    serde_json::json!({"p50": at(0.5), "p95": at(0.95), "p99": at(0.99), "max": at(1.0), "runs": v.len()})
-}
 
 fn time(g: &Graph, ids: impl Iterator<Item = i64>) -> (serde_json::Value, usize) {
     let mut times = vec![];
@@ -25,7 +21,7 @@ fn time(g: &Graph, ids: impl Iterator<Item = i64>) -> (serde_json::Value, usize)
         times.push(t.elapsed().as_secs_f64() * 1000.0);
         reached = reached.max(n);
     }
-    (stats(times), reached)
+    (results::stats(times), reached)
 }
 
 fn main() {
@@ -69,12 +65,5 @@ fn main() {
             serde_json::json!({"ms": s, "most_reached": reached}),
         );
     }
-    let stamp = jiff::Timestamp::now()
-        .strftime("%Y%m%dT%H%M%SZ")
-        .to_string();
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench-results");
-    std::fs::create_dir_all(&root).expect("results dir");
-    let path = root.join(format!("{stamp}-walk.json"));
-    std::fs::write(&path, serde_json::to_string_pretty(&out).expect("json")).expect("write");
-    println!("wrote {}", path.display());
+    results::write_results("walk", &[serde_json::Value::Object(out)]);
 }

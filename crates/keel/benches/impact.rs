@@ -143,12 +143,6 @@ async fn seed(db: &Db) -> i64 {
     rels.len() as i64
 }
 
-fn stats(mut v: Vec<f64>) -> serde_json::Value {
-    v.sort_by(f64::total_cmp);
-    let at = |q: f64| v[((v.len() as f64 - 1.0) * q).round() as usize];
-    serde_json::json!({"p50": at(0.5), "p95": at(0.95), "p99": at(0.99), "max": at(1.0), "runs": v.len()})
-}
-
 async fn run(label: &str, url: &str) -> serde_json::Value {
     let db = Db::connect(url).await.expect("connect");
     let t = Instant::now();
@@ -198,7 +192,7 @@ async fn run(label: &str, url: &str) -> serde_json::Value {
             .expect("impact");
         times.push(t.elapsed().as_secs_f64() * 1000.0);
     }
-    let s = stats(times);
+    let s = support::stats(times);
     println!(
         "{label}: any CI, downstream: p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
         s["p50"].as_f64().unwrap_or(0.0),
@@ -226,8 +220,8 @@ async fn run(label: &str, url: &str) -> serde_json::Value {
             reached.push(r.total as f64);
         }
         all.extend(times.iter().copied());
-        let s = stats(times);
-        let r = stats(reached);
+        let s = support::stats(times);
+        let r = support::stats(reached);
         println!(
             "{label}: {name}: p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, max {:.2} ms; CIs reached p50 {} max {}",
             s["p50"].as_f64().unwrap_or(0.0),
@@ -262,14 +256,14 @@ async fn run(label: &str, url: &str) -> serde_json::Value {
             .expect("walk");
         walks.push(took.0);
     }
-    let w = stats(walks);
+    let w = support::stats(walks);
     println!(
         "{label}: core switch, the walk alone: p50 {:.2} ms, p95 {:.2} ms",
         w["p50"].as_f64().unwrap_or(0.0),
         w["p95"].as_f64().unwrap_or(0.0)
     );
     out.insert("core switch walk alone".into(), w);
-    let s = stats(all);
+    let s = support::stats(all);
     println!(
         "{label}: all of the above by class: p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms",
         s["p50"].as_f64().unwrap_or(0.0),

@@ -94,13 +94,6 @@ fn params(filter: &str, sort: &str) -> ListParams {
     }
 }
 
-/// p50 / p95 / p99 / max in ms.
-fn stats(mut v: Vec<f64>) -> serde_json::Value {
-    v.sort_by(f64::total_cmp);
-    let at = |q: f64| v[((v.len() as f64 - 1.0) * q).round() as usize];
-    serde_json::json!({"p50": at(0.5), "p95": at(0.95), "p99": at(0.99), "max": at(1.0), "runs": v.len()})
-}
-
 async fn run(label: &str, url: &str) -> serde_json::Value {
     let db = Db::connect(url).await.expect("connect");
     let t = Instant::now();
@@ -148,7 +141,7 @@ async fn run(label: &str, url: &str) -> serde_json::Value {
                 println!("{label}: {name} found nothing for user {}", p.user_id);
             }
         }
-        let s = stats(times);
+        let s = support::stats(times);
         println!(
             "{label}: list {name}: p50 {:.2} p95 {:.2} p99 {:.2} ms",
             s["p50"], s["p95"], s["p99"]
@@ -175,7 +168,7 @@ async fn run(label: &str, url: &str) -> serde_json::Value {
         .expect("list");
         times.push(t.elapsed().as_secs_f64() * 1000.0);
     }
-    let s = stats(times);
+    let s = support::stats(times);
     println!(
         "{label}: list requester's open tickets: p50 {:.2} p95 {:.2} p99 {:.2} ms",
         s["p50"], s["p95"], s["p99"]
@@ -206,7 +199,7 @@ async fn run(label: &str, url: &str) -> serde_json::Value {
                 "`{q}` found nothing"
             );
         }
-        let s = stats(times);
+        let s = support::stats(times);
         println!(
             "{label}: search as {who}: p50 {:.2} p95 {:.2} p99 {:.2} ms",
             s["p50"], s["p95"], s["p99"]

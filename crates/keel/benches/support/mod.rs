@@ -2,6 +2,10 @@
 
 use keel::platform::db::{Db, Q};
 
+#[path = "../../../keel-core/benches/support/results.rs"]
+pub mod results;
+pub use results::{stats, write_results};
+
 /// Run `f` against a fresh PostgreSQL database (dropped afterwards), or say why not.
 pub async fn with_postgres<F, Fut>(prefix: &str, f: F) -> Option<serde_json::Value>
 where
@@ -32,16 +36,4 @@ where
             None
         }
     }
-}
-
-/// Write `bench-results/<stamp>-<name>.json`.
-pub fn write_results(name: &str, results: &[serde_json::Value]) {
-    let stamp = jiff::Timestamp::now()
-        .strftime("%Y%m%dT%H%M%SZ")
-        .to_string();
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench-results");
-    std::fs::create_dir_all(&root).expect("results dir");
-    let out = root.join(format!("{stamp}-{name}.json"));
-    std::fs::write(&out, serde_json::to_string_pretty(results).expect("json")).expect("write");
-    println!("wrote {}", out.display());
 }
