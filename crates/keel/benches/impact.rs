@@ -192,7 +192,7 @@ async fn run(label: &str, url: &str) -> serde_json::Value {
             .expect("impact");
         times.push(t.elapsed().as_secs_f64() * 1000.0);
     }
-    let s = support::stats(times);
+    let s = support::results::stats(times);
     println!(
         "{label}: any CI, downstream: p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
         s["p50"].as_f64().unwrap_or(0.0),
@@ -220,8 +220,8 @@ async fn run(label: &str, url: &str) -> serde_json::Value {
             reached.push(r.total as f64);
         }
         all.extend(times.iter().copied());
-        let s = support::stats(times);
-        let r = support::stats(reached);
+        let s = support::results::stats(times);
+        let r = support::results::stats(reached);
         println!(
             "{label}: {name}: p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, max {:.2} ms; CIs reached p50 {} max {}",
             s["p50"].as_f64().unwrap_or(0.0),
@@ -256,14 +256,14 @@ async fn run(label: &str, url: &str) -> serde_json::Value {
             .expect("walk");
         walks.push(took.0);
     }
-    let w = support::stats(walks);
+    let w = support::results::stats(walks);
     println!(
         "{label}: core switch, the walk alone: p50 {:.2} ms, p95 {:.2} ms",
         w["p50"].as_f64().unwrap_or(0.0),
         w["p95"].as_f64().unwrap_or(0.0)
     );
     out.insert("core switch walk alone".into(), w);
-    let s = support::stats(all);
+    let s = support::results::stats(all);
     println!(
         "{label}: all of the above by class: p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms",
         s["p50"].as_f64().unwrap_or(0.0),

@@ -141,7 +141,7 @@ async fn run(label: &str, url: &str) -> serde_json::Value {
                 println!("{label}: {name} found nothing for user {}", p.user_id);
             }
         }
-        let s = support::stats(times);
+        let s = support::results::stats(times);
         println!(
             "{label}: list {name}: p50 {:.2} p95 {:.2} p99 {:.2} ms",
             s["p50"], s["p95"], s["p99"]
@@ -168,7 +168,7 @@ async fn run(label: &str, url: &str) -> serde_json::Value {
         .expect("list");
         times.push(t.elapsed().as_secs_f64() * 1000.0);
     }
-    let s = support::stats(times);
+    let s = support::results::stats(times);
     println!(
         "{label}: list requester's open tickets: p50 {:.2} p95 {:.2} p99 {:.2} ms",
         s["p50"], s["p95"], s["p99"]
@@ -199,7 +199,7 @@ async fn run(label: &str, url: &str) -> serde_json::Value {
                 "`{q}` found nothing"
             );
         }
-        let s = support::stats(times);
+        let s = support::results::stats(times);
         println!(
             "{label}: search as {who}: p50 {:.2} p95 {:.2} p99 {:.2} ms",
             s["p50"], s["p95"], s["p99"]

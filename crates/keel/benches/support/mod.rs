@@ -4,7 +4,7 @@ use keel::platform::db::{Db, Q};
 
 #[path = "../../../keel-core/benches/support/results.rs"]
 pub mod results;
-pub use results::{stats, write_results};
+pub use results::write_results;
 
 /// Run `f` against a fresh PostgreSQL database (dropped afterwards), or say why not.
 pub async fn with_postgres<F, Fut>(prefix: &str, f: F) -> Option<serde_json::Value>
