@@ -85,17 +85,15 @@ pub async fn search(
     // A broad query (thousands of matching items) ranks the newest WINDOW matches of each
     // index, not all of them: ranking every match costs tens of milliseconds per 10,000 items,
     // and among that many equally plausible hits the recent ones are the ones people look for.
-    let broad = matching(db, &words).await? > WINDOW;
-    let ranked = ranked_hits(
-        db,
-        p,
-        &words,
-        &kinds,
-        internal_ok,
-        limit,
-        broad.then_some(WINDOW),
-    )
-    .await?;
+    // On SQLite the window is a cap on a walk that FTS5 makes newest first anyway: a narrow
+    // query's matches all fit in it, so it needs no count first (on broad prefix queries over
+    // 1,000,000 items the count alone took 14 ms). PostgreSQL ranks a broad query by another
+    // plan (an ordered scan, below), so it counts to choose.
+    let window = match db.backend() {
+        Backend::Sqlite => Some(WINDOW),
+        Backend::Postgres => (matching(db, &words).await? > WINDOW).then_some(WINDOW),
+    };
+    let ranked = ranked_hits(db, p, &words, &kinds, internal_ok, limit, window).await?;
     if ranked.is_empty() {
         return Ok(vec![]);
     }
@@ -128,37 +126,20 @@ pub const WINDOW: i64 = 5_000;
 /// PostgreSQL's window: its ordered scan tests rows one by one, so it looks at fewer.
 const PG_WINDOW: i64 = 1_000;
 
-/// How many items match all the words, counted up to `WINDOW + 1` (cheap: no ranking).
+/// How many items match all the words, counted up to `WINDOW + 1` (no ranking); PostgreSQL only.
 async fn matching(db: &Db, words: &[String]) -> AppResult<i64> {
     let mut q = Q::new("");
-    q.sql = match db.backend() {
-        Backend::Sqlite => {
-            let m = q.arg(
-                words
-                    .iter()
-                    .map(|w| format!("\"{w}\"*"))
-                    .collect::<Vec<_>>()
-                    .join(" "),
-            );
-            let n = q.arg(WINDOW + 1);
-            format!(
-                "SELECT COUNT(*) FROM (SELECT rowid FROM work_items_fts WHERE work_items_fts MATCH {m} LIMIT {n}) x"
-            )
-        }
-        Backend::Postgres => {
-            let t = q.arg(
-                words
-                    .iter()
-                    .map(|w| format!("{w}:*"))
-                    .collect::<Vec<_>>()
-                    .join(" & "),
-            );
-            let n = q.arg(WINDOW + 1);
-            format!(
-                "SELECT COUNT(*) FROM (SELECT 1 FROM work_items_fts f WHERE f.tsv @@ to_tsquery('english', {t}) LIMIT {n}) x"
-            )
-        }
-    };
+    let t = q.arg(
+        words
+            .iter()
+            .map(|w| format!("{w}:*"))
+            .collect::<Vec<_>>()
+            .join(" & "),
+    );
+    let n = q.arg(WINDOW + 1);
+    q.sql = format!(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM work_items_fts f WHERE f.tsv @@ to_tsquery('english', {t}) LIMIT {n}) x"
+    );
     let (n,): (i64,) = db.one(q).await?;
     Ok(n)
 }
