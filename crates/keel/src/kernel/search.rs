@@ -126,16 +126,19 @@ pub const WINDOW: i64 = 5_000;
 /// PostgreSQL's window: its ordered scan tests rows one by one, so it looks at fewer.
 const PG_WINDOW: i64 = 1_000;
 
+/// All the words, each as a prefix, as PostgreSQL `to_tsquery` text.
+fn prefix_tsquery(words: &[String]) -> String {
+    words
+        .iter()
+        .map(|w| format!("{w}:*"))
+        .collect::<Vec<_>>()
+        .join(" & ")
+}
+
 /// How many items match all the words, counted up to `WINDOW + 1` (no ranking); PostgreSQL only.
 async fn matching(db: &Db, words: &[String]) -> AppResult<i64> {
     let mut q = Q::new("");
-    let t = q.arg(
-        words
-            .iter()
-            .map(|w| format!("{w}:*"))
-            .collect::<Vec<_>>()
-            .join(" & "),
-    );
+    let t = q.arg(prefix_tsquery(words));
     let n = q.arg(WINDOW + 1);
     q.sql = format!(
         "SELECT COUNT(*) FROM (SELECT 1 FROM work_items_fts f WHERE f.tsv @@ to_tsquery('english', {t}) LIMIT {n}) x"
@@ -181,13 +184,7 @@ async fn ranked_hits(
             )
         }
         Backend::Postgres => {
-            let t = q.arg(
-                words
-                    .iter()
-                    .map(|w| format!("{w}:*"))
-                    .collect::<Vec<_>>()
-                    .join(" & "),
-            );
+            let t = q.arg(prefix_tsquery(words));
             // A broad query walks the newest rows and tests each (`ts_match_vq` is `@@` in a
             // form the planner cannot answer from the GIN index): the primary key gives the order,
             // so the scan stops after the window's matches instead of visiting every match.
