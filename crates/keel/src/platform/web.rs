@@ -499,7 +499,7 @@ fn complete(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
 
 pub fn router(state: AppState) -> Router {
     let (api, doc) = api_router().split_for_parts();
-    // Served as the bytes serialised once: as a tree the document is some 10 MB of small
+    // Served as the bytes serialised once: as a tree the document is some 15 MB of small
     // allocations that an idle server would otherwise hold (and clone per request).
     let doc = axum::body::Bytes::from(
         serde_json::to_vec(&complete(doc)).expect("the OpenAPI document serialises"),
