@@ -246,17 +246,27 @@ pub struct Verification {
     pub error: Option<String>,
 }
 
-/// Walk the whole chain in batches and compare with the head.
+/// Walk the chain in batches up to the head read first, and compare with that head.
+///
+/// The head is read before the entries: every append moves the head and inserts its entries in
+/// one transaction, and appends are serialised by the head's row, so every entry up to a
+/// committed head is committed too. Entries appended while the walk runs lie beyond that head
+/// and are left for the next run; a walk that read the head last would race them and report a
+/// healthy chain as truncated.
 pub async fn verify(db: &Db) -> DbResult<Result<i64, ChainError>> {
+    let (head_seq, head_hash): (i64, String) = db
+        .one(Q::new("SELECT seq, last_hash FROM audit_head WHERE id = 1"))
+        .await?;
     let mut v = chain::Verifier::default();
     let mut after = 0i64;
-    loop {
+    while after < head_seq {
         let rows: Vec<AuditRow> = db
             .all(
                 Q::new(format!(
-                    "SELECT {COLS} FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT 5000"
+                    "SELECT {COLS} FROM audit_log WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT 5000"
                 ))
-                .bind(after),
+                .bind(after)
+                .bind(head_seq),
             )
             .await?;
         let Some(last) = rows.last() else { break };
@@ -267,8 +277,5 @@ pub async fn verify(db: &Db) -> DbResult<Result<i64, ChainError>> {
             }
         }
     }
-    let (head_seq, head_hash): (i64, String) = db
-        .one(Q::new("SELECT seq, last_hash FROM audit_head WHERE id = 1"))
-        .await?;
     Ok(v.finish(head_seq, &head_hash))
 }
