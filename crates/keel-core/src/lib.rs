@@ -10,7 +10,7 @@
 //! - [`management`] — the management system around them (clauses 4–7, 9, 10).
 //! - [`integration`] — the rules of the channels into the desk: monitoring alerts, mail, webhooks.
 //! - [`access`] — roles and permissions, decided in one table.
-//! - [`page`] — cursor pagination shared by every list.
+//! - [`page`] — cursor pagination shared by every list; [`period`] — periods as people write them.
 //! - [`register`] — registers (suppliers, contracts, outages …) declared as typed data.
 
 pub mod access;
@@ -19,5 +19,6 @@ pub mod kernel;
 pub mod management;
 pub mod operation;
 pub mod page;
+pub mod period;
 pub mod register;
 pub mod text;

@@ -11,7 +11,7 @@ mod support;
 
 use keel::kernel::api::ListParams;
 use keel::kernel::{self, Scope, SortKey};
-use keel::management::support::audit_trail::Channel;
+use keel::platform::audit::Channel;
 use keel::platform::auth::Principal;
 use keel::platform::db::{Db, Q, now_ms};
 use keel_core::access::Role;

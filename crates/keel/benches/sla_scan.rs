@@ -10,7 +10,7 @@
 mod support;
 
 use keel::kernel::clocks::scan;
-use keel::management::support::audit_trail::Actor;
+use keel::platform::audit::Actor;
 use keel::operation::relationship::service_level::{
     CalendarInput, TargetInput, Window, create_calendar, create_target,
 };

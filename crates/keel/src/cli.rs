@@ -1,7 +1,7 @@
 //! The `keel` command line. Every subcommand opens the database named by `--database-url`
 //! (or `KEEL_DATABASE_URL`, or `keel.toml`, or the default SQLite file).
 
-use crate::management::support::audit_trail::{self, Actor};
+use crate::platform::audit::{self, Actor};
 use crate::platform::config::{Config, DEFAULT_DATABASE_URL, DEFAULT_LISTEN, FileConfig};
 use crate::platform::db::Db;
 use crate::platform::web::{AppState, router};
@@ -390,7 +390,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             cmd: AuditCmd::Verify,
         } => {
             let db = connect().await?;
-            match audit_trail::verify(&db).await? {
+            match audit::verify(&db).await? {
                 Ok(n) => {
                     println!("audit trail intact: {n} entries verified");
                     Ok(ExitCode::SUCCESS)
@@ -412,7 +412,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let now = crate::platform::db::now_ms();
             let per = match period.as_deref() {
                 Some(text) => {
-                    let (from, to) = keel_core::management::compliance::period::parse(text)
+                    let (from, to) = keel_core::period::parse(text)
                         .map_err(|e| anyhow::anyhow!("--period: {e}"))?;
                     crate::management::compliance::period(
                         Some(&from.to_string()),

@@ -4,7 +4,7 @@
 
 use crate::directory::{self, NewUser};
 use crate::kernel::{self, NewItem, Patch, Scope};
-use crate::management::support::audit_trail::Actor;
+use crate::platform::audit::Actor;
 use crate::platform::auth::{Principal, hash_password};
 use crate::platform::db::{Db, Q};
 use crate::platform::error::AppResult;
@@ -157,7 +157,7 @@ pub async fn seed(db: &Db) -> AppResult<String> {
         name: "Alex Agent".into(),
         role: Role::Agent,
         customer_id: None,
-        channel: crate::management::support::audit_trail::Channel::Web,
+        channel: crate::platform::audit::Channel::Web,
         csrf: None,
     };
     let mut rng = Rng(0x5eed_2026);
@@ -365,7 +365,7 @@ async fn seed_compliance(db: &Db, sms_id: i64, manager_id: i64) -> AppResult<()>
         name: "Sam SMS-Manager".into(),
         role: Role::SmsManager,
         customer_id: None,
-        channel: crate::management::support::audit_trail::Channel::Web,
+        channel: crate::platform::audit::Channel::Web,
         csrf: None,
     };
     let actor = sms.actor();
@@ -720,7 +720,7 @@ async fn seed_compliance(db: &Db, sms_id: i64, manager_id: i64) -> AppResult<()>
         name: "Maya Manager".into(),
         role: Role::Manager,
         customer_id: None,
-        channel: crate::management::support::audit_trail::Channel::Web,
+        channel: crate::platform::audit::Channel::Web,
         csrf: None,
     };
     let in_force: &[(&str, &str, &[&str], &str)] = &[
@@ -1193,7 +1193,7 @@ async fn seed_knowledge(db: &Db, agent: &Principal, manager_id: i64) -> AppResul
         name: "Maya Manager".into(),
         role: Role::Manager,
         customer_id: None,
-        channel: crate::management::support::audit_trail::Channel::Web,
+        channel: crate::platform::audit::Channel::Web,
         csrf: None,
     };
     let articles = [
@@ -1324,7 +1324,7 @@ async fn seed_requests(
         name: "Rita Requester".into(),
         role: Role::Requester,
         customer_id: None,
-        channel: crate::management::support::audit_trail::Channel::Web,
+        channel: crate::platform::audit::Channel::Web,
         csrf: None,
     };
     let requester = Principal {
@@ -1373,7 +1373,7 @@ async fn seed_portfolio(
         name: "Maya Manager".into(),
         role: Role::Manager,
         customer_id: None,
-        channel: crate::management::support::audit_trail::Channel::Web,
+        channel: crate::platform::audit::Channel::Web,
         csrf: None,
     };
     let [email, network, erp, desk, workplace] = [
@@ -1893,7 +1893,7 @@ async fn seed_transition(
         name: "Maya Manager".into(),
         role: Role::Manager,
         customer_id: None,
-        channel: crate::management::support::audit_trail::Channel::Web,
+        channel: crate::platform::audit::Channel::Web,
         csrf: None,
     };
     let answers = |pairs: [(&str, &str); 5]| change::RiskBody {
@@ -2148,11 +2148,11 @@ async fn seed_transition(
 
 /// One record of a register, as the demo's actor.
 async fn record(db: &Db, actor: &Actor, name: &str, input: serde_json::Value) -> AppResult<i64> {
-    let r = crate::platform::register::reg(name);
+    let r = crate::kernel::register::reg(name);
     let input = input.as_object().cloned().unwrap_or_default();
-    let vals = crate::platform::register::prepare(db, r, &input, None, actor.user_id).await?;
+    let vals = crate::kernel::register::prepare(db, r, &input, None, actor.user_id).await?;
     let mut tx = db.begin().await?;
-    let id = crate::platform::register::insert(&mut tx, actor, r, &vals).await?;
+    let id = crate::kernel::register::insert(&mut tx, actor, r, &vals).await?;
     tx.commit().await?;
     Ok(id)
 }
@@ -2170,12 +2170,12 @@ async fn seed_operations(
     let as_manager = Actor {
         user_id: Some(manager),
         label: "manager@demo.keel".into(),
-        channel: crate::management::support::audit_trail::Channel::Cli,
+        channel: crate::platform::audit::Channel::Cli,
     };
     let as_sms = Actor {
         user_id: Some(sms),
         label: "sms@demo.keel".into(),
-        channel: crate::management::support::audit_trail::Channel::Cli,
+        channel: crate::platform::audit::Channel::Cli,
     };
     let m = &as_manager;
     let today = crate::platform::extract::today();
@@ -2251,13 +2251,13 @@ async fn seed_operations(
             "SELECT id FROM surveys ORDER BY id LIMIT 6",
         ))
         .await?;
-    let r = crate::platform::register::reg("surveys");
+    let r = crate::kernel::register::reg("surveys");
     for (i, (id,)) in sent.iter().enumerate() {
-        let before = crate::platform::register::get(db, r, *id).await?;
+        let before = crate::kernel::register::get(db, r, *id).await?;
         let score = [5, 4, 4, 3, 5, 2][i % 6];
         let input = json!({"status": "answered", "score": score, "answered_on": today.to_string(),
             "comment": if i == 5 { "Took three days." } else { "" }});
-        let vals = crate::platform::register::prepare(
+        let vals = crate::kernel::register::prepare(
             db,
             r,
             input.as_object().unwrap_or(&serde_json::Map::new()),
@@ -2266,7 +2266,7 @@ async fn seed_operations(
         )
         .await?;
         let mut tx = db.begin().await?;
-        crate::platform::register::overwrite(&mut tx, &Actor::system("demo"), r, &before, &vals)
+        crate::kernel::register::overwrite(&mut tx, &Actor::system("demo"), r, &before, &vals)
             .await?;
         tx.commit().await?;
     }
@@ -2404,9 +2404,9 @@ async fn seed_operations(
     }
     let erp_plan = record(db, m, "continuity-plans", json!({"service_id": erp, "title": "ERP recovery at the secondary site", "owner_id": manager,
         "content": "1. Declare. 2. Restore the database from the 15-minute log shipping. 3. Switch DNS. 4. Verify the invoice run.", "next_test_due": day(150)})).await?;
-    let r = crate::platform::register::reg("continuity-plans");
-    let before = crate::platform::register::get(db, r, erp_plan).await?;
-    let vals = crate::platform::register::prepare(
+    let r = crate::kernel::register::reg("continuity-plans");
+    let before = crate::kernel::register::get(db, r, erp_plan).await?;
+    let vals = crate::kernel::register::prepare(
         db,
         r,
         json!({"status": "approved"})
@@ -2417,7 +2417,7 @@ async fn seed_operations(
     )
     .await?;
     let mut tx = db.begin().await?;
-    crate::platform::register::overwrite(&mut tx, &as_sms, r, &before, &vals).await?;
+    crate::kernel::register::overwrite(&mut tx, &as_sms, r, &before, &vals).await?;
     tx.commit().await?;
     record(db, m, "continuity-plans", json!({"service_id": mail, "title": "Mail continuity with the provider", "owner_id": manager})).await?;
     record(db, m, "continuity-tests", json!({"plan_id": erp_plan, "tested_on": day(-60), "kind": "simulation", "scenario": "Primary data centre unavailable",

@@ -5,7 +5,7 @@
 //! are never changed by a synchronisation.
 
 use super::{NewUser, exists};
-use crate::management::support::audit_trail::{Actor, append};
+use crate::platform::audit::{Actor, append};
 use crate::platform::config::LdapConfig;
 use crate::platform::db::{Db, Q, now_ms};
 use crate::platform::error::{AppError, AppResult};

@@ -6,7 +6,7 @@ pub mod api;
 pub mod ldap;
 pub mod oidc;
 
-use crate::management::support::audit_trail::{Actor, append};
+use crate::platform::audit::{Actor, append};
 use crate::platform::auth::{hash_password, random_secret, sha256_hex};
 use crate::platform::db::{Db, DbError, Q, now_ms};
 use crate::platform::error::{AppError, AppResult};
@@ -15,6 +15,10 @@ use keel_core::management::support::audit_trail::FieldChange;
 use keel_core::text::{Email, Line};
 use serde::Serialize;
 use serde_json::json;
+
+/// The languages Keel writes mail in (`integration::smtp` has a template set for each); a
+/// person's `language` is one of them.
+pub const LANGUAGES: &[&str] = &["en", "de"];
 
 #[derive(Debug, Clone, sqlx::FromRow, Serialize, utoipa::ToSchema)]
 pub struct User {
@@ -206,13 +210,13 @@ pub async fn set_language(
     language: Option<&str>,
 ) -> AppResult<()> {
     if let Some(l) = language
-        && !crate::integration::smtp::LANGUAGES.contains(&l)
+        && !LANGUAGES.contains(&l)
     {
         return Err(AppError::invalid(
             "language",
             format!(
                 "must be one of: {}",
-                crate::integration::smtp::LANGUAGES.join(", ")
+                LANGUAGES.join(", ")
             ),
         ));
     }

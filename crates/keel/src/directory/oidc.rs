@@ -270,7 +270,7 @@ pub async fn finish(db: &Db, c: &OidcConfig, code: &str, state: &str) -> AppResu
             let mut tx = db.begin().await?;
             let id = super::insert_user(
                 &mut tx,
-                &crate::management::support::audit_trail::Actor::system("single sign-on"),
+                &crate::platform::audit::Actor::system("single sign-on"),
                 &u,
                 None,
             )

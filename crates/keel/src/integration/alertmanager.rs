@@ -12,7 +12,7 @@
 //! to it commit together, so a retried notification never opens a second incident.
 
 use crate::kernel::{self, NewItem, Patch, Scope};
-use crate::management::support::audit_trail::Actor;
+use crate::platform::audit::Actor;
 use crate::platform::auth::Principal;
 use crate::platform::db::{Db, Q, Tx, now_ms};
 use crate::platform::error::{AppError, AppResult, Problem};
@@ -391,7 +391,7 @@ async fn open(
                 .bind(*ci_id),
         )
         .await?;
-        crate::management::support::audit_trail::append(
+        crate::platform::audit::append(
             tx,
             actor,
             "ci.add",

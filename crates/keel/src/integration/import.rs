@@ -9,7 +9,7 @@
 
 use crate::directory::NewUser;
 use crate::kernel::{self, NewItem};
-use crate::management::support::audit_trail::Actor;
+use crate::platform::audit::Actor;
 use crate::operation::portfolio::configuration::NewCi;
 use crate::operation::portfolio::service::NewService;
 use crate::platform::auth::Principal;

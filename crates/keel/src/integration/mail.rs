@@ -16,7 +16,7 @@
 //! the message's new state.
 
 use crate::kernel::{self, ItemRow, NewItem};
-use crate::management::support::audit_trail::{Actor, Channel, append};
+use crate::platform::audit::{Actor, Channel, append};
 use crate::platform::auth::Principal;
 use crate::platform::config::{Config, MailQueue};
 use crate::platform::db::{Db, Q, Tx, now_ms};

@@ -23,8 +23,7 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use serde_json::{Value, json};
 use std::time::Duration;
 
-/// The languages Keel writes mail in.
-pub const LANGUAGES: &[&str] = &["en", "de"];
+use crate::directory::LANGUAGES;
 
 /// Attempts before a message is given up.
 const MAX_ATTEMPTS: i64 = 8;

@@ -6,7 +6,7 @@
 //! a change that rolled back. The body is frozen at the first attempt: retries and replays send
 //! the same bytes, each signed afresh with the time of sending.
 
-use crate::management::support::audit_trail::append;
+use crate::platform::audit::append;
 use crate::platform::auth::{Principal, random_secret};
 use crate::platform::db::{Db, DbResult, Q, Tx, now_ms};
 use crate::platform::error::{AppError, AppResult, Problem};

@@ -3,7 +3,7 @@
 //! history. A process's handlers are thin wrappers that add only their OpenAPI annotation.
 
 use super::{ItemRow, Scope, SortKey};
-use crate::management::support::audit_trail::{self, AuditRow};
+use crate::platform::audit::{self, AuditRow};
 use crate::platform::auth::Principal;
 use crate::platform::db::Q;
 use crate::platform::error::{AppError, AppResult};
@@ -378,9 +378,9 @@ async fn export_csv(
             _ => break,
         }
     }
-    Ok(crate::platform::register::csv_response(
+    Ok(crate::platform::csv::csv_response(
         kind.collection(),
-        crate::platform::register::csv(&header, &rows),
+        crate::platform::csv::csv(&header, &rows),
     ))
 }
 
@@ -800,7 +800,7 @@ pub async fn history(
     require_read(p, kind)?;
     let row = super::get(&st.db, kind, number, Scope::of(p)).await?;
     let mut entries: Vec<HistoryEntry> =
-        audit_trail::for_entity(&st.db, kind.as_str(), &row.number)
+        audit::for_entity(&st.db, kind.as_str(), &row.number)
             .await?
             .into_iter()
             .map(HistoryEntry::from)

@@ -4,7 +4,7 @@
 //! (`Kind::approval_moves`). Every decision is audited, and approvers hear through the outbox.
 
 use super::{ItemRow, Patch, Scope};
-use crate::management::support::audit_trail::{Actor, append};
+use crate::platform::audit::{Actor, append};
 use crate::platform::auth::Principal;
 use crate::platform::db::{Db, Q, Tx, now_ms};
 use crate::platform::error::{AppError, AppResult};

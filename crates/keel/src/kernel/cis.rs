@@ -3,7 +3,7 @@
 //! the CMDB graph (`operation::portfolio::configuration`, 8.2.6).
 
 use super::{ItemRow, Scope};
-use crate::management::support::audit_trail::{Actor, append};
+use crate::platform::audit::{Actor, append};
 use crate::operation::portfolio::configuration::{
     ImpactedCustomer, ImpactedService, services_and_customers,
 };

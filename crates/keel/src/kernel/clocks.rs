@@ -6,7 +6,7 @@
 //! transaction as the change that caused it.
 
 use super::ItemRow;
-use crate::management::support::audit_trail::Actor;
+use crate::platform::audit::Actor;
 use crate::operation::relationship::service_level::{Calendars, TARGET_SQL, TargetRow};
 use crate::platform::db::{Db, Q, Tx, now_ms};
 use crate::platform::error::AppResult;

@@ -12,6 +12,8 @@ pub mod approvals;
 pub mod batch;
 pub mod cis;
 pub mod clocks;
+pub mod register;
+pub mod register_ui;
 pub mod routes;
 pub mod search;
 pub mod tasks;
@@ -19,7 +21,7 @@ pub mod ui;
 pub mod views;
 
 use crate::directory::exists;
-use crate::management::support::audit_trail::{Actor, Pending, append, append_many};
+use crate::platform::audit::{Actor, Pending, append, append_many};
 use crate::platform::auth::Principal;
 use crate::platform::db::{Db, Q, Tx, now_ms};
 use crate::platform::error::{AppError, AppResult};

@@ -4,7 +4,7 @@
 //! The members of a task's group are told when it opens.
 
 use super::ItemRow;
-use crate::management::support::audit_trail::append;
+use crate::platform::audit::append;
 use crate::platform::auth::Principal;
 use crate::platform::db::{Db, Q, Tx, now_ms};
 use crate::platform::error::{AppError, AppResult};

@@ -435,7 +435,7 @@ async fn load_detail(
     let comments = kernel::comments(&st.db, &row, p.can(Action::InternalNotes)).await?;
     let history = if p.can(Action::ReadAudit) {
         let mut h: Vec<crate::kernel::api::HistoryEntry> =
-            crate::management::support::audit_trail::for_entity(&st.db, k.as_str(), &row.number)
+            crate::platform::audit::for_entity(&st.db, k.as_str(), &row.number)
                 .await?
                 .into_iter()
                 .map(Into::into)

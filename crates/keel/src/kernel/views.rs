@@ -2,7 +2,7 @@
 //! shared. The query is checked by parsing it exactly as the list would, and stored normalized.
 
 use super::api::{ListParams, require_read};
-use crate::management::support::audit_trail::append;
+use crate::platform::audit::append;
 use crate::platform::auth::Principal;
 use crate::platform::db::{Db, Q, now_ms};
 use crate::platform::error::{AppError, AppResult, Problem};

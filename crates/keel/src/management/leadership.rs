@@ -3,7 +3,7 @@
 //! plan (`/api/v1/communication-plan`). Rules in `keel_core::management::leadership`.
 
 use crate::directory::active_user;
-use crate::management::support::audit_trail::append;
+use crate::platform::audit::append;
 use crate::platform::auth::Principal;
 use crate::platform::db::{Db, Q, now_ms};
 use crate::platform::error::{AppError, AppResult, Problem};

@@ -7,7 +7,7 @@ use crate::platform::auth::Principal;
 use crate::platform::db::{Db, Q};
 use crate::platform::error::{AppError, AppResult};
 use crate::platform::extract::{period_ms, this_month, today};
-use crate::platform::register::{Filters, all, reg};
+use crate::kernel::register::{Filters, all, reg};
 use crate::platform::ui::{WebUser, clear_flash, flash, page_error, viewer};
 use crate::platform::web::AppState;
 use axum::Router;

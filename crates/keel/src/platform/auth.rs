@@ -2,7 +2,7 @@
 //! tokens, login throttling, and the [`Principal`] extractor every handler starts from.
 //! Authorization is `keel_core::access::allows`, asked through [`Principal::require`].
 
-use crate::management::support::audit_trail::{Actor, Channel};
+use crate::platform::audit::{Actor, Channel};
 use crate::platform::db::{Db, DbResult, Q, now_ms};
 use crate::platform::error::{AppError, AppResult};
 use crate::platform::web::AppState;
@@ -324,7 +324,7 @@ pub async fn start_session(
         label: label.to_string(),
         channel: Channel::Web,
     };
-    crate::management::support::audit_trail::append(
+    crate::platform::audit::append(
         &mut tx,
         &actor,
         action,
@@ -341,7 +341,7 @@ pub async fn logout(db: &Db, token: &str, p: &Principal) -> AppResult<()> {
     let mut tx = db.begin().await?;
     tx.exec(Q::new("DELETE FROM sessions WHERE token_hash = $1").bind(sha256_hex(token)))
         .await?;
-    crate::management::support::audit_trail::append(
+    crate::platform::audit::append(
         &mut tx,
         &p.actor(),
         "logout",

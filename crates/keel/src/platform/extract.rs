@@ -115,7 +115,7 @@ pub fn period_ms(
         .filter(|s| !s.trim().is_empty())
         .unwrap_or(default)
         .trim();
-    let (a, b) = keel_core::management::compliance::period::parse(text)
+    let (a, b) = keel_core::period::parse(text)
         .map_err(|e| crate::platform::error::AppError::invalid(field, e))?;
     let end = b
         .checked_add(jiff::Span::new().days(1))
@@ -169,8 +169,29 @@ pub fn list_response<T: serde::Serialize>(
 ) -> crate::platform::error::AppResult<axum::response::Response> {
     use axum::response::IntoResponse;
     Ok(if f.csv()? {
-        crate::platform::register::list_csv(name, &items)
+        crate::platform::csv::list_csv(name, &items)
     } else {
         axum::Json(items).into_response()
     })
+}
+
+/// An RFC 3339 instant or a `YYYY-MM-DD` date (UTC midnight), as epoch milliseconds.
+pub fn instant(field: &str, v: &str) -> crate::platform::error::AppResult<i64> {
+    if let Ok(t) = v.parse::<jiff::Timestamp>() {
+        return Ok(t.as_millisecond());
+    }
+    v.parse::<jiff::civil::Date>()
+        .ok()
+        .and_then(|d| {
+            jiff::tz::TimeZone::UTC
+                .to_timestamp(d.to_datetime(jiff::civil::Time::midnight()))
+                .ok()
+        })
+        .map(|t| t.as_millisecond())
+        .ok_or_else(|| {
+            crate::platform::error::AppError::invalid(
+                field,
+                format!("`{v}` is not an RFC 3339 instant or a YYYY-MM-DD date"),
+            )
+        })
 }

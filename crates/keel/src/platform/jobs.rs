@@ -4,7 +4,7 @@
 //! (`locked_until` expires). Recurring work is a `schedules` row that exactly one node advances
 //! per due time. Jobs must be idempotent: a node can die after the work and before `done`.
 
-use crate::management::support::audit_trail::{Actor, append};
+use crate::platform::audit::{Actor, append};
 use crate::platform::auth::Principal;
 use crate::platform::db::{Backend, Db, DbResult, Q, now_ms};
 use crate::platform::error::AppResult;
@@ -171,7 +171,7 @@ pub async fn run(st: &AppState, job: &Job) -> Result<(), String> {
             .map_err(|e| e.to_string()),
         "service_reports.generate" => crate::management::evaluation::report::generate_due(
             &st.db,
-            &crate::management::support::audit_trail::Actor::system("service reporting"),
+            &crate::platform::audit::Actor::system("service reporting"),
         )
         .await
         .map(|_| ())

@@ -454,8 +454,8 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(operation::portfolio::baseline::api_get_audit))
         .routes(routes!(operation::portfolio::baseline::api_accept))
-        .routes(routes!(management::support::audit_trail_api::list,))
-        .routes(routes!(management::support::audit_trail_api::verify))
+        .routes(routes!(management::support::audit_trail::list,))
+        .routes(routes!(management::support::audit_trail::verify))
         .routes(routes!(platform::jobs::list_jobs))
         .routes(routes!(
             kernel::views::list_views,
@@ -493,7 +493,7 @@ fn complete(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
         "bearer",
         SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
     );
-    platform::register::document(&mut doc);
+    kernel::register::document(&mut doc);
     doc
 }
 
@@ -507,7 +507,7 @@ pub fn router(state: AppState) -> Router {
     let limit = state.cfg.max_attachment_bytes + 1024 * 1024;
     Router::new()
         .merge(api)
-        .merge(platform::register::routes())
+        .merge(kernel::register::routes())
         .route(
             "/api/v1/openapi.json",
             get(move || {
@@ -534,7 +534,7 @@ pub fn router(state: AppState) -> Router {
         .merge(management::support::competence_ui::routes())
         .merge(management::leadership_ui::routes())
         .merge(management::support::documents_ui::routes())
-        .merge(platform::register_ui::routes())
+        .merge(kernel::register_ui::routes())
         .merge(operation::ui::routes())
         .merge(integration::ui::routes())
         .merge(operation::relationship::business::pages::routes())

@@ -742,7 +742,7 @@ db_test!(audit_chain_detects_removal, |app| {
         .exec(keel::platform::db::Q::new("DELETE FROM audit_log WHERE seq = $1").bind(max))
         .await
         .expect("tamper");
-    let v = keel::management::support::audit_trail::verify(&app.db)
+    let v = keel::platform::audit::verify(&app.db)
         .await
         .expect("verify");
     assert!(v.is_err(), "removing the last entry is caught by the head");
@@ -753,7 +753,7 @@ db_test!(audit_chain_detects_removal, |app| {
         .await
         .expect("tamper");
     assert!(
-        keel::management::support::audit_trail::verify(&app.db)
+        keel::platform::audit::verify(&app.db)
             .await
             .expect("verify")
             .is_err()
@@ -793,7 +793,7 @@ db_test!(verify_never_alarms_under_concurrent_writes, |app| {
         .collect();
     let mut runs = 0u64;
     while std::time::Instant::now() < until {
-        let v = keel::management::support::audit_trail::verify(&app.db)
+        let v = keel::platform::audit::verify(&app.db)
             .await
             .expect("verify");
         assert!(v.is_ok(), "false alarm after {runs} runs: {v:?}");
@@ -833,7 +833,7 @@ db_test!(numbers_are_unique_under_concurrency, |app| {
     let expected: Vec<String> = (1..=40).map(|i| format!("INC-{i:06}")).collect();
     assert_eq!(numbers, expected);
     assert!(
-        keel::management::support::audit_trail::verify(&app.db)
+        keel::platform::audit::verify(&app.db)
             .await
             .expect("verify")
             .is_ok()
@@ -1225,7 +1225,7 @@ db_test!(group_commit_isolates_a_bad_request, |app| {
     let expected: Vec<String> = (1..=20).map(|i| format!("INC-{i:06}")).collect();
     assert_eq!(numbers, expected, "refused requests take no number");
     assert!(
-        keel::management::support::audit_trail::verify(&app.db)
+        keel::platform::audit::verify(&app.db)
             .await
             .expect("verify")
             .is_ok()

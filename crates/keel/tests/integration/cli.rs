@@ -165,7 +165,7 @@ fn backup_from_sqlite_restores_on_postgres() {
             ))
             .await
             .expect("count");
-        let actor = keel::management::support::audit_trail::Actor::cli();
+        let actor = keel::platform::audit::Actor::cli();
         let u = keel::directory::NewUser::parse("after@test.keel", "After", "agent", None, None)
             .expect("user");
         keel::directory::create_user(&db, &actor, u)
@@ -657,7 +657,7 @@ fn a_real_alertmanager_opens_and_resolves_an_incident() {
     let (url, _d) = fresh(Backend::Sqlite);
     let token = rt().block_on(async {
         let db = keel::platform::db::Db::connect(&url).await.expect("db");
-        let actor = keel::management::support::audit_trail::Actor::cli();
+        let actor = keel::platform::audit::Actor::cli();
         let u = keel::directory::NewUser::parse(
             "monitoring@test.keel",
             "Monitoring",

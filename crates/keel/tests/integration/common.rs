@@ -8,7 +8,7 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use keel::directory::{self, NewUser};
-use keel::management::support::audit_trail::Actor;
+use keel::platform::audit::Actor;
 use keel::platform::config::Config;
 use keel::platform::db::Db;
 use keel::platform::web::{AppState, router};

@@ -67,7 +67,7 @@ const RELEASED: &[(i64, &str)] = &[(1, "schema-v1.sqlite"), (2, "schema-v2.sqlit
 async fn check_upgraded(db: &keel::platform::db::Db) {
     assert_eq!(db.schema_version().await.expect("v"), db.latest_version());
     assert!(
-        keel::management::support::audit_trail::verify(db)
+        keel::platform::audit::verify(db)
             .await
             .expect("verify")
             .is_ok(),
@@ -93,7 +93,7 @@ async fn check_upgraded(db: &keel::platform::db::Db) {
         name: user.name.clone(),
         role: keel_core::access::Role::Admin,
         customer_id: None,
-        channel: keel::management::support::audit_trail::Channel::Api,
+        channel: keel::platform::audit::Channel::Api,
         csrf: None,
     };
     let item = keel::kernel::create(
@@ -125,7 +125,7 @@ async fn check_upgraded(db: &keel::platform::db::Db) {
     .await
     .expect("update an old item");
     assert!(
-        keel::management::support::audit_trail::verify(db)
+        keel::platform::audit::verify(db)
             .await
             .expect("verify")
             .is_ok(),

@@ -71,7 +71,7 @@ async fn user_with_password(app: &App, email: &str, role: &str) {
     .expect("user");
     keel::directory::create_user(
         &app.db,
-        &keel::management::support::audit_trail::Actor::cli(),
+        &keel::platform::audit::Actor::cli(),
         u,
     )
     .await

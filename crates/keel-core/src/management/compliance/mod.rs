@@ -11,4 +11,3 @@ pub mod catalogue;
 pub mod checks;
 pub mod conformity;
 pub mod evidence;
-pub mod period;

@@ -39,7 +39,7 @@ fn budget_rules(v: &Values, _: Option<&Values>) -> Result<(), FieldError> {
     if p.contains("..") {
         return Err(field_error("period", "must be a year, quarter or month"));
     }
-    crate::management::compliance::period::parse(p).map_err(|e| field_error("period", e))?;
+    crate::period::parse(p).map_err(|e| field_error("period", e))?;
     Ok(())
 }
 

@@ -7,7 +7,7 @@ use super::assessment::{
     NewAssessment,
 };
 use super::{CheckResult, Readiness, RequirementStatus, check_result, evidence, period};
-use crate::management::support::audit_trail::append;
+use crate::platform::audit::append;
 use crate::platform::auth::Principal;
 use crate::platform::db::{Q, now_ms};
 use crate::platform::error::{AppError, AppResult, Problem};

@@ -781,7 +781,7 @@ pub async fn load(db: &Db, pop: Population, p: Period) -> AppResult<Vec<Record>>
             })
             .collect(),
         Population::AuditTrail => {
-            let verdict = crate::management::support::audit_trail::verify(db).await?;
+            let verdict = crate::platform::audit::verify(db).await?;
             let (intact, entries) = match verdict {
                 Ok(n) => ("yes", n),
                 Err(_) => ("no", 0),
@@ -825,7 +825,7 @@ async fn register_records(db: &Db, name: &str) -> AppResult<Vec<Record>> {
     let Some(r) = keel_core::operation::register(name) else {
         return Ok(vec![]);
     };
-    let recs = crate::platform::register::all(db, r, &vec![]).await?;
+    let recs = crate::kernel::register::all(db, r, &vec![]).await?;
     Ok(recs
         .into_iter()
         .map(|rec| {

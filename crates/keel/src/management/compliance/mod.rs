@@ -14,7 +14,7 @@ pub mod evidence;
 pub mod pack;
 pub mod ui;
 
-use crate::management::support::audit_trail::append;
+use crate::platform::audit::append;
 use crate::platform::auth::Principal;
 use crate::platform::db::{Db, Q, now_ms};
 use crate::platform::error::{AppError, AppResult};
@@ -43,7 +43,7 @@ pub fn default_period(now: i64) -> Period {
 
 /// Parse `from`/`to` query values (RFC 3339 or YYYY-MM-DD; `to` is inclusive of its day).
 pub fn period(from: Option<&str>, to: Option<&str>, now: i64) -> AppResult<Period> {
-    use crate::operation::relationship::service_level_api::instant;
+    use crate::platform::extract::instant;
     let d = default_period(now);
     let from = match from.filter(|s| !s.is_empty()) {
         Some(f) => instant("from", f)?,

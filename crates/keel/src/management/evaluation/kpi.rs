@@ -5,7 +5,7 @@
 //! they were measured.
 
 use crate::directory::active_user;
-use crate::management::support::audit_trail::append;
+use crate::platform::audit::append;
 use crate::platform::auth::Principal;
 use crate::platform::db::{Db, Q, day_start_ms, next_number, now_ms};
 use crate::platform::error::{AppError, AppResult, Problem};

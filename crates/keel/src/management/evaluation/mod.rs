@@ -12,7 +12,7 @@ pub mod review_ui;
 pub mod ui;
 
 use crate::kernel::{self, NewItem};
-use crate::management::support::audit_trail::append;
+use crate::platform::audit::append;
 use crate::platform::auth::Principal;
 use crate::platform::db::{Db, Q, Tx, next_number, now_ms};
 use crate::platform::error::{AppError, AppResult, Problem};

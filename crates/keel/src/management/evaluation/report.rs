@@ -3,7 +3,7 @@
 //! `service_reports.generate` job (or on demand). A report is kept as generated.
 
 use super::kpi::today;
-use crate::management::support::audit_trail::{Actor, append};
+use crate::platform::audit::{Actor, append};
 use crate::platform::auth::Principal;
 use crate::platform::db::{Db, Q, day_start_ms, next_number, now_ms};
 use crate::platform::error::{AppError, AppResult, Problem};

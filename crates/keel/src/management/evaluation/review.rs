@@ -5,7 +5,7 @@
 
 use super::list as audits;
 use crate::management::compliance::{self, assessment, evidence::Period};
-use crate::management::support::audit_trail::append;
+use crate::platform::audit::append;
 use crate::operation::relationship::service_level_api::{AttainmentParams, attainment_report};
 use crate::platform::auth::Principal;
 use crate::platform::db::{Db, Q, next_number, now_ms};

@@ -2,7 +2,7 @@
 //! people's training records (`/api/v1/training-records`); the matrix shows who lacks a current
 //! record for a competence their role requires.
 
-use crate::management::support::audit_trail::append;
+use crate::platform::audit::append;
 use crate::platform::auth::Principal;
 use crate::platform::db::{Db, Q, now_ms};
 use crate::platform::error::{AppError, AppResult, Problem};

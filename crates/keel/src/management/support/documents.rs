@@ -4,7 +4,7 @@
 //! `keel_core::management::support::documents`.
 
 use crate::directory::active_user;
-use crate::management::support::audit_trail::append;
+use crate::platform::audit::append;
 use crate::platform::auth::Principal;
 use crate::platform::db::{Db, Q, next_number, now_ms};
 use crate::platform::error::{AppError, AppResult, Problem};

@@ -3,7 +3,7 @@
 //! by full-text search (requesters search published articles before raising a ticket).
 
 use crate::kernel::search::words;
-use crate::management::support::audit_trail::append;
+use crate::platform::audit::append;
 use crate::platform::auth::Principal;
 use crate::platform::db::{Backend, Db, Q, Tx, now_ms};
 use crate::platform::error::{AppError, AppResult, Problem};

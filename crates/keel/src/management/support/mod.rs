@@ -2,7 +2,6 @@
 //! competence (7.2), knowledge (7.6).
 
 pub mod audit_trail;
-pub mod audit_trail_api;
 pub mod competence;
 pub mod competence_ui;
 pub mod documents;

@@ -2,7 +2,7 @@
 //! lifecycle, owner, location, cost, warranty and expiry; licence entitlements against the CIs
 //! they are installed on (over-use flagged); expiry warnings through the job queue.
 
-use crate::management::support::audit_trail::append;
+use crate::platform::audit::append;
 use crate::platform::auth::Principal;
 use crate::platform::db::{Db, DbError, Q, now_ms};
 use crate::platform::error::{AppError, AppResult};

@@ -5,7 +5,7 @@
 use super::configuration::{self, CiPatch, NewCi, parse_kind};
 use super::graph;
 use super::transfer::{ImportParams, parse_document};
-use crate::management::support::audit_trail::append;
+use crate::platform::audit::append;
 use crate::platform::auth::Principal;
 use crate::platform::db::{Db, DbError, Q, Tx, now_ms};
 use crate::platform::error::{AppError, AppResult};

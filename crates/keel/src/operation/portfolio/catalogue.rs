@@ -6,7 +6,7 @@
 use super::configuration::check_references;
 use crate::kernel::api::ItemView;
 use crate::kernel::{self, NewItem};
-use crate::management::support::audit_trail::append;
+use crate::platform::audit::append;
 use crate::platform::auth::Principal;
 use crate::platform::db::{Db, DbError, Q, Tx, now_ms};
 use crate::platform::error::{AppError, AppResult};

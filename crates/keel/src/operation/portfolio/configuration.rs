@@ -3,7 +3,7 @@
 //! write is audited and logged for the nodes' in-memory graphs (`graph.rs`).
 
 use super::graph::{self, Snapshot};
-use crate::management::support::audit_trail::append;
+use crate::platform::audit::append;
 use crate::platform::auth::Principal;
 use crate::platform::db::{Db, DbError, Q, Tx, now_ms};
 use crate::platform::error::{AppError, AppResult};

@@ -2,7 +2,7 @@
 //! customers served, the services it depends on, its requirements and the parties taking part
 //! in its lifecycle; and plans for new, changed or removed services (8.2.2), which changes link to.
 
-use crate::management::support::audit_trail::{Actor, append};
+use crate::platform::audit::{Actor, append};
 use crate::platform::auth::Principal;
 use crate::platform::db::{Db, DbError, Q, Tx, now_ms};
 use crate::platform::error::{AppError, AppResult};

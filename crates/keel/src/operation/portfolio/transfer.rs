@@ -7,7 +7,7 @@ use super::configuration::{
     self, CiPatch, NewCi, insert_ci, insert_rel, parse_ci, parse_kind, patch_ci_tx,
 };
 use super::graph;
-use crate::management::support::audit_trail::{Actor, Pending, append_many};
+use crate::platform::audit::{Actor, Pending, append_many};
 use crate::platform::auth::Principal;
 use crate::platform::db::{Db, Q, Tx, now_ms};
 use crate::platform::error::{AppError, AppResult};

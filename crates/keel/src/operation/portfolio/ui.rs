@@ -5,7 +5,7 @@
 use super::catalogue::{self, Order};
 use super::configuration::{self, CiParams, ImpactParams};
 use super::service;
-use crate::management::support::audit_trail;
+use crate::platform::audit;
 use crate::platform::db::Q;
 use crate::platform::error::{AppError, AppResult};
 use crate::platform::ui::{
@@ -854,7 +854,7 @@ async fn ci_page(
         )
         .await?;
         let history: Vec<HistoryLine> = if p.can(Action::ReadAudit) {
-            audit_trail::page(&st.db, None, 50, Some(("ci", Some(&id.to_string()))))
+            audit::page(&st.db, None, 50, Some(("ci", Some(&id.to_string()))))
                 .await?
                 .into_iter()
                 .map(|a| HistoryLine {

@@ -8,7 +8,7 @@ use crate::platform::auth::Principal;
 use crate::platform::db::{Db, Q, now_ms};
 use crate::platform::error::{AppError, AppResult, Problem};
 use crate::platform::extract::{ApiQuery, period_ms};
-use crate::platform::register::{Filters, all, get, reg, to_json};
+use crate::kernel::register::{Filters, all, get, reg, to_json};
 use crate::platform::web::AppState;
 use axum::Json;
 use axum::extract::{Path, State};

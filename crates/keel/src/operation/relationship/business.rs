@@ -3,13 +3,13 @@
 //! satisfaction survey sent after each resolved incident or request (the `surveys.send` job),
 //! a person answering their own survey, and scores per service and customer with their trend.
 
-use crate::management::support::audit_trail::Actor;
+use crate::platform::audit::Actor;
 use crate::platform::auth::Principal;
 use crate::platform::db::{Db, Q, now_ms};
 use crate::platform::error::{AppError, AppResult, Problem};
 use crate::platform::extract::{ApiJson, ApiQuery, today};
 use crate::platform::outbox::{Event, emit_many};
-use crate::platform::register::{Rec, get, insert, overwrite, prepare, reg, to_json};
+use crate::kernel::register::{Rec, get, insert, overwrite, prepare, reg, to_json};
 use crate::platform::web::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -120,7 +120,7 @@ pub async fn send_due(db: &Db) -> AppResult<u64> {
         .unwrap_or_default();
     tx.commit().await?;
     // Unanswered surveys expire, each change audited like any other.
-    let stale = crate::platform::register::all(
+    let stale = crate::kernel::register::all(
         db,
         r,
         &vec![("status", keel_core::register::V::Text("sent".into()))],
@@ -196,7 +196,7 @@ pub async fn mine(db: &Db, p: &Principal) -> AppResult<Vec<Value>> {
         ("respondent_id", keel_core::register::V::Int(p.user_id)),
         ("status", keel_core::register::V::Text("sent".into())),
     ];
-    Ok(crate::platform::register::all(db, r, &filters)
+    Ok(crate::kernel::register::all(db, r, &filters)
         .await?
         .iter()
         .map(|x| to_json(r, x))

@@ -8,7 +8,7 @@
 
 use crate::directory::exists;
 use crate::kernel::clocks;
-use crate::management::support::audit_trail::{Actor, append};
+use crate::platform::audit::{Actor, append};
 use crate::platform::db::{Db, Q, Tx, now_ms};
 use crate::platform::error::{AppError, AppResult};
 use crate::platform::web::iso;

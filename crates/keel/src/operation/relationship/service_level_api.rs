@@ -7,7 +7,7 @@ use super::service_level::{
 use crate::platform::auth::Principal;
 use crate::platform::db::{Db, Q, now_ms};
 use crate::platform::error::{AppError, AppResult, Problem};
-use crate::platform::extract::{ApiJson, ApiQuery};
+use crate::platform::extract::{ApiJson, ApiQuery, instant};
 use crate::platform::web::{AppState, iso};
 use axum::Json;
 use axum::extract::{Path, State};
@@ -162,26 +162,6 @@ pub struct AttainmentReport {
 /// Group key, group name, metric, total, met, breached.
 type AttainmentRow = (Option<i64>, Option<String>, String, i64, i64, i64);
 
-/// An RFC 3339 instant or a `YYYY-MM-DD` date (UTC midnight), as epoch milliseconds.
-pub fn instant(field: &str, v: &str) -> AppResult<i64> {
-    if let Ok(t) = v.parse::<jiff::Timestamp>() {
-        return Ok(t.as_millisecond());
-    }
-    v.parse::<jiff::civil::Date>()
-        .ok()
-        .and_then(|d| {
-            jiff::tz::TimeZone::UTC
-                .to_timestamp(d.to_datetime(jiff::civil::Time::midnight()))
-                .ok()
-        })
-        .map(|t| t.as_millisecond())
-        .ok_or_else(|| {
-            AppError::invalid(
-                field,
-                format!("`{v}` is not an RFC 3339 instant or a YYYY-MM-DD date"),
-            )
-        })
-}
 
 /// SLA attainment per service, customer or priority over a period (8.3.3; the input to service
 /// reporting, 9.4).

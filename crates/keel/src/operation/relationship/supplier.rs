@@ -7,7 +7,7 @@ use crate::platform::db::{Db, Q, now_ms};
 use crate::platform::error::{AppResult, Problem};
 use crate::platform::extract::{ApiQuery, period_ms, today};
 use crate::platform::outbox::{Event, emit_many};
-use crate::platform::register::{get, reg};
+use crate::kernel::register::{get, reg};
 use crate::platform::web::AppState;
 use axum::Json;
 use axum::extract::{Path, State};

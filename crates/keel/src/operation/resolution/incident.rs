@@ -19,7 +19,7 @@ crate::work_item_routes! {
 
 use crate::kernel::api::{ItemView, item_response, require_read};
 use crate::kernel::{self, ItemRow, Patch, Scope};
-use crate::management::support::audit_trail::append;
+use crate::platform::audit::append;
 use crate::platform::auth::Principal;
 use crate::platform::db::{Q, now_ms};
 use crate::platform::error::{AppError, AppResult, Problem};
@@ -160,8 +160,8 @@ pub async fn declare_major(
         ("service_outage", Some(service)) => {
             let input = json!({"service_id": service, "description": item.title, "incident": item.number,
                 "started_at": crate::platform::web::iso(item.created_at)});
-            let r = crate::platform::register::reg("outages");
-            let vals = crate::platform::register::prepare(
+            let r = crate::kernel::register::reg("outages");
+            let vals = crate::kernel::register::prepare(
                 &st.db,
                 r,
                 input.as_object().unwrap_or(&serde_json::Map::new()),
@@ -175,7 +175,7 @@ pub async fn declare_major(
     };
     let mut tx = st.db.begin().await?;
     if let Some((r, vals)) = &outage {
-        crate::platform::register::insert(&mut tx, &p.actor(), r, vals).await?;
+        crate::kernel::register::insert(&mut tx, &p.actor(), r, vals).await?;
     }
     let staff: Option<(String,)> = tx
         .opt(Q::new("SELECT role FROM users WHERE id = $1 AND disabled = 0").bind(b.manager_id))

@@ -20,7 +20,7 @@ pub async fn before_move(
     kind: Kind,
     item: &ItemRow,
     after: &ItemRow,
-    actor: &crate::management::support::audit_trail::Actor,
+    actor: &crate::platform::audit::Actor,
 ) -> AppResult<()> {
     let to = after.state.as_str();
     if kind == Kind::Request {
@@ -36,10 +36,10 @@ pub async fn before_move(
         crate::operation::assurance::security::on_incident_move(after)?;
         // Resolving an incident ends the outages recorded for it that are still open (8.7.1).
         if to == "resolved" {
-            crate::platform::register::fill_where_empty(
+            crate::kernel::register::fill_where_empty(
                 tx,
                 actor,
-                crate::platform::register::reg("outages"),
+                crate::kernel::register::reg("outages"),
                 "incident",
                 &keel_core::register::V::Text(after.number.clone()),
                 "ended_at",

@@ -226,11 +226,11 @@ pub async fn trends(
     require_read(&p, Kind::Problem)?;
     let now = now_ms();
     let to = match &q.to {
-        Some(v) => crate::operation::relationship::service_level_api::instant("to", v)?,
+        Some(v) => crate::platform::extract::instant("to", v)?,
         None => now,
     };
     let from = match &q.from {
-        Some(v) => crate::operation::relationship::service_level_api::instant("from", v)?,
+        Some(v) => crate::platform::extract::instant("from", v)?,
         None => to - 30 * 86_400_000,
     };
     if to <= from {

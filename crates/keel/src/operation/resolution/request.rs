@@ -8,7 +8,7 @@ use crate::kernel::api::{ItemView, require_read};
 use crate::kernel::approvals::{self, Approval, Ask, Decision};
 use crate::kernel::tasks::{self, Completion, Task};
 use crate::kernel::{self, ItemRow, Patch, Scope};
-use crate::management::support::audit_trail::{Actor, append};
+use crate::platform::audit::{Actor, append};
 use crate::platform::auth::Principal;
 use crate::platform::db::{Db, Q, Tx, now_ms};
 use crate::platform::error::{AppError, AppResult, Problem};

@@ -8,7 +8,7 @@ use crate::platform::db::{Db, Q, Tx, now_ms};
 use crate::platform::error::{AppError, AppResult, Problem};
 use crate::platform::extract::{ApiJson, ApiQuery};
 use crate::platform::outbox::{Event, emit};
-use crate::platform::register::{get as get_record, reg};
+use crate::kernel::register::{get as get_record, reg};
 use crate::platform::web::{AppState, iso};
 use axum::Json;
 use axum::extract::State;
@@ -127,7 +127,7 @@ pub async fn record(db: &Db, p: &Principal, body: Samples) -> AppResult<Accepted
 async fn crossing(
     tx: &mut Tx,
     p: &Principal,
-    plan: &crate::platform::register::Rec,
+    plan: &crate::kernel::register::Rec,
     value: i64,
     at: i64,
 ) -> AppResult<Option<Crossing>> {
@@ -269,7 +269,7 @@ pub async fn api_samples(
 ) -> AppResult<Json<Vec<MetricSample>>> {
     p.require(Action::ReadAssurance)?;
     let from = match q.from.as_deref() {
-        Some(f) => crate::operation::relationship::service_level_api::instant("from", f)?,
+        Some(f) => crate::platform::extract::instant("from", f)?,
         None => now_ms() - 7 * 86_400_000,
     };
     let limit = q.limit.unwrap_or(500);

@@ -6,8 +6,8 @@
 
 use super::policy::{BlackoutRow, BlackoutView, blackout_view, blackouts_between};
 use crate::kernel::api::require_read;
-use crate::management::support::audit_trail::append;
-use crate::operation::relationship::service_level_api::instant;
+use crate::platform::audit::append;
+use crate::platform::extract::instant;
 use crate::platform::auth::{Principal, random_secret, sha256_hex};
 use crate::platform::db::{Db, Q, now_ms};
 use crate::platform::error::{AppError, AppResult, Problem};

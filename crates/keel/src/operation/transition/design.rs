@@ -5,7 +5,7 @@
 //! service live; while a design is open, the service cannot be put live by hand.
 
 use crate::directory::exists;
-use crate::management::support::audit_trail::append;
+use crate::platform::audit::append;
 use crate::platform::auth::Principal;
 use crate::platform::db::{Db, Q, Tx, next_number, now_ms};
 use crate::platform::error::{AppError, AppResult, Problem};

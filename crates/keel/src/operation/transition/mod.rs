@@ -20,7 +20,7 @@ fn staff_read(p: &crate::platform::auth::Principal) -> crate::platform::error::A
 /// each CI patched through the CMDB's own write path, audited, one CMDB revision for all.
 pub async fn apply_ci_updates(
     tx: &mut crate::platform::db::Tx,
-    actor: &crate::management::support::audit_trail::Actor,
+    actor: &crate::platform::audit::Actor,
     updates: &[(
         i64,
         Option<String>,
@@ -50,7 +50,7 @@ pub async fn apply_ci_updates(
             old: serde_json::Value::Null,
             new: serde_json::json!(because),
         });
-        crate::management::support::audit_trail::append(
+        crate::platform::audit::append(
             tx,
             actor,
             "update",

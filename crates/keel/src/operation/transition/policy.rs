@@ -6,8 +6,8 @@
 
 use crate::directory::exists;
 use crate::kernel::tasks::{TaskTemplate, check_templates};
-use crate::management::support::audit_trail::{Actor, append};
-use crate::operation::relationship::service_level_api::instant;
+use crate::platform::audit::{Actor, append};
+use crate::platform::extract::instant;
 use crate::platform::auth::Principal;
 use crate::platform::db::{Db, DbError, Q, Tx, now_ms};
 use crate::platform::error::{AppError, AppResult, Problem};

@@ -6,8 +6,8 @@
 
 use super::policy;
 use crate::kernel::{self, NewItem};
-use crate::management::support::audit_trail::append;
-use crate::operation::relationship::service_level_api::instant;
+use crate::platform::audit::append;
+use crate::platform::extract::instant;
 use crate::platform::auth::Principal;
 use crate::platform::db::{Db, Q, Tx, next_number, now_ms};
 use crate::platform::error::{AppError, AppResult, Problem};

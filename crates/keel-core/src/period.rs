@@ -1,4 +1,4 @@
-//! Evidence periods as people write them: `2026`, `2026-Q3`, `2026-07`, or
+//! Periods as people write them (evidence periods, budget years, report months): `2026`, `2026-Q3`, `2026-07`, or
 //! `2026-01-01..2026-06-30` (both days included).
 
 use jiff::ToSpan;

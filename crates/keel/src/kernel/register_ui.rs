@@ -4,7 +4,7 @@
 
 use crate::platform::db::{Db, Q};
 use crate::platform::error::{AppError, AppResult};
-use crate::platform::register::{self as registers, Rec, parse_filters};
+use crate::kernel::register::{self as registers, Rec, parse_filters};
 use crate::platform::ui::{
     FormFields, WebUser, clear_flash, flash, form_error, page_error, redirect_with_flash,
     unprocessable_if, viewer,
