@@ -3,7 +3,7 @@
 //!
 //! Each register is declared as data (a [`Register`] with typed [`FieldSpec`]s). Storage, the
 //! API (with its OpenAPI description), CSV export, the audit trail and the web pages are derived
-//! from the declaration by `keel::platform::register`, so a process adds only what is its own:
+//! from the declaration by `keel::kernel::register`, so a process adds only what is its own:
 //! cross-field rules ([`Register::rules`]), stamps ([`Stamp`]) and computed views (availability,
 //! attainment, budget variance) in its own module. Like the work-item kernel, one machine, many
 //! registers — never a copy per register.
@@ -24,15 +24,38 @@ pub enum Target {
     User,
     Group,
     Customer,
-    Service,
-    Ci,
-    CiClass,
-    /// An asset, by its tag (`AST-000001`).
-    Asset,
+    /// A record another process keeps in its own table (a service, a CI, an asset), as that
+    /// process declares the table.
+    Table(&'static Table),
     /// A record of another register, by id.
     Record(&'static str),
     /// A work item of this kind, by number (`INC-000042`).
     Item(Kind),
+}
+
+impl Target {
+    /// Whether references are text keys (a number, a tag) rather than numeric ids.
+    pub fn text_key(self) -> bool {
+        matches!(self, Target::Item(_)) || matches!(self, Target::Table(t) if t.prefix.is_some())
+    }
+}
+
+/// A process's table that registers may refer to, declared by that process.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Table {
+    pub table: &'static str,
+    /// The key column: `id`, or a text key such as an asset's `tag`.
+    pub key: &'static str,
+    /// Text keys are this prefix and digits (`AST-000001`); `None` for numeric ids.
+    pub prefix: Option<&'static str>,
+    /// The column people know a record by.
+    pub label: &'static str,
+    /// What one record is called in messages ("asset").
+    pub what: &'static str,
+    /// Offer every record as a choice on forms (for small tables).
+    pub choices: bool,
+    /// A record's page, `{}` standing for its key.
+    pub page: Option<&'static str>,
 }
 
 /// A field's type: how it is parsed from JSON (or a form's text) and stored.
@@ -408,7 +431,7 @@ pub fn parse_value(f: &FieldSpec, v: &Value) -> Result<V, FieldError> {
             _ => return Err(bad("must be true or false")),
         }),
         Type::Ref(t) => match parse_key(f.name, t, s.trim())? {
-            k if matches!(t, Target::Item(_) | Target::Asset) => V::Text(k),
+            k if t.text_key() => V::Text(k),
             k => V::Int(k.parse().map_err(|_| bad("must be an id"))?),
         },
         Type::Refs(_) => unreachable!("handled above"),
@@ -420,21 +443,26 @@ fn parse_key(field: &str, t: Target, s: &str) -> Result<String, FieldError> {
     match t {
         Target::Item(kind) => {
             let up = s.to_ascii_uppercase();
-            match crate::kernel::parse_number(&up) {
-                Some((k, _)) if k == kind => Ok(up),
-                _ => Err(field_error(
+            match kind.parse_number(&up) {
+                Some(_) => Ok(up),
+                None => Err(field_error(
                     field,
                     format!("must be a {} number ({}-…)", kind.as_str(), kind.prefix()),
                 )),
             }
         }
-        Target::Asset => {
+        Target::Table(Table {
+            prefix: Some(prefix),
+            what,
+            ..
+        }) => {
             let up = s.to_ascii_uppercase();
-            if up.starts_with("AST-") && up.len() > 4 && up[4..].bytes().all(|b| b.is_ascii_digit())
-            {
-                Ok(up)
-            } else {
-                Err(field_error(field, "must be an asset tag (AST-…)"))
+            match up.strip_prefix(prefix) {
+                Some(d) if !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()) => Ok(up),
+                _ => Err(field_error(
+                    field,
+                    format!("must be an {what} tag ({prefix}…)"),
+                )),
             }
         }
         _ => s
@@ -599,6 +627,52 @@ pub fn requires(v: &Values, field: &str, value: &str, needs: &[&str]) -> Result<
     Ok(())
 }
 
+/// What is wrong with a set of registers' declarations (an empty list when nothing is): unique
+/// names, a label that is a field, references to registers of the set, defaults that parse,
+/// no field shadowing a stored column, stamps naming fields.
+pub fn problems(regs: &[&Register]) -> Vec<String> {
+    let mut out = vec![];
+    let mut names = std::collections::HashSet::new();
+    for r in regs {
+        if !names.insert(r.name) {
+            out.push(format!("{}: declared twice", r.name));
+        }
+        if r.field(r.label).is_none() {
+            out.push(format!("{}: label {} is not a field", r.name, r.label));
+        }
+        for f in r.fields {
+            if let Type::Ref(Target::Record(t)) | Type::Refs(Target::Record(t)) = f.ty
+                && !regs.iter().any(|x| x.name == t)
+            {
+                out.push(format!(
+                    "{}.{} refers to {t}, not a register",
+                    r.name, f.name
+                ));
+            }
+            if let Some(d) = f.default
+                && parse_value(f, &Value::String(d.into())).is_err()
+            {
+                out.push(format!("{}.{}: default {d} does not parse", r.name, f.name));
+            }
+            if ["id", "version", "created_at", "updated_at", "created_by"].contains(&f.name) {
+                out.push(format!("{}.{}: a stored column's name", r.name, f.name));
+            }
+        }
+        for s in r.stamps {
+            if r.field(s.field).is_none()
+                || s.by.is_some_and(|b| r.field(b).is_none())
+                || s.on.is_some_and(|b| r.field(b).is_none())
+            {
+                out.push(format!(
+                    "{}: stamp {} names a missing field",
+                    r.name, s.field
+                ));
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -626,9 +700,13 @@ mod tests {
         FieldSpec::new(
             "incident",
             "Incident",
-            Type::Ref(Target::Item(Kind::Incident)),
+            Type::Ref(Target::Item(crate::operation::resolution::incident::KIND)),
         ),
-        FieldSpec::new("services", "Services", Type::Refs(Target::Service)),
+        FieldSpec::new(
+            "services",
+            "Services",
+            Type::Refs(Target::Table(&crate::operation::portfolio::service::TABLE)),
+        ),
     ];
     fn rules(v: &Values, _: Option<&Values>) -> Result<(), FieldError> {
         not_before(v, "ends", "starts")

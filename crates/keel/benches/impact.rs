@@ -18,7 +18,6 @@ use estate::{CORE, Rng, SERVICES, SIZES, first};
 use keel::operation::portfolio::configuration::{self, ImpactParams};
 use keel::platform::config::Config;
 use keel::platform::db::{Db, Q, now_ms};
-use keel::platform::web::AppState;
 use std::time::Instant;
 
 const RUNS: usize = 300;
@@ -160,9 +159,12 @@ async fn run(label: &str, url: &str) -> serde_json::Value {
         // the freshly loaded 600,000 rows competing with the queries for the two cores.
         db.exec(Q::new("VACUUM ANALYZE")).await.expect("vacuum");
     }
-    let st = AppState::new(db.clone(), Config::default());
+    let st = keel::app::state(db.clone(), Config::default());
     let t = Instant::now();
-    st.cmdb.read(&db, |_| ()).await.expect("load");
+    keel::operation::portfolio::graph::cache(&st)
+        .read(&db, |_| ())
+        .await
+        .expect("load");
     let load_ms = t.elapsed().as_secs_f64() * 1000.0;
     println!("{label}: graph loaded in {load_ms:.0} ms");
     let mut out = serde_json::Map::new();
@@ -239,7 +241,7 @@ async fn run(label: &str, url: &str) -> serde_json::Value {
     for _ in 0..RUNS {
         let id = first(0) + rng.below(CORE);
         let took = st
-            .cmdb
+            .ext::<keel::operation::portfolio::graph::GraphCache>()
             .read(&db, |snap| {
                 let t = Instant::now();
                 let n = snap

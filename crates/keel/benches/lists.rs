@@ -15,7 +15,7 @@ use keel::platform::audit::Channel;
 use keel::platform::auth::Principal;
 use keel::platform::db::{Db, Q, now_ms};
 use keel_core::access::Role;
-use keel_core::kernel::Kind;
+use keel_core::operation::resolution::incident::KIND as INCIDENT;
 use std::time::Instant;
 
 const ITEMS: i64 = 1_000_000;
@@ -130,10 +130,10 @@ async fn run(label: &str, url: &str) -> serde_json::Value {
         for r in 0..RUNS {
             let p = agent(1 + (r as i64 % 19));
             let lp = params(filter, sort);
-            let f = lp.filter(Kind::Incident, &p).expect("filter");
+            let f = lp.filter(INCIDENT, &p).expect("filter");
             let s: (SortKey, bool) = lp.sort().expect("sort");
             let t = Instant::now();
-            let page = kernel::list(&db, Kind::Incident, Scope::of(&p), &f, s, None, 50)
+            let page = kernel::list(&db, INCIDENT, Scope::of(&p), &f, s, None, 50)
                 .await
                 .expect("list");
             times.push(t.elapsed().as_secs_f64() * 1000.0);
@@ -153,11 +153,11 @@ async fn run(label: &str, url: &str) -> serde_json::Value {
     for r in 0..RUNS {
         let p = requester(21 + (r as i64 % 100));
         let lp = params("state != closed", "-created_at");
-        let f = lp.filter(Kind::Incident, &p).expect("filter");
+        let f = lp.filter(INCIDENT, &p).expect("filter");
         let t = Instant::now();
         kernel::list(
             &db,
-            Kind::Incident,
+            INCIDENT,
             Scope::of(&p),
             &f,
             (SortKey::Created, true),
@@ -212,6 +212,7 @@ async fn run(label: &str, url: &str) -> serde_json::Value {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    keel::app::install();
     let only = std::env::args().nth(1).filter(|a| !a.starts_with('-'));
     let mut results = vec![];
     if only.as_deref().is_none_or(|o| o == "sqlite") {

@@ -9,11 +9,11 @@
 
 mod support;
 
-use keel::kernel::clocks::scan;
-use keel::platform::audit::Actor;
+use keel::operation::relationship::service_level::clocks::scan;
 use keel::operation::relationship::service_level::{
     CalendarInput, TargetInput, Window, create_calendar, create_target,
 };
+use keel::platform::audit::Actor;
 use keel::platform::db::{Db, Q, now_ms};
 use std::time::Instant;
 
@@ -126,6 +126,7 @@ async fn run(label: &str, url: &str) -> serde_json::Value {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    keel::app::install();
     let dir = std::env::temp_dir().join(format!("keel-sla-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
     let mut results = vec![run("sqlite", &format!("sqlite://{}/bench.db", dir.display())).await];

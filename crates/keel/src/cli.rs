@@ -1,10 +1,10 @@
 //! The `keel` command line. Every subcommand opens the database named by `--database-url`
 //! (or `KEEL_DATABASE_URL`, or `keel.toml`, or the default SQLite file).
 
+use crate::app::router;
 use crate::platform::audit::{self, Actor};
 use crate::platform::config::{Config, DEFAULT_DATABASE_URL, DEFAULT_LISTEN, FileConfig};
 use crate::platform::db::Db;
-use crate::platform::web::{AppState, router};
 use crate::{backup, demo, directory};
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
@@ -224,6 +224,7 @@ pub fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    crate::app::install();
     let explicit = std::env::var_os("KEEL_CONFIG").is_some()
         || cli.config != std::path::Path::new("keel.toml");
     let file = FileConfig::load(&cli.config, explicit)?;
@@ -614,8 +615,11 @@ pub async fn serve(
     addr: std::net::SocketAddr,
     worker: bool,
 ) -> anyhow::Result<()> {
-    let state = AppState::new(db.clone(), cfg);
-    crate::operation::portfolio::graph::warm(state.cmdb.clone(), db.clone());
+    let state = crate::app::state(db.clone(), cfg);
+    crate::operation::portfolio::graph::warm(
+        crate::operation::portfolio::graph::cache(&state).clone(),
+        db.clone(),
+    );
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("--listen {addr}"))?;

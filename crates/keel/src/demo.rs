@@ -9,7 +9,6 @@ use crate::platform::auth::{Principal, hash_password};
 use crate::platform::db::{Db, Q};
 use crate::platform::error::AppResult;
 use keel_core::access::Role;
-use keel_core::kernel::Kind;
 use serde_json::json;
 
 pub const DEMO_PASSWORD: &str = "keel-demo-2026";
@@ -183,7 +182,14 @@ pub async fn seed(db: &Db) -> AppResult<String> {
                 .cloned()
                 .unwrap_or_default();
         }
-        let item = kernel::create(db, Kind::Incident, &actor, &agent, input).await?;
+        let item = kernel::create(
+            db,
+            keel_core::operation::resolution::incident::KIND,
+            &actor,
+            &agent,
+            input,
+        )
+        .await?;
         let steps: &[Patch] = &match rng.next() % 6 {
             0 => vec![],
             1 => vec![Patch {
@@ -241,7 +247,7 @@ pub async fn seed(db: &Db) -> AppResult<String> {
         for p in steps {
             kernel::update(
                 db,
-                Kind::Incident,
+                keel_core::operation::resolution::incident::KIND,
                 &item.number,
                 Scope::All,
                 &actor,
@@ -375,7 +381,7 @@ async fn seed_compliance(db: &Db, sms_id: i64, manager_id: i64) -> AppResult<()>
             .map(|(k, v)| (k.to_string(), serde_json::Value::String(v.to_string())))
             .collect()
     };
-    let open_nc = kernel::create(db, Kind::Nonconformity, &actor, &sms, NewItem {
+    let open_nc = kernel::create(db, keel_core::management::improvement::NONCONFORMITY, &actor, &sms, NewItem {
         title: "Incidents closed without a category".into(),
         description: "The internal audit of incident management sampled 20 closed incidents; 3 had no category, so trend analysis missed them.".into(),
         details: d(&[("source", "internal_audit"), ("severity", "minor"), ("requirement", "8.6.1")]),
@@ -384,7 +390,7 @@ async fn seed_compliance(db: &Db, sms_id: i64, manager_id: i64) -> AppResult<()>
     .await?;
     kernel::update(
         db,
-        Kind::Nonconformity,
+        keel_core::management::improvement::NONCONFORMITY,
         &open_nc.number,
         Scope::All,
         &actor,
@@ -401,7 +407,7 @@ async fn seed_compliance(db: &Db, sms_id: i64, manager_id: i64) -> AppResult<()>
     .await?;
     let closed_nc = kernel::create(
         db,
-        Kind::Nonconformity,
+        keel_core::management::improvement::NONCONFORMITY,
         &actor,
         &sms,
         NewItem {
@@ -450,7 +456,7 @@ async fn seed_compliance(db: &Db, sms_id: i64, manager_id: i64) -> AppResult<()>
     ] {
         kernel::update(
             db,
-            Kind::Nonconformity,
+            keel_core::management::improvement::NONCONFORMITY,
             &closed_nc.number,
             Scope::All,
             &actor,
@@ -465,7 +471,7 @@ async fn seed_compliance(db: &Db, sms_id: i64, manager_id: i64) -> AppResult<()>
     }
     let imp = kernel::create(
         db,
-        Kind::Improvement,
+        keel_core::management::improvement::IMPROVEMENT,
         &actor,
         &sms,
         NewItem {
@@ -501,7 +507,7 @@ async fn seed_compliance(db: &Db, sms_id: i64, manager_id: i64) -> AppResult<()>
     ] {
         kernel::update(
             db,
-            Kind::Improvement,
+            keel_core::management::improvement::IMPROVEMENT,
             &imp.number,
             Scope::All,
             &actor,
@@ -522,7 +528,7 @@ async fn seed_compliance(db: &Db, sms_id: i64, manager_id: i64) -> AppResult<()>
         .to_string();
     let treated = kernel::create(
         db,
-        Kind::Risk,
+        keel_core::management::planning::KIND,
         &actor,
         &sms,
         NewItem {
@@ -557,7 +563,7 @@ async fn seed_compliance(db: &Db, sms_id: i64, manager_id: i64) -> AppResult<()>
     ] {
         kernel::update(
             db,
-            Kind::Risk,
+            keel_core::management::planning::KIND,
             &treated.number,
             Scope::All,
             &actor,
@@ -572,7 +578,7 @@ async fn seed_compliance(db: &Db, sms_id: i64, manager_id: i64) -> AppResult<()>
     }
     let accepted = kernel::create(
         db,
-        Kind::Risk,
+        keel_core::management::planning::KIND,
         &actor,
         &sms,
         NewItem {
@@ -604,7 +610,7 @@ async fn seed_compliance(db: &Db, sms_id: i64, manager_id: i64) -> AppResult<()>
     ] {
         kernel::update(
             db,
-            Kind::Risk,
+            keel_core::management::planning::KIND,
             &accepted.number,
             Scope::All,
             &actor,
@@ -619,7 +625,7 @@ async fn seed_compliance(db: &Db, sms_id: i64, manager_id: i64) -> AppResult<()>
     }
     kernel::create(
         db,
-        Kind::Risk,
+        keel_core::management::planning::KIND,
         &actor,
         &sms,
         NewItem {
@@ -1121,7 +1127,7 @@ async fn seed_problems(db: &Db, agent: &Principal) -> AppResult<()> {
         },
     )
     .await?;
-    kernel::update(db, Kind::Problem, &vpn.number, Scope::All, &agent.actor(),
+    kernel::update(db, keel_core::operation::resolution::problem::PROBLEM, &vpn.number, Scope::All, &agent.actor(),
         patch("known_error", "The VPN concentrator renegotiates keys every 30 minutes and drops clients on the old firmware.",
               "Reconnect; or set the client's rekey interval to 8 hours."), None).await?;
     known_error_from(db, agent, &vpn.number).await?;
@@ -1137,7 +1143,7 @@ async fn seed_problems(db: &Db, agent: &Principal) -> AppResult<()> {
     .await?;
     kernel::update(
         db,
-        Kind::Problem,
+        keel_core::operation::resolution::problem::PROBLEM,
         &mail.number,
         Scope::All,
         &agent.actor(),
@@ -1152,7 +1158,7 @@ async fn seed_problems(db: &Db, agent: &Principal) -> AppResult<()> {
     let erp = raise_problem(db, agent, "INC-000004", RaiseProblem::default()).await?;
     kernel::update(
         db,
-        Kind::Problem,
+        keel_core::operation::resolution::problem::PROBLEM,
         &erp.number,
         Scope::All,
         &agent.actor(),
@@ -1165,7 +1171,7 @@ async fn seed_problems(db: &Db, agent: &Principal) -> AppResult<()> {
     .await?;
     kernel::create(
         db,
-        Kind::Problem,
+        keel_core::operation::resolution::problem::PROBLEM,
         &agent.actor(),
         agent,
         NewItem {
@@ -1762,8 +1768,7 @@ async fn seed_transition(
     use crate::operation::transition::{change, policy, release};
     use serde_json::json;
     let actor = Actor::system("demo");
-    let st =
-        crate::platform::web::AppState::new(db.clone(), crate::platform::config::Config::default());
+    let st = crate::app::state(db.clone(), crate::platform::config::Config::default());
     let cab_group = directory::create_group(
         db,
         &actor,
@@ -1908,7 +1913,7 @@ async fn seed_transition(
         async move {
             crate::kernel::update(
                 db,
-                Kind::Change,
+                keel_core::operation::transition::change::KIND,
                 &number,
                 Scope::All,
                 &agent.actor(),
@@ -1981,14 +1986,20 @@ async fn seed_transition(
     to(&upgrade, "authorize", json!({})).await?;
     let first = crate::kernel::approvals::list(
         db,
-        &crate::kernel::get(db, Kind::Change, &upgrade, Scope::All).await?,
+        &crate::kernel::get(
+            db,
+            keel_core::operation::transition::change::KIND,
+            &upgrade,
+            Scope::All,
+        )
+        .await?,
     )
     .await?;
     if let Some(a) = first.iter().find(|a| a.approver_id == manager_id) {
         crate::kernel::approvals::decide(
             db,
             &manager,
-            Kind::Change,
+            keel_core::operation::transition::change::KIND,
             &upgrade,
             a.id,
             crate::kernel::approvals::Decision {
@@ -2014,9 +2025,15 @@ async fn seed_transition(
     )
     .await?
     .number;
-    let patch_row = crate::kernel::get(db, Kind::Change, &patch, Scope::All).await?;
+    let patch_row = crate::kernel::get(
+        db,
+        keel_core::operation::transition::change::KIND,
+        &patch,
+        Scope::All,
+    )
+    .await?;
     for c in [mail_server, db_server] {
-        crate::kernel::cis::set(db, &patch_row, &agent.actor(), c, true)
+        crate::operation::portfolio::affected::set(db, &patch_row, &agent.actor(), c, true)
             .await
             .ok();
     }
@@ -2098,11 +2115,24 @@ async fn seed_transition(
     .await?;
     to(&done, "scheduled", json!({})).await?;
     to(&done, "implement", json!({})).await?;
-    let done_row = crate::kernel::get(db, Kind::Change, &done, Scope::All).await?;
+    let done_row = crate::kernel::get(
+        db,
+        keel_core::operation::transition::change::KIND,
+        &done,
+        Scope::All,
+    )
+    .await?;
     for t in crate::kernel::tasks::list(db, &done_row).await? {
-        crate::kernel::tasks::complete(db, agent, Kind::Change, &done, t.id, Default::default())
-            .await
-            .ok();
+        crate::kernel::tasks::complete(
+            db,
+            agent,
+            keel_core::operation::transition::change::KIND,
+            &done,
+            t.id,
+            Default::default(),
+        )
+        .await
+        .ok();
     }
     to(&done, "review", json!({"outcome": "successful"})).await?;
     to(&done, "closed", json!({})).await?;
@@ -2214,7 +2244,7 @@ async fn seed_operations(
     .await?;
     let complaint = kernel::create(
         db,
-        Kind::Complaint,
+        keel_core::operation::relationship::business::COMPLAINT,
         m,
         agent,
         NewItem {
@@ -2233,7 +2263,7 @@ async fn seed_operations(
     .await?;
     kernel::update(
         db,
-        Kind::Complaint,
+        keel_core::operation::relationship::business::COMPLAINT,
         &complaint.number,
         Scope::All,
         m,

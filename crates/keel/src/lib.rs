@@ -8,6 +8,7 @@
 //! - [`management`] — clauses 4–7, 9, 10 (so far 7.5's audit trail).
 //! - [`cli`], [`demo`], [`backup`] — the `keel` command's subcommands.
 
+pub mod app;
 pub mod backup;
 pub mod cli;
 pub mod demo;

@@ -4,13 +4,13 @@
 
 use crate::kernel::Kind;
 
-/// The first work-item number in a subject (`[INC-000042]`, `Re: INC-42 …`), normalised to
-/// Keel's six-digit form. Only kinds whose items can be written to by mail are recognised.
-pub fn number_in_subject(subject: &str) -> Option<String> {
+/// The first work-item number of one of `kinds` in a subject (`[INC-000042]`, `Re: INC-42 …`),
+/// normalised to Keel's six-digit form.
+pub fn number_in_subject(kinds: &[Kind], subject: &str) -> Option<String> {
     let upper = subject.to_ascii_uppercase();
     let bytes = upper.as_bytes();
     let mut best: Option<(usize, String)> = None;
-    for kind in Kind::ALL {
+    for &kind in kinds {
         let prefix = format!("{}-", kind.prefix());
         let mut from = 0;
         while let Some(pos) = upper[from..].find(&prefix) {
@@ -158,27 +158,30 @@ pub fn bare_id(id: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::operation::resolution::{incident, request};
+
+    const KINDS: &[Kind] = &[incident::KIND, request::KIND];
 
     #[test]
     fn numbers_are_found_and_normalised() {
         assert_eq!(
-            number_in_subject("Re: [INC-000042] Printer"),
+            number_in_subject(KINDS, "Re: [INC-000042] Printer"),
             Some("INC-000042".into())
         );
         assert_eq!(
-            number_in_subject("re: req-7 laptop"),
+            number_in_subject(KINDS, "re: req-7 laptop"),
             Some("REQ-000007".into())
         );
-        assert_eq!(number_in_subject("XINC-000042"), None);
-        assert_eq!(number_in_subject("INC-42a"), None);
-        assert_eq!(number_in_subject("INC-"), None);
+        assert_eq!(number_in_subject(KINDS, "XINC-000042"), None);
+        assert_eq!(number_in_subject(KINDS, "INC-42a"), None);
+        assert_eq!(number_in_subject(KINDS, "INC-"), None);
         assert_eq!(
-            number_in_subject("about C:\\INC-3\\x"),
+            number_in_subject(KINDS, "about C:\\INC-3\\x"),
             Some("INC-000003".into())
         );
-        assert_eq!(number_in_subject("nothing here"), None);
+        assert_eq!(number_in_subject(KINDS, "nothing here"), None);
         assert_eq!(
-            number_in_subject("REQ-5 dup of INC-4"),
+            number_in_subject(KINDS, "REQ-5 dup of INC-4"),
             Some("REQ-000005".into())
         );
     }

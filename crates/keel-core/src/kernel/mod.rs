@@ -1,9 +1,9 @@
 //! The work-item kernel: what incidents, service requests, problems and changes share —
 //! numbering, a declared lifecycle, assignment, impact/urgency/priority, links and comments.
 //!
-//! Like ServiceNow's task table, every process is a [`Kind`] of one work item; a process adds its
-//! own lifecycle (a [`lifecycle::Lifecycle`] value) and its own field rules, never a copy of the
-//! kernel.
+//! Like ServiceNow's task table, every process is a [`Kind`] of one work item; a process declares
+//! its kind (a [`KindSpec`]: lifecycle, fields, vocabulary) and its own rules, never a copy of the
+//! kernel. The kernel names no process.
 
 pub mod approval;
 pub mod details;
@@ -14,150 +14,122 @@ pub mod query;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// The processes built on the kernel (8.6 resolution, 8.5.1 change, 8.3.2 complaints, 6.1 risks, 10 improvement). New kinds are added here with their number prefix.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    Incident,
-    Request,
-    Problem,
-    KnownError,
-    Change,
-    /// Clause 10.1.
-    Nonconformity,
-    /// Clause 10.2.
-    Improvement,
-    /// Clause 6.1.
-    Risk,
-    /// Clause 8.3.2.
-    Complaint,
-}
-
-impl Kind {
-    pub const ALL: [Kind; 9] = [
-        Kind::Incident,
-        Kind::Request,
-        Kind::Problem,
-        Kind::KnownError,
-        Kind::Change,
-        Kind::Nonconformity,
-        Kind::Improvement,
-        Kind::Risk,
-        Kind::Complaint,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Incident => "incident",
-            Kind::Request => "request",
-            Kind::Problem => "problem",
-            Kind::KnownError => "known_error",
-            Kind::Change => "change",
-            Kind::Nonconformity => "nonconformity",
-            Kind::Improvement => "improvement",
-            Kind::Risk => "risk",
-            Kind::Complaint => "complaint",
-        }
-    }
-
+/// What a process declares about its kind of work item: names, number prefix, lifecycle, its
+/// own fields and vocabulary, and the few rules the kernel applies for it. The kernel knows a
+/// kind only through this declaration.
+#[derive(Debug)]
+pub struct KindSpec {
+    /// Stored and shown name, as in `incident`, `known_error`.
+    pub name: &'static str,
     /// Human number prefix, as in `INC-000123`.
-    pub fn prefix(self) -> &'static str {
-        match self {
-            Kind::Incident => "INC",
-            Kind::Request => "REQ",
-            Kind::Problem => "PRB",
-            Kind::KnownError => "KE",
-            Kind::Change => "CHG",
-            Kind::Nonconformity => "NC",
-            Kind::Improvement => "IMP",
-            Kind::Risk => "RSK",
-            Kind::Complaint => "CMP",
-        }
-    }
-
-    pub fn lifecycle(self) -> &'static lifecycle::Lifecycle {
-        use crate::management::improvement;
-        use crate::operation::resolution::{incident, problem, request};
-        match self {
-            Kind::Incident => &incident::LIFECYCLE,
-            Kind::Request => &request::LIFECYCLE,
-            Kind::Problem => &problem::LIFECYCLE,
-            Kind::KnownError => &problem::KNOWN_ERROR_LIFECYCLE,
-            Kind::Change => &crate::operation::transition::change::LIFECYCLE,
-            Kind::Nonconformity => &improvement::NC_LIFECYCLE,
-            Kind::Improvement => &improvement::IMP_LIFECYCLE,
-            Kind::Risk => &crate::management::planning::LIFECYCLE,
-            Kind::Complaint => &crate::operation::relationship::business::COMPLAINT_LIFECYCLE,
-        }
-    }
-
-    /// The API collection, as in `/api/v1/known-errors`.
-    pub fn collection(self) -> &'static str {
-        match self {
-            Kind::Incident => "incidents",
-            Kind::Request => "requests",
-            Kind::Problem => "problems",
-            Kind::KnownError => "known-errors",
-            Kind::Change => "changes",
-            Kind::Nonconformity => "nonconformities",
-            Kind::Improvement => "improvements",
-            Kind::Risk => "risks",
-            Kind::Complaint => "complaints",
-        }
-    }
-
+    pub prefix: &'static str,
+    /// The API collection, as in `/api/v1/known-errors`; also the pages' path.
+    pub collection: &'static str,
+    /// What people call one and many of them: ("Known error", "Known errors").
+    pub label: (&'static str, &'static str),
+    pub lifecycle: &'static lifecycle::Lifecycle,
     /// The process's own fields (see [`details`]).
-    pub fn details(self) -> &'static [details::Field] {
-        use crate::management::improvement;
-        use crate::operation::resolution::{problem, request};
-        match self {
-            Kind::Incident => crate::operation::assurance::security::INCIDENT_FIELDS,
-            Kind::Request => request::FIELDS,
-            Kind::Problem => problem::FIELDS,
-            Kind::KnownError => problem::KNOWN_ERROR_FIELDS,
-            Kind::Change => crate::operation::transition::change::FIELDS,
-            Kind::Nonconformity => improvement::NC_FIELDS,
-            Kind::Improvement => improvement::IMP_FIELDS,
-            Kind::Risk => crate::management::planning::FIELDS,
-            Kind::Complaint => crate::operation::relationship::business::COMPLAINT_FIELDS,
-        }
-    }
-
+    pub details: &'static [details::Field],
+    /// Categories, hold reasons and resolution codes it offers.
+    pub vocabulary: Vocabulary,
     /// Records only service-provider staff see: requesters neither list nor raise them.
-    pub fn is_internal(self) -> bool {
-        !matches!(self, Kind::Incident | Kind::Request)
-    }
-
+    pub internal: bool,
     /// For kinds that ask for approval: the state they wait in, and where an approval and a
     /// rejection take them.
-    pub fn approval_moves(self) -> Option<(&'static str, &'static str, &'static str)> {
-        match self {
-            Kind::Request => Some(("awaiting_approval", "in_fulfilment", "rejected")),
-            Kind::Change => Some(("authorize", "scheduled", "rejected")),
-            _ => None,
-        }
-    }
-
-    /// Details fixed once an item is raised: what it was raised as decides its approvals and
-    /// its path (a standard change's pre-authorization, a request's approvers).
-    pub fn fixed_details(self) -> &'static [&'static str] {
-        match self {
-            Kind::Request => &["request_type"],
-            Kind::Change => &["change_type", "template"],
-            _ => &[],
-        }
-    }
-
+    pub approval_moves: Option<(&'static str, &'static str, &'static str)>,
+    /// Details fixed once an item is raised: what it was raised as decides its approvals and its
+    /// path (a standard change's pre-authorization, a request's approvers).
+    pub fixed_details: &'static [&'static str],
     /// Where an item moves when its last task is done, for kinds that finish with their tasks.
+    pub when_tasks_done: Option<&'static str>,
+    /// What its tasks are called on its page (`Fulfilment tasks`), for kinds with tasks.
+    pub tasks_label: &'static str,
+    /// Whether an agent may override the priority the impact × urgency matrix gives.
+    pub priority_override: bool,
+}
+
+/// The closed lists an item's category, hold reason and resolution code come from.
+#[derive(Debug, Clone, Copy)]
+pub struct Vocabulary {
+    pub categories: &'static [&'static str],
+    pub hold_reasons: &'static [&'static str],
+    pub resolution_codes: &'static [&'static str],
+}
+
+/// A kind of work item (incident, change, nonconformity …): a handle on its process's
+/// [`KindSpec`]. Like ServiceNow's task table, every process is a kind of one work item.
+#[derive(Clone, Copy)]
+pub struct Kind(&'static KindSpec);
+
+impl Kind {
+    /// The kind a process declares.
+    pub const fn declare(spec: &'static KindSpec) -> Kind {
+        Kind(spec)
+    }
+    pub fn spec(self) -> &'static KindSpec {
+        self.0
+    }
+    pub fn as_str(self) -> &'static str {
+        self.0.name
+    }
+    pub fn prefix(self) -> &'static str {
+        self.0.prefix
+    }
+    pub fn lifecycle(self) -> &'static lifecycle::Lifecycle {
+        self.0.lifecycle
+    }
+    pub fn collection(self) -> &'static str {
+        self.0.collection
+    }
+    pub fn details(self) -> &'static [details::Field] {
+        self.0.details
+    }
+    pub fn vocabulary(self) -> Vocabulary {
+        self.0.vocabulary
+    }
+    pub fn is_internal(self) -> bool {
+        self.0.internal
+    }
+    pub fn approval_moves(self) -> Option<(&'static str, &'static str, &'static str)> {
+        self.0.approval_moves
+    }
+    pub fn fixed_details(self) -> &'static [&'static str] {
+        self.0.fixed_details
+    }
     pub fn when_tasks_done(self) -> Option<&'static str> {
-        match self {
-            Kind::Request => Some("fulfilled"),
-            _ => None,
-        }
+        self.0.when_tasks_done
     }
 
-    pub fn parse(s: &str) -> Option<Kind> {
-        Kind::ALL.into_iter().find(|k| k.as_str() == s)
+    /// `INC-000123` (case-insensitive prefix) back to its sequence, if it is a number of this kind.
+    pub fn parse_number(self, raw: &str) -> Option<i64> {
+        let (prefix, digits) = raw.split_once('-')?;
+        if !self.prefix().eq_ignore_ascii_case(prefix)
+            || digits.is_empty()
+            || !digits.bytes().all(|b| b.is_ascii_digit())
+        {
+            return None;
+        }
+        let seq = digits.parse().ok()?;
+        (seq > 0).then_some(seq)
+    }
+}
+
+impl PartialEq for Kind {
+    fn eq(&self, other: &Kind) -> bool {
+        self.0.name == other.0.name
+    }
+}
+impl Eq for Kind {}
+
+impl std::hash::Hash for Kind {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.0.name.hash(h);
+    }
+}
+
+impl fmt::Debug for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -167,22 +139,22 @@ impl fmt::Display for Kind {
     }
 }
 
+impl Serialize for Kind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 /// Format a sequence value as a human number: at least six digits, never truncated.
 pub fn format_number(kind: Kind, seq: i64) -> String {
     format!("{}-{:06}", kind.prefix(), seq)
 }
 
-/// Parse `INC-000123` (case-insensitive prefix) back to kind and sequence.
-pub fn parse_number(raw: &str) -> Option<(Kind, i64)> {
-    let (prefix, digits) = raw.split_once('-')?;
-    let kind = Kind::ALL
-        .into_iter()
-        .find(|k| k.prefix().eq_ignore_ascii_case(prefix))?;
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let seq = digits.parse().ok()?;
-    (seq > 0).then_some((kind, seq))
+/// Parse `INC-000123` back to one of `kinds` and its sequence.
+pub fn parse_number(kinds: &[Kind], raw: &str) -> Option<(Kind, i64)> {
+    kinds
+        .iter()
+        .find_map(|k| k.parse_number(raw).map(|seq| (*k, seq)))
 }
 
 /// The kinds of link between work items. Direction matters: `from` is the subject.
@@ -228,20 +200,45 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    static TICKET: KindSpec = KindSpec {
+        name: "ticket",
+        prefix: "INC",
+        collection: "tickets",
+        label: ("Ticket", "Tickets"),
+        lifecycle: &lifecycle::Lifecycle {
+            states: &["new"],
+            terminal: &[],
+            transitions: &[],
+        },
+        details: &[],
+        vocabulary: Vocabulary {
+            categories: &[],
+            hold_reasons: &[],
+            resolution_codes: &[],
+        },
+        internal: false,
+        approval_moves: None,
+        fixed_details: &[],
+        when_tasks_done: None,
+        tasks_label: "",
+        priority_override: false,
+    };
+    const T: Kind = Kind::declare(&TICKET);
+
     #[test]
     fn numbers() {
-        assert_eq!(format_number(Kind::Incident, 123), "INC-000123");
-        assert_eq!(format_number(Kind::Incident, 12_345_678), "INC-12345678");
-        assert_eq!(parse_number("inc-000123"), Some((Kind::Incident, 123)));
+        assert_eq!(format_number(T, 123), "INC-000123");
+        assert_eq!(format_number(T, 12_345_678), "INC-12345678");
+        assert_eq!(parse_number(&[T], "inc-000123"), Some((T, 123)));
         for bad in ["INC-", "INC-12a", "XYZ-1", "INC000123", "INC-0", "INC--1"] {
-            assert_eq!(parse_number(bad), None, "{bad}");
+            assert_eq!(parse_number(&[T], bad), None, "{bad}");
         }
     }
 
     proptest! {
         #[test]
         fn numbers_round_trip(seq in 1i64..10_000_000_000) {
-            prop_assert_eq!(parse_number(&format_number(Kind::Incident, seq)), Some((Kind::Incident, seq)));
+            prop_assert_eq!(parse_number(&[T], &format_number(T, seq)), Some((T, seq)));
         }
     }
 }

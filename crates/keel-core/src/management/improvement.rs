@@ -5,6 +5,7 @@
 
 use crate::kernel::details::Field;
 use crate::kernel::lifecycle::{Lifecycle, Transition};
+use crate::kernel::{Kind, KindSpec, Vocabulary};
 
 /// Where a nonconformity was found.
 pub const NC_SOURCES: &[&str] = &[
@@ -115,6 +116,50 @@ pub static IMP_FIELDS: &[Field] = &[
     Field::text("expected_benefit", "Expected benefit", 20_000),
     Field::text("measured_benefit", "Measured benefit", 20_000),
 ];
+
+/// The nonconformity as a kind of work item (see `kernel::KindSpec`).
+pub static NONCONFORMITY_SPEC: KindSpec = KindSpec {
+    name: "nonconformity",
+    prefix: "NC",
+    collection: "nonconformities",
+    label: ("Nonconformities", "nonconformity"),
+    lifecycle: &NC_LIFECYCLE,
+    details: NC_FIELDS,
+    vocabulary: Vocabulary {
+        categories: crate::operation::resolution::incident::CATEGORIES,
+        hold_reasons: &[],
+        resolution_codes: &[],
+    },
+    internal: true,
+    approval_moves: None,
+    fixed_details: &[],
+    when_tasks_done: None,
+    tasks_label: "",
+    priority_override: false,
+};
+pub const NONCONFORMITY: Kind = Kind::declare(&NONCONFORMITY_SPEC);
+
+/// The improvement as a kind of work item (see `kernel::KindSpec`).
+pub static IMPROVEMENT_SPEC: KindSpec = KindSpec {
+    name: "improvement",
+    prefix: "IMP",
+    collection: "improvements",
+    label: ("Improvements", "improvement"),
+    lifecycle: &IMP_LIFECYCLE,
+    details: IMP_FIELDS,
+    vocabulary: Vocabulary {
+        categories: crate::operation::resolution::incident::CATEGORIES,
+        hold_reasons: &[],
+        resolution_codes: &[],
+    },
+    internal: true,
+    approval_moves: None,
+    fixed_details: &[],
+    when_tasks_done: None,
+    tasks_label: "",
+    priority_override: false,
+};
+pub const IMPROVEMENT: Kind = Kind::declare(&IMPROVEMENT_SPEC);
 
 #[cfg(test)]
 mod tests {

@@ -5,6 +5,7 @@
 
 use crate::kernel::details::Field;
 use crate::kernel::lifecycle::{Lifecycle, Transition};
+use crate::kernel::{Kind, KindSpec, Vocabulary};
 
 pub const SCALE: &[&str] = &["1", "2", "3", "4", "5"];
 
@@ -99,6 +100,28 @@ pub fn rated(likelihood: Option<&str>, impact: Option<&str>) -> Option<(u8, &'st
     let s = score(l, i);
     Some((s, level(s)))
 }
+
+/// The risk as a kind of work item (see `kernel::KindSpec`).
+pub static KIND_SPEC: KindSpec = KindSpec {
+    name: "risk",
+    prefix: "RSK",
+    collection: "risks",
+    label: ("Risks and opportunities", "risk"),
+    lifecycle: &LIFECYCLE,
+    details: FIELDS,
+    vocabulary: Vocabulary {
+        categories: crate::operation::resolution::incident::CATEGORIES,
+        hold_reasons: &[],
+        resolution_codes: &[],
+    },
+    internal: true,
+    approval_moves: None,
+    fixed_details: &[],
+    when_tasks_done: None,
+    tasks_label: "",
+    priority_override: false,
+};
+pub const KIND: Kind = Kind::declare(&KIND_SPEC);
 
 #[cfg(test)]
 mod tests {

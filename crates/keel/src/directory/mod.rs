@@ -214,10 +214,7 @@ pub async fn set_language(
     {
         return Err(AppError::invalid(
             "language",
-            format!(
-                "must be one of: {}",
-                LANGUAGES.join(", ")
-            ),
+            format!("must be one of: {}", LANGUAGES.join(", ")),
         ));
     }
     set_user_field(db, actor, id, "language", language).await
@@ -546,4 +543,46 @@ pub async fn revoke_token(db: &Db, actor: &Actor, id: i64, owner: Option<i64>) -
     tx.commit().await?;
     crate::platform::auth::forget_cached_tokens();
     Ok(())
+}
+
+/// What this part of Keel declares: its routes, pages, templates and jobs (`platform::part`).
+pub const PART: crate::platform::part::Part = crate::platform::part::Part {
+    name: "directory",
+    api: part_api,
+    pages: oidc::pages,
+    tags: &[("directory", "Users, support groups, customers, tokens")],
+    jobs: &[crate::platform::part::JobKind {
+        kind: "directory.sync",
+        every: Some(|cfg| {
+            cfg.ldap
+                .as_ref()
+                .map(|c| c.interval_minutes.unwrap_or(60).max(5) * 60 * 1000)
+        }),
+        run: |st, _job| {
+            Box::pin(async move {
+                match &st.cfg.ldap {
+                    Some(c) => ldap::sync(&st.db, c)
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| e.to_string()),
+                    None => Ok(()),
+                }
+            })
+        },
+    }],
+    ..crate::platform::part::Part::EMPTY
+};
+
+fn part_api() -> utoipa_axum::router::OpenApiRouter<crate::platform::web::AppState> {
+    use utoipa_axum::routes;
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(routes!(api::me))
+        .routes(routes!(api::list_users, api::create_user))
+        .routes(routes!(api::get_user, api::update_user))
+        .routes(routes!(api::list_groups, api::create_group))
+        .routes(routes!(api::add_member))
+        .routes(routes!(api::list_customers, api::create_customer))
+        .routes(routes!(api::list_tokens, api::create_token))
+        .routes(routes!(api::revoke_token))
+        .routes(routes!(ldap::api_sync))
 }

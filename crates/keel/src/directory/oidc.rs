@@ -11,6 +11,13 @@ use crate::platform::config::OidcConfig;
 use crate::platform::db::{Db, Q, now_ms};
 use crate::platform::error::{AppError, AppResult};
 use crate::platform::http;
+use crate::platform::ui::{NextParam, login_refused, page_error, safe_next, signed_in};
+use crate::platform::web::AppState;
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::time::Duration;
@@ -322,5 +329,62 @@ mod tests {
             super::challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
             "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         );
+    }
+}
+
+/// The sign-in's two doors: off to the provider, and back from it.
+pub fn pages() -> Router<AppState> {
+    Router::new()
+        .route("/auth/oidc/login", get(oidc_login))
+        .route("/auth/oidc/callback", get(oidc_callback))
+}
+
+/// Start single sign-on: off to the provider.
+async fn oidc_login(State(st): State<AppState>, Query(q): Query<NextParam>) -> Response {
+    let Some(c) = st.cfg.oidc.clone() else {
+        return page_error(&st, None, AppError::NotFound("single sign-on".into()));
+    };
+    match begin(&st.db, &c, &safe_next(q.next.as_deref())).await {
+        Ok(url) => Redirect::to(&url).into_response(),
+        Err(e) => login_refused(&st, StatusCode::BAD_GATEWAY, e.to_string()),
+    }
+}
+
+#[derive(Deserialize)]
+struct OidcAnswer {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+/// The provider's answer: finish the sign-in.
+async fn oidc_callback(State(st): State<AppState>, Query(a): Query<OidcAnswer>) -> Response {
+    let Some(c) = st.cfg.oidc.clone() else {
+        return page_error(&st, None, AppError::NotFound("single sign-on".into()));
+    };
+    if let Some(e) = a.error {
+        let why = a.error_description.unwrap_or(e);
+        return login_refused(
+            &st,
+            StatusCode::UNAUTHORIZED,
+            format!("Single sign-on failed: {why}"),
+        );
+    }
+    let (Some(code), Some(state)) = (a.code, a.state) else {
+        return login_refused(
+            &st,
+            StatusCode::BAD_REQUEST,
+            "Single sign-on failed: the answer has no code.".into(),
+        );
+    };
+    match finish(&st.db, &c, &code, &state).await {
+        Ok(s) => signed_in(&st, &s.next, &s.token),
+        Err(AppError::Forbidden(m)) => login_refused(&st, StatusCode::FORBIDDEN, m),
+        Err(e) => login_refused(
+            &st,
+            StatusCode::UNAUTHORIZED,
+            format!("Single sign-on failed: {e}"),
+        ),
     }
 }

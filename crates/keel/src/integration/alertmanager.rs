@@ -23,7 +23,6 @@ use axum::body::Bytes;
 use axum::extract::State;
 use keel_core::access::Action;
 use keel_core::integration::alert::{self as rules, Known, Status, Step};
-use keel_core::kernel::Kind;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -45,6 +44,7 @@ pub struct ReceiverOptions {
 
 /// Alertmanager's webhook payload (version 4); fields Keel does not use are ignored.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = AlertmanagerNotification)]
 pub struct Notification {
     #[serde(default)]
     pub version: Option<String>,
@@ -153,7 +153,7 @@ pub async fn receive(
         None => None,
     };
     if let Some(c) = &opts.category
-        && !kernel::vocabulary(Kind::Incident)
+        && !kernel::vocabulary(keel_core::operation::resolution::incident::KIND)
             .categories
             .contains(&c.as_str())
     {
@@ -179,7 +179,9 @@ pub async fn receive(
             )
             .await?;
         let k = known.as_ref().map(|(_, _, last, state, _)| Known {
-            open: Kind::Incident.lifecycle().is_open(state),
+            open: keel_core::operation::resolution::incident::KIND
+                .lifecycle()
+                .is_open(state),
             last: Status::parse(last).unwrap_or(Status::Firing),
         });
         let step = rules::step(status, k.as_ref(), opts.resolve);
@@ -264,8 +266,16 @@ pub async fn receive(
             ))),
             ..Default::default()
         };
-        if let Err(e) =
-            kernel::update(db, Kind::Incident, &number, Scope::All, &actor, patch, None).await
+        if let Err(e) = kernel::update(
+            db,
+            keel_core::operation::resolution::incident::KIND,
+            &number,
+            Scope::All,
+            &actor,
+            patch,
+            None,
+        )
+        .await
         {
             tracing::warn!(incident = %number, error = %e, "alert recovered but the incident could not be resolved");
             if let Some(o) = out
@@ -366,7 +376,7 @@ async fn open(
         description.push_str(&format!("  {k}={v}\n"));
     }
     let d = kernel::draft(
-        Kind::Incident,
+        keel_core::operation::resolution::incident::KIND,
         actor,
         p,
         NewItem {
@@ -416,4 +426,16 @@ async fn open(
     )
     .await?;
     Ok(number)
+}
+
+/// What this part of Keel declares: its routes, pages, templates and jobs (`platform::part`).
+pub const PART: crate::platform::part::Part = crate::platform::part::Part {
+    name: "Alertmanager",
+    api: part_api,
+    ..crate::platform::part::Part::EMPTY
+};
+
+fn part_api() -> utoipa_axum::router::OpenApiRouter<crate::platform::web::AppState> {
+    use utoipa_axum::routes;
+    utoipa_axum::router::OpenApiRouter::new().routes(routes!(api_receive))
 }

@@ -9,9 +9,9 @@
 
 use crate::directory::NewUser;
 use crate::kernel::{self, NewItem};
-use crate::platform::audit::Actor;
 use crate::operation::portfolio::configuration::NewCi;
 use crate::operation::portfolio::service::NewService;
+use crate::platform::audit::Actor;
 use crate::platform::auth::Principal;
 use crate::platform::db::{Db, Q};
 use crate::platform::error::{AppError, AppResult, Problem};
@@ -20,7 +20,6 @@ use crate::platform::web::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
 use keel_core::access::Action;
-use keel_core::kernel::Kind;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -110,6 +109,7 @@ pub struct RowResult {
 }
 
 #[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
+#[schema(as = ImportReport)]
 pub struct Report {
     pub target: String,
     pub dry_run: bool,
@@ -426,7 +426,7 @@ pub async fn import(db: &Db, p: &Principal, target: &str, b: ImportBody) -> AppR
                         assignee_id: pick(&names.users, row, "assignee", "user with e-mail")?,
                         ..Default::default()
                     };
-                    let mut d = kernel::system_draft(Kind::Incident, &actor, item)?;
+                    let mut d = kernel::system_draft(keel_core::operation::resolution::incident::KIND, &actor, item)?;
                     kernel::resolve(&mut tx, &mut d).await?;
                     drafts.push((n, d));
                     Ok(("created".to_string(), None))
@@ -552,4 +552,16 @@ pub async fn api_import(
     ApiJson(b): ApiJson<ImportBody>,
 ) -> AppResult<Json<Report>> {
     Ok(Json(import(&st.db, &p, &target, b).await?))
+}
+
+/// What this part of Keel declares: its routes, pages, templates and jobs (`platform::part`).
+pub const PART: crate::platform::part::Part = crate::platform::part::Part {
+    name: "imports",
+    api: part_api,
+    ..crate::platform::part::Part::EMPTY
+};
+
+fn part_api() -> utoipa_axum::router::OpenApiRouter<crate::platform::web::AppState> {
+    use utoipa_axum::routes;
+    utoipa_axum::router::OpenApiRouter::new().routes(routes!(api_import))
 }

@@ -311,8 +311,8 @@ async fn may_write(tx: &mut Tx, s: &Sender, item: &ItemRow) -> AppResult<bool> {
 
 fn kind_of(q: &MailQueue) -> AppResult<Kind> {
     match q.kind.as_str() {
-        "incident" => Ok(Kind::Incident),
-        "request" => Ok(Kind::Request),
+        "incident" => Ok(keel_core::operation::resolution::incident::KIND),
+        "request" => Ok(keel_core::operation::resolution::request::KIND),
         other => Err(AppError::invalid(
             "kind",
             format!(
@@ -462,7 +462,9 @@ async fn handle(
         }
     }
     if target.is_none()
-        && let Some(number) = m.subject().and_then(rules::number_in_subject)
+        && let Some(number) = m
+            .subject()
+            .and_then(|s| rules::number_in_subject(&kernel::process::kinds(), s))
     {
         let found: Option<(i64,)> = tx
             .opt(Q::new("SELECT id FROM work_items WHERE number = $1").bind(number.as_str()))
@@ -810,4 +812,21 @@ pub async fn api_discard(
     crate::platform::extract::ApiJson(b): crate::platform::extract::ApiJson<Discard>,
 ) -> AppResult<Json<MailMessage>> {
     Ok(Json(discard(&st.db, &p, id, b).await?))
+}
+
+/// What this part of Keel declares: its routes, pages, templates and jobs (`platform::part`).
+pub const PART: crate::platform::part::Part = crate::platform::part::Part {
+    name: "mail in",
+    api: part_api,
+    ..crate::platform::part::Part::EMPTY
+};
+
+fn part_api() -> utoipa_axum::router::OpenApiRouter<crate::platform::web::AppState> {
+    use utoipa_axum::routes;
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(routes!(api_quarantine))
+        .routes(routes!(api_message))
+        .routes(routes!(api_raw))
+        .routes(routes!(api_reprocess))
+        .routes(routes!(api_discard))
 }

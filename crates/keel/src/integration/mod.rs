@@ -23,3 +23,28 @@ pub mod mail;
 pub mod smtp;
 pub mod ui;
 pub mod webhooks;
+
+/// What this part of Keel declares: its routes, pages, templates and jobs (`platform::part`).
+pub const PART: crate::platform::part::Part = crate::platform::part::Part {
+    name: "integrations page",
+    pages: ui::routes,
+    templates: &[
+        (
+            "integrations.html",
+            include_str!("../../templates/integrations.html"),
+        ),
+        ("webhook.html", include_str!("../../templates/webhook.html")),
+    ],
+    tags: &[(
+        "integrations",
+        "Monitoring alerts in (Alertmanager), webhooks out with their delivery log, received mail and its quarantine",
+    )],
+    nav: &[crate::platform::part::Nav {
+        order: 140,
+        label: "Integrations",
+        requester_label: None,
+        href: "/integrations",
+        shown: |p| p.can(keel_core::access::Action::ReadIntegrations),
+    }],
+    ..crate::platform::part::Part::EMPTY
+};

@@ -380,8 +380,8 @@ async fn send_one(
         .map_err(|e| Failure::Permanent(format!("invalid address {}: {e}", r.email)))?;
     let link = match (&cfg.mail.base_url, item) {
         (Some(base), Some(i)) => {
-            let kind = keel_core::kernel::Kind::parse(&i.kind)
-                .unwrap_or(keel_core::kernel::Kind::Incident);
+            let kind = crate::kernel::process::kind(&i.kind)
+                .unwrap_or(keel_core::operation::resolution::incident::KIND);
             format!(
                 "{}/{}/{}",
                 base.trim_end_matches('/'),
@@ -448,6 +448,29 @@ async fn send_one(
         Err(e) => Err(Failure::Transient(e.to_string())),
     }
 }
+
+/// What this part of Keel declares: its routes, pages, templates and jobs (`platform::part`).
+pub const PART: crate::platform::part::Part = crate::platform::part::Part {
+    name: "mail out",
+    jobs: &[crate::platform::part::JobKind {
+        kind: "mail.send",
+        every: Some(|_| Some(10 * 1000)),
+        run: |st, _job| Box::pin(async move { send_due(&st.db, &st.cfg).await.map(|_| ()) }),
+    }],
+    sweeps: &[|db| {
+        Box::pin(async move {
+            // Mail out once sent (or given up) is kept a month for whoever asks whether it went.
+            db.exec(
+            Q::new("DELETE FROM mail_outgoing WHERE state IN ('sent', 'skipped', 'expired', 'failed') AND created_at < $1")
+                .bind(now_ms() - 30 * 86_400_000),
+        )
+        .await?;
+            Ok(())
+        })
+    }],
+    subscribers: &[|tx, ids| Box::pin(fan_out(tx, ids))],
+    ..crate::platform::part::Part::EMPTY
+};
 
 #[cfg(test)]
 mod tests {

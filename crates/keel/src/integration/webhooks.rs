@@ -835,3 +835,27 @@ pub async fn api_ping(
 ) -> AppResult<(StatusCode, Json<Delivery>)> {
     Ok((StatusCode::CREATED, Json(ping(&st.db, &p, id).await?)))
 }
+
+/// What this part of Keel declares: its routes, pages, templates and jobs (`platform::part`).
+pub const PART: crate::platform::part::Part = crate::platform::part::Part {
+    name: "webhooks",
+    api: part_api,
+    jobs: &[crate::platform::part::JobKind {
+        kind: "webhook.deliver",
+        every: None,
+        run: |st, job| Box::pin(deliver(&st.db, job)),
+    }],
+    subscribers: &[|tx, ids| Box::pin(fan_out(tx, ids))],
+    ..crate::platform::part::Part::EMPTY
+};
+
+fn part_api() -> utoipa_axum::router::OpenApiRouter<crate::platform::web::AppState> {
+    use utoipa_axum::routes;
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(routes!(api_events))
+        .routes(routes!(api_list, api_create))
+        .routes(routes!(api_get, api_update))
+        .routes(routes!(api_deliveries))
+        .routes(routes!(api_replay))
+        .routes(routes!(api_ping))
+}

@@ -75,7 +75,7 @@ pub struct ItemView {
 
 impl From<ItemRow> for ItemView {
     fn from(w: ItemRow) -> Self {
-        let next = Kind::parse(&w.kind)
+        let next = super::process::kind(&w.kind)
             .map(|k| {
                 k.lifecycle()
                     .next_states(&w.state)
@@ -447,11 +447,13 @@ pub fn require_read(p: &Principal, kind: Kind) -> AppResult<()> {
     Ok(())
 }
 
-/// Raising a kind: anyone may report an incident or raise a request; other kinds are staff work.
+/// Raising a kind: anyone may raise what requesters see (report an incident, ask for something);
+/// the provider's internal records are staff work.
 pub fn require_create(p: &Principal, kind: Kind) -> AppResult<()> {
-    match kind {
-        Kind::Incident | Kind::Request => p.require(Action::CreateIncident),
-        _ => p.require(Action::UpdateWorkItems),
+    if kind.is_internal() {
+        p.require(Action::UpdateWorkItems)
+    } else {
+        p.require(Action::CreateIncident)
     }
 }
 
@@ -465,7 +467,7 @@ pub fn item_response(status: StatusCode, row: ItemRow) -> Response {
     let tag = etag(row.version);
     let loc = format!(
         "/api/v1/{}/{}",
-        Kind::parse(&row.kind).map_or("items", Kind::collection),
+        super::process::kind(&row.kind).map_or("items", Kind::collection),
         row.number
     );
     let mut resp = (status, Json(ItemView::from(row))).into_response();
@@ -525,32 +527,26 @@ pub async fn create(
         details: b.details,
     };
     let draft = super::draft(kind, &p.actor(), p, input)?;
-    if matches!(kind, Kind::Request | Kind::Change) {
-        // A request is checked against its type, then asks for approvals or opens its tasks; a
-        // change against its type and template, then takes what its template brings: not a
-        // group-commit create.
-        use crate::operation::{resolution::request, transition::change};
-        match kind {
-            Kind::Request => request::check_draft(&st.db, &draft.details()).await?,
-            _ => change::check_draft(&st.db, &draft.details()).await?,
-        }
+    let steps = super::process::raises_with_steps(kind);
+    if steps {
+        // A kind whose process checks a create (a request against its type, a change against
+        // its type and template) and takes first steps after it is not a group-commit create.
+        super::process::check(&st.db, kind, &draft.details()).await?;
         if key.is_none() {
             let mut tx = st.db.begin().await?;
             let number = super::create_in(&mut tx, draft).await?;
             tx.commit().await?;
-            st.metrics.created(kind);
-            let row = match kind {
-                Kind::Request => request::start(&st.db, &number, &p.actor()).await?,
-                _ => change::start(&st.db, &number, &p.actor()).await?,
-            };
+            st.metrics.created(kind.as_str());
+            let row = super::get(&st.db, kind, &number, Scope::All).await?;
+            let row = super::process::start(&st.db, kind, row, &p.actor()).await?;
             return Ok(item_response(StatusCode::CREATED, row));
         }
     }
     let Some(k) = &key else {
         // Without a key, the create joins the group commit; the new item is read back after
         // the commit, on a reader.
-        let number = st.creator.create(draft).await?;
-        st.metrics.created(kind);
+        let number = super::batch::creator(st).create(draft).await?;
+        st.metrics.created(kind.as_str());
         let row = super::get(&st.db, kind, &number, Scope::All).await?;
         return Ok(item_response(StatusCode::CREATED, row));
     };
@@ -585,18 +581,10 @@ pub async fn create(
         stored?;
     }
     tx.commit().await?;
-    st.metrics.created(kind);
-    // A keyed request or change still starts (approvals, tasks, its template); a replay of
-    // the key answers with the item as first created.
-    let row = match kind {
-        Kind::Request => {
-            crate::operation::resolution::request::start(&st.db, &row.number, &p.actor()).await?
-        }
-        Kind::Change => {
-            crate::operation::transition::change::start(&st.db, &row.number, &p.actor()).await?
-        }
-        _ => row,
-    };
+    st.metrics.created(kind.as_str());
+    // A keyed create still takes its process's first steps (approvals, tasks, its template); a
+    // replay of the key answers with the item as first created.
+    let row = super::process::start(&st.db, kind, row, &p.actor()).await?;
     Ok(item_response(StatusCode::CREATED, row))
 }
 
@@ -799,31 +787,16 @@ pub async fn history(
     p.require(Action::ReadAudit)?;
     require_read(p, kind)?;
     let row = super::get(&st.db, kind, number, Scope::of(p)).await?;
-    let mut entries: Vec<HistoryEntry> =
-        audit::for_entity(&st.db, kind.as_str(), &row.number)
-            .await?
-            .into_iter()
-            .map(HistoryEntry::from)
-            .collect();
+    let mut entries: Vec<HistoryEntry> = audit::for_entity(&st.db, kind.as_str(), &row.number)
+        .await?
+        .into_iter()
+        .map(HistoryEntry::from)
+        .collect();
     if !p.can(Action::InternalNotes) {
         entries.retain(|e| e.action != "comment.internal");
     }
     let states = super::transitions(&st.db, &row).await?;
     Ok(Json(History { entries, states }))
-}
-
-/// The item's SLA clocks, read now, each with its ledger.
-pub async fn sla(
-    st: &AppState,
-    p: &Principal,
-    kind: Kind,
-    number: &str,
-) -> AppResult<Json<Vec<super::clocks::ClockView>>> {
-    require_read(p, kind)?;
-    let row = super::get(&st.db, kind, number, Scope::of(p)).await?;
-    Ok(Json(
-        super::clocks::read(&st.db, &row, crate::platform::db::now_ms()).await?,
-    ))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

@@ -9,6 +9,7 @@ use crate::platform::auth::Principal;
 use crate::platform::db::{Db, Q, Tx, now_ms};
 use crate::platform::error::{AppError, AppResult};
 use crate::platform::outbox::{self, Event};
+use crate::platform::web::AppState;
 use crate::{kernel, platform::web::iso};
 use keel_core::access::Action;
 use keel_core::kernel::Kind;
@@ -129,6 +130,7 @@ pub async fn skip_pending(tx: &mut Tx, item_id: i64) -> AppResult<()> {
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ApprovalDecision)]
 pub struct Decision {
     /// `approve` or `reject`.
     pub decision: String,
@@ -234,11 +236,8 @@ pub async fn decide(
     };
     let row = move_to(db, kind, number, &p.actor(), next).await?;
     if let (Outcome::Rejected, Some(c)) = (result, comment) {
-        let what = match kind {
-            Kind::Request => "Request",
-            Kind::Change => "Change",
-            _ => "Item",
-        };
+        let what = kind.spec().label.1;
+        let what = what[..1].to_uppercase() + &what[1..];
         kernel::add_comment(
             db,
             &row,
@@ -304,4 +303,37 @@ pub async fn api_inbox(
 ) -> AppResult<axum::Json<Vec<Pending>>> {
     p.require(Action::ReadWorkItems)?;
     Ok(axum::Json(inbox(&st.db, p.user_id).await?))
+}
+
+/// The approval inbox: what waits for this person's decision, across kinds.
+pub fn pages() -> axum::Router<AppState> {
+    axum::Router::new().route("/approvals", axum::routing::get(inbox_page))
+}
+
+async fn inbox_page(
+    axum::extract::State(st): axum::extract::State<AppState>,
+    crate::platform::ui::WebUser(p): crate::platform::ui::WebUser,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    use crate::platform::ui::{clear_flash, flash, page_error, viewer};
+    use minijinja::value::Serde;
+    use minijinja::{Value as V, context};
+    match inbox(&st.db, p.user_id).await {
+        Ok(rows) => {
+            let rows: Vec<V> = rows
+                .iter()
+                .map(|r| {
+                    let base = super::process::kind(&r.kind)
+                        .map(Kind::collection)
+                        .unwrap_or("incidents");
+                    context! { a => V::from(Serde(r)), base => format!("/{base}") }
+                })
+                .collect();
+            clear_flash(st.ui.render(
+                "approvals.html",
+                context! { me => viewer(&p), flash => flash(&headers), rows => rows },
+            ))
+        }
+        Err(e) => page_error(&st, Some(&p), e),
+    }
 }

@@ -26,6 +26,11 @@ pub struct Creator {
     queue: mpsc::Sender<Request>,
 }
 
+/// This node's group commit, kept in the application state (the kernel's part builds it).
+pub fn creator(st: &crate::platform::web::AppState) -> &Creator {
+    st.ext::<Creator>()
+}
+
 impl Creator {
     /// Start the writing task on the current tokio runtime; it ends when the last handle is dropped.
     pub fn start(db: Db) -> Creator {
@@ -78,7 +83,7 @@ async fn write(db: &Db, batch: Vec<Request>) {
     }
     // One insert per kind, replies kept in the order of their drafts.
     let mut groups: Vec<(Vec<Draft>, Vec<Reply>)> = Vec::new();
-    for kind in keel_core::kernel::Kind::ALL {
+    for kind in super::process::kinds() {
         let (mine, rest): (Vec<_>, Vec<_>) =
             accepted.into_iter().partition(|(d, _)| d.kind == kind);
         accepted = rest;

@@ -10,12 +10,12 @@
 pub mod api;
 pub mod approvals;
 pub mod batch;
-pub mod cis;
-pub mod clocks;
+pub mod process;
 pub mod register;
 pub mod register_ui;
 pub mod routes;
 pub mod search;
+pub mod steps_ui;
 pub mod tasks;
 pub mod ui;
 pub mod views;
@@ -28,10 +28,11 @@ use crate::platform::error::{AppError, AppResult};
 use keel_core::access::Action;
 use keel_core::kernel::lifecycle::TransitionError;
 use keel_core::kernel::priority::{Level, Matrix};
-use keel_core::kernel::{Kind, LinkKind, details, format_number, parse_number, query};
+use keel_core::kernel::{Kind, LinkKind, Vocabulary, details, format_number, query};
 use keel_core::management::support::audit_trail::{FieldChange, diff};
 use keel_core::page::Cursor;
 use keel_core::text::{Line, bounded};
+pub use process::parse_number;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
@@ -156,7 +157,7 @@ impl ItemRow {
     /// detail as `details.<name>`.
     fn changes_to(&self, after: &ItemRow) -> Vec<FieldChange> {
         let mut changes = diff(&self.fields(), &after.fields());
-        let fields = Kind::parse(&self.kind).map(Kind::details).unwrap_or(&[]);
+        let fields = process::kind(&self.kind).map(Kind::details).unwrap_or(&[]);
         let (b, a) = (self.details_map(), after.details_map());
         for f in fields {
             let (old, new) = (
@@ -180,7 +181,7 @@ impl ItemRow {
     }
 
     fn has(&self, field: &str) -> bool {
-        if Kind::parse(&self.kind).is_some_and(|k| k.details().iter().any(|f| f.name == field)) {
+        if process::kind(&self.kind).is_some_and(|k| k.details().iter().any(|f| f.name == field)) {
             return keel_core::kernel::details::has(&self.details_map(), field);
         }
         let non_empty = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.trim().is_empty());
@@ -294,42 +295,8 @@ fn one_of(field: &str, v: &Option<String>, allowed: &[&str]) -> AppResult<()> {
     }
 }
 
-/// The per-process vocabulary a kind validates against.
-pub struct Vocabulary {
-    pub categories: &'static [&'static str],
-    pub hold_reasons: &'static [&'static str],
-    pub resolution_codes: &'static [&'static str],
-}
-
 pub fn vocabulary(kind: Kind) -> Vocabulary {
-    use keel_core::operation::resolution::{incident as inc, problem as prb};
-    match kind {
-        Kind::Incident => Vocabulary {
-            categories: inc::CATEGORIES,
-            hold_reasons: inc::HOLD_REASONS,
-            resolution_codes: inc::RESOLUTION_CODES,
-        },
-        Kind::Request => Vocabulary {
-            categories: inc::CATEGORIES,
-            hold_reasons: &[],
-            resolution_codes: &[],
-        },
-        Kind::Problem => Vocabulary {
-            categories: inc::CATEGORIES,
-            hold_reasons: &[],
-            resolution_codes: prb::RESOLUTION_CODES,
-        },
-        Kind::KnownError
-        | Kind::Change
-        | Kind::Nonconformity
-        | Kind::Improvement
-        | Kind::Risk
-        | Kind::Complaint => Vocabulary {
-            categories: inc::CATEGORIES,
-            hold_reasons: &[],
-            resolution_codes: &[],
-        },
-    }
+    kind.vocabulary()
 }
 
 /// Check that an assignee belongs to the assignment group, when both are set.
@@ -390,6 +357,14 @@ pub async fn create(
     let number = create_in(&mut tx, d).await?;
     tx.commit().await?;
     get(db, kind, &number, Scope::All).await
+}
+
+/// Raise an item as a person does: its process's checks, the create in its own transaction,
+/// then its process's first steps (a request's approvals, a change's template).
+pub async fn raise(db: &Db, kind: Kind, p: &Principal, input: NewItem) -> AppResult<ItemRow> {
+    process::check(db, kind, &input.details).await?;
+    let row = create(db, kind, &p.actor(), p, input).await?;
+    process::start(db, kind, row, &p.actor()).await
 }
 
 /// Create inside the caller's transaction (used with idempotency keys); returns the number.
@@ -633,7 +608,8 @@ pub async fn insert_drafts(tx: &mut Tx, drafts: Vec<Draft>) -> AppResult<Vec<Str
     let mut created: Vec<(i64, String, String)> = tx.all(q).await?;
     created.sort_unstable_by_key(|(id, _, _)| *id);
     append_many(tx, entries).await?;
-    clocks::start(tx, kind, last - n + 1, last).await?;
+    // The processes' part of a create (SLA clocks start …), in the same transaction.
+    process::created(tx, kind, last - n + 1, last).await?;
     // `item.created` for subscribers (no one is notified in-app of a mere creation).
     crate::platform::outbox::emit_many(
         tx,
@@ -1254,7 +1230,7 @@ pub async fn update(
     }
     let mut tx = db.begin().await?;
     if state_changed {
-        crate::operation::resolution::before_move(&mut tx, kind, &before, &after, actor).await?;
+        process::moving(&mut tx, kind, &before, &after, actor).await?;
     }
     if let Some(s) = after.service_id.filter(|s| Some(*s) != before.service_id) {
         exists(&mut tx, "services", s, "service_id").await?;
@@ -1321,7 +1297,7 @@ pub async fn update(
         changes,
     )
     .await?;
-    clocks::follow(&mut tx, kind, &before, &after, actor, now).await?;
+    process::changed(&mut tx, kind, &before, &after, actor, now).await?;
     announce(&mut tx, Some(&before), &after, actor).await?;
     tx.commit().await?;
     get_by_id(db, before.id).await
@@ -1733,4 +1709,90 @@ pub fn sanitize_filename(raw: &str) -> Option<String> {
         return None;
     }
     Some(base.to_string())
+}
+
+/// The kernel's pages: every kind's list, item and new-item pages and their forms, the shared
+/// steps (approvals, tasks), search, saved views, every register's pages.
+fn pages() -> axum::Router<crate::platform::web::AppState> {
+    ui::routes()
+        .merge(steps_ui::routes())
+        .merge(approvals::pages())
+        .merge(search::pages())
+        .merge(views::pages())
+        .merge(register_ui::routes())
+}
+
+/// What this part of Keel declares: its routes, pages, templates and jobs (`platform::part`).
+pub const PART: crate::platform::part::Part = crate::platform::part::Part {
+    name: "kernel",
+    api: part_api,
+    pages,
+    templates: &[
+        ("items.html", include_str!("../../templates/items.html")),
+        ("item.html", include_str!("../../templates/item.html")),
+        (
+            "item_new.html",
+            include_str!("../../templates/item_new.html"),
+        ),
+        ("search.html", include_str!("../../templates/search.html")),
+        (
+            "register.html",
+            include_str!("../../templates/register.html"),
+        ),
+        (
+            "register_record.html",
+            include_str!("../../templates/register_record.html"),
+        ),
+        (
+            "register_form.html",
+            include_str!("../../templates/register_form.html"),
+        ),
+        (
+            "approvals.html",
+            include_str!("../../templates/approvals.html"),
+        ),
+    ],
+    tags: &[
+        (
+            "approvals",
+            "Approvals waiting for you, across requests and changes",
+        ),
+        (
+            "views",
+            "Saved list views (filters, filter expression, sort)",
+        ),
+        ("search", "Full-text search over work items and comments"),
+    ],
+    sweeps: &[|db| {
+        Box::pin(async move {
+            // Idempotency keys answer retries for a day.
+            db.exec(
+                Q::new("DELETE FROM idempotency_keys WHERE created_at < $1")
+                    .bind(now_ms() - 86_400_000),
+            )
+            .await?;
+            Ok(())
+        })
+    }],
+    state: Some(|db, ext| {
+        ext.insert(batch::Creator::start(db.clone()));
+    }),
+    nav: &[crate::platform::part::Nav {
+        order: 60,
+        label: "Approvals",
+        requester_label: None,
+        href: "/approvals",
+        shown: |p| !p.role.is_scoped_to_own_records(),
+    }],
+    ..crate::platform::part::Part::EMPTY
+};
+
+fn part_api() -> utoipa_axum::router::OpenApiRouter<crate::platform::web::AppState> {
+    use utoipa_axum::routes;
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(routes!(approvals::api_inbox))
+        .routes(routes!(views::list_views, views::create_view))
+        .routes(routes!(views::delete_view))
+        .routes(routes!(search::api_search))
+        .merge(register::api())
 }

@@ -1,5 +1,6 @@
 //! The register machine: storage, audit, API (with its OpenAPI description) and CSV export for
-//! every register declared in `keel_core::operation::REGISTERS` (see `keel_core::register`).
+//! every register a process keeps (`kernel::process::Process::registers`; see
+//! `keel_core::register`).
 //!
 //! A register's columns are its declared fields (references to several records live in
 //! `record_refs`), plus `id`, `version`, `created_at`, `updated_at` and `created_by`. Every write
@@ -8,11 +9,10 @@
 
 use crate::platform::audit::{Actor, append};
 use crate::platform::auth::Principal;
-use crate::platform::db::{Db, DynRow, Q, Tx, now_ms};
 use crate::platform::csv::{csv, csv_response};
+use crate::platform::db::{Db, DynRow, Q, Tx, now_ms};
 use crate::platform::error::{AppError, AppResult};
 use crate::platform::web::AppState;
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -57,7 +57,7 @@ pub fn invalid(e: FieldError) -> AppError {
 
 /// The register with this name; every name used in code is declared, so a miss is a bug.
 pub fn reg(name: &str) -> &'static Register {
-    keel_core::operation::register(name).unwrap_or_else(|| panic!("register {name} is declared"))
+    super::process::register(name).unwrap_or_else(|| panic!("register {name} is declared"))
 }
 
 /// Where a reference points: table, key column, label column, and the work item kind if any.
@@ -73,10 +73,7 @@ fn target(
         Target::User => ("users", "id", "name", None),
         Target::Group => ("support_groups", "id", "name", None),
         Target::Customer => ("customers", "id", "name", None),
-        Target::Service => ("services", "id", "name", None),
-        Target::Ci => ("cis", "id", "name", None),
-        Target::CiClass => ("ci_classes", "id", "name", None),
-        Target::Asset => ("assets", "tag", "name", None),
+        Target::Table(t) => (t.table, t.key, t.label, None),
         Target::Record(r) => {
             let r = reg(r);
             (r.table, "id", r.label, None)
@@ -376,13 +373,8 @@ fn bind_value(q: &mut Q, ty: Type, v: &V) -> String {
 fn stored_as_text(ty: Type) -> bool {
     matches!(
         ty,
-        Type::Line(_)
-            | Type::Text(_)
-            | Type::Day
-            | Type::Month
-            | Type::Choice(_)
-            | Type::Ref(Target::Item(_) | Target::Asset)
-    )
+        Type::Line(_) | Type::Text(_) | Type::Day | Type::Month | Type::Choice(_)
+    ) || matches!(ty, Type::Ref(t) if t.text_key())
 }
 
 async fn write_refs(tx: &mut Tx, r: &Register, id: i64, vals: &Values) -> AppResult<()> {
@@ -764,10 +756,13 @@ fn id_of(raw: &str) -> AppResult<i64> {
         .map_err(|_| AppError::NotFound(format!("record {raw}")))
 }
 
-/// `/api/v1/<register>` and `/api/v1/<register>/{id}` for every register.
-pub fn routes() -> Router<AppState> {
-    let mut router = Router::new();
-    for r in keel_core::operation::REGISTERS.iter().copied() {
+/// `/api/v1/<register>` and `/api/v1/<register>/{id}` for every register a process keeps, with
+/// their OpenAPI description.
+pub fn api() -> utoipa_axum::router::OpenApiRouter<AppState> {
+    let mut doc = utoipa::openapi::OpenApiBuilder::new().build();
+    document(&mut doc);
+    let mut router = utoipa_axum::router::OpenApiRouter::with_openapi(doc);
+    for r in super::process::registers() {
         router = router
             .route(
                 &format!("/api/v1/{}", r.name),
@@ -806,7 +801,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// Add every register's paths and schemas to the OpenAPI document.
-pub fn document(doc: &mut utoipa::openapi::OpenApi) {
+fn document(doc: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
     use utoipa::openapi::request_body::RequestBodyBuilder;
     use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, SchemaType, Type as T};
@@ -825,7 +820,7 @@ pub fn document(doc: &mut utoipa::openapi::OpenApi) {
             .build()
     };
     let comps = doc.components.get_or_insert_with(Default::default);
-    for r in keel_core::operation::REGISTERS.iter().copied() {
+    for r in super::process::registers() {
         let schema_name: String = r
             .name
             .split('-')
@@ -856,7 +851,7 @@ pub fn document(doc: &mut utoipa::openapi::OpenApi) {
                 Type::Int { .. } => (T::Integer, None),
                 Type::Decimal { .. } => (T::Number, None),
                 Type::Bool => (T::Boolean, None),
-                Type::Ref(Target::Item(_) | Target::Asset) => (T::String, None),
+                Type::Ref(t) if t.text_key() => (T::String, None),
                 Type::Ref(_) => (T::Integer, None),
                 Type::Refs(_) => (T::Array, None),
             };

@@ -2,9 +2,9 @@
 //! filters and CSV export, a form to add a record, and each record's page with its edit form and
 //! history. A form that is refused is shown again with the values entered and the field marked.
 
+use crate::kernel::register::{self as registers, Rec, parse_filters};
 use crate::platform::db::{Db, Q};
 use crate::platform::error::{AppError, AppResult};
-use crate::kernel::register::{self as registers, Rec, parse_filters};
 use crate::platform::ui::{
     FormFields, WebUser, clear_flash, flash, form_error, page_error, redirect_with_flash,
     unprocessable_if, viewer,
@@ -32,7 +32,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 fn find(name: &str) -> AppResult<&'static Register> {
-    keel_core::operation::register(name)
+    crate::kernel::process::register(name)
         .ok_or_else(|| AppError::NotFound(format!("register {name}")))
 }
 
@@ -58,11 +58,15 @@ struct FormField {
 /// Choices for a reference: small tables in full; CIs and work items are typed in by id/number.
 async fn options(db: &Db, t: Target) -> AppResult<Option<Vec<Opt>>> {
     let sql = match t {
-        Target::User => "SELECT id, name FROM users WHERE disabled = 0 ORDER BY name",
-        Target::Group => "SELECT id, name FROM support_groups ORDER BY name",
-        Target::Customer => "SELECT id, name FROM customers ORDER BY name",
-        Target::Service => "SELECT id, name FROM services ORDER BY name",
-        Target::CiClass => "SELECT id, name FROM ci_classes ORDER BY name",
+        Target::User => "SELECT id, name FROM users WHERE disabled = 0 ORDER BY name".to_string(),
+        Target::Group => "SELECT id, name FROM support_groups ORDER BY name".to_string(),
+        Target::Customer => "SELECT id, name FROM customers ORDER BY name".to_string(),
+        Target::Table(t) if t.choices && t.prefix.is_none() => format!(
+            "SELECT {key}, {label} FROM {table} ORDER BY {label}",
+            key = t.key,
+            label = t.label,
+            table = t.table
+        ),
         Target::Record(r) => {
             let r = registers::reg(r);
             let rows: Vec<(i64, Option<String>)> = db
@@ -80,7 +84,7 @@ async fn options(db: &Db, t: Target) -> AppResult<Option<Vec<Opt>>> {
                     .collect(),
             ));
         }
-        Target::Ci | Target::Asset | Target::Item(_) => return Ok(None),
+        Target::Table(_) | Target::Item(_) => return Ok(None),
     };
     let rows: Vec<(i64, String)> = db.all(Q::new(sql)).await?;
     Ok(Some(
@@ -168,7 +172,7 @@ fn form_input(r: &Register, f: &FormFields) -> Map<String, Value> {
     let mut m = Map::new();
     for spec in r.fields {
         match spec.ty {
-            Type::Refs(Target::Item(_) | Target::Ci | Target::Asset) => {
+            Type::Refs(t) if !offers_choices(t) => {
                 let items: Vec<Value> = f
                     .get(spec.name)
                     .split(',')
@@ -236,15 +240,23 @@ fn shown(f: &FieldSpec, rec: &Rec) -> String {
     }
 }
 
+/// Whether a reference's form offers every record as a choice (else the key is typed in).
+fn offers_choices(t: Target) -> bool {
+    match t {
+        Target::Item(_) => false,
+        Target::Table(t) => t.choices && t.prefix.is_none(),
+        _ => true,
+    }
+}
+
 /// Where the record a reference points at has a page.
 fn href(f: &FieldSpec, rec: &Rec) -> Option<String> {
     let v = rec.vals.get(f.name)?;
     match (f.ty, v) {
         (Type::Ref(Target::Record(r)), V::Int(i)) => Some(format!("/registers/{r}/{i}")),
-        (Type::Ref(Target::Service), V::Int(i)) => Some(format!("/services/{i}")),
-        (Type::Ref(Target::Ci), V::Int(i)) => Some(format!("/cis/{i}")),
+        (Type::Ref(Target::Table(t)), V::Int(i)) => t.page.map(|p| p.replace("{}", &i.to_string())),
+        (Type::Ref(Target::Table(t)), V::Text(k)) => t.page.map(|p| p.replace("{}", k)),
         (Type::Ref(Target::Item(k)), V::Text(n)) => Some(format!("/{}/{n}", k.collection())),
-        (Type::Ref(Target::Asset), V::Text(t)) => Some(format!("/assets/{t}")),
         _ => None,
     }
 }

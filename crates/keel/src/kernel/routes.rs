@@ -1,11 +1,13 @@
 //! The HTTP routes every work-item kind has, generated once per kind.
 //!
 //! Each kind's module (e.g. `operation::resolution::incident`) invokes [`work_item_routes!`]
-//! with its paths and OpenAPI tag and gets the list, create, get, patch, history, SLA, comment,
-//! link and attachment endpoints, each a thin wrapper over `kernel::api`. The kind adds only
-//! its own endpoints beside them. (The wrappers exist because OpenAPI paths are literals.)
+//! with its paths and OpenAPI tag and gets the list, create, get, patch, history, comment, link
+//! and attachment endpoints, each a thin wrapper over `kernel::api`. The kind adds its own
+//! endpoints beside them, and those other processes offer every kind (SLA clocks,
+//! `clock_routes!`; affected CIs, `affected_ci_routes!`). (The wrappers exist because OpenAPI
+//! paths are literals.)
 
-/// `work_item_routes!(Kind::Incident, "incidents", "/api/v1/incidents", …)`: see the module doc.
+/// `work_item_routes!(kind: KIND, tag: "incidents", list: "/api/v1/incidents", …)`: see the module doc.
 #[macro_export]
 macro_rules! work_item_routes {
     (
@@ -14,13 +16,10 @@ macro_rules! work_item_routes {
         list: $list:literal,
         one: $one:literal,
         history: $history:literal,
-        sla: $sla:literal,
         comments: $comments:literal,
         links: $links:literal,
         attachments: $attachments:literal,
-        attachment: $attachment:literal,
-        cis: $cis:literal,
-        ci: $ci:literal $(,)?
+        attachment: $attachment:literal $(,)?
     ) => {
         pub mod routes {
             use $crate::kernel::Attachment;
@@ -28,7 +27,6 @@ macro_rules! work_item_routes {
                 self, CommentBody, History, ItemPage, ItemView, LinkBody, ListParams, PatchBody,
                 UploadParams,
             };
-            use $crate::kernel::clocks::ClockView;
             use $crate::kernel::{Comment, Link};
             use $crate::platform::auth::Principal;
             use $crate::platform::error::{AppResult, Problem};
@@ -51,35 +49,10 @@ macro_rules! work_item_routes {
                     .routes(routes!(list, create))
                     .routes(routes!(get, patch))
                     .routes(routes!(history))
-                    .routes(routes!(sla))
                     .routes(routes!(comments, add_comment))
                     .routes(routes!(links, add_link))
                     .routes(routes!(attachments, upload))
                     .routes(routes!(download))
-                    .routes(routes!(affected_cis, add_ci))
-                    .routes(routes!(remove_ci))
-            }
-
-            /// Affected configuration items, with the services and customers they reach.
-            #[utoipa::path(get, path = $cis, tag = $tag, operation_id = concat!("cis_", $tag), params(("number" = String, Path)),
-                responses((status = 200, body = $crate::kernel::cis::Affected)), security(("bearer" = [])))]
-            pub async fn affected_cis(State(st): State<AppState>, p: Principal, Path(number): Path<String>) -> AppResult<Json<$crate::kernel::cis::Affected>> {
-                Ok(Json($crate::kernel::cis::api_list(&st, &p, K, &number).await?))
-            }
-
-            /// Record an affected configuration item.
-            #[utoipa::path(post, path = $cis, tag = $tag, operation_id = concat!("add_ci_", $tag), params(("number" = String, Path)), request_body = $crate::kernel::cis::AddCi,
-                responses((status = 201, body = $crate::kernel::cis::Affected)), security(("bearer" = [])))]
-            pub async fn add_ci(State(st): State<AppState>, p: Principal, Path(number): Path<String>, ApiJson(b): ApiJson<$crate::kernel::cis::AddCi>) -> AppResult<(StatusCode, Json<$crate::kernel::cis::Affected>)> {
-                Ok((StatusCode::CREATED, Json($crate::kernel::cis::api_add(&st, &p, K, &number, b).await?)))
-            }
-
-            /// Remove an affected configuration item.
-            #[utoipa::path(delete, path = $ci, tag = $tag, operation_id = concat!("remove_ci_", $tag), params(("number" = String, Path), ("ci_id" = i64, Path)),
-                responses((status = 204)), security(("bearer" = [])))]
-            pub async fn remove_ci(State(st): State<AppState>, p: Principal, Path((number, ci)): Path<(String, i64)>) -> AppResult<StatusCode> {
-                $crate::kernel::cis::api_remove(&st, &p, K, &number, ci).await?;
-                Ok(StatusCode::NO_CONTENT)
             }
 
             /// List (requesters see their own and their organisation's records).
@@ -117,13 +90,6 @@ macro_rules! work_item_routes {
                 responses((status = 200, body = History)), security(("bearer" = [])))]
             pub async fn history(State(st): State<AppState>, p: Principal, Path(number): Path<String>) -> AppResult<Json<History>> {
                 api::history(&st, &p, K, &number).await
-            }
-
-            /// SLA clocks (response, resolution) read now, each with its event ledger.
-            #[utoipa::path(get, path = $sla, tag = $tag, operation_id = concat!("sla_", $tag), params(("number" = String, Path)),
-                responses((status = 200, body = Vec<ClockView>), (status = 404, body = Problem)), security(("bearer" = [])))]
-            pub async fn sla(State(st): State<AppState>, p: Principal, Path(number): Path<String>) -> AppResult<Json<Vec<ClockView>>> {
-                api::sla(&st, &p, K, &number).await
             }
 
             /// Comments (internal notes only for agents and above).

@@ -10,11 +10,17 @@ use crate::platform::auth::Principal;
 use crate::platform::db::{Backend, Db, Q};
 use crate::platform::error::{AppError, AppResult, Problem};
 use crate::platform::extract::ApiQuery;
+use crate::platform::ui::{WebUser, page_error, viewer};
 use crate::platform::web::AppState;
 use axum::Json;
+use axum::Router;
+use axum::extract::Query;
 use axum::extract::State;
+use axum::response::Response;
+use axum::routing::get;
 use keel_core::access::Action;
 use keel_core::kernel::Kind;
+use minijinja::context;
 use serde::{Deserialize, Serialize};
 
 /// At most this many words are used from a query.
@@ -73,7 +79,7 @@ pub async fn search(
             "give at least one word to search for",
         ));
     }
-    let kinds: Vec<Kind> = Kind::ALL
+    let kinds: Vec<Kind> = super::process::kinds()
         .into_iter()
         .filter(|k| kind.is_none_or(|want| want == *k))
         .filter(|k| require_read(p, *k).is_ok())
@@ -238,7 +244,7 @@ pub async fn api_search(
         .kind
         .as_deref()
         .map(|k| {
-            Kind::parse(k)
+            crate::kernel::process::kind(k)
                 .ok_or_else(|| AppError::invalid("kind", format!("unknown work-item kind `{k}`")))
         })
         .transpose()?;
@@ -251,4 +257,43 @@ pub async fn api_search(
         query: params.q,
         hits,
     }))
+}
+
+/// The results page of the header's search box.
+pub fn pages() -> Router<AppState> {
+    Router::new().route("/search", get(search_page))
+}
+
+#[derive(Deserialize)]
+struct SearchForm {
+    #[serde(default)]
+    q: String,
+}
+
+async fn search_page(
+    State(st): State<AppState>,
+    WebUser(p): WebUser,
+    Query(f): Query<SearchForm>,
+) -> Response {
+    if let Err(e) = p.require(Action::ReadWorkItems) {
+        return page_error(&st, Some(&p), e);
+    }
+    let (hits, error) = if f.q.trim().is_empty() {
+        (vec![], None)
+    } else {
+        match search(&st.db, &p, &f.q, None, 50).await {
+            Ok(h) => (h, None),
+            Err(e @ AppError::Invalid { .. }) => (vec![], Some(e.to_string())),
+            Err(e) => return page_error(&st, Some(&p), e),
+        }
+    };
+    let collections: std::collections::BTreeMap<&str, &str> = super::process::kinds()
+        .iter()
+        .map(|k| (k.as_str(), k.collection()))
+        .collect();
+    st.ui.render(
+        "search.html",
+        context! { me => viewer(&p), flash => (), q => f.q, hits => minijinja::Value::from(minijinja::value::Serde(&hits)), error => error,
+                   collections => minijinja::Value::from(minijinja::value::Serde(&collections)) },
+    )
 }

@@ -22,8 +22,9 @@ use minijinja::value::Serde;
 use minijinja::{Value as V, context};
 use serde::Deserialize;
 
+/// The pages of every kind a process registered.
 pub fn routes() -> Router<AppState> {
-    Kind::ALL
+    kernel::process::kinds()
         .into_iter()
         .fold(Router::new(), |r, kind| r.merge(routes_for(kind)))
 }
@@ -82,14 +83,6 @@ fn routes_for(k: Kind) -> Router<AppState> {
             get(move |s: State<AppState>, u: WebUser, n: Path<(String, i64)>| download(s, u, n, k)),
         )
         .route(
-            &format!("{base}/{{number}}/cis"),
-            post(
-                move |s: State<AppState>, u: WebUser, n: Path<String>, f: Form<CiForm>| {
-                    ci_submit(s, u, n, f, k)
-                },
-            ),
-        )
-        .route(
             &format!("{base}/bulk"),
             post(
                 move |s: State<AppState>, u: WebUser, f: axum::extract::RawForm| {
@@ -97,44 +90,32 @@ fn routes_for(k: Kind) -> Router<AppState> {
                 },
             ),
         )
-        .route(
-            &format!("{base}/{{number}}/raise/{{target}}"),
-            post(
-                move |s: State<AppState>,
-                      u: WebUser,
-                      n: Path<(String, String)>,
-                      f: Form<CsrfForm>| raise_submit(s, u, n, f, k),
-            ),
-        )
 }
 
 /// How the UI names a kind: (plural heading, singular).
 fn labels(k: Kind) -> (&'static str, &'static str) {
-    match k {
-        Kind::Incident => ("Incidents", "incident"),
-        Kind::Request => ("Requests", "request"),
-        Kind::Problem => ("Problems", "problem"),
-        Kind::KnownError => ("Known errors", "known error"),
-        Kind::Change => ("Changes", "change"),
-        Kind::Nonconformity => ("Nonconformities", "nonconformity"),
-        Kind::Improvement => ("Improvements", "improvement"),
-        Kind::Risk => ("Risks and opportunities", "risk"),
-        Kind::Complaint => ("Complaints", "complaint"),
-    }
+    k.spec().label
 }
 
-fn base(k: Kind) -> String {
+pub fn base(k: Kind) -> String {
     format!("/{}", k.collection())
 }
 
 /// A kind's detail fields with their current values, for display and the edit form.
-fn detail_fields(k: Kind, values: &serde_json::Map<String, serde_json::Value>) -> V {
+/// `options` are the choices a process keeps in the database for some fields (value, label).
+fn detail_fields(
+    k: Kind,
+    values: &serde_json::Map<String, serde_json::Value>,
+    options: &[(&'static str, Vec<(String, String)>)],
+) -> V {
     let fields: Vec<V> = k
         .details()
         .iter()
         .map(|f| {
+            let opts = options.iter().find(|(n, _)| *n == f.name).map(|(_, o)| V::from(Serde(o)));
             context! {
                 name => f.name, label => f.label, choices => f.choices.map(|c| V::from(Serde(c))), date => f.date,
+                options => opts,
                 value => values.get(f.name).and_then(|v| v.as_str()).unwrap_or_default(),
             }
         })
@@ -187,6 +168,7 @@ async fn list_page(
         Err(e) => return page_error(&st, Some(&p), e),
     };
     let items: Vec<ItemView> = page.items.into_iter().map(ItemView::from).collect();
+    let pages = kernel::process::pages(k);
     let base_q = q.to_query();
     let next = page.next_cursor.as_ref().map(|c| {
         let sep = if base_q.is_empty() { "" } else { "&" };
@@ -196,6 +178,8 @@ async fn list_page(
         "items.html",
         context! {
             me => viewer(&p), flash => flash(&headers), kind => k.as_str(), base => base(k), label => labels(k).0, singular => labels(k).1,
+            heading => pages.for_requesters.filter(|_| p.role.is_scoped_to_own_records()).map(|w| w.0),
+            raised_from_nav => pages.raised_from_nav, list_links => V::from(Serde(pages.list_links)),
             can_create_kind => crate::kernel::api::require_create(&p, k).is_ok(), can_save_views => p.can(Action::OwnViews), can_share_views => p.can(Action::ManageReference),
             items => V::from(Serde(&items)), next => next, error => error.clone(), current_query => base_q.clone(),
             export => format!("/api/v1/{}?{base_q}{}format=csv", k.collection(), if base_q.is_empty() { "" } else { "&" }),
@@ -231,13 +215,13 @@ async fn render_new(
         .await
         .unwrap_or_default();
     let (field, msg) = crate::platform::ui::form_error(&error);
+    let pages = kernel::process::pages(k);
+    let options = kernel::process::choices(st, k).await.unwrap_or_default();
     let mut r = st.ui.render(
         "item_new.html",
         context! { me => viewer(p), flash => (), kind => k.as_str(), base => base(k), label => labels(k).0, singular => labels(k).1, services => V::from(Serde(&services)), categories => V::from(Serde(kernel::vocabulary(k).categories)),
-                   // An incident's own fields classify a security incident once it is known to be
-                   // one; they belong to the desk's edit form, not to raising it.
-                   details => if k == Kind::Incident { V::from(Vec::<V>::new()) } else { detail_fields(k, &f.details()) },
-                   request_types => V::from(Serde(&if k == Kind::Request { crate::operation::resolution::request::list_types(&st.db).await.unwrap_or_default() } else { vec![] })),
+                   heading => pages.for_requesters.filter(|_| p.role.is_scoped_to_own_records()).map(|w| w.1), knowledge_first => pages.knowledge_first && p.role.is_scoped_to_own_records(),
+                   details => if pages.details_after_raise { V::from(Vec::<V>::new()) } else { detail_fields(k, &f.details(), &options) },
                    error => msg, error_field => field, f => context! { title => f.title.clone(), description => f.description.clone(), impact => f.impact.clone().unwrap_or_else(|| "3".into()), urgency => f.urgency.clone().unwrap_or_else(|| "3".into()), category => f.category.clone(), service_id => f.service_id.clone() } },
     );
     if let Some(e) = error {
@@ -317,13 +301,7 @@ async fn create_submit(
             details: f.details(),
             ..Default::default()
         };
-        if k == Kind::Request {
-            crate::operation::resolution::request::raise(&st.db, &p, input).await
-        } else if k == Kind::Change {
-            crate::operation::transition::change::raise(&st.db, &p, input).await
-        } else {
-            kernel::create(&st.db, k, &p.actor(), &p, input).await
-        }
+        kernel::raise(&st.db, k, &p, input).await
     }
     .await;
     match result {
@@ -358,70 +336,10 @@ struct Detail {
     groups: Vec<directory::Group>,
     agents: Vec<directory::User>,
     services: Vec<directory::Named>,
-    clocks: Vec<SlaLine>,
-    major: Option<crate::operation::resolution::incident::MajorIncident>,
     approvals: Vec<crate::kernel::approvals::Approval>,
     tasks: Vec<crate::kernel::tasks::Task>,
-    affected: Option<kernel::cis::Affected>,
-    order: Option<crate::operation::portfolio::catalogue::OrderAnswers>,
-    change: Option<crate::operation::transition::ui::Panel>,
-}
-
-/// An SLA clock as the item page shows it.
-#[derive(serde::Serialize)]
-struct SlaLine {
-    metric: String,
-    target: String,
-    status: String,
-    percent: i64,
-    breached: bool,
-    /// "due 2026-11-25 14:00 (in 1 h 20 min)", "breached 2026-11-25 10:00", "met", "paused, 2 h 10 min left".
-    summary: String,
-}
-
-/// "1 d 2 h", "3 h 05 min", "12 min" — working time, so days are rarely shown.
-fn human_ms(ms: i64) -> String {
-    let m = ms.abs() / 60_000;
-    let (d, h, min) = (m / 1440, (m % 1440) / 60, m % 60);
-    if d > 0 {
-        format!("{d} d {h} h")
-    } else if h > 0 {
-        format!("{h} h {min:02} min")
-    } else {
-        format!("{min} min")
-    }
-}
-
-fn when(iso: &str) -> String {
-    iso.get(..16).unwrap_or(iso).replace('T', " ")
-}
-
-impl From<kernel::clocks::ClockView> for SlaLine {
-    fn from(c: kernel::clocks::ClockView) -> Self {
-        let summary = match (c.status.as_str(), &c.breached_at, &c.due_at) {
-            (_, Some(b), _) => format!("breached {} UTC", when(b)),
-            ("stopped", None, _) => "met".to_string(),
-            ("paused", None, _) => format!("paused, {} left", human_ms(c.remaining_ms)),
-            (_, None, Some(d)) => format!(
-                "due {} UTC ({} of working time left)",
-                when(d),
-                human_ms(c.remaining_ms)
-            ),
-            _ => format!("{} left", human_ms(c.remaining_ms)),
-        };
-        SlaLine {
-            metric: c.metric,
-            target: format!(
-                "{} ({})",
-                c.target.name,
-                human_ms(c.target_minutes * 60_000)
-            ),
-            status: c.status,
-            percent: c.percent.clamp(0, 100),
-            breached: c.breached,
-            summary,
-        }
-    }
+    /// What the processes show on the page.
+    panels: Vec<kernel::process::Panel>,
 }
 
 async fn load_detail(
@@ -450,11 +368,6 @@ async fn load_detail(
     };
     let links = kernel::visible_links(&st.db, &row, p).await?;
     let attachments = kernel::attachments(&st.db, &row).await?;
-    let clocks = kernel::clocks::read(&st.db, &row, crate::platform::db::now_ms())
-        .await?
-        .into_iter()
-        .map(SlaLine::from)
-        .collect();
     let (groups, agents, services) = if p.can(Action::UpdateWorkItems) {
         let agents = directory::list_users(&st.db)
             .await?
@@ -469,12 +382,7 @@ async fn load_detail(
     } else {
         (vec![], vec![], vec![])
     };
-    let major = if k == Kind::Incident && p.can(Action::ReadInternalItems) {
-        crate::operation::resolution::incident::major_if_any(st, &row).await?
-    } else {
-        None
-    };
-    let (approvals, tasks) = if matches!(k, Kind::Request | Kind::Change) {
+    let (approvals, tasks) = if k.approval_moves().is_some() || !k.spec().tasks_label.is_empty() {
         (
             crate::kernel::approvals::list(&st.db, &row).await?,
             crate::kernel::tasks::list(&st.db, &row).await?,
@@ -482,28 +390,11 @@ async fn load_detail(
     } else {
         (vec![], vec![])
     };
-    let affected = if p.can(Action::ReadConfiguration) {
-        Some(kernel::cis::affected(st, row.id).await?)
-    } else {
-        None
-    };
-    let order = if k == Kind::Request {
-        crate::operation::portfolio::catalogue::answers_of(&st.db, row.id).await?
-    } else {
-        None
-    };
-    let change = if k == Kind::Change {
-        Some(crate::operation::transition::ui::panel(st, &row).await?)
-    } else {
-        None
-    };
+    let panels = kernel::process::panels(st, p, &row, k).await?;
     Ok(Detail {
-        change,
-        affected,
-        order,
+        panels,
         approvals,
         tasks,
-        major,
         row,
         comments,
         history,
@@ -512,7 +403,6 @@ async fn load_detail(
         groups,
         agents,
         services,
-        clocks,
     })
 }
 
@@ -530,22 +420,13 @@ fn render_detail(
         "item.html",
         context! {
             me => viewer(p), flash => flash, kind => k.as_str(), base => base(k), label => labels(k).0, singular => labels(k).1,
-            details => detail_fields(k, &d.row.details_map()),
-            major => d.major.as_ref().map(|m| V::from(Serde(m))),
+            details => detail_fields(k, &d.row.details_map(), &[]),
+            panels => V::from(Serde(&d.panels)),
             approvals => V::from(Serde(&d.approvals)), tasks => V::from(Serde(&d.tasks)), my_id => p.user_id,
             approval_state => k.approval_moves().map(|m| m.0).unwrap_or_default(),
-            change => d.change.as_ref().map(|c| V::from(Serde(c))),
-            affected => d.affected.as_ref().map(|a| V::from(Serde(a))),
-            order => d.order.as_ref().map(|o| V::from(Serde(&crate::operation::portfolio::catalogue::render_answers(&o.form, &o.answers)))),
-            order_offering => d.order.as_ref().map(|o| o.offering.clone()),
-            can_manage_major => k == Kind::Incident && p.can(Action::ManageMajorIncidents),
-            can_answer => k == Kind::Incident && p.can(Action::ConfirmResolution),
-            criteria => V::from(Serde(keel_core::operation::resolution::incident::MAJOR_CRITERIA)),
-            audiences => V::from(Serde(keel_core::operation::resolution::incident::AUDIENCES)),
-            can_raise_problem => k == Kind::Incident && crate::kernel::api::require_create(p, Kind::Problem).is_ok(),
-            can_record_known_error => k == Kind::Problem && crate::kernel::api::require_create(p, Kind::KnownError).is_ok(),
+            tasks_label => k.spec().tasks_label, priority_override => k.spec().priority_override,
             item => V::from(Serde(&ItemView::from(d.row))),
-            clocks => V::from(Serde(&d.clocks)), comments => V::from(Serde(&d.comments)), history => V::from(Serde(&d.history)), links => V::from(Serde(&d.links)), attachments => V::from(Serde(&d.attachments)),
+            comments => V::from(Serde(&d.comments)), history => V::from(Serde(&d.history)), links => V::from(Serde(&d.links)), attachments => V::from(Serde(&d.attachments)),
             groups => V::from(Serde(&d.groups)), agents => V::from(Serde(&d.agents)), services => V::from(Serde(&d.services)),
             categories => V::from(Serde(&vocab.categories)), hold_reasons => V::from(Serde(&vocab.hold_reasons)), resolution_codes => V::from(Serde(&vocab.resolution_codes)),
             error => msg, error_field => field,
@@ -727,54 +608,6 @@ async fn bulk_submit(
 }
 
 #[derive(Deserialize)]
-struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
-}
-
-/// Buttons on an item page that make a related record: "Raise a problem" on an incident,
-/// "Record known error" on a problem.
-async fn raise_submit(
-    State(st): State<AppState>,
-    WebUser(p): WebUser,
-    Path((number, target)): Path<(String, String)>,
-    Form(f): Form<CsrfForm>,
-    k: Kind,
-) -> Response {
-    use crate::operation::resolution::problem;
-    let result = async {
-        check_csrf(&p, &f.csrf)?;
-        match (k, target.as_str()) {
-            (Kind::Incident, "problem") => {
-                problem::raise_problem(&st.db, &p, &number, problem::RaiseProblem::default()).await
-            }
-            (Kind::Problem, "known-error") => problem::known_error_from(&st.db, &p, &number).await,
-            (Kind::Problem, "change") => {
-                crate::operation::transition::change::raise_fix(
-                    &st.db,
-                    &p,
-                    &number,
-                    Default::default(),
-                )
-                .await
-            }
-            _ => Err(AppError::NotFound(format!("{target} from {number}"))),
-        }
-    }
-    .await;
-    match result {
-        Ok(row) => {
-            let kind = Kind::parse(&row.kind).unwrap_or(k);
-            redirect_with_flash(
-                &format!("{}/{}", base(kind), row.number),
-                &format!("{} created from {number}.", row.number),
-            )
-        }
-        Err(e) => detail_with_error(&st, &p, &number, e, k).await,
-    }
-}
-
-#[derive(Deserialize)]
 struct CommentForm {
     #[serde(default)]
     csrf: String,
@@ -804,54 +637,9 @@ async fn comment_submit(
     }
 }
 
-#[derive(Deserialize)]
-struct CiForm {
-    csrf: String,
-    /// A CI's id or exact name, to add.
-    #[serde(default)]
-    ci: String,
-    /// A CI's id, to remove.
-    #[serde(default)]
-    remove: String,
-}
-
-async fn ci_submit(
-    State(st): State<AppState>,
-    WebUser(p): WebUser,
-    Path(number): Path<String>,
-    Form(f): Form<CiForm>,
-    k: Kind,
-) -> Response {
-    let result = async {
-        check_csrf(&p, &f.csrf)?;
-        p.require(Action::UpdateWorkItems)?;
-        p.require(Action::ReadConfiguration)?;
-        crate::kernel::api::require_read(&p, k)?;
-        let row = kernel::get(&st.db, k, &number, Scope::of(&p)).await?;
-        if f.remove.trim().is_empty() {
-            let id = kernel::cis::resolve(&st.db, &f.ci).await?;
-            kernel::cis::set(&st.db, &row, &p.actor(), id, true).await?;
-            Ok("Configuration item added.")
-        } else {
-            let id = f
-                .remove
-                .trim()
-                .parse()
-                .map_err(|_| AppError::invalid("remove", "is not a CI id"))?;
-            kernel::cis::set(&st.db, &row, &p.actor(), id, false).await?;
-            Ok("Configuration item removed.")
-        }
-    }
-    .await;
-    match result {
-        Ok(msg) => redirect_with_flash(&format!("{}/{number}#affected", base(k)), msg),
-        Err(e) => detail_with_error(&st, &p, &number, e, k).await,
-    }
-}
-
 /// A form on the detail page failed: show the page again with the error next to the form when
 /// the user can fix it (a field, an illegal move, a stale version); otherwise an error page.
-async fn detail_with_error(
+pub async fn detail_with_error(
     st: &AppState,
     p: &crate::platform::auth::Principal,
     number: &str,

@@ -7,10 +7,13 @@ use crate::platform::auth::Principal;
 use crate::platform::db::{Db, Q, now_ms};
 use crate::platform::error::{AppError, AppResult, Problem};
 use crate::platform::extract::{ApiJson, ApiQuery};
+use crate::platform::ui::{WebUser, check_csrf, page_error, redirect_with_flash};
 use crate::platform::web::{AppState, as_bool};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::response::Response;
+use axum::{Form, Router};
 use keel_core::access::Action;
 use keel_core::kernel::Kind;
 use keel_core::management::support::audit_trail::diff;
@@ -53,7 +56,8 @@ pub struct ViewParams {
 }
 
 fn kind_of(s: &str) -> AppResult<Kind> {
-    Kind::parse(s).ok_or_else(|| AppError::invalid("kind", format!("unknown work-item kind `{s}`")))
+    crate::kernel::process::kind(s)
+        .ok_or_else(|| AppError::invalid("kind", format!("unknown work-item kind `{s}`")))
 }
 
 /// Views `p` may use: their own and shared ones, of kinds they may read.
@@ -71,7 +75,9 @@ pub async fn visible(db: &Db, p: &Principal, kind: Option<Kind>) -> AppResult<Ve
     let views: Vec<View> = db.all(q).await?;
     Ok(views
         .into_iter()
-        .filter(|v| Kind::parse(&v.kind).is_some_and(|k| require_read(p, k).is_ok()))
+        .filter(|v| {
+            crate::kernel::process::kind(&v.kind).is_some_and(|k| require_read(p, k).is_ok())
+        })
         .collect())
 }
 
@@ -194,4 +200,64 @@ pub async fn delete_view(
 ) -> AppResult<StatusCode> {
     delete(&st.db, &p, id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// "Save this view" on a list page.
+pub fn pages() -> Router<AppState> {
+    Router::new().route("/views", axum::routing::post(save_view))
+}
+
+#[derive(Deserialize)]
+struct ViewForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    query: String,
+    shared: Option<String>,
+    #[serde(default)]
+    back: String,
+}
+
+/// "Save this view" on a list page.
+async fn save_view(
+    State(st): State<AppState>,
+    WebUser(p): WebUser,
+    Form(f): Form<ViewForm>,
+) -> Response {
+    let result = async {
+        check_csrf(&p, &f.csrf)?;
+        create(
+            &st.db,
+            &p,
+            NewView {
+                kind: f.kind.clone(),
+                name: f.name.clone(),
+                query: f.query.clone(),
+                shared: f.shared.is_some(),
+            },
+        )
+        .await
+    }
+    .await;
+    // Back to the list the view was saved from (a local path only).
+    let back = if f.back.starts_with('/') && !f.back.starts_with("//") {
+        f.back.as_str()
+    } else {
+        "/"
+    };
+    match result {
+        Ok(v) => redirect_with_flash(
+            &format!("{back}?{}", v.query),
+            &format!("Saved view “{}”.", v.name),
+        ),
+        Err(e @ (AppError::Invalid { .. } | AppError::Conflict(_))) => redirect_with_flash(
+            &format!("{back}?{}", f.query),
+            &format!("View not saved: {e}"),
+        ),
+        Err(e) => page_error(&st, Some(&p), e),
+    }
 }

@@ -31,6 +31,7 @@ pub const KINDS: &[&str] = &[
 ];
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema, sqlx::FromRow)]
+#[schema(as = InterestedParty)]
 pub struct Party {
     pub id: i64,
     pub name: String,
@@ -252,4 +253,27 @@ pub async fn api_update(
     ApiJson(b): ApiJson<PartyPatch>,
 ) -> AppResult<Json<Party>> {
     Ok(Json(update(&st.db, &p, id, b).await?))
+}
+
+/// What this part of Keel declares: its routes, pages, templates and jobs (`platform::part`).
+pub const PART: crate::platform::part::Part = crate::platform::part::Part {
+    name: "interested parties",
+    api: part_api,
+    pages: super::support::competence_ui::parties_routes,
+    templates: &[(
+        "interested_parties.html",
+        include_str!("../../templates/interested_parties.html"),
+    )],
+    tags: &[(
+        "context",
+        "Interested parties (4.2), the SMS scope (4.3), RACI per process (5.3), the communication plan (7.4)",
+    )],
+    ..crate::platform::part::Part::EMPTY
+};
+
+fn part_api() -> utoipa_axum::router::OpenApiRouter<crate::platform::web::AppState> {
+    use utoipa_axum::routes;
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(routes!(api_list, api_create))
+        .routes(routes!(api_get, api_update))
 }

@@ -10,16 +10,24 @@ use serde_json::Value;
 
 pub mod nonconformities {
     crate::work_item_routes! {
-        kind: Kind::Nonconformity,
+        kind: keel_core::management::improvement::NONCONFORMITY,
         tag: "nonconformities",
         list: "/api/v1/nonconformities",
         one: "/api/v1/nonconformities/{number}",
         history: "/api/v1/nonconformities/{number}/history",
-        sla: "/api/v1/nonconformities/{number}/sla",
         comments: "/api/v1/nonconformities/{number}/comments",
         links: "/api/v1/nonconformities/{number}/links",
         attachments: "/api/v1/nonconformities/{number}/attachments",
         attachment: "/api/v1/nonconformities/{number}/attachments/{id}",
+    }
+    crate::clock_routes! {
+        kind: keel_core::management::improvement::NONCONFORMITY,
+        tag: "nonconformities",
+        sla: "/api/v1/nonconformities/{number}/sla",
+    }
+    crate::affected_ci_routes! {
+        kind: keel_core::management::improvement::NONCONFORMITY,
+        tag: "nonconformities",
         cis: "/api/v1/nonconformities/{number}/cis",
         ci: "/api/v1/nonconformities/{number}/cis/{ci_id}",
     }
@@ -27,16 +35,24 @@ pub mod nonconformities {
 
 pub mod improvements {
     crate::work_item_routes! {
-        kind: Kind::Improvement,
+        kind: keel_core::management::improvement::IMPROVEMENT,
         tag: "improvements",
         list: "/api/v1/improvements",
         one: "/api/v1/improvements/{number}",
         history: "/api/v1/improvements/{number}/history",
-        sla: "/api/v1/improvements/{number}/sla",
         comments: "/api/v1/improvements/{number}/comments",
         links: "/api/v1/improvements/{number}/links",
         attachments: "/api/v1/improvements/{number}/attachments",
         attachment: "/api/v1/improvements/{number}/attachments/{id}",
+    }
+    crate::clock_routes! {
+        kind: keel_core::management::improvement::IMPROVEMENT,
+        tag: "improvements",
+        sla: "/api/v1/improvements/{number}/sla",
+    }
+    crate::affected_ci_routes! {
+        kind: keel_core::management::improvement::IMPROVEMENT,
+        tag: "improvements",
         cis: "/api/v1/improvements/{number}/cis",
         ci: "/api/v1/improvements/{number}/cis/{ci_id}",
     }
@@ -57,3 +73,39 @@ pub fn on_nonconformity_move(after: &ItemRow) -> AppResult<()> {
     }
     Ok(())
 }
+
+/// What this part of Keel declares: its routes, pages, templates and jobs (`platform::part`).
+pub const PART: crate::platform::part::Part = crate::platform::part::Part {
+    name: "improvement",
+    api: part_api,
+    tags: &[
+        (
+            "nonconformities",
+            "Nonconformities with correction, root cause, corrective action and effectiveness check (10.1)",
+        ),
+        ("improvements", "The continual improvement register (10.2)"),
+    ],
+    ..crate::platform::part::Part::EMPTY
+};
+
+fn part_api() -> utoipa_axum::router::OpenApiRouter<crate::platform::web::AppState> {
+    utoipa_axum::router::OpenApiRouter::new()
+        .merge(nonconformities::routes::router())
+        .merge(improvements::routes::router())
+        .merge(nonconformities::clock_routes::router())
+        .merge(nonconformities::ci_routes::router())
+        .merge(improvements::clock_routes::router())
+        .merge(improvements::ci_routes::router())
+}
+
+/// Nonconformities as a kind of work item: closed only once effective (10.1).
+pub const NONCONFORMITIES: crate::kernel::process::Process = crate::kernel::process::Process {
+    kind: Some(keel_core::management::improvement::NONCONFORMITY),
+    moving: Some(|_, _, _, after, _| Box::pin(async move { on_nonconformity_move(after) })),
+    ..crate::kernel::process::Process::NONE
+};
+/// Improvements as a kind of work item (10.2).
+pub const IMPROVEMENTS: crate::kernel::process::Process = crate::kernel::process::Process {
+    kind: Some(keel_core::management::improvement::IMPROVEMENT),
+    ..crate::kernel::process::Process::NONE
+};

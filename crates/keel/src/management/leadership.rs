@@ -313,6 +313,7 @@ pub async fn set_raci(
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema, sqlx::FromRow)]
+#[schema(as = PlannedCommunication)]
 pub struct Communication {
     pub id: i64,
     pub topic: String,
@@ -331,6 +332,7 @@ pub async fn plan(db: &Db) -> AppResult<Vec<Communication>> {
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = NewPlannedCommunication)]
 pub struct NewCommunication {
     /// What is communicated.
     pub topic: String,
@@ -485,4 +487,23 @@ pub async fn api_remove(
 ) -> AppResult<StatusCode> {
     remove_communication(&st.db, &p, id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// What this part of Keel declares: its routes, pages, templates and jobs (`platform::part`).
+pub const PART: crate::platform::part::Part = crate::platform::part::Part {
+    name: "leadership",
+    api: part_api,
+    pages: super::leadership_ui::routes,
+    templates: &[("sms.html", include_str!("../../templates/sms.html"))],
+    ..crate::platform::part::Part::EMPTY
+};
+
+fn part_api() -> utoipa_axum::router::OpenApiRouter<crate::platform::web::AppState> {
+    use utoipa_axum::routes;
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(routes!(api_scope, api_set_scope))
+        .routes(routes!(api_raci))
+        .routes(routes!(api_set_raci))
+        .routes(routes!(api_plan, api_add))
+        .routes(routes!(api_remove))
 }

@@ -3,11 +3,11 @@
 //! month's agreement attainment and satisfaction, actuals against budget, demand and capacity,
 //! availability, continuity and security. Panels are data; one template draws them all.
 
+use crate::kernel::register::{Filters, all, reg};
 use crate::platform::auth::Principal;
 use crate::platform::db::{Db, Q};
 use crate::platform::error::{AppError, AppResult};
 use crate::platform::extract::{period_ms, this_month, today};
-use crate::kernel::register::{Filters, all, reg};
 use crate::platform::ui::{WebUser, clear_flash, flash, page_error, viewer};
 use crate::platform::web::AppState;
 use axum::Router;
@@ -99,10 +99,7 @@ async fn count(db: &Db, table: &str) -> AppResult<i64> {
 
 async fn registers_panel(db: &Db, p: &Principal, clauses: &[&str]) -> AppResult<Panel> {
     let mut rows = vec![];
-    for r in keel_core::operation::REGISTERS
-        .iter()
-        .filter(|r| clauses.contains(&r.clause))
-    {
+    for r in crate::kernel::process::registers().filter(|r| clauses.contains(&r.clause)) {
         if !p.can(r.read) {
             continue;
         }
@@ -544,8 +541,7 @@ async fn hub(State(st): State<AppState>, WebUser(p): WebUser, headers: HeaderMap
     let groups: Vec<_> = GROUPS
         .iter()
         .map(|(path, title, clause, clauses)| {
-            let regs: Vec<_> = keel_core::operation::REGISTERS
-                .iter()
+            let regs: Vec<_> = crate::kernel::process::registers()
                 .filter(|r| clauses.contains(&r.clause) && p.can(r.read))
                 .map(|r| context! { name => r.name, title => r.title })
                 .collect();

@@ -76,4 +76,3 @@ pub fn csv_response(name: &str, body: String) -> Response {
     }
     resp
 }
-

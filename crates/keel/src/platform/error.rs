@@ -168,12 +168,3 @@ impl IntoResponse for AppError {
         resp
     }
 }
-
-impl From<keel_core::operation::portfolio::form::FormError> for AppError {
-    fn from(e: keel_core::operation::portfolio::form::FormError) -> Self {
-        AppError::Invalid {
-            field: e.field,
-            detail: e.detail,
-        }
-    }
-}

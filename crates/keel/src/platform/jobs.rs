@@ -4,15 +4,14 @@
 //! (`locked_until` expires). Recurring work is a `schedules` row that exactly one node advances
 //! per due time. Jobs must be idempotent: a node can die after the work and before `done`.
 
-use crate::platform::audit::{Actor, append};
 use crate::platform::auth::Principal;
 use crate::platform::db::{Backend, Db, DbResult, Q, now_ms};
 use crate::platform::error::AppResult;
+use crate::platform::part::{self, JobKind, Sweep};
 use crate::platform::web::AppState;
 use axum::Json;
 use axum::extract::State;
 use keel_core::access::Action;
-use keel_core::management::support::audit_trail::FieldChange;
 use serde::Serialize;
 use serde_json::json;
 use std::time::Duration;
@@ -119,150 +118,39 @@ pub async fn tick_schedule(db: &Db, name: &str, interval_ms: i64) -> DbResult<bo
     Ok(n == 1)
 }
 
-/// The recurring jobs: (schedule name, interval, job kind).
-pub const SCHEDULES: &[(&str, i64, &str)] = &[
-    ("incident.auto_close", 15 * 60 * 1000, "incident.auto_close"),
-    ("housekeeping", 60 * 60 * 1000, "housekeeping"),
-    ("sla.scan", 30 * 1000, "sla.scan"),
-    ("knowledge.review", 24 * 60 * 60 * 1000, "knowledge.review"),
-    ("assets.expiry", 24 * 60 * 60 * 1000, "assets.expiry"),
-    ("kpi.measure", 6 * 60 * 60 * 1000, "kpi.measure"),
-    (
-        "contracts.renewal",
-        24 * 60 * 60 * 1000,
-        "contracts.renewal",
-    ),
-    ("surveys.send", 60 * 60 * 1000, "surveys.send"),
-    ("mail.send", 10 * 1000, "mail.send"),
-    (
-        "service_reports.generate",
-        6 * 60 * 60 * 1000,
-        "service_reports.generate",
-    ),
+/// Run one job's work: the part that declared its kind does it.
+pub async fn run(st: &AppState, job: &Job) -> Result<(), String> {
+    match part::job_kinds().find(|k| k.kind == job.kind) {
+        Some(k) => (k.run)(st, job).await,
+        None => Err(format!("unknown job kind `{}`", job.kind)),
+    }
+}
+
+/// The platform's own jobs: housekeeping, and two that tests and operators use to check the queue.
+pub const JOBS: &[JobKind] = &[
+    JobKind {
+        kind: "housekeeping",
+        every: Some(|_| Some(60 * 60 * 1000)),
+        run: |st, _| Box::pin(async move { housekeeping(&st.db).await.map_err(|e| e.to_string()) }),
+    },
+    JobKind {
+        kind: "noop",
+        every: None,
+        run: |_, _| Box::pin(async { Ok(()) }),
+    },
+    JobKind {
+        kind: "fail",
+        every: None,
+        run: |_, _| Box::pin(async { Err("asked to fail".into()) }),
+    },
 ];
 
-/// Run one job's work.
-pub async fn run(st: &AppState, job: &Job) -> Result<(), String> {
-    match job.kind.as_str() {
-        "incident.auto_close" => auto_close(&st.db, st.cfg.auto_close_days)
-            .await
-            .map(|_| ())
-            .map_err(|e| e.to_string()),
-        "housekeeping" => housekeeping(&st.db).await.map_err(|e| e.to_string()),
-        "knowledge.review" => crate::management::support::knowledge::remind_reviews(&st.db)
-            .await
-            .map(|_| ())
-            .map_err(|e| e.to_string()),
-        "assets.expiry" => crate::operation::portfolio::asset::warn_expiring(&st.db)
-            .await
-            .map(|_| ())
-            .map_err(|e| e.to_string()),
-        "contracts.renewal" => crate::operation::relationship::supplier::warn_renewals(&st.db)
-            .await
-            .map(|_| ())
-            .map_err(|e| e.to_string()),
-        "surveys.send" => crate::operation::relationship::business::send_due(&st.db)
-            .await
-            .map(|_| ())
-            .map_err(|e| e.to_string()),
-        "kpi.measure" => crate::management::evaluation::kpi::measure_due(&st.db)
-            .await
-            .map(|_| ())
-            .map_err(|e| e.to_string()),
-        "service_reports.generate" => crate::management::evaluation::report::generate_due(
-            &st.db,
-            &crate::platform::audit::Actor::system("service reporting"),
-        )
-        .await
-        .map(|_| ())
-        .map_err(|e| e.to_string()),
-        "sla.scan" => crate::kernel::clocks::scan(&st.db, now_ms())
-            .await
-            .map(|_| ())
-            .map_err(|e| e.to_string()),
-        "webhook.deliver" => crate::integration::webhooks::deliver(&st.db, job).await,
-        "mail.send" => crate::integration::smtp::send_due(&st.db, &st.cfg)
-            .await
-            .map(|_| ()),
-        "directory.sync" => match &st.cfg.ldap {
-            Some(c) => crate::directory::ldap::sync(&st.db, c)
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string()),
-            None => Ok(()),
-        },
-        "noop" => Ok(()),
-        "fail" => Err("asked to fail".into()),
-        other => Err(format!("unknown job kind `{other}`")),
-    }
-}
-
-/// Close incidents resolved more than `days` ago (8.6.1: closure after confirmation or a set time).
-pub async fn auto_close(db: &Db, days: i64) -> DbResult<u64> {
-    let cutoff = now_ms() - days * 86_400_000;
-    let due: Vec<(i64, String, i64)> = db
-        // A major incident waits for its review (8.6.1), however long it has been resolved.
-        .all(Q::new("SELECT id, number, version FROM work_items w WHERE kind = 'incident' AND state = 'resolved' AND resolved_at < $1 \
-                     AND NOT EXISTS (SELECT 1 FROM major_incidents m WHERE m.item_id = w.id AND m.review IS NULL) ORDER BY resolved_at LIMIT 500").bind(cutoff))
-        .await?;
-    let actor = Actor::system("auto-close");
-    let mut closed = 0;
-    for (id, number, version) in due {
-        let now = now_ms();
-        let mut tx = db.begin().await?;
-        let n = tx
-            .exec(Q::new("UPDATE work_items SET state = 'closed', closed_at = $1, updated_at = $1, version = version + 1 WHERE id = $2 AND version = $3 AND state = 'resolved'").bind(now).bind(id).bind(version))
-            .await?;
-        if n == 1 {
-            tx.exec(Q::new("INSERT INTO work_item_transitions (item_id, from_state, to_state, at, actor_id) VALUES ($1, 'resolved', 'closed', $2, NULL)").bind(id).bind(now)).await?;
-            append(
-                &mut tx,
-                &actor,
-                "update",
-                "incident",
-                &number,
-                vec![FieldChange {
-                    field: "state".into(),
-                    old: json!("resolved"),
-                    new: json!("closed"),
-                }],
-            )
-            .await?;
-            closed += 1;
-        }
-        tx.commit().await?;
-    }
-    Ok(closed)
-}
-
-/// Drop expired sessions, old login failures, idempotency keys older than a day and finished
-/// jobs older than 30 days, and the CMDB change log no node still needs. None of these is a record of the SMS, so none is audited.
+/// Every part's sweeps, then the planner's statistics. None of what is swept is a record of
+/// the SMS, so none of it is audited.
 pub async fn housekeeping(db: &Db) -> DbResult<()> {
-    let now = now_ms();
-    db.exec(Q::new("DELETE FROM sessions WHERE expires_at < $1").bind(now))
-        .await?;
-    db.exec(Q::new("DELETE FROM login_failures WHERE at < $1").bind(now - 86_400_000))
-        .await?;
-    db.exec(Q::new("DELETE FROM idempotency_keys WHERE created_at < $1").bind(now - 86_400_000))
-        .await?;
-    // Mail out once sent (or given up) is kept a month for whoever asks whether it went.
-    db.exec(
-        Q::new("DELETE FROM mail_outgoing WHERE state IN ('sent', 'skipped', 'expired', 'failed') AND created_at < $1")
-            .bind(now - 30 * 86_400_000),
-    )
-    .await?;
-    db.exec(
-        Q::new("DELETE FROM jobs WHERE state = 'done' AND finished_at < $1")
-            .bind(now - 30 * 86_400_000),
-    )
-    .await?;
-    // The CMDB change log only serves nodes catching up their graph (a node further behind
-    // reloads it).
-    db.exec(
-        Q::new("DELETE FROM cmdb_changes WHERE revision < (SELECT revision FROM cmdb_state WHERE id = 1) - $1")
-            .bind(crate::operation::portfolio::graph::KEEP_REVISIONS),
-    )
-    .await?;
+    for sweep in part::parts().iter().flat_map(|p| p.sweeps) {
+        sweep(db).await?;
+    }
     // Keep the SQLite planner's statistics current (PostgreSQL's autovacuum does this), so
     // large lists keep choosing the right index.
     if db.backend() == crate::platform::db::Backend::Sqlite {
@@ -271,19 +159,33 @@ pub async fn housekeeping(db: &Db) -> DbResult<()> {
     Ok(())
 }
 
+/// The platform's sweep: expired sessions, old login failures, finished jobs older than 30 days.
+pub const SWEEPS: &[Sweep] = &[|db| {
+    Box::pin(async move {
+        let now = now_ms();
+        db.exec(Q::new("DELETE FROM sessions WHERE expires_at < $1").bind(now))
+            .await?;
+        db.exec(Q::new("DELETE FROM login_failures WHERE at < $1").bind(now - 86_400_000))
+            .await?;
+        db.exec(
+            Q::new("DELETE FROM jobs WHERE state = 'done' AND finished_at < $1")
+                .bind(now - 30 * 86_400_000),
+        )
+        .await?;
+        Ok(())
+    })
+}];
+
 /// The worker loop of one node: advance schedules, then drain due jobs, then sleep a little.
 pub async fn worker(st: AppState, node: String, mut stop: tokio::sync::watch::Receiver<bool>) {
     loop {
-        // Schedules that exist only when configured.
-        let ldap = st.cfg.ldap.as_ref().map(|c| {
-            (
-                "directory.sync",
-                c.interval_minutes.unwrap_or(60).max(5) * 60 * 1000,
-                "directory.sync",
-            )
-        });
-        for (name, interval, kind) in SCHEDULES.iter().chain(ldap.as_ref()) {
-            match tick_schedule(&st.db, name, *interval).await {
+        // Each part's scheduled kinds; some exist only when configured.
+        let due = part::job_kinds()
+            .filter_map(|k| Some((k.kind, k.every?(&st.cfg)?)))
+            .collect::<Vec<_>>();
+        for (kind, interval) in due {
+            let name = kind;
+            match tick_schedule(&st.db, name, interval).await {
                 Ok(true) => {
                     if let Err(e) = enqueue(&st.db, kind, json!({}), now_ms(), 3).await {
                         tracing::warn!(error = %e, "could not enqueue {kind}");

@@ -1,6 +1,6 @@
 //! Prometheus text-format metrics, kept in atomics (no registry crate needed for a handful).
 
-use keel_core::kernel::Kind;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 #[derive(Default, Debug)]
@@ -8,7 +8,8 @@ pub struct Metrics {
     /// Requests by status class (index 1..=5 → 1xx..5xx).
     by_class: [AtomicU64; 6],
     duration_us_sum: AtomicU64,
-    created: [AtomicU64; Kind::ALL.len()],
+    /// Work items created, by kind, in the order first seen.
+    created: Mutex<Vec<(&'static str, u64)>>,
     pub jobs_done: AtomicU64,
     pub jobs_failed: AtomicU64,
 }
@@ -20,9 +21,12 @@ impl Metrics {
         self.duration_us_sum.fetch_add(micros, Relaxed);
     }
 
-    pub fn created(&self, kind: Kind) {
-        let i = Kind::ALL.iter().position(|k| *k == kind).unwrap_or(0);
-        self.created[i].fetch_add(1, Relaxed);
+    pub fn created(&self, kind: &'static str) {
+        let mut c = self.created.lock().unwrap_or_else(|p| p.into_inner());
+        match c.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, n)) => *n += 1,
+            None => c.push((kind, 1)),
+        }
     }
 
     pub fn render(&self, db_up: bool, uptime_s: f64) -> String {
@@ -44,10 +48,10 @@ impl Metrics {
             "keel_http_request_duration_seconds_count {total}\n"
         ));
         out.push_str("# HELP keel_work_items_created_total Work items created by this process.\n# TYPE keel_work_items_created_total counter\n");
-        for (i, k) in Kind::ALL.iter().enumerate() {
+        let created = self.created.lock().map(|c| c.clone()).unwrap_or_default();
+        for (k, n) in created {
             out.push_str(&format!(
-                "keel_work_items_created_total{{kind=\"{k}\"}} {}\n",
-                self.created[i].load(Relaxed)
+                "keel_work_items_created_total{{kind=\"{k}\"}} {n}\n"
             ));
         }
         out.push_str("# HELP keel_jobs_total Background jobs run by this process.\n# TYPE keel_jobs_total counter\n");

@@ -4,7 +4,7 @@
 //! resolved) is written to `outbox` in the same transaction as the change that caused it, so an
 //! event is never announced for a change that rolled back, nor lost for one that committed.
 //! In-app notifications are the outbox's fan-out to its recipients, webhook deliveries its
-//! fan-out to subscribed systems (`integration::webhooks`), both in the same transaction.
+//! fan-out to the parts' subscribers (mail out, webhooks), all in the same transaction.
 //! Events with no recipients (`item.created`, `item.state_changed`) exist for subscribers.
 
 use crate::platform::auth::Principal;
@@ -89,9 +89,15 @@ pub async fn emit_many(tx: &mut Tx, events: Vec<Event>) -> DbResult<()> {
         }
     }
     batch.flush(tx).await?;
-    // The other fan-outs, in the same transaction: subscribed systems and mail.
-    crate::integration::webhooks::fan_out(tx, &outbox_ids).await?;
-    crate::integration::smtp::fan_out(tx, &outbox_ids).await
+    // The other fan-outs, in the same transaction: whatever the parts subscribed (mail out,
+    // webhooks).
+    for subscriber in crate::platform::part::parts()
+        .iter()
+        .flat_map(|p| p.subscribers)
+    {
+        subscriber(tx, &outbox_ids).await?;
+    }
+    Ok(())
 }
 
 /// Bound parameters per statement, well under SQLite's and PostgreSQL's limits.

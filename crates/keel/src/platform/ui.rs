@@ -19,168 +19,27 @@ pub struct Templates {
     env: Environment<'static>,
 }
 
-const TEMPLATES: &[(&str, &str)] = &[
+/// The platform's own templates: the layout, the error page, sign-in, notifications.
+pub const TEMPLATES: &[(&str, &str)] = &[
     ("base.html", include_str!("../../templates/base.html")),
     ("login.html", include_str!("../../templates/login.html")),
-    (
-        "integrations.html",
-        include_str!("../../templates/integrations.html"),
-    ),
-    ("webhook.html", include_str!("../../templates/webhook.html")),
     ("error.html", include_str!("../../templates/error.html")),
-    ("items.html", include_str!("../../templates/items.html")),
-    ("item.html", include_str!("../../templates/item.html")),
-    ("search.html", include_str!("../../templates/search.html")),
-    (
-        "catalogue.html",
-        include_str!("../../templates/catalogue.html"),
-    ),
-    (
-        "offering.html",
-        include_str!("../../templates/offering.html"),
-    ),
-    (
-        "services.html",
-        include_str!("../../templates/services.html"),
-    ),
-    ("service.html", include_str!("../../templates/service.html")),
-    ("cis.html", include_str!("../../templates/cis.html")),
-    ("ci.html", include_str!("../../templates/ci.html")),
-    ("ci_form.html", include_str!("../../templates/ci_form.html")),
-    ("fields.html", include_str!("../../templates/fields.html")),
-    ("assets.html", include_str!("../../templates/assets.html")),
-    (
-        "baselines.html",
-        include_str!("../../templates/baselines.html"),
-    ),
-    (
-        "comparison.html",
-        include_str!("../../templates/comparison.html"),
-    ),
-    (
-        "configuration_audit.html",
-        include_str!("../../templates/configuration_audit.html"),
-    ),
-    (
-        "request_types.html",
-        include_str!("../../templates/request_types.html"),
-    ),
-    (
-        "service_levels.html",
-        include_str!("../../templates/service_levels.html"),
-    ),
-    (
-        "knowledge.html",
-        include_str!("../../templates/knowledge.html"),
-    ),
-    (
-        "knowledge_list.html",
-        include_str!("../../templates/knowledge_list.html"),
-    ),
     (
         "notifications.html",
         include_str!("../../templates/notifications.html"),
     ),
-    (
-        "item_new.html",
-        include_str!("../../templates/item_new.html"),
-    ),
-    (
-        "change_panel.html",
-        include_str!("../../templates/change_panel.html"),
-    ),
-    (
-        "approvals.html",
-        include_str!("../../templates/approvals.html"),
-    ),
-    (
-        "change_calendar.html",
-        include_str!("../../templates/change_calendar.html"),
-    ),
-    (
-        "releases.html",
-        include_str!("../../templates/releases.html"),
-    ),
-    ("release.html", include_str!("../../templates/release.html")),
-    ("designs.html", include_str!("../../templates/designs.html")),
-    ("design.html", include_str!("../../templates/design.html")),
-    (
-        "compliance.html",
-        include_str!("../../templates/compliance.html"),
-    ),
-    (
-        "requirement.html",
-        include_str!("../../templates/requirement.html"),
-    ),
-    ("process.html", include_str!("../../templates/process.html")),
-    (
-        "assessments.html",
-        include_str!("../../templates/assessments.html"),
-    ),
-    (
-        "assessment.html",
-        include_str!("../../templates/assessment.html"),
-    ),
-    ("audits.html", include_str!("../../templates/audits.html")),
-    ("audit.html", include_str!("../../templates/audit.html")),
-    (
-        "documents.html",
-        include_str!("../../templates/documents.html"),
-    ),
-    (
-        "document.html",
-        include_str!("../../templates/document.html"),
-    ),
-    ("reviews.html", include_str!("../../templates/reviews.html")),
-    ("review.html", include_str!("../../templates/review.html")),
-    (
-        "objectives.html",
-        include_str!("../../templates/objectives.html"),
-    ),
-    (
-        "service_reports.html",
-        include_str!("../../templates/service_reports.html"),
-    ),
-    (
-        "service_report.html",
-        include_str!("../../templates/service_report.html"),
-    ),
-    (
-        "interested_parties.html",
-        include_str!("../../templates/interested_parties.html"),
-    ),
-    (
-        "competence.html",
-        include_str!("../../templates/competence.html"),
-    ),
-    ("sms.html", include_str!("../../templates/sms.html")),
-    (
-        "register.html",
-        include_str!("../../templates/register.html"),
-    ),
-    (
-        "register_record.html",
-        include_str!("../../templates/register_record.html"),
-    ),
-    (
-        "register_form.html",
-        include_str!("../../templates/register_form.html"),
-    ),
-    (
-        "operations.html",
-        include_str!("../../templates/operations.html"),
-    ),
-    ("panels.html", include_str!("../../templates/panels.html")),
-    ("surveys.html", include_str!("../../templates/surveys.html")),
 ];
 
 const CSS: &str = include_str!("../../static/keel.css");
 
 impl Templates {
-    pub fn new() -> Templates {
+    /// An environment with the templates the parts declare (`platform::part`).
+    pub fn new<'a>(
+        sources: impl IntoIterator<Item = &'a (&'static str, &'static str)>,
+    ) -> Templates {
         let mut env = Environment::new();
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
-        for (name, src) in TEMPLATES {
+        for (name, src) in sources {
             // Templates are compiled into the binary and covered by tests; a broken one is a bug.
             env.add_template(name, src).expect("template compiles");
         }
@@ -207,12 +66,6 @@ impl Templates {
     }
 }
 
-impl Default for Templates {
-    fn default() -> Self {
-        Templates::new()
-    }
-}
-
 /// What the layout needs about the viewer.
 pub fn viewer(p: &Principal) -> Value {
     context! {
@@ -224,6 +77,7 @@ pub fn viewer(p: &Principal) -> Value {
         can_read_compliance => p.can(Action::ReadCompliance),
         can_read_operations => p.can(Action::ReadRelationships) || p.can(Action::ReadAssurance) || p.can(Action::ReadFinance),
         can_read_integrations => p.can(Action::ReadIntegrations),
+        nav => crate::platform::part::nav_for(p),
     }
 }
 
@@ -354,34 +208,12 @@ fn urldecode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-pub fn routes() -> Router<AppState> {
+/// The platform's pages: sign-in and out, notifications, the style sheet.
+pub fn pages() -> Router<AppState> {
     Router::new()
-        .route("/", get(home))
         .route("/login", get(login_page).post(login_submit))
-        .route("/auth/oidc/login", get(oidc_login))
-        .route("/auth/oidc/callback", get(oidc_callback))
         .route("/logout", axum::routing::post(logout))
         .route("/notifications", get(notifications_page))
-        .route("/views", axum::routing::post(save_view))
-        .route("/search", get(search_page))
-        .route(
-            "/service-levels",
-            get(crate::operation::relationship::service_level_api::page),
-        )
-        .route(
-            "/service-levels/calendars",
-            axum::routing::post(crate::operation::relationship::service_level_api::calendar_submit),
-        )
-        .route(
-            "/service-levels/targets",
-            axum::routing::post(crate::operation::relationship::service_level_api::target_submit),
-        )
-        .route(
-            "/service-levels/targets/{id}/active",
-            axum::routing::post(
-                crate::operation::relationship::service_level_api::target_active_submit,
-            ),
-        )
         .route(
             "/notifications/read",
             axum::routing::post(notifications_read),
@@ -443,106 +275,12 @@ async fn notifications_read(
 }
 
 #[derive(Deserialize)]
-struct SearchForm {
-    #[serde(default)]
-    q: String,
-}
-
-/// The results of the header's search box.
-async fn search_page(
-    State(st): State<AppState>,
-    WebUser(p): WebUser,
-    Query(f): Query<SearchForm>,
-) -> Response {
-    if let Err(e) = p.require(Action::ReadWorkItems) {
-        return page_error(&st, Some(&p), e);
-    }
-    let (hits, error) = if f.q.trim().is_empty() {
-        (vec![], None)
-    } else {
-        match crate::kernel::search::search(&st.db, &p, &f.q, None, 50).await {
-            Ok(h) => (h, None),
-            Err(e @ AppError::Invalid { .. }) => (vec![], Some(e.to_string())),
-            Err(e) => return page_error(&st, Some(&p), e),
-        }
-    };
-    let collections: std::collections::BTreeMap<&str, &str> = keel_core::kernel::Kind::ALL
-        .iter()
-        .map(|k| (k.as_str(), k.collection()))
-        .collect();
-    st.ui.render(
-        "search.html",
-        context! { me => viewer(&p), flash => (), q => f.q, hits => Value::from(minijinja::value::Serde(&hits)), error => error,
-                   collections => Value::from(minijinja::value::Serde(&collections)) },
-    )
-}
-
-#[derive(Deserialize)]
-struct ViewForm {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    kind: String,
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    query: String,
-    shared: Option<String>,
-    #[serde(default)]
-    back: String,
-}
-
-/// "Save this view" on a list page.
-async fn save_view(
-    State(st): State<AppState>,
-    WebUser(p): WebUser,
-    Form(f): Form<ViewForm>,
-) -> Response {
-    let result = async {
-        check_csrf(&p, &f.csrf)?;
-        crate::kernel::views::create(
-            &st.db,
-            &p,
-            crate::kernel::views::NewView {
-                kind: f.kind.clone(),
-                name: f.name.clone(),
-                query: f.query.clone(),
-                shared: f.shared.is_some(),
-            },
-        )
-        .await
-    }
-    .await;
-    // Back to the list the view was saved from (a local path only).
-    let back = if f.back.starts_with('/') && !f.back.starts_with("//") {
-        f.back.as_str()
-    } else {
-        "/"
-    };
-    match result {
-        Ok(v) => redirect_with_flash(
-            &format!("{back}?{}", v.query),
-            &format!("Saved view “{}”.", v.name),
-        ),
-        Err(e @ (AppError::Invalid { .. } | AppError::Conflict(_))) => redirect_with_flash(
-            &format!("{back}?{}", f.query),
-            &format!("View not saved: {e}"),
-        ),
-        Err(e) => page_error(&st, Some(&p), e),
-    }
-}
-
-async fn home(_u: WebUser) -> Redirect {
-    Redirect::to("/incidents")
-}
-
-#[derive(Deserialize)]
-struct NextParam {
-    next: Option<String>,
+pub struct NextParam {
+    pub next: Option<String>,
 }
 
 /// Only same-site relative paths are followed after login.
-fn safe_next(next: Option<&str>) -> String {
+pub fn safe_next(next: Option<&str>) -> String {
     match next {
         Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
         _ => "/".to_string(),
@@ -568,7 +306,7 @@ fn sso_label(st: &AppState) -> Option<String> {
 }
 
 /// A signed-in browser: the session cookie, then on to where they were going.
-fn signed_in(st: &AppState, next: &str, token: &str) -> Response {
+pub fn signed_in(st: &AppState, next: &str, token: &str) -> Response {
     let secure = if st.cfg.secure_cookies {
         "; Secure"
     } else {
@@ -584,58 +322,8 @@ fn signed_in(st: &AppState, next: &str, token: &str) -> Response {
     r
 }
 
-/// Start single sign-on: off to the provider.
-async fn oidc_login(State(st): State<AppState>, Query(q): Query<NextParam>) -> Response {
-    let Some(c) = st.cfg.oidc.clone() else {
-        return page_error(&st, None, AppError::NotFound("single sign-on".into()));
-    };
-    match crate::directory::oidc::begin(&st.db, &c, &safe_next(q.next.as_deref())).await {
-        Ok(url) => Redirect::to(&url).into_response(),
-        Err(e) => login_refused(&st, StatusCode::BAD_GATEWAY, e.to_string()),
-    }
-}
-
-#[derive(Deserialize)]
-struct OidcAnswer {
-    code: Option<String>,
-    state: Option<String>,
-    error: Option<String>,
-    error_description: Option<String>,
-}
-
-/// The provider's answer: finish the sign-in.
-async fn oidc_callback(State(st): State<AppState>, Query(a): Query<OidcAnswer>) -> Response {
-    let Some(c) = st.cfg.oidc.clone() else {
-        return page_error(&st, None, AppError::NotFound("single sign-on".into()));
-    };
-    if let Some(e) = a.error {
-        let why = a.error_description.unwrap_or(e);
-        return login_refused(
-            &st,
-            StatusCode::UNAUTHORIZED,
-            format!("Single sign-on failed: {why}"),
-        );
-    }
-    let (Some(code), Some(state)) = (a.code, a.state) else {
-        return login_refused(
-            &st,
-            StatusCode::BAD_REQUEST,
-            "Single sign-on failed: the answer has no code.".into(),
-        );
-    };
-    match crate::directory::oidc::finish(&st.db, &c, &code, &state).await {
-        Ok(s) => signed_in(&st, &s.next, &s.token),
-        Err(AppError::Forbidden(m)) => login_refused(&st, StatusCode::FORBIDDEN, m),
-        Err(e) => login_refused(
-            &st,
-            StatusCode::UNAUTHORIZED,
-            format!("Single sign-on failed: {e}"),
-        ),
-    }
-}
-
 /// The login page with why single sign-on did not work.
-fn login_refused(st: &AppState, status: StatusCode, msg: String) -> Response {
+pub fn login_refused(st: &AppState, status: StatusCode, msg: String) -> Response {
     tracing::warn!(reason = %msg, "single sign-on refused");
     let mut r = st.ui.render(
         "login.html",

@@ -111,7 +111,7 @@ fn table(method: &str, path: &str, tag: &str) -> Option<(Option<Action>, Option<
     }
     // Registers: read and write actions come from their declaration. An empty body is refused
     // with 422 by those allowed, after the 403 for those who are not.
-    for r in keel_core::operation::REGISTERS {
+    for r in keel::kernel::process::registers() {
         let list = format!("/api/v1/{}", r.name);
         let one = format!("{list}/{{id}}");
         if path == list || path == one {

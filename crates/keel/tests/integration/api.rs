@@ -946,7 +946,12 @@ db_test!(jobs_run_once_retry_and_auto_close, |app| {
         ))
         .await
         .expect("age");
-    assert_eq!(jobs::auto_close(&app.db, 5).await.expect("auto close"), 1);
+    assert_eq!(
+        keel::operation::resolution::incident::auto_close(&app.db, 5)
+            .await
+            .expect("auto close"),
+        1
+    );
     let r = app.get("agent", &format!("/api/v1/incidents/{n}")).await;
     assert_eq!(r.body["state"], "closed");
     let h = app

@@ -7,11 +7,11 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::BodyExt;
+use keel::app::{router, state};
 use keel::directory::{self, NewUser};
 use keel::platform::audit::Actor;
 use keel::platform::config::Config;
 use keel::platform::db::Db;
-use keel::platform::web::{AppState, router};
 use serde_json::Value;
 use std::sync::atomic::{AtomicU32, Ordering};
 use tower::ServiceExt;
@@ -216,7 +216,7 @@ impl App {
         directory::add_member(&db, &actor, group, users["agent"])
             .await
             .expect("member");
-        let router = router(AppState::new(db.clone(), cfg));
+        let router = router(state(db.clone(), cfg));
         App {
             backend,
             db,

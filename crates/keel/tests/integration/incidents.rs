@@ -219,7 +219,7 @@ db_test!(
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
         assert_eq!(r.body["field"], "major_review");
         assert_eq!(
-            keel::platform::jobs::auto_close(&app.db, -1)
+            keel::operation::resolution::incident::auto_close(&app.db, -1)
                 .await
                 .expect("auto close"),
             0

@@ -1070,7 +1070,7 @@ db_test!(continuity_plans_tests_and_security, |app| {
 
 db_test!(every_register_table_matches_its_declaration, |app| {
     use keel::platform::db::{DynRow, Q};
-    for r in keel_core::operation::REGISTERS {
+    for r in keel::kernel::process::registers() {
         let cols: Vec<&str> = r
             .fields
             .iter()

@@ -275,10 +275,7 @@ db_test!(cmdb_classes_cis_relationships_and_impact, |app| {
     );
 
     // A second node on the same database has its own graph, loaded now...
-    let node2 = keel::platform::web::AppState::new(
-        app.db.clone(),
-        keel::platform::config::Config::default(),
-    );
+    let node2 = keel::app::state(app.db.clone(), keel::platform::config::Config::default());
     let down = || keel::operation::portfolio::configuration::ImpactParams {
         direction: None,
         depth: None,

@@ -98,7 +98,7 @@ async fn check_upgraded(db: &keel::platform::db::Db) {
     };
     let item = keel::kernel::create(
         db,
-        keel_core::kernel::Kind::Incident,
+        keel_core::operation::resolution::incident::KIND,
         &p.actor(),
         &p,
         keel::kernel::NewItem {
@@ -111,7 +111,7 @@ async fn check_upgraded(db: &keel::platform::db::Db) {
     assert_eq!(item.number, "INC-000004");
     keel::kernel::update(
         db,
-        keel_core::kernel::Kind::Incident,
+        keel_core::operation::resolution::incident::KIND,
         "INC-000001",
         keel::kernel::Scope::All,
         &p.actor(),
@@ -182,7 +182,7 @@ async fn released_postgres_databases_upgrade() {
 /// `tests/snapshots/openapi.json`. Run with `UPDATE_SNAPSHOTS=1` to accept a change.
 #[test]
 fn openapi_snapshot() {
-    let doc = serde_json::to_string_pretty(&keel::platform::web::openapi()).expect("json") + "\n";
+    let doc = serde_json::to_string_pretty(&keel::app::openapi()).expect("json") + "\n";
     let path =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots/openapi.json");
     if std::env::var_os("UPDATE_SNAPSHOTS").is_some() || !path.exists() {

@@ -324,16 +324,17 @@ db_test!(
         assert_eq!(r.body[0]["item"], n.as_str());
         // Eight minutes on: the response warning (75 % of 10) is due, nothing has breached.
         let t0 = now_ms();
-        let s = keel::kernel::clocks::scan(&app.db, t0 + 8 * 60_000)
-            .await
-            .expect("scan");
+        let s =
+            keel::operation::relationship::service_level::clocks::scan(&app.db, t0 + 8 * 60_000)
+                .await
+                .expect("scan");
         assert_eq!((s.warned, s.breached), (1, 0));
         // An hour on: both breach, the resolution warning too; a second pass finds nothing new.
-        let s = keel::kernel::clocks::scan(&app.db, t0 + 3_600_000)
+        let s = keel::operation::relationship::service_level::clocks::scan(&app.db, t0 + 3_600_000)
             .await
             .expect("scan");
         assert_eq!((s.warned, s.breached), (1, 2));
-        let s = keel::kernel::clocks::scan(&app.db, t0 + 3_600_000)
+        let s = keel::operation::relationship::service_level::clocks::scan(&app.db, t0 + 3_600_000)
             .await
             .expect("scan");
         assert_eq!((s.warned, s.breached), (0, 0));

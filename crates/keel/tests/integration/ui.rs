@@ -69,13 +69,9 @@ async fn user_with_password(app: &App, email: &str, role: &str) {
         Some("correct horse battery".into()),
     )
     .expect("user");
-    keel::directory::create_user(
-        &app.db,
-        &keel::platform::audit::Actor::cli(),
-        u,
-    )
-    .await
-    .expect("create");
+    keel::directory::create_user(&app.db, &keel::platform::audit::Actor::cli(), u)
+        .await
+        .expect("create");
 }
 
 db_test!(login_session_csrf_and_pages, |app| {

@@ -4,7 +4,6 @@
 //! unplanned downtime outside maintenance counts against it.
 
 use crate::access::Action::{ManageAssurance, ReadAssurance};
-use crate::kernel::Kind;
 use crate::register::{FieldError, FieldSpec as F, Register, Target, Type, Values, not_before};
 
 pub static TARGETS: Register = Register::new(
@@ -14,7 +13,12 @@ pub static TARGETS: Register = Register::new(
     "8.7.1",
     "availability_targets",
     &[
-        F::new("service_id", "Service", Type::Ref(Target::Service)).required(),
+        F::new(
+            "service_id",
+            "Service",
+            Type::Ref(Target::Table(&crate::operation::portfolio::service::TABLE)),
+        )
+        .required(),
         F::new(
             "target",
             "Target (%)",
@@ -40,7 +44,12 @@ pub static OUTAGES: Register = Register::new(
     "8.7.1",
     "outages",
     &[
-        F::new("service_id", "Service", Type::Ref(Target::Service)).required(),
+        F::new(
+            "service_id",
+            "Service",
+            Type::Ref(Target::Table(&crate::operation::portfolio::service::TABLE)),
+        )
+        .required(),
         F::new("description", "Description", Type::Line(200)).required(),
         F::new("started_at", "Started", Type::Instant).required(),
         F::new("ended_at", "Ended", Type::Instant).help("Empty while the service is still down."),
@@ -48,7 +57,7 @@ pub static OUTAGES: Register = Register::new(
         F::new(
             "incident",
             "Incident",
-            Type::Ref(Target::Item(Kind::Incident)),
+            Type::Ref(Target::Item(crate::operation::resolution::incident::KIND)),
         ),
         F::new("cause", "Cause", Type::Text(20_000)),
     ],
@@ -135,6 +144,9 @@ pub fn measure(from: i64, to: i64, outages: &[Outage], now: i64) -> Measured {
             .then(|| ((agreed_ms - downtime_ms) as i128 * 100_000 / agreed_ms as i128) as i64),
     }
 }
+
+/// This process's registers, in the order pages list them.
+pub static REGISTERS: &[&Register] = &[&TARGETS, &OUTAGES];
 
 #[cfg(test)]
 mod tests {

@@ -3,7 +3,6 @@
 //! their owner, tests of those plans, and invocations.
 
 use crate::access::Action::{ManageAssurance, ReadAssurance};
-use crate::kernel::Kind;
 use crate::register::{
     FieldError, FieldSpec as F, Register, Stamp, Target, Type, Values, field_error, int,
     not_before, requires, text,
@@ -22,7 +21,12 @@ pub static REQUIREMENTS: Register = Register::new(
     "8.7.2",
     "continuity_requirements",
     &[
-        F::new("service_id", "Service", Type::Ref(Target::Service)).required(),
+        F::new(
+            "service_id",
+            "Service",
+            Type::Ref(Target::Table(&crate::operation::portfolio::service::TABLE)),
+        )
+        .required(),
         F::new("rto_minutes", "Recovery time objective (minutes)", MINUTES).required(),
         F::new("rpo_minutes", "Recovery point objective (minutes)", MINUTES).required(),
         F::new(
@@ -48,7 +52,12 @@ pub static PLANS: Register = Register::new(
     "8.7.2",
     "continuity_plans",
     &[
-        F::new("service_id", "Service", Type::Ref(Target::Service)).required(),
+        F::new(
+            "service_id",
+            "Service",
+            Type::Ref(Target::Table(&crate::operation::portfolio::service::TABLE)),
+        )
+        .required(),
         F::new("title", "Title", Type::Line(200)).required(),
         F::new("plan_version", "Version", Type::Line(20)).default("1.0"),
         F::new("status", "Status", Type::Choice(PLAN_STATES)).default("draft"),
@@ -134,7 +143,7 @@ pub static TESTS: Register = Register::new(
         F::new(
             "improvement",
             "Improvement raised",
-            Type::Ref(Target::Item(Kind::Improvement)),
+            Type::Ref(Target::Item(crate::management::improvement::IMPROVEMENT)),
         ),
     ],
     "tested_on",
@@ -167,7 +176,7 @@ pub static INVOCATIONS: Register = Register::new(
         F::new(
             "incident",
             "Incident",
-            Type::Ref(Target::Item(Kind::Incident)),
+            Type::Ref(Target::Item(crate::operation::resolution::incident::KIND)),
         ),
         F::new("decided_by", "Decided by", Type::Ref(Target::User)),
         F::new("outcome", "Outcome", Type::Text(20_000)),
@@ -182,6 +191,9 @@ pub static INVOCATIONS: Register = Register::new(
 fn invocation_rules(v: &Values, _: Option<&Values>) -> Result<(), FieldError> {
     not_before(v, "ended_at", "invoked_at")
 }
+
+/// This process's registers, in the order pages list them.
+pub static REGISTERS: &[&Register] = &[&REQUIREMENTS, &PLANS, &TESTS, &INVOCATIONS];
 
 #[cfg(test)]
 mod tests {

@@ -6,7 +6,6 @@
 //! security risks are risks (6.1) with source `information_security`.
 
 use crate::access::Action::{ManageAssurance, ReadAssurance};
-use crate::kernel::Kind;
 use crate::kernel::details::Field;
 use crate::register::{
     FieldError, FieldSpec as F, Register, Target, Type, Values, field_error, int, set,
@@ -30,7 +29,7 @@ pub static CONTROLS: Register = Register::new(
         F::new("status", "Status", Type::Choice(CONTROL_STATES)).default("planned"),
         F::new("owner_id", "Owner", Type::Ref(Target::User)),
         F::new("review_date", "Next review", Type::Day),
-        F::new("changes", "Changes affecting it", Type::Refs(Target::Item(Kind::Change))),
+        F::new("changes", "Changes affecting it", Type::Refs(Target::Item(crate::operation::transition::change::KIND))),
     ],
     "reference",
     (ReadAssurance, ManageAssurance),
@@ -87,6 +86,9 @@ pub fn missing_before_resolution(
         .into_iter()
         .find(|k| !has(k))
 }
+
+/// This process's registers, in the order pages list them.
+pub static REGISTERS: &[&Register] = &[&CONTROLS];
 
 #[cfg(test)]
 mod tests {

@@ -3,6 +3,19 @@
 
 use jiff::civil::Date;
 
+use crate::register::Table;
+
+/// The assets table, by tag (`AST-000001`), for registers that refer to assets.
+pub static TABLE: Table = Table {
+    table: "assets",
+    key: "tag",
+    prefix: Some("AST-"),
+    label: "name",
+    what: "asset",
+    choices: false,
+    page: Some("/assets/{}"),
+};
+
 /// What kind of asset: physical, installed software, a licence entitlement, or an item held
 /// under a contract (leased equipment, a support agreement).
 pub const KINDS: &[&str] = &["hardware", "software", "licence", "contract_item"];

@@ -12,6 +12,30 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use crate::register::Table;
+
+/// Configuration items, for registers that refer to them (too many to offer as choices).
+pub static CIS: Table = Table {
+    table: "cis",
+    key: "id",
+    prefix: None,
+    label: "name",
+    what: "configuration item",
+    choices: false,
+    page: Some("/cis/{}"),
+};
+
+/// CI classes, for registers that refer to them.
+pub static CLASSES: Table = Table {
+    table: "ci_classes",
+    key: "id",
+    prefix: None,
+    label: "name",
+    what: "CI class",
+    choices: true,
+    page: None,
+};
+
 /// A hasher for database ids: one multiply. Ids are assigned by the database, not chosen by
 /// callers, so the DoS resistance of the default hasher buys nothing on these maps, and on walks
 /// touching most of a 100,000-CI estate its cost shows.

@@ -1,6 +1,19 @@
 //! Clauses 8.2.1–8.2.3 — the portfolio's vocabulary: a service's lifecycle stage and the
 //! parties that take part in it.
 
+use crate::register::Table;
+
+/// The services table, for registers that refer to services.
+pub static TABLE: Table = Table {
+    table: "services",
+    key: "id",
+    prefix: None,
+    label: "name",
+    what: "service",
+    choices: true,
+    page: Some("/services/{}"),
+};
+
 /// A service's stage in the portfolio. Only `live` services are offered in the catalogue.
 pub const STAGES: &[&str] = &["pipeline", "live", "retiring", "retired"];
 

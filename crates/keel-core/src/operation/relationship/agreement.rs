@@ -30,7 +30,11 @@ pub static AGREEMENTS: Register = Register::new(
             "Supplier (underpinning contract)",
             Type::Ref(Target::Record("suppliers")),
         ),
-        F::new("services", "Services covered", Type::Refs(Target::Service)),
+        F::new(
+            "services",
+            "Services covered",
+            Type::Refs(Target::Table(&crate::operation::portfolio::service::TABLE)),
+        ),
         F::new("status", "Status", Type::Choice(STATES)).default("draft"),
         F::new("valid_from", "Valid from", Type::Day).required(),
         F::new("valid_to", "Valid to", Type::Day),
@@ -105,6 +109,9 @@ pub static BREACH_EXPLANATIONS: Register = Register::new(
     (ReadRelationships, ManageRelationships),
 )
 .summary("Why a month's target was missed and what is done about it.");
+
+/// This process's registers, in the order pages list them.
+pub static REGISTERS: &[&Register] = &[&AGREEMENTS, &BREACH_EXPLANATIONS];
 
 #[cfg(test)]
 mod tests {

@@ -5,6 +5,7 @@
 use crate::access::Action::{ManageRelationships, ReadRelationships};
 use crate::kernel::details::Field;
 use crate::kernel::lifecycle::{Lifecycle, Transition};
+use crate::kernel::{Kind, KindSpec, Vocabulary};
 use crate::register::{
     FieldError, FieldSpec as F, Register, Stamp, Target, Type, Values, field_error, requires, set,
     text,
@@ -75,8 +76,12 @@ pub static SERVICE_REVIEWS: Register = Register::new(
     "service_reviews",
     &[
         F::new("customer_id", "Customer", Type::Ref(Target::Customer)).required(),
-        F::new("service_id", "Service", Type::Ref(Target::Service))
-            .help("Empty when the review covers all the customer's services."),
+        F::new(
+            "service_id",
+            "Service",
+            Type::Ref(Target::Table(&crate::operation::portfolio::service::TABLE)),
+        )
+        .help("Empty when the review covers all the customer's services."),
         F::new("scheduled_on", "Scheduled for", Type::Day).required(),
         F::new(
             "status",
@@ -125,7 +130,7 @@ pub static SURVEYS: Register = Register::new(
         F::new("kind", "Kind", Type::Choice(&["transactional", "periodic"])).default("periodic"),
         F::new("respondent_id", "Respondent", Type::Ref(Target::User)).required(),
         F::new("customer_id", "Customer", Type::Ref(Target::Customer)),
-        F::new("service_id", "Service", Type::Ref(Target::Service)),
+        F::new("service_id", "Service", Type::Ref(Target::Table(&crate::operation::portfolio::service::TABLE))),
         F::new("item", "Work item", Type::Line(20))
             .help("The incident or request a transactional survey asks about."),
         F::new("sent_on", "Sent on", Type::Day).required(),
@@ -234,6 +239,31 @@ pub static COMPLAINT_FIELDS: &[Field] = &[
     Field::text("response", "Response to the customer", 20_000),
     Field::date("customer_informed_on", "Customer informed on"),
 ];
+
+/// The complaint as a kind of work item (see `kernel::KindSpec`).
+pub static COMPLAINT_SPEC: KindSpec = KindSpec {
+    name: "complaint",
+    prefix: "CMP",
+    collection: "complaints",
+    label: ("Complaints", "complaint"),
+    lifecycle: &COMPLAINT_LIFECYCLE,
+    details: COMPLAINT_FIELDS,
+    vocabulary: Vocabulary {
+        categories: crate::operation::resolution::incident::CATEGORIES,
+        hold_reasons: &[],
+        resolution_codes: &[],
+    },
+    internal: true,
+    approval_moves: None,
+    fixed_details: &[],
+    when_tasks_done: None,
+    tasks_label: "",
+    priority_override: false,
+};
+pub const COMPLAINT: Kind = Kind::declare(&COMPLAINT_SPEC);
+
+/// This process's registers, in the order pages list them.
+pub static REGISTERS: &[&Register] = &[&ACCOUNTS, &CONTACTS, &SERVICE_REVIEWS, &SURVEYS];
 
 #[cfg(test)]
 mod tests {

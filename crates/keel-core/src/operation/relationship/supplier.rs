@@ -25,7 +25,7 @@ pub static SUPPLIERS: Register = Register::new(
         F::new(
             "services",
             "Services supported",
-            Type::Refs(Target::Service),
+            Type::Refs(Target::Table(&crate::operation::portfolio::service::TABLE)),
         ),
         F::new("contact_name", "Contact", Type::Line(200)),
         F::new("email", "E-mail", Type::Line(254)),
@@ -56,7 +56,11 @@ pub static CONTRACTS: Register = Register::new(
         .required(),
         F::new("reference", "Reference", Type::Line(60)).required(),
         F::new("title", "Title", Type::Line(200)).required(),
-        F::new("services", "Services", Type::Refs(Target::Service)),
+        F::new(
+            "services",
+            "Services",
+            Type::Refs(Target::Table(&crate::operation::portfolio::service::TABLE)),
+        ),
         F::new("scope", "Scope", Type::Text(20_000)),
         F::new("obligations", "Obligations", Type::Text(20_000)),
         F::new("targets", "Targets", Type::Text(20_000)),
@@ -182,6 +186,9 @@ fn dispute_rules(v: &Values, _: Option<&Values>) -> Result<(), FieldError> {
     requires(v, "status", "resolved", &["resolution"])?;
     not_before(v, "resolved_on", "raised_on")
 }
+
+/// This process's registers, in the order pages list them.
+pub static REGISTERS: &[&Register] = &[&SUPPLIERS, &CONTRACTS, &SUPPLIER_REVIEWS, &DISPUTES];
 
 #[cfg(test)]
 mod tests {

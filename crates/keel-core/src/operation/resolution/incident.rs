@@ -1,6 +1,7 @@
 //! Clause 8.6.1 — incident management: the incident lifecycle and its field rules.
 
 use crate::kernel::lifecycle::{Lifecycle, Transition};
+use crate::kernel::{Kind, KindSpec, Vocabulary};
 
 /// new → in_progress ⇄ on_hold → resolved → closed, cancel from any open state, reopen from
 /// resolved. Putting on hold needs a reason; resolving needs a resolution code and notes
@@ -81,6 +82,28 @@ pub const AUDIENCES: &[&str] = &[
 pub const CATEGORIES: &[&str] = &[
     "hardware", "software", "network", "access", "database", "security", "other",
 ];
+
+/// The incident as a kind of work item (see `kernel::KindSpec`).
+pub static KIND_SPEC: KindSpec = KindSpec {
+    name: "incident",
+    prefix: "INC",
+    collection: "incidents",
+    label: ("Incidents", "incident"),
+    lifecycle: &LIFECYCLE,
+    details: crate::operation::assurance::security::INCIDENT_FIELDS,
+    vocabulary: Vocabulary {
+        categories: CATEGORIES,
+        hold_reasons: HOLD_REASONS,
+        resolution_codes: RESOLUTION_CODES,
+    },
+    internal: false,
+    approval_moves: None,
+    fixed_details: &[],
+    when_tasks_done: None,
+    tasks_label: "",
+    priority_override: true,
+};
+pub const KIND: Kind = Kind::declare(&KIND_SPEC);
 
 #[cfg(test)]
 mod tests {

@@ -8,6 +8,7 @@
 
 use crate::kernel::details::Field;
 use crate::kernel::lifecycle::{Lifecycle, Transition};
+use crate::kernel::{Kind, KindSpec, Vocabulary};
 
 const RESOLVE: &[&str] = &["resolution_code", "resolution_notes"];
 const KNOWN: &[&str] = &["root_cause", "workaround"];
@@ -73,6 +74,50 @@ pub static KNOWN_ERROR_FIELDS: &[Field] = &[
     Field::text("root_cause", "Root cause", 20_000),
     Field::text("workaround", "Workaround", 20_000),
 ];
+
+/// The problem as a kind of work item (see `kernel::KindSpec`).
+pub static PROBLEM_SPEC: KindSpec = KindSpec {
+    name: "problem",
+    prefix: "PRB",
+    collection: "problems",
+    label: ("Problems", "problem"),
+    lifecycle: &LIFECYCLE,
+    details: FIELDS,
+    vocabulary: Vocabulary {
+        categories: super::incident::CATEGORIES,
+        hold_reasons: &[],
+        resolution_codes: RESOLUTION_CODES,
+    },
+    internal: true,
+    approval_moves: None,
+    fixed_details: &[],
+    when_tasks_done: None,
+    tasks_label: "",
+    priority_override: false,
+};
+pub const PROBLEM: Kind = Kind::declare(&PROBLEM_SPEC);
+
+/// The known error as a kind of work item (see `kernel::KindSpec`).
+pub static KNOWN_ERROR_SPEC: KindSpec = KindSpec {
+    name: "known_error",
+    prefix: "KE",
+    collection: "known-errors",
+    label: ("Known errors", "known error"),
+    lifecycle: &KNOWN_ERROR_LIFECYCLE,
+    details: KNOWN_ERROR_FIELDS,
+    vocabulary: Vocabulary {
+        categories: super::incident::CATEGORIES,
+        hold_reasons: &[],
+        resolution_codes: &[],
+    },
+    internal: true,
+    approval_moves: None,
+    fixed_details: &[],
+    when_tasks_done: None,
+    tasks_label: "",
+    priority_override: false,
+};
+pub const KNOWN_ERROR: Kind = Kind::declare(&KNOWN_ERROR_SPEC);
 
 #[cfg(test)]
 mod tests {

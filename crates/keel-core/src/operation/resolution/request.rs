@@ -8,6 +8,7 @@
 
 use crate::kernel::details::Field;
 use crate::kernel::lifecycle::{Lifecycle, Transition};
+use crate::kernel::{Kind, KindSpec, Vocabulary};
 
 pub static LIFECYCLE: Lifecycle = Lifecycle {
     states: &[
@@ -48,6 +49,28 @@ pub fn open_stage(tasks: &[(i64, bool)]) -> Option<i64> {
         .map(|(s, _)| *s)
         .min()
 }
+
+/// The request as a kind of work item (see `kernel::KindSpec`).
+pub static KIND_SPEC: KindSpec = KindSpec {
+    name: "request",
+    prefix: "REQ",
+    collection: "requests",
+    label: ("Requests", "request"),
+    lifecycle: &LIFECYCLE,
+    details: FIELDS,
+    vocabulary: Vocabulary {
+        categories: super::incident::CATEGORIES,
+        hold_reasons: &[],
+        resolution_codes: &[],
+    },
+    internal: false,
+    approval_moves: Some(("awaiting_approval", "in_fulfilment", "rejected")),
+    fixed_details: &["request_type"],
+    when_tasks_done: Some("fulfilled"),
+    tasks_label: "Fulfilment tasks",
+    priority_override: false,
+};
+pub const KIND: Kind = Kind::declare(&KIND_SPEC);
 
 #[cfg(test)]
 mod tests {

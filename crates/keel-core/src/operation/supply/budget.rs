@@ -19,7 +19,12 @@ pub static BUDGETS: Register = Register::new(
     "8.4.1",
     "budgets",
     &[
-        F::new("service_id", "Service", Type::Ref(Target::Service)).required(),
+        F::new(
+            "service_id",
+            "Service",
+            Type::Ref(Target::Table(&crate::operation::portfolio::service::TABLE)),
+        )
+        .required(),
         F::new("period", "Period", Type::Line(7))
             .required()
             .help("2026, 2026-Q3 or 2026-07."),
@@ -67,10 +72,18 @@ pub static COSTS: Register = Register::new(
         F::new("currency", "Currency", Type::Line(3)).default("EUR"),
         F::new("kind", "Kind", Type::Choice(COST_KINDS)).default("direct"),
         F::new("category", "Category", Type::Choice(COST_CATEGORIES)).default("other"),
-        F::new("service_id", "Service", Type::Ref(Target::Service)),
+        F::new(
+            "service_id",
+            "Service",
+            Type::Ref(Target::Table(&crate::operation::portfolio::service::TABLE)),
+        ),
         F::new("customer_id", "Customer", Type::Ref(Target::Customer))
             .help("For a cost incurred for one customer only."),
-        F::new("asset", "Asset", Type::Ref(Target::Asset)),
+        F::new(
+            "asset",
+            "Asset",
+            Type::Ref(Target::Table(&crate::operation::portfolio::asset::TABLE)),
+        ),
         F::new(
             "contract_id",
             "Contract",
@@ -123,6 +136,9 @@ pub fn split(amount: i64, n: usize) -> Vec<i64> {
     let (q, r) = (amount.div_euclid(n64), amount.rem_euclid(n64));
     (0..n64).map(|i| q + i64::from(i < r)).collect()
 }
+
+/// This process's registers, in the order pages list them.
+pub static REGISTERS: &[&Register] = &[&BUDGETS, &COSTS];
 
 #[cfg(test)]
 mod tests {

@@ -20,9 +20,25 @@ pub static PLANS: Register = Register::new(
     "capacity_plans",
     &[
         F::new("title", "Title", Type::Line(200)).required(),
-        F::new("service_id", "Service", Type::Ref(Target::Service)),
-        F::new("ci_id", "CI", Type::Ref(Target::Ci)),
-        F::new("ci_class_id", "CI class", Type::Ref(Target::CiClass)),
+        F::new(
+            "service_id",
+            "Service",
+            Type::Ref(Target::Table(&crate::operation::portfolio::service::TABLE)),
+        ),
+        F::new(
+            "ci_id",
+            "CI",
+            Type::Ref(Target::Table(
+                &crate::operation::portfolio::configuration::CIS,
+            )),
+        ),
+        F::new(
+            "ci_class_id",
+            "CI class",
+            Type::Ref(Target::Table(
+                &crate::operation::portfolio::configuration::CLASSES,
+            )),
+        ),
         F::new("resource", "Resource", Type::Line(100))
             .required()
             .help("cpu, memory, storage, licences, seats …"),
@@ -108,6 +124,9 @@ pub fn level(value: i64, warning_at: i64, critical_at: i64) -> Level {
 pub fn is_event(previous: Level, now: Level) -> bool {
     now > previous
 }
+
+/// This process's registers, in the order pages list them.
+pub static REGISTERS: &[&Register] = &[&PLANS];
 
 #[cfg(test)]
 mod tests {

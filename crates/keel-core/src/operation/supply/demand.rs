@@ -16,7 +16,12 @@ pub static FORECASTS: Register = Register::new(
     "8.4.2",
     "demand_forecasts",
     &[
-        F::new("service_id", "Service", Type::Ref(Target::Service)).required(),
+        F::new(
+            "service_id",
+            "Service",
+            Type::Ref(Target::Table(&crate::operation::portfolio::service::TABLE)),
+        )
+        .required(),
         F::new("month", "Month", Type::Month).required(),
         F::new("measure", "Measure", Type::Choice(MEASURES)).default("requests"),
         F::new(
@@ -41,6 +46,9 @@ pub fn gap(forecast: i64, actual: i64) -> (i64, Option<i64>) {
     let d = actual - forecast;
     (d, (forecast > 0).then(|| d * 1000 / forecast))
 }
+
+/// This process's registers, in the order pages list them.
+pub static REGISTERS: &[&Register] = &[&FORECASTS];
 
 #[cfg(test)]
 mod tests {

@@ -10,6 +10,7 @@
 
 use crate::kernel::details::Field;
 use crate::kernel::lifecycle::{Lifecycle, Transition};
+use crate::kernel::{Kind, KindSpec, Vocabulary};
 use serde::Serialize;
 
 /// Change types (8.5.1): pre-authorized standard, normal, emergency.
@@ -317,6 +318,28 @@ pub fn rates(closed: &[(&str, &str)]) -> (f64, f64) {
     let em = closed.iter().filter(|(t, _)| *t == "emergency").count();
     (ok as f64 / total as f64, em as f64 / total as f64)
 }
+
+/// The change as a kind of work item (see `kernel::KindSpec`).
+pub static KIND_SPEC: KindSpec = KindSpec {
+    name: "change",
+    prefix: "CHG",
+    collection: "changes",
+    label: ("Changes", "change"),
+    lifecycle: &LIFECYCLE,
+    details: FIELDS,
+    vocabulary: Vocabulary {
+        categories: crate::operation::resolution::incident::CATEGORIES,
+        hold_reasons: &[],
+        resolution_codes: &[],
+    },
+    internal: true,
+    approval_moves: Some(("authorize", "scheduled", "rejected")),
+    fixed_details: &["change_type", "template"],
+    when_tasks_done: None,
+    tasks_label: "Implementation tasks",
+    priority_override: false,
+};
+pub const KIND: Kind = Kind::declare(&KIND_SPEC);
 
 #[cfg(test)]
 mod tests {

@@ -285,6 +285,7 @@ pub struct MovementView {
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = AssessmentComparison)]
 pub struct Comparison {
     pub before: String,
     pub after: String,

@@ -822,7 +822,7 @@ type LiveRow = (i64, String, Option<i64>, i64, i64, i64, i64, i64, i64, i64);
 /// Every record of a register; days and instants become epoch ms so time conditions apply.
 async fn register_records(db: &Db, name: &str) -> AppResult<Vec<Record>> {
     use keel_core::register::{Type, V};
-    let Some(r) = keel_core::operation::register(name) else {
+    let Some(r) = crate::kernel::process::register(name) else {
         return Ok(vec![]);
     };
     let recs = crate::kernel::register::all(db, r, &vec![]).await?;

@@ -548,3 +548,64 @@ pub async fn rate_process(
     tx.commit().await?;
     Ok((clean, level))
 }
+
+/// What this part of Keel declares: its routes, pages, templates and jobs (`platform::part`).
+pub const PART: crate::platform::part::Part = crate::platform::part::Part {
+    name: "compliance",
+    api: part_api,
+    pages: ui::routes,
+    templates: &[
+        (
+            "compliance.html",
+            include_str!("../../../templates/compliance.html"),
+        ),
+        (
+            "requirement.html",
+            include_str!("../../../templates/requirement.html"),
+        ),
+        (
+            "process.html",
+            include_str!("../../../templates/process.html"),
+        ),
+        (
+            "assessments.html",
+            include_str!("../../../templates/assessments.html"),
+        ),
+        (
+            "assessment.html",
+            include_str!("../../../templates/assessment.html"),
+        ),
+    ],
+    tags: &[(
+        "compliance",
+        "The compliance engine: requirement catalogue, live evidence checks, readiness, assessments, the gap plan and the audit pack (clauses 4–10)",
+    )],
+    nav: &[crate::platform::part::Nav {
+        order: 130,
+        label: "Compliance",
+        requester_label: None,
+        href: "/compliance",
+        shown: |p| p.can(keel_core::access::Action::ReadCompliance),
+    }],
+    ..crate::platform::part::Part::EMPTY
+};
+
+fn part_api() -> utoipa_axum::router::OpenApiRouter<crate::platform::web::AppState> {
+    use utoipa_axum::routes;
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(routes!(api::list_requirements))
+        .routes(routes!(api::get_requirement))
+        .routes(routes!(api::put_judgement, api::delete_judgement))
+        .routes(routes!(api::upload_evidence))
+        .routes(routes!(api::download_evidence))
+        .routes(routes!(api::list_checks))
+        .routes(routes!(api::get_check))
+        .routes(routes!(api::get_readiness))
+        .routes(routes!(api::put_capability))
+        .routes(routes!(api::list_assessments, api::create_assessment))
+        .routes(routes!(api::get_assessment))
+        .routes(routes!(api::compare_assessment))
+        .routes(routes!(api::list_actions, api::create_action))
+        .routes(routes!(api::patch_action))
+        .routes(routes!(api::audit_pack))
+}

@@ -662,3 +662,42 @@ pub async fn api_measure(
 ) -> AppResult<Json<Kpi>> {
     Ok(Json(measure_now(&st.db, &p, &number).await?))
 }
+
+/// What this part of Keel declares: its routes, pages, templates and jobs (`platform::part`).
+pub const PART: crate::platform::part::Part = crate::platform::part::Part {
+    name: "objectives",
+    api: part_api,
+    pages: super::measure_ui::objective_routes,
+    templates: &[(
+        "objectives.html",
+        include_str!("../../../templates/objectives.html"),
+    )],
+    tags: &[(
+        "objectives",
+        "Service management objectives and the KPIs that measure them, measured on schedule (6.2, 9.1)",
+    )],
+    jobs: &[crate::platform::part::JobKind {
+        kind: "kpi.measure",
+        every: Some(|_| Some(6 * 60 * 60 * 1000)),
+        run: |st, _job| {
+            Box::pin(async move {
+                measure_due(&st.db)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            })
+        },
+    }],
+    ..crate::platform::part::Part::EMPTY
+};
+
+fn part_api() -> utoipa_axum::router::OpenApiRouter<crate::platform::web::AppState> {
+    use utoipa_axum::routes;
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(routes!(api_objectives, api_create_objective))
+        .routes(routes!(api_objective, api_update_objective))
+        .routes(routes!(api_kpis, api_create_kpi))
+        .routes(routes!(api_metrics))
+        .routes(routes!(api_kpi))
+        .routes(routes!(api_measure))
+}

@@ -19,11 +19,17 @@ use keel_core::management::measurement::{FREQUENCIES, METRICS};
 use minijinja::value::Serde;
 use minijinja::{Value as V, context};
 
-pub fn routes() -> Router<AppState> {
+/// Objectives and KPIs (6.2, 9.1).
+pub fn objective_routes() -> Router<AppState> {
     Router::new()
         .route("/objectives", get(objectives_page).post(objective_submit))
         .route("/objectives/kpis", post(kpi_submit))
         .route("/objectives/kpis/{number}/measure", post(measure_submit))
+}
+
+/// Service reports (9.4).
+pub fn report_routes() -> Router<AppState> {
+    Router::new()
         .route(
             "/service-reports",
             get(reports_page).post(definition_submit),

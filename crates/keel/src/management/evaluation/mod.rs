@@ -22,7 +22,6 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use keel_core::access::Action;
-use keel_core::kernel::Kind;
 use keel_core::management::compliance::catalogue::{self, Catalogue};
 use keel_core::management::evaluation::{
     AUDIT_LIFECYCLE, ChecklistItem, GRADES, checklist, is_nonconformity, processes_of, scope,
@@ -57,6 +56,7 @@ const SQL: &str = "SELECT a.id, a.number, a.title, a.edition, a.scope, a.process
     a.auditees, a.state, a.report, a.reported_at, a.version FROM audits a LEFT JOIN users u ON u.id = a.lead_auditor_id";
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema, sqlx::FromRow)]
+#[schema(as = AuditFinding)]
 pub struct Finding {
     pub id: i64,
     #[serde(skip)]
@@ -539,7 +539,7 @@ async fn record_finding_tx(
                 .take(200)
                 .collect();
             let draft = kernel::draft(
-                Kind::Nonconformity,
+                keel_core::management::improvement::NONCONFORMITY,
                 &p.actor(),
                 p,
                 NewItem {
@@ -728,4 +728,32 @@ pub async fn api_findings(
 ) -> AppResult<Json<Vec<FindingRow>>> {
     read(&p)?;
     Ok(Json(findings(&st.db, q.grade.as_deref()).await?))
+}
+
+/// What this part of Keel declares: its routes, pages, templates and jobs (`platform::part`).
+pub const PART: crate::platform::part::Part = crate::platform::part::Part {
+    name: "internal audits",
+    api: part_api,
+    pages: ui::routes,
+    templates: &[
+        (
+            "audits.html",
+            include_str!("../../../templates/audits.html"),
+        ),
+        ("audit.html", include_str!("../../../templates/audit.html")),
+    ],
+    tags: &[(
+        "audits",
+        "The internal audit programme: audits with checklists from the catalogue, reports, graded findings (9.2)",
+    )],
+    ..crate::platform::part::Part::EMPTY
+};
+
+fn part_api() -> utoipa_axum::router::OpenApiRouter<crate::platform::web::AppState> {
+    use utoipa_axum::routes;
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(routes!(api_list, api_create))
+        .routes(routes!(api_get, api_update))
+        .routes(routes!(api_add_finding))
+        .routes(routes!(api_findings))
 }

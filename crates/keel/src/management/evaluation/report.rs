@@ -37,6 +37,7 @@ const DEFS: &str = "SELECT d.id, d.name, d.service_id, s.name AS service, d.cust
     FROM report_definitions d LEFT JOIN services s ON s.id = d.service_id LEFT JOIN customers c ON c.id = d.customer_id";
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = ServiceReport)]
 pub struct Report {
     pub number: String,
     pub definition: String,
@@ -317,4 +318,47 @@ pub async fn api_generate(State(st): State<AppState>, p: Principal) -> AppResult
     Ok(Json(Generated {
         generated: generate_due(&st.db, &p.actor()).await?,
     }))
+}
+
+/// What this part of Keel declares: its routes, pages, templates and jobs (`platform::part`).
+pub const PART: crate::platform::part::Part = crate::platform::part::Part {
+    name: "service reports",
+    api: part_api,
+    pages: super::measure_ui::report_routes,
+    templates: &[
+        (
+            "service_reports.html",
+            include_str!("../../../templates/service_reports.html"),
+        ),
+        (
+            "service_report.html",
+            include_str!("../../../templates/service_report.html"),
+        ),
+    ],
+    tags: &[(
+        "service-reports",
+        "Service reports per service or customer, generated on schedule from the records (9.4)",
+    )],
+    jobs: &[crate::platform::part::JobKind {
+        kind: "service_reports.generate",
+        every: Some(|_| Some(6 * 60 * 60 * 1000)),
+        run: |st, _job| {
+            Box::pin(async move {
+                generate_due(&st.db, &Actor::system("service reporting"))
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            })
+        },
+    }],
+    ..crate::platform::part::Part::EMPTY
+};
+
+fn part_api() -> utoipa_axum::router::OpenApiRouter<crate::platform::web::AppState> {
+    use utoipa_axum::routes;
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(routes!(api_reports))
+        .routes(routes!(api_report))
+        .routes(routes!(api_definitions, api_define))
+        .routes(routes!(api_generate))
 }

@@ -5,8 +5,8 @@
 
 use super::list as audits;
 use crate::management::compliance::{self, assessment, evidence::Period};
+use crate::operation::relationship::service_level::api::{AttainmentParams, attainment_report};
 use crate::platform::audit::append;
-use crate::operation::relationship::service_level_api::{AttainmentParams, attainment_report};
 use crate::platform::auth::Principal;
 use crate::platform::db::{Db, Q, next_number, now_ms};
 use crate::platform::error::{AppError, AppResult, Problem};
@@ -682,4 +682,35 @@ pub async fn api_add_action(
         StatusCode::CREATED,
         Json(add_action(&st.db, &p, &number, b).await?),
     ))
+}
+
+/// What this part of Keel declares: its routes, pages, templates and jobs (`platform::part`).
+pub const PART: crate::platform::part::Part = crate::platform::part::Part {
+    name: "management reviews",
+    api: part_api,
+    pages: super::review_ui::routes,
+    templates: &[
+        (
+            "reviews.html",
+            include_str!("../../../templates/reviews.html"),
+        ),
+        (
+            "review.html",
+            include_str!("../../../templates/review.html"),
+        ),
+    ],
+    tags: &[(
+        "management-reviews",
+        "Management reviews: inputs compiled from the records, minutes, decisions, actions (9.3)",
+    )],
+    ..crate::platform::part::Part::EMPTY
+};
+
+fn part_api() -> utoipa_axum::router::OpenApiRouter<crate::platform::web::AppState> {
+    use utoipa_axum::routes;
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(routes!(api_list, api_create))
+        .routes(routes!(api_get, api_update))
+        .routes(routes!(api_compile))
+        .routes(routes!(api_add_action))
 }

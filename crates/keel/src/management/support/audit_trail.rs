@@ -93,3 +93,18 @@ pub async fn verify(State(st): State<AppState>, p: Principal) -> AppResult<Json<
         },
     }))
 }
+
+/// What this part of Keel declares: its routes, pages, templates and jobs (`platform::part`).
+pub const PART: crate::platform::part::Part = crate::platform::part::Part {
+    name: "audit trail",
+    api: part_api,
+    tags: &[("audit", "The hash-chained audit trail (7.5)")],
+    ..crate::platform::part::Part::EMPTY
+};
+
+fn part_api() -> utoipa_axum::router::OpenApiRouter<crate::platform::web::AppState> {
+    use utoipa_axum::routes;
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(verify))
+}

@@ -292,3 +292,26 @@ pub async fn api_record(
 ) -> AppResult<(StatusCode, Json<TrainingRecord>)> {
     Ok((StatusCode::CREATED, Json(record(&st.db, &p, b).await?)))
 }
+
+/// What this part of Keel declares: its routes, pages, templates and jobs (`platform::part`).
+pub const PART: crate::platform::part::Part = crate::platform::part::Part {
+    name: "competence",
+    api: part_api,
+    pages: super::competence_ui::competence_routes,
+    templates: &[(
+        "competence.html",
+        include_str!("../../../templates/competence.html"),
+    )],
+    tags: &[(
+        "competence",
+        "Competences each role requires and training records (7.2)",
+    )],
+    ..crate::platform::part::Part::EMPTY
+};
+
+fn part_api() -> utoipa_axum::router::OpenApiRouter<crate::platform::web::AppState> {
+    use utoipa_axum::routes;
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(routes!(api_list, api_require))
+        .routes(routes!(api_records, api_record))
+}

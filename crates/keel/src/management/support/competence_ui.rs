@@ -18,9 +18,14 @@ use keel_core::access::{Action, Role};
 use minijinja::value::Serde;
 use minijinja::{Value as V, context as ctx};
 
-pub fn routes() -> Router<AppState> {
+/// The register of interested parties (4.2).
+pub fn parties_routes() -> Router<AppState> {
+    Router::new().route("/interested-parties", get(parties_page).post(party_submit))
+}
+
+/// Competence requirements and training (7.2).
+pub fn competence_routes() -> Router<AppState> {
     Router::new()
-        .route("/interested-parties", get(parties_page).post(party_submit))
         .route("/competence", get(competence_page).post(requirement_submit))
         .route("/competence/training", post(training_submit))
 }

@@ -52,6 +52,7 @@ const SQL: &str = "SELECT d.id, d.number, d.title, d.doc_type, d.owner_id, u.nam
     FROM documents d LEFT JOIN users u ON u.id = d.owner_id";
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema, sqlx::FromRow)]
+#[schema(as = DocumentVersion)]
 pub struct Version {
     pub version_no: i64,
     pub body: String,
@@ -495,6 +496,7 @@ pub async fn draft(db: &Db, p: &Principal, number: &str, b: NewVersion) -> AppRe
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = DocumentDecision)]
 pub struct Decision {
     /// submit, approve or reject.
     pub action: String,
@@ -747,4 +749,44 @@ pub async fn api_acknowledge(
     Path(number): Path<String>,
 ) -> AppResult<Json<Document>> {
     Ok(Json(acknowledge(&st.db, &p, &number).await?))
+}
+
+/// What this part of Keel declares: its routes, pages, templates and jobs (`platform::part`).
+pub const PART: crate::platform::part::Part = crate::platform::part::Part {
+    name: "documents",
+    api: part_api,
+    pages: super::documents_ui::routes,
+    templates: &[
+        (
+            "documents.html",
+            include_str!("../../../templates/documents.html"),
+        ),
+        (
+            "document.html",
+            include_str!("../../../templates/document.html"),
+        ),
+    ],
+    tags: &[(
+        "documents",
+        "Controlled documents: versions, approval, review dates, distribution and acknowledgements (7.5)",
+    )],
+    nav: &[crate::platform::part::Nav {
+        order: 110,
+        label: "Documents",
+        requester_label: None,
+        href: "/documents",
+        shown: |p| p.can(keel_core::access::Action::ReadInternalItems),
+    }],
+    ..crate::platform::part::Part::EMPTY
+};
+
+fn part_api() -> utoipa_axum::router::OpenApiRouter<crate::platform::web::AppState> {
+    use utoipa_axum::routes;
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(routes!(api_list, api_create))
+        .routes(routes!(api_get, api_update))
+        .routes(routes!(api_draft))
+        .routes(routes!(api_decide))
+        .routes(routes!(api_review))
+        .routes(routes!(api_acknowledge))
 }

@@ -13,7 +13,6 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use keel_core::access::Action;
-use keel_core::kernel::{Kind, parse_number};
 use keel_core::management::support::audit_trail::FieldChange;
 use keel_core::management::support::knowledge::LIFECYCLE;
 use keel_core::text::{Line, bounded};
@@ -74,6 +73,7 @@ pub struct Article {
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema, sqlx::FromRow)]
+#[schema(as = ArticleVersion)]
 pub struct Version {
     pub version: i64,
     pub title: String,
@@ -177,9 +177,11 @@ async fn known_error_id(tx: &mut Tx, number: &str) -> AppResult<i64> {
             format!("`{number}` is not a known error (KE-…)"),
         )
     };
-    match parse_number(number) {
-        Some((Kind::KnownError, _)) => {}
-        _ => return Err(bad()),
+    if keel_core::operation::resolution::problem::KNOWN_ERROR
+        .parse_number(number)
+        .is_none()
+    {
+        return Err(bad());
     }
     let id: Option<(i64,)> = tx
         .opt(
@@ -698,4 +700,50 @@ pub async fn api_versions(
     Path(number): Path<String>,
 ) -> AppResult<Json<Vec<Version>>> {
     Ok(Json(versions(&st.db, &p, &number).await?))
+}
+
+/// What this part of Keel declares: its routes, pages, templates and jobs (`platform::part`).
+pub const PART: crate::platform::part::Part = crate::platform::part::Part {
+    name: "knowledge",
+    api: part_api,
+    pages: super::knowledge_ui::routes,
+    templates: &[
+        (
+            "knowledge.html",
+            include_str!("../../../templates/knowledge.html"),
+        ),
+        (
+            "knowledge_list.html",
+            include_str!("../../../templates/knowledge_list.html"),
+        ),
+    ],
+    tags: &[("knowledge", "Knowledge articles with versions (7.6)")],
+    jobs: &[crate::platform::part::JobKind {
+        kind: "knowledge.review",
+        every: Some(|_| Some(24 * 60 * 60 * 1000)),
+        run: |st, _job| {
+            Box::pin(async move {
+                remind_reviews(&st.db)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            })
+        },
+    }],
+    nav: &[crate::platform::part::Nav {
+        order: 70,
+        label: "Knowledge",
+        requester_label: None,
+        href: "/knowledge",
+        shown: |_| true,
+    }],
+    ..crate::platform::part::Part::EMPTY
+};
+
+fn part_api() -> utoipa_axum::router::OpenApiRouter<crate::platform::web::AppState> {
+    use utoipa_axum::routes;
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(routes!(api_list, api_create))
+        .routes(routes!(api_get, api_update))
+        .routes(routes!(api_versions))
 }

@@ -2,18 +2,17 @@
 //! from the outages register (agreed maintenance excluded), and recording an outage from an
 //! incident.
 
+use crate::kernel::register::{self as registers, reg, to_json};
 use crate::kernel::{self, Scope};
 use crate::platform::auth::Principal;
 use crate::platform::db::{Db, Q, now_ms};
 use crate::platform::error::{AppError, AppResult, Problem};
 use crate::platform::extract::{ApiQuery, period_ms};
-use crate::kernel::register::{self as registers, reg, to_json};
 use crate::platform::web::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use keel_core::access::Action;
-use keel_core::kernel::Kind;
 use keel_core::operation::assurance::availability::{Outage, measure};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -171,7 +170,13 @@ pub async fn api_outage_from_incident(
     crate::platform::extract::ApiJson(b): crate::platform::extract::ApiJson<OutageFromIncident>,
 ) -> AppResult<(StatusCode, Json<Value>)> {
     p.require(Action::ManageAssurance)?;
-    let item = kernel::get(&st.db, Kind::Incident, &number, Scope::All).await?;
+    let item = kernel::get(
+        &st.db,
+        keel_core::operation::resolution::incident::KIND,
+        &number,
+        Scope::All,
+    )
+    .await?;
     let service = b.service_id.or(item.service_id).ok_or_else(|| {
         AppError::invalid("service_id", "the incident names no service; give one")
     })?;
@@ -193,4 +198,56 @@ pub async fn api_outage_from_incident(
     let r = reg("outages");
     let rec = registers::create(&st.db, &p, r, &input).await?;
     Ok((StatusCode::CREATED, Json(to_json(r, &rec))))
+}
+
+/// What this part of Keel declares: its routes, pages, templates and jobs (`platform::part`).
+pub const PART: crate::platform::part::Part = crate::platform::part::Part {
+    name: "availability",
+    api: part_api,
+    tags: &[(
+        "availability",
+        "Availability targets, outages and measured availability (8.7.1)",
+    )],
+    ..crate::platform::part::Part::EMPTY
+};
+
+fn part_api() -> utoipa_axum::router::OpenApiRouter<crate::platform::web::AppState> {
+    use utoipa_axum::routes;
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(routes!(api_availability))
+        .routes(routes!(api_outage_from_incident))
+}
+
+/// Availability targets and outages; resolving an incident ends the outages still open for it
+/// (8.7.1).
+pub const PROCESS: crate::kernel::process::Process = crate::kernel::process::Process {
+    registers: keel_core::operation::assurance::availability::REGISTERS,
+    moving: Some(|tx, kind, _, after, actor| Box::pin(end_outages(tx, kind, after, actor))),
+    ..crate::kernel::process::Process::NONE
+};
+
+async fn end_outages(
+    tx: &mut crate::platform::db::Tx,
+    kind: keel_core::kernel::Kind,
+    after: &crate::kernel::ItemRow,
+    actor: &crate::platform::audit::Actor,
+) -> AppResult<()> {
+    if kind != keel_core::operation::resolution::incident::KIND || after.state != "resolved" {
+        return Ok(());
+    }
+    crate::kernel::register::fill_where_empty(
+        tx,
+        actor,
+        &keel_core::operation::assurance::availability::OUTAGES,
+        "incident",
+        &keel_core::register::V::Text(after.number.clone()),
+        "ended_at",
+        &keel_core::register::V::Int(
+            after
+                .resolved_at
+                .unwrap_or_else(crate::platform::db::now_ms),
+        ),
+    )
+    .await?;
+    Ok(())
 }

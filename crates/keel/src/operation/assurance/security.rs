@@ -131,3 +131,33 @@ pub async fn api_report(
     let (from, to, text) = period_ms("period", q.period.as_deref(), &year)?;
     Ok(Json(report(&st.db, from, to, text).await?))
 }
+
+/// What this part of Keel declares: its routes, pages, templates and jobs (`platform::part`).
+pub const PART: crate::platform::part::Part = crate::platform::part::Part {
+    name: "security",
+    api: part_api,
+    tags: &[(
+        "security",
+        "Information security controls and security incidents (8.7.3)",
+    )],
+    ..crate::platform::part::Part::EMPTY
+};
+
+fn part_api() -> utoipa_axum::router::OpenApiRouter<crate::platform::web::AppState> {
+    use utoipa_axum::routes;
+    utoipa_axum::router::OpenApiRouter::new().routes(routes!(api_report))
+}
+
+/// Security controls; a security incident is resolved only with its classification (8.7.3).
+pub const PROCESS: crate::kernel::process::Process = crate::kernel::process::Process {
+    registers: keel_core::operation::assurance::security::REGISTERS,
+    moving: Some(|_, kind, _, after, _| {
+        Box::pin(async move {
+            if kind == keel_core::operation::resolution::incident::KIND {
+                on_incident_move(after)?;
+            }
+            Ok(())
+        })
+    }),
+    ..crate::kernel::process::Process::NONE
+};

@@ -838,3 +838,37 @@ pub async fn api_uninstall(
 ) -> AppResult<Json<Asset>> {
     Ok(Json(set_installation(&st.db, &p, &tag, ci, false).await?))
 }
+
+/// What this part of Keel declares: its routes, pages, templates and jobs (`platform::part`).
+pub const PART: crate::platform::part::Part = crate::platform::part::Part {
+    name: "assets",
+    api: part_api,
+    pages: super::ui::asset_routes,
+    templates: &[(
+        "assets.html",
+        include_str!("../../../templates/assets.html"),
+    )],
+    tags: &[("assets", "Assets, licences and their installations (8.2.5)")],
+    jobs: &[crate::platform::part::JobKind {
+        kind: "assets.expiry",
+        every: Some(|_| Some(24 * 60 * 60 * 1000)),
+        run: |st, _job| {
+            Box::pin(async move {
+                warn_expiring(&st.db)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            })
+        },
+    }],
+    ..crate::platform::part::Part::EMPTY
+};
+
+fn part_api() -> utoipa_axum::router::OpenApiRouter<crate::platform::web::AppState> {
+    use utoipa_axum::routes;
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(routes!(api_list, api_create))
+        .routes(routes!(api_get, api_update))
+        .routes(routes!(api_installations, api_install))
+        .routes(routes!(api_uninstall))
+}

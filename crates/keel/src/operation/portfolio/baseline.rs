@@ -249,6 +249,7 @@ pub struct CompareParams {
 
 /// How a baseline differs from another or from now.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = BaselineComparison)]
 pub struct Comparison {
     pub baseline: Baseline,
     /// `now` or the other baseline's name.
@@ -296,6 +297,7 @@ pub async fn compare_baseline(db: &Db, id: i64, with: Option<&str>) -> AppResult
 
 /// One difference between a discovery file and the CMDB.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = VerificationFinding)]
 pub struct Finding {
     /// Refer to it when accepting.
     pub id: usize,
@@ -827,4 +829,37 @@ pub async fn api_accept(
     ApiJson(a): ApiJson<Accept>,
 ) -> AppResult<Json<ConfigurationAudit>> {
     Ok(Json(accept(&st.db, &p, &number, a).await?))
+}
+
+/// What this part of Keel declares: its routes, pages, templates and jobs (`platform::part`).
+pub const PART: crate::platform::part::Part = crate::platform::part::Part {
+    name: "baselines",
+    api: part_api,
+    pages: super::ui::baseline_routes,
+    templates: &[
+        (
+            "baselines.html",
+            include_str!("../../../templates/baselines.html"),
+        ),
+        (
+            "comparison.html",
+            include_str!("../../../templates/comparison.html"),
+        ),
+        (
+            "configuration_audit.html",
+            include_str!("../../../templates/configuration_audit.html"),
+        ),
+    ],
+    ..crate::platform::part::Part::EMPTY
+};
+
+fn part_api() -> utoipa_axum::router::OpenApiRouter<crate::platform::web::AppState> {
+    use utoipa_axum::routes;
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(routes!(api_list_baselines, api_create_baseline))
+        .routes(routes!(api_get_baseline))
+        .routes(routes!(api_compare))
+        .routes(routes!(api_list_audits, api_verify))
+        .routes(routes!(api_get_audit))
+        .routes(routes!(api_accept))
 }

@@ -16,7 +16,6 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use keel_core::access::{Action, Role};
-use keel_core::kernel::Kind;
 use keel_core::management::support::audit_trail::FieldChange;
 use keel_core::operation::portfolio::form::{self, FieldDef, FieldKind};
 use keel_core::text::{Line, bounded};
@@ -567,7 +566,12 @@ pub async fn order(db: &Db, p: &Principal, id: i64, o: Order) -> AppResult<kerne
         assignee_id: None,
         details,
     };
-    let d = kernel::draft(Kind::Request, &p.actor(), p, input)?;
+    let d = kernel::draft(
+        keel_core::operation::resolution::request::KIND,
+        &p.actor(),
+        p,
+        input,
+    )?;
     let mut tx = db.begin().await?;
     check_references(&mut tx, &defs, &answers, "answers").await?;
     // A requester names people of their own organisation only.
@@ -698,3 +702,61 @@ pub async fn api_order(
     let row = order(&st.db, &p, id, b).await?;
     Ok((StatusCode::CREATED, Json(ItemView::from(row))))
 }
+
+/// What this part of Keel declares: its routes, pages, templates and jobs (`platform::part`).
+pub const PART: crate::platform::part::Part = crate::platform::part::Part {
+    name: "catalogue",
+    api: part_api,
+    pages: super::ui::catalogue_routes,
+    templates: &[
+        (
+            "catalogue.html",
+            include_str!("../../../templates/catalogue.html"),
+        ),
+        (
+            "offering.html",
+            include_str!("../../../templates/offering.html"),
+        ),
+        (
+            "order_panel.html",
+            include_str!("../../../templates/order_panel.html"),
+        ),
+    ],
+    nav: &[crate::platform::part::Nav {
+        order: 80,
+        label: "Catalogue",
+        requester_label: None,
+        href: "/catalogue",
+        shown: |_| true,
+    }],
+    ..crate::platform::part::Part::EMPTY
+};
+
+fn part_api() -> utoipa_axum::router::OpenApiRouter<crate::platform::web::AppState> {
+    use utoipa_axum::routes;
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(routes!(api_list, api_create))
+        .routes(routes!(api_get, api_update))
+        .routes(routes!(api_order))
+}
+
+/// On a request ordered from the catalogue: what was ordered and the answers given.
+pub const PROCESS: crate::kernel::process::Process = crate::kernel::process::Process {
+    panels: Some(|st, _, item| {
+        Box::pin(async move {
+            Ok(answers_of(&st.db, item.id)
+                .await?
+                .map(|o| crate::kernel::process::Panel {
+                    template: "order_panel.html",
+                    top: false,
+                    data: minijinja::Value::from(minijinja::value::Serde(serde_json::json!({
+                        "offering": o.offering,
+                        "answers": render_answers(&o.form, &o.answers),
+                    }))),
+                })
+                .into_iter()
+                .collect())
+        })
+    }),
+    ..crate::kernel::process::Process::NONE
+};

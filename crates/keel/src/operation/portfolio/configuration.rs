@@ -1044,7 +1044,7 @@ pub async fn impact(st: &AppState, id: i64, params: &ImpactParams) -> AppResult<
     if !(1..=5000).contains(&limit) {
         return Err(AppError::invalid("limit", "must be between 1 and 5000"));
     }
-    st.cmdb
+    super::graph::cache(st)
         .read(&st.db, |snap| {
             let walk = snap
                 .graph
@@ -1226,4 +1226,62 @@ pub async fn api_delete_rel(
 ) -> AppResult<StatusCode> {
     delete_rel(&st.db, &p, id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// What this part of Keel declares: its routes, pages, templates and jobs (`platform::part`).
+pub const PART: crate::platform::part::Part = crate::platform::part::Part {
+    name: "configuration",
+    api: part_api,
+    pages: super::ui::configuration_routes,
+    templates: &[
+        ("cis.html", include_str!("../../../templates/cis.html")),
+        ("ci.html", include_str!("../../../templates/ci.html")),
+        (
+            "ci_form.html",
+            include_str!("../../../templates/ci_form.html"),
+        ),
+        (
+            "fields.html",
+            include_str!("../../../templates/fields.html"),
+        ),
+    ],
+    tags: &[(
+        "configuration",
+        "Configuration items, classes, relationships, impact analysis (8.2.6)",
+    )],
+    sweeps: &[|db| {
+        Box::pin(async move {
+            // The CMDB change log only serves nodes catching up their graph (a node further behind
+            // reloads it).
+            db.exec(
+            Q::new("DELETE FROM cmdb_changes WHERE revision < (SELECT revision FROM cmdb_state WHERE id = 1) - $1")
+                .bind(super::graph::KEEP_REVISIONS),
+        )
+        .await?;
+            Ok(())
+        })
+    }],
+    state: Some(|_, ext| {
+        ext.insert(super::graph::GraphCache::default());
+    }),
+    nav: &[crate::platform::part::Nav {
+        order: 100,
+        label: "CMDB",
+        requester_label: None,
+        href: "/cis",
+        shown: |p| p.can(keel_core::access::Action::ReadConfiguration),
+    }],
+    ..crate::platform::part::Part::EMPTY
+};
+
+fn part_api() -> utoipa_axum::router::OpenApiRouter<crate::platform::web::AppState> {
+    use utoipa_axum::routes;
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(routes!(api_list_classes, api_create_class))
+        .routes(routes!(api_get_class, api_update_class))
+        .routes(routes!(api_list_cis, api_create_ci))
+        .routes(routes!(api_get_ci, api_update_ci))
+        .routes(routes!(api_impact))
+        .routes(routes!(api_list_rels, api_create_rel))
+        .routes(routes!(api_delete_rel))
 }

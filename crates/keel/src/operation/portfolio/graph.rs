@@ -86,6 +86,11 @@ pub struct GraphCache {
     loaded: Arc<std::sync::atomic::AtomicBool>,
 }
 
+/// This node's graph, kept in the application state (the configuration part builds it).
+pub fn cache(st: &crate::platform::web::AppState) -> &GraphCache {
+    st.ext::<GraphCache>()
+}
+
 impl GraphCache {
     fn revision(&self) -> i64 {
         match self.snap.read() {

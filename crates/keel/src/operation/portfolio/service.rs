@@ -23,6 +23,7 @@ use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema, sqlx::FromRow, PartialEq)]
+#[schema(as = NamedRef)]
 pub struct Ref {
     pub id: i64,
     pub name: String,
@@ -31,6 +32,7 @@ pub struct Ref {
 /// A party taking part in a service's lifecycle (8.2.3).
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ServiceParty)]
 pub struct Party {
     pub name: String,
     /// internal, external or supplier (a supplier the service depends on).
@@ -962,4 +964,42 @@ pub async fn api_update_plan(
     ApiJson(b): ApiJson<PlanPatch>,
 ) -> AppResult<Json<ServicePlan>> {
     Ok(Json(update_plan(&st.db, &p, &number, b).await?))
+}
+
+/// What this part of Keel declares: its routes, pages, templates and jobs (`platform::part`).
+pub const PART: crate::platform::part::Part = crate::platform::part::Part {
+    name: "services",
+    api: part_api,
+    pages: super::ui::service_routes,
+    templates: &[
+        (
+            "services.html",
+            include_str!("../../../templates/services.html"),
+        ),
+        (
+            "service.html",
+            include_str!("../../../templates/service.html"),
+        ),
+    ],
+    tags: &[(
+        "portfolio",
+        "Service portfolio, plans and the service catalogue (8.2.1–8.2.4)",
+    )],
+    nav: &[crate::platform::part::Nav {
+        order: 90,
+        label: "Services",
+        requester_label: None,
+        href: "/services",
+        shown: |p| p.can(keel_core::access::Action::ReadDirectory),
+    }],
+    ..crate::platform::part::Part::EMPTY
+};
+
+fn part_api() -> utoipa_axum::router::OpenApiRouter<crate::platform::web::AppState> {
+    use utoipa_axum::routes;
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(routes!(api_list, api_create))
+        .routes(routes!(api_get, api_update))
+        .routes(routes!(api_list_plans, api_create_plan))
+        .routes(routes!(api_get_plan, api_update_plan))
 }

@@ -37,6 +37,7 @@ pub struct RelRow {
 /// What an import file holds (and an export gives).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = CmdbDocument)]
 pub struct Document {
     #[serde(default)]
     pub cis: Vec<NewCi>,
@@ -560,4 +561,18 @@ pub async fn api_export(
             format!("`{other}` is not json or csv"),
         )),
     }
+}
+
+/// What this part of Keel declares: its routes, pages, templates and jobs (`platform::part`).
+pub const PART: crate::platform::part::Part = crate::platform::part::Part {
+    name: "CMDB import and export",
+    api: part_api,
+    ..crate::platform::part::Part::EMPTY
+};
+
+fn part_api() -> utoipa_axum::router::OpenApiRouter<crate::platform::web::AppState> {
+    use utoipa_axum::routes;
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(routes!(api_import))
+        .routes(routes!(api_export))
 }

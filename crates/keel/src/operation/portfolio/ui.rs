@@ -25,7 +25,8 @@ use minijinja::{Value as V, context};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-pub fn routes() -> Router<AppState> {
+/// The catalogue's pages (8.2.4): browse, order, manage offerings.
+pub fn catalogue_routes() -> Router<AppState> {
     Router::new()
         .route("/catalogue", get(catalogue_page).post(offering_submit))
         .route("/catalogue/{id}", get(offering_page).post(order_submit))
@@ -33,8 +34,18 @@ pub fn routes() -> Router<AppState> {
             "/catalogue/{id}/active",
             axum::routing::post(offering_active_submit),
         )
+}
+
+/// The service portfolio's pages (8.2.1–8.2.3).
+pub fn service_routes() -> Router<AppState> {
+    Router::new()
         .route("/services", get(services_page))
         .route("/services/{id}", get(service_page).post(service_submit))
+}
+
+/// The CMDB's pages (8.2.6): CIs, their forms and relationships.
+pub fn configuration_routes() -> Router<AppState> {
+    Router::new()
         .route("/cis", get(cis_page))
         .route("/cis/new", get(new_ci_page).post(new_ci_submit))
         .route("/cis/{id}", get(ci_page).post(edit_ci_submit))
@@ -43,7 +54,16 @@ pub fn routes() -> Router<AppState> {
             "/cis/{id}/relationships",
             axum::routing::post(relationship_submit),
         )
-        .route("/assets", get(assets_page).post(asset_submit))
+}
+
+/// Asset management's page (8.2.5).
+pub fn asset_routes() -> Router<AppState> {
+    Router::new().route("/assets", get(assets_page).post(asset_submit))
+}
+
+/// Baselines, their comparison and configuration audits (8.2.6).
+pub fn baseline_routes() -> Router<AppState> {
+    Router::new()
         .route("/baselines", get(baselines_page))
         .route("/baselines/{id}", get(comparison_page))
         .route(
@@ -146,12 +166,14 @@ async fn asset_submit(
         check_csrf(&p, &value(&f, "csrf"))?;
         p.require(Action::ManageConfiguration)?;
         let ci_id = match opt("ci") {
-            Some(c) => Some(crate::kernel::cis::resolve(&st.db, &c).await.map_err(
-                |e| match e {
-                    AppError::Invalid { detail, .. } => AppError::invalid("ci_id", detail),
-                    e => e,
-                },
-            )?),
+            Some(c) => Some(
+                crate::operation::portfolio::affected::resolve(&st.db, &c)
+                    .await
+                    .map_err(|e| match e {
+                        AppError::Invalid { detail, .. } => AppError::invalid("ci_id", detail),
+                        e => e,
+                    })?,
+            ),
             None => None,
         };
         let entitlements = match opt("entitlements") {
@@ -867,7 +889,7 @@ async fn ci_page(
         } else {
             vec![]
         };
-        let open = crate::kernel::cis::open_items_on(&st.db, id).await?;
+        let open = crate::operation::portfolio::affected::open_items_on(&st.db, id).await?;
         Ok::<_, AppError>((ci, rels, impact, upstream, history, open))
     }
     .await;
@@ -1175,7 +1197,7 @@ async fn relationship_submit(
             configuration::delete_rel(&st.db, &p, rel).await?;
             return Ok("Relationship removed.");
         }
-        let other = crate::kernel::cis::resolve(&st.db, &value(&f, "other"))
+        let other = crate::operation::portfolio::affected::resolve(&st.db, &value(&f, "other"))
             .await
             .map_err(|e| match e {
                 AppError::Invalid { detail, .. } => AppError::invalid("other", detail),

@@ -3,12 +3,12 @@
 //! services' for an underpinning contract), availability of the covered services against the
 //! agreement's availability target, the breached items, and the explanations recorded.
 
+use crate::kernel::register::{Filters, all, get, reg, to_json};
 use crate::operation::assurance::availability::{ServiceAvailability, measured};
 use crate::platform::auth::Principal;
 use crate::platform::db::{Db, Q, now_ms};
 use crate::platform::error::{AppError, AppResult, Problem};
 use crate::platform::extract::{ApiQuery, period_ms};
-use crate::kernel::register::{Filters, all, get, reg, to_json};
 use crate::platform::web::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -171,3 +171,25 @@ pub async fn api_attainment(
     };
     Ok(Json(attainment(&st.db, id, &month).await?))
 }
+
+/// What this part of Keel declares: its routes, pages, templates and jobs (`platform::part`).
+pub const PART: crate::platform::part::Part = crate::platform::part::Part {
+    name: "agreements",
+    api: part_api,
+    tags: &[(
+        "agreements",
+        "SLAs, OLAs and underpinning contracts as records; monthly attainment and breach explanations (8.3.3)",
+    )],
+    ..crate::platform::part::Part::EMPTY
+};
+
+fn part_api() -> utoipa_axum::router::OpenApiRouter<crate::platform::web::AppState> {
+    use utoipa_axum::routes;
+    utoipa_axum::router::OpenApiRouter::new().routes(routes!(api_attainment))
+}
+
+/// This process's registers (`keel_core`), kept by the kernel's register machine.
+pub const PROCESS: crate::kernel::process::Process = crate::kernel::process::Process {
+    registers: keel_core::operation::relationship::agreement::REGISTERS,
+    ..crate::kernel::process::Process::NONE
+};

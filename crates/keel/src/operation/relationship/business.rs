@@ -3,13 +3,13 @@
 //! satisfaction survey sent after each resolved incident or request (the `surveys.send` job),
 //! a person answering their own survey, and scores per service and customer with their trend.
 
+use crate::kernel::register::{Rec, get, insert, overwrite, prepare, reg, to_json};
 use crate::platform::audit::Actor;
 use crate::platform::auth::Principal;
 use crate::platform::db::{Db, Q, now_ms};
 use crate::platform::error::{AppError, AppResult, Problem};
 use crate::platform::extract::{ApiJson, ApiQuery, today};
 use crate::platform::outbox::{Event, emit_many};
-use crate::kernel::register::{Rec, get, insert, overwrite, prepare, reg, to_json};
 use crate::platform::web::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -23,16 +23,24 @@ use std::collections::BTreeMap;
 
 pub mod complaints {
     crate::work_item_routes! {
-        kind: Kind::Complaint,
+        kind: keel_core::operation::relationship::business::COMPLAINT,
         tag: "complaints",
         list: "/api/v1/complaints",
         one: "/api/v1/complaints/{number}",
         history: "/api/v1/complaints/{number}/history",
-        sla: "/api/v1/complaints/{number}/sla",
         comments: "/api/v1/complaints/{number}/comments",
         links: "/api/v1/complaints/{number}/links",
         attachments: "/api/v1/complaints/{number}/attachments",
         attachment: "/api/v1/complaints/{number}/attachments/{id}",
+    }
+    crate::clock_routes! {
+        kind: keel_core::operation::relationship::business::COMPLAINT,
+        tag: "complaints",
+        sla: "/api/v1/complaints/{number}/sla",
+    }
+    crate::affected_ci_routes! {
+        kind: keel_core::operation::relationship::business::COMPLAINT,
+        tag: "complaints",
         cis: "/api/v1/complaints/{number}/cis",
         ci: "/api/v1/complaints/{number}/cis/{ci_id}",
     }
@@ -381,3 +389,66 @@ pub mod pages {
         back_with_flash(&st, &p, "/surveys", r)
     }
 }
+
+/// What this part of Keel declares: its routes, pages, templates and jobs (`platform::part`).
+pub const PART: crate::platform::part::Part = crate::platform::part::Part {
+    name: "business relationships",
+    api: part_api,
+    pages: pages::routes,
+    templates: &[(
+        "surveys.html",
+        include_str!("../../../templates/surveys.html"),
+    )],
+    tags: &[
+        (
+            "relationships",
+            "Business relationship management: customer accounts, contacts, service reviews, satisfaction surveys, complaints (8.3.2)",
+        ),
+        (
+            "complaints",
+            "Complaints: recorded, investigated, resolved, the customer told (8.3.2)",
+        ),
+    ],
+    jobs: &[crate::platform::part::JobKind {
+        kind: "surveys.send",
+        every: Some(|_| Some(60 * 60 * 1000)),
+        run: |st, _job| {
+            Box::pin(async move {
+                send_due(&st.db)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            })
+        },
+    }],
+    nav: &[crate::platform::part::Nav {
+        order: 170,
+        label: "Surveys",
+        requester_label: None,
+        href: "/surveys",
+        shown: |p| p.role.is_scoped_to_own_records(),
+    }],
+    ..crate::platform::part::Part::EMPTY
+};
+
+fn part_api() -> utoipa_axum::router::OpenApiRouter<crate::platform::web::AppState> {
+    use utoipa_axum::routes;
+    utoipa_axum::router::OpenApiRouter::new()
+        .merge(complaints::routes::router())
+        .routes(routes!(api_answer))
+        .routes(routes!(api_mine))
+        .routes(routes!(api_scores))
+        .merge(complaints::clock_routes::router())
+        .merge(complaints::ci_routes::router())
+}
+
+/// Complaints as a kind of work item.
+pub const COMPLAINTS: crate::kernel::process::Process = crate::kernel::process::Process {
+    kind: Some(keel_core::operation::relationship::business::COMPLAINT),
+    ..crate::kernel::process::Process::NONE
+};
+/// Customer accounts, contacts, service reviews, surveys.
+pub const REGISTERS: crate::kernel::process::Process = crate::kernel::process::Process {
+    registers: keel_core::operation::relationship::business::REGISTERS,
+    ..crate::kernel::process::Process::NONE
+};

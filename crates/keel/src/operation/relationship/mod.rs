@@ -1,11 +1,10 @@
 //! Clause 8.3 — relationship and agreement: business relationship management (8.3.2:
 //! complaints, surveys), service level management (8.3.3: business calendars, service level
-//! targets and the clocks they drive in `kernel::clocks`; agreements and their attainment) and
+//! targets and the clocks they drive on every work item; agreements and their attainment) and
 //! supplier management (8.3.4: performance, renewal warnings). The registers themselves come
-//! from `platform::register`.
+//! from `kernel::register`.
 
 pub mod agreement;
 pub mod business;
 pub mod service_level;
-pub mod service_level_api;
 pub mod supplier;

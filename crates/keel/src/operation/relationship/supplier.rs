@@ -2,12 +2,12 @@
 //! supplier, disputes) and renewal warnings for contracts reaching their notice day (the daily
 //! `contracts.renewal` job).
 
+use crate::kernel::register::{get, reg};
 use crate::platform::auth::Principal;
 use crate::platform::db::{Db, Q, now_ms};
 use crate::platform::error::{AppResult, Problem};
 use crate::platform::extract::{ApiQuery, period_ms, today};
 use crate::platform::outbox::{Event, emit_many};
-use crate::kernel::register::{get, reg};
 use crate::platform::web::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -209,3 +209,37 @@ pub async fn warn_renewals(db: &Db) -> AppResult<u64> {
     tx.commit().await?;
     Ok(n)
 }
+
+/// What this part of Keel declares: its routes, pages, templates and jobs (`platform::part`).
+pub const PART: crate::platform::part::Part = crate::platform::part::Part {
+    name: "suppliers",
+    api: part_api,
+    tags: &[(
+        "suppliers",
+        "Suppliers, contracts, supplier reviews and performance, disputes, renewal warnings (8.3.4)",
+    )],
+    jobs: &[crate::platform::part::JobKind {
+        kind: "contracts.renewal",
+        every: Some(|_| Some(24 * 60 * 60 * 1000)),
+        run: |st, _job| {
+            Box::pin(async move {
+                warn_renewals(&st.db)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            })
+        },
+    }],
+    ..crate::platform::part::Part::EMPTY
+};
+
+fn part_api() -> utoipa_axum::router::OpenApiRouter<crate::platform::web::AppState> {
+    use utoipa_axum::routes;
+    utoipa_axum::router::OpenApiRouter::new().routes(routes!(api_performance))
+}
+
+/// This process's registers (`keel_core`), kept by the kernel's register machine.
+pub const PROCESS: crate::kernel::process::Process = crate::kernel::process::Process {
+    registers: keel_core::operation::relationship::supplier::REGISTERS,
+    ..crate::kernel::process::Process::NONE
+};

@@ -3,16 +3,24 @@
 //! `keel_core::operation::resolution::incident`.
 
 crate::work_item_routes! {
-    kind: Kind::Incident,
+    kind: keel_core::operation::resolution::incident::KIND,
     tag: "incidents",
     list: "/api/v1/incidents",
     one: "/api/v1/incidents/{number}",
     history: "/api/v1/incidents/{number}/history",
-    sla: "/api/v1/incidents/{number}/sla",
     comments: "/api/v1/incidents/{number}/comments",
     links: "/api/v1/incidents/{number}/links",
     attachments: "/api/v1/incidents/{number}/attachments",
     attachment: "/api/v1/incidents/{number}/attachments/{id}",
+}
+crate::clock_routes! {
+    kind: keel_core::operation::resolution::incident::KIND,
+    tag: "incidents",
+    sla: "/api/v1/incidents/{number}/sla",
+}
+crate::affected_ci_routes! {
+    kind: keel_core::operation::resolution::incident::KIND,
+    tag: "incidents",
     cis: "/api/v1/incidents/{number}/cis",
     ci: "/api/v1/incidents/{number}/cis/{ci_id}",
 }
@@ -38,7 +46,7 @@ use keel_core::text::bounded;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-const K: Kind = Kind::Incident;
+const K: Kind = keel_core::operation::resolution::incident::KIND;
 
 fn one_of(field: &str, v: &str, allowed: &[&str]) -> AppResult<()> {
     if allowed.contains(&v) {
@@ -81,6 +89,7 @@ pub struct DeclareMajor {
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = MajorIncidentCommunication)]
 pub struct Communication {
     pub audience: String,
     pub body: String,
@@ -264,6 +273,7 @@ pub async fn get_major(
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = NewMajorIncidentCommunication)]
 pub struct NewCommunication {
     /// customers, management, service_desk, suppliers or all_staff.
     pub audience: String,
@@ -579,4 +589,201 @@ pub async fn major_if_any(st: &AppState, item: &ItemRow) -> AppResult<Option<Maj
         Err(AppError::NotFound(_)) => Ok(None),
         Err(e) => Err(e),
     }
+}
+
+/// Close incidents resolved more than `days` ago (8.6.1: closure after confirmation or a set time).
+pub async fn auto_close(
+    db: &crate::platform::db::Db,
+    days: i64,
+) -> crate::platform::db::DbResult<u64> {
+    let cutoff = now_ms() - days * 86_400_000;
+    let due: Vec<(i64, String, i64)> = db
+        // A major incident waits for its review (8.6.1), however long it has been resolved.
+        .all(Q::new("SELECT id, number, version FROM work_items w WHERE kind = 'incident' AND state = 'resolved' AND resolved_at < $1 \
+                     AND NOT EXISTS (SELECT 1 FROM major_incidents m WHERE m.item_id = w.id AND m.review IS NULL) ORDER BY resolved_at LIMIT 500").bind(cutoff))
+        .await?;
+    let actor = crate::platform::audit::Actor::system("auto-close");
+    let mut closed = 0;
+    for (id, number, version) in due {
+        let now = now_ms();
+        let mut tx = db.begin().await?;
+        let n = tx
+            .exec(Q::new("UPDATE work_items SET state = 'closed', closed_at = $1, updated_at = $1, version = version + 1 WHERE id = $2 AND version = $3 AND state = 'resolved'").bind(now).bind(id).bind(version))
+            .await?;
+        if n == 1 {
+            tx.exec(Q::new("INSERT INTO work_item_transitions (item_id, from_state, to_state, at, actor_id) VALUES ($1, 'resolved', 'closed', $2, NULL)").bind(id).bind(now)).await?;
+            append(
+                &mut tx,
+                &actor,
+                "update",
+                "incident",
+                &number,
+                vec![FieldChange {
+                    field: "state".into(),
+                    old: json!("resolved"),
+                    new: json!("closed"),
+                }],
+            )
+            .await?;
+            closed += 1;
+        }
+        tx.commit().await?;
+    }
+    Ok(closed)
+}
+
+/// What this part of Keel declares: its routes, pages, templates and jobs (`platform::part`).
+pub const PART: crate::platform::part::Part = crate::platform::part::Part {
+    name: "incidents",
+    api: part_api,
+    pages: super::incident_ui::routes,
+    templates: &[(
+        "incident_panel.html",
+        include_str!("../../../templates/incident_panel.html"),
+    )],
+    tags: &[("incidents", "Incident management (ISO/IEC 20000-1 8.6.1)")],
+    jobs: &[crate::platform::part::JobKind {
+        kind: "incident.auto_close",
+        every: Some(|_| Some(15 * 60 * 1000)),
+        run: |st, _job| {
+            Box::pin(async move {
+                auto_close(&st.db, st.cfg.auto_close_days)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            })
+        },
+    }],
+    nav: &[
+        crate::platform::part::Nav {
+            order: 10,
+            label: "Incidents",
+            requester_label: Some("My tickets"),
+            href: "/incidents",
+            shown: |_| true,
+        },
+        crate::platform::part::Nav {
+            order: 30,
+            label: "Assigned to me",
+            requester_label: None,
+            href: "/incidents?assignee=me&open=true",
+            shown: |p| !p.role.is_scoped_to_own_records(),
+        },
+        crate::platform::part::Nav {
+            order: 31,
+            label: "My groups",
+            requester_label: None,
+            href: "/incidents?group=mine&open=true",
+            shown: |p| !p.role.is_scoped_to_own_records(),
+        },
+        crate::platform::part::Nav {
+            order: 32,
+            label: "Unassigned",
+            requester_label: None,
+            href: "/incidents?unassigned=true&open=true",
+            shown: |p| !p.role.is_scoped_to_own_records(),
+        },
+        crate::platform::part::Nav {
+            order: 33,
+            label: "Breaching soon",
+            requester_label: None,
+            href: "/incidents?sla=due_soon&open=true&sort=priority",
+            shown: |p| !p.role.is_scoped_to_own_records(),
+        },
+        crate::platform::part::Nav {
+            order: 34,
+            label: "Breached",
+            requester_label: None,
+            href: "/incidents?sla=breached&open=true&sort=priority",
+            shown: |p| !p.role.is_scoped_to_own_records(),
+        },
+        crate::platform::part::Nav {
+            order: 180,
+            label: "New incident",
+            requester_label: Some("Report a problem"),
+            href: "/incidents/new",
+            shown: |p| p.can(keel_core::access::Action::CreateIncident),
+        },
+    ],
+    ..crate::platform::part::Part::EMPTY
+};
+
+fn part_api() -> utoipa_axum::router::OpenApiRouter<crate::platform::web::AppState> {
+    use utoipa_axum::routes;
+    utoipa_axum::router::OpenApiRouter::new()
+        .merge(routes::router())
+        .routes(routes!(declare_major, get_major))
+        .routes(routes!(communicate))
+        .routes(routes!(review_major))
+        .routes(routes!(escalate))
+        .routes(routes!(confirm))
+        .routes(routes!(reject))
+        .merge(clock_routes::router())
+        .merge(ci_routes::router())
+}
+
+/// Incidents as a kind of work item: a major incident closes only after its review; the page
+/// shows the requester's answer, the major incident and escalation.
+pub const PROCESS: crate::kernel::process::Process = crate::kernel::process::Process {
+    kind: Some(K),
+    moving: Some(|tx, _, before, after, _| Box::pin(on_move(tx, before, after))),
+    panels: Some(|st, p, item| Box::pin(panel(st, p, item))),
+    pages: crate::kernel::process::Pages {
+        for_requesters: Some(("My tickets", "Report a problem")),
+        knowledge_first: true,
+        // An incident's own fields classify a security incident once it is known to be one;
+        // they belong to the desk's edit form, not to raising it.
+        details_after_raise: true,
+        raised_from_nav: true,
+        list_links: &[],
+    },
+    ..crate::kernel::process::Process::NONE
+};
+
+/// A major incident is closed only after its review (8.6.1).
+async fn on_move(
+    tx: &mut crate::platform::db::Tx,
+    item: &ItemRow,
+    after: &ItemRow,
+) -> AppResult<()> {
+    if after.state == "closed" {
+        let open_review: Option<(i64,)> = tx
+            .opt(
+                Q::new("SELECT item_id FROM major_incidents WHERE item_id = $1 AND review IS NULL")
+                    .bind(item.id),
+            )
+            .await?;
+        if open_review.is_some() {
+            return Err(AppError::invalid(
+                "major_review",
+                "a major incident is closed only after its review is recorded",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The incident's own section of its page: the requester's answer, the major incident (or the
+/// form that declares one), escalation.
+async fn panel(
+    st: &AppState,
+    p: &Principal,
+    item: &ItemRow,
+) -> AppResult<Vec<crate::kernel::process::Panel>> {
+    let major = if p.can(Action::ReadInternalItems) {
+        major_if_any(st, item).await?
+    } else {
+        None
+    };
+    Ok(vec![crate::kernel::process::Panel {
+        template: "incident_panel.html",
+        top: false,
+        data: minijinja::Value::from(minijinja::value::Serde(serde_json::json!({
+            "major": major,
+            "can_manage_major": p.can(Action::ManageMajorIncidents),
+            "can_answer": p.can(Action::ConfirmResolution),
+            "criteria": MAJOR_CRITERIA,
+            "audiences": AUDIENCES,
+        }))),
+    }])
 }

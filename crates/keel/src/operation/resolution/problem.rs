@@ -15,21 +15,33 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use keel_core::kernel::{Kind, LinkKind};
+use keel_core::operation::resolution::incident::KIND as INCIDENT;
+use keel_core::operation::resolution::problem::{
+    KNOWN_ERROR as KNOWN_ERROR_KIND, PROBLEM as PROBLEM_KIND,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 pub mod problems {
     crate::work_item_routes! {
-        kind: Kind::Problem,
+        kind: keel_core::operation::resolution::problem::PROBLEM,
         tag: "problems",
         list: "/api/v1/problems",
         one: "/api/v1/problems/{number}",
         history: "/api/v1/problems/{number}/history",
-        sla: "/api/v1/problems/{number}/sla",
         comments: "/api/v1/problems/{number}/comments",
         links: "/api/v1/problems/{number}/links",
         attachments: "/api/v1/problems/{number}/attachments",
         attachment: "/api/v1/problems/{number}/attachments/{id}",
+    }
+    crate::clock_routes! {
+        kind: keel_core::operation::resolution::problem::PROBLEM,
+        tag: "problems",
+        sla: "/api/v1/problems/{number}/sla",
+    }
+    crate::affected_ci_routes! {
+        kind: keel_core::operation::resolution::problem::PROBLEM,
+        tag: "problems",
         cis: "/api/v1/problems/{number}/cis",
         ci: "/api/v1/problems/{number}/cis/{ci_id}",
     }
@@ -37,16 +49,24 @@ pub mod problems {
 
 pub mod known_errors {
     crate::work_item_routes! {
-        kind: Kind::KnownError,
+        kind: keel_core::operation::resolution::problem::KNOWN_ERROR,
         tag: "known-errors",
         list: "/api/v1/known-errors",
         one: "/api/v1/known-errors/{number}",
         history: "/api/v1/known-errors/{number}/history",
-        sla: "/api/v1/known-errors/{number}/sla",
         comments: "/api/v1/known-errors/{number}/comments",
         links: "/api/v1/known-errors/{number}/links",
         attachments: "/api/v1/known-errors/{number}/attachments",
         attachment: "/api/v1/known-errors/{number}/attachments/{id}",
+    }
+    crate::clock_routes! {
+        kind: keel_core::operation::resolution::problem::KNOWN_ERROR,
+        tag: "known-errors",
+        sla: "/api/v1/known-errors/{number}/sla",
+    }
+    crate::affected_ci_routes! {
+        kind: keel_core::operation::resolution::problem::KNOWN_ERROR,
+        tag: "known-errors",
         cis: "/api/v1/known-errors/{number}/cis",
         ci: "/api/v1/known-errors/{number}/cis/{ci_id}",
     }
@@ -108,8 +128,14 @@ pub async fn raise_problem(
     number: &str,
     b: RaiseProblem,
 ) -> AppResult<ItemRow> {
-    require_create(p, Kind::Problem)?;
-    let incident = kernel::get(db, Kind::Incident, number, Scope::of(p)).await?;
+    require_create(p, keel_core::operation::resolution::problem::PROBLEM)?;
+    let incident = kernel::get(
+        db,
+        keel_core::operation::resolution::incident::KIND,
+        number,
+        Scope::of(p),
+    )
+    .await?;
     let input = NewItem {
         title: b
             .title
@@ -128,7 +154,15 @@ pub async fn raise_problem(
         details: details(&[("origin", Some("incident"))]),
         ..Default::default()
     };
-    create_linked(db, p, Kind::Problem, input, &incident, LinkKind::CausedBy).await
+    create_linked(
+        db,
+        p,
+        keel_core::operation::resolution::problem::PROBLEM,
+        input,
+        &incident,
+        LinkKind::CausedBy,
+    )
+    .await
 }
 
 /// Record the problem's documented root cause and workaround as a known error (`KE-…`) that
@@ -146,9 +180,15 @@ pub async fn record_known_error(
 
 /// Record problem `number`'s root cause and workaround as a known error (API and UI).
 pub async fn known_error_from(db: &Db, p: &Principal, number: &str) -> AppResult<ItemRow> {
-    require_create(p, Kind::KnownError)?;
-    require_read(p, Kind::Problem)?;
-    let problem = kernel::get(db, Kind::Problem, number, Scope::of(p)).await?;
+    require_create(p, keel_core::operation::resolution::problem::KNOWN_ERROR)?;
+    require_read(p, keel_core::operation::resolution::problem::PROBLEM)?;
+    let problem = kernel::get(
+        db,
+        keel_core::operation::resolution::problem::PROBLEM,
+        number,
+        Scope::of(p),
+    )
+    .await?;
     let d = problem.details_map();
     let text = |k: &str| d.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
     for f in ["root_cause", "workaround"] {
@@ -175,7 +215,7 @@ pub async fn known_error_from(db: &Db, p: &Principal, number: &str) -> AppResult
     create_linked(
         db,
         p,
-        Kind::KnownError,
+        keel_core::operation::resolution::problem::KNOWN_ERROR,
         input,
         &problem,
         LinkKind::RelatesTo,
@@ -223,7 +263,7 @@ pub async fn trends(
     p: Principal,
     ApiQuery(q): ApiQuery<TrendParams>,
 ) -> AppResult<Json<TrendReport>> {
-    require_read(&p, Kind::Problem)?;
+    require_read(&p, keel_core::operation::resolution::problem::PROBLEM)?;
     let now = now_ms();
     let to = match &q.to {
         Some(v) => crate::platform::extract::instant("to", v)?,
@@ -280,4 +320,169 @@ pub async fn trends(
             })
             .collect(),
     }))
+}
+
+/// What this part of Keel declares: its routes, pages, templates and jobs (`platform::part`).
+pub const PART: crate::platform::part::Part = crate::platform::part::Part {
+    name: "problems",
+    api: part_api,
+    pages,
+    templates: &[(
+        "problem_panel.html",
+        include_str!("../../../templates/problem_panel.html"),
+    )],
+    tags: &[
+        ("problems", "Problem management (ISO/IEC 20000-1 8.6.3)"),
+        (
+            "known-errors",
+            "Known errors: documented root causes and workarounds (8.6.3)",
+        ),
+    ],
+    nav: &[
+        crate::platform::part::Nav {
+            order: 40,
+            label: "Problems",
+            requester_label: None,
+            href: "/problems",
+            shown: |p| p.can(keel_core::access::Action::ReadInternalItems),
+        },
+        crate::platform::part::Nav {
+            order: 41,
+            label: "Known errors",
+            requester_label: None,
+            href: "/known-errors?open=true",
+            shown: |p| p.can(keel_core::access::Action::ReadInternalItems),
+        },
+    ],
+    ..crate::platform::part::Part::EMPTY
+};
+
+fn part_api() -> utoipa_axum::router::OpenApiRouter<crate::platform::web::AppState> {
+    use utoipa_axum::routes;
+    utoipa_axum::router::OpenApiRouter::new()
+        .merge(problems::routes::router())
+        .merge(known_errors::routes::router())
+        .routes(routes!(raise_from_incident))
+        .routes(routes!(record_known_error))
+        .routes(routes!(trends))
+        .merge(problems::clock_routes::router())
+        .merge(problems::ci_routes::router())
+        .merge(known_errors::clock_routes::router())
+        .merge(known_errors::ci_routes::router())
+}
+
+/// Problems and known errors as kinds of work item.
+pub const PROBLEM: crate::kernel::process::Process = crate::kernel::process::Process {
+    kind: Some(PROBLEM_KIND),
+    ..crate::kernel::process::Process::NONE
+};
+pub const KNOWN_ERROR: crate::kernel::process::Process = crate::kernel::process::Process {
+    kind: Some(KNOWN_ERROR_KIND),
+    ..crate::kernel::process::Process::NONE
+};
+/// What problem management offers on other items' pages: "Raise a problem" on an incident;
+/// "Record known error" and "Raise the fixing change" on a problem.
+pub const RAISE: crate::kernel::process::Process = crate::kernel::process::Process {
+    panels: Some(|_, p, item| Box::pin(async move { Ok(raise_panel(p, item)) })),
+    ..crate::kernel::process::Process::NONE
+};
+
+fn raise_panel(p: &Principal, item: &ItemRow) -> Vec<crate::kernel::process::Panel> {
+    let problem = item.kind == INCIDENT.as_str() && require_create(p, PROBLEM_KIND).is_ok();
+    let known_error =
+        item.kind == PROBLEM_KIND.as_str() && require_create(p, KNOWN_ERROR_KIND).is_ok();
+    if !problem && !known_error {
+        return vec![];
+    }
+    vec![crate::kernel::process::Panel {
+        template: "problem_panel.html",
+        top: false,
+        data: minijinja::Value::from(minijinja::value::Serde(
+            serde_json::json!({"problem": problem, "known_error": known_error}),
+        )),
+    }]
+}
+
+/// The buttons of [`RAISE`]: each makes the related record and opens it.
+fn pages() -> axum::Router<crate::platform::web::AppState> {
+    use axum::routing::post;
+    axum::Router::new()
+        .route(
+            "/incidents/{number}/raise/problem",
+            post(raise_problem_submit),
+        )
+        .route(
+            "/problems/{number}/raise/known-error",
+            post(raise_known_error_submit),
+        )
+        .route("/problems/{number}/raise/change", post(raise_change_submit))
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn raise_problem_submit(
+    axum::extract::State(st): axum::extract::State<crate::platform::web::AppState>,
+    crate::platform::ui::WebUser(p): crate::platform::ui::WebUser,
+    axum::extract::Path(number): axum::extract::Path<String>,
+    axum::Form(f): axum::Form<CsrfForm>,
+) -> axum::response::Response {
+    let r = async {
+        crate::platform::ui::check_csrf(&p, &f.csrf)?;
+        raise_problem(&st.db, &p, &number, RaiseProblem::default()).await
+    }
+    .await;
+    raised(&st, &p, &number, INCIDENT, r).await
+}
+
+async fn raise_known_error_submit(
+    axum::extract::State(st): axum::extract::State<crate::platform::web::AppState>,
+    crate::platform::ui::WebUser(p): crate::platform::ui::WebUser,
+    axum::extract::Path(number): axum::extract::Path<String>,
+    axum::Form(f): axum::Form<CsrfForm>,
+) -> axum::response::Response {
+    let r = async {
+        crate::platform::ui::check_csrf(&p, &f.csrf)?;
+        known_error_from(&st.db, &p, &number).await
+    }
+    .await;
+    raised(&st, &p, &number, PROBLEM_KIND, r).await
+}
+
+async fn raise_change_submit(
+    axum::extract::State(st): axum::extract::State<crate::platform::web::AppState>,
+    crate::platform::ui::WebUser(p): crate::platform::ui::WebUser,
+    axum::extract::Path(number): axum::extract::Path<String>,
+    axum::Form(f): axum::Form<CsrfForm>,
+) -> axum::response::Response {
+    let r = async {
+        crate::platform::ui::check_csrf(&p, &f.csrf)?;
+        crate::operation::transition::change::raise_fix(&st.db, &p, &number, Default::default())
+            .await
+    }
+    .await;
+    raised(&st, &p, &number, PROBLEM_KIND, r).await
+}
+
+/// To the new record with a note of where it came from, or back to `from`'s page with why not.
+async fn raised(
+    st: &crate::platform::web::AppState,
+    p: &Principal,
+    from: &str,
+    from_kind: Kind,
+    r: AppResult<ItemRow>,
+) -> axum::response::Response {
+    match r {
+        Ok(row) => {
+            let kind = kernel::process::kind(&row.kind).unwrap_or(from_kind);
+            crate::platform::ui::redirect_with_flash(
+                &format!("{}/{}", crate::kernel::ui::base(kind), row.number),
+                &format!("{} created from {from}.", row.number),
+            )
+        }
+        Err(e) => crate::kernel::ui::detail_with_error(st, p, from, e, from_kind).await,
+    }
 }

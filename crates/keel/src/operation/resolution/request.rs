@@ -26,20 +26,28 @@ use keel_core::text::Line;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-const K: Kind = Kind::Request;
+const K: Kind = keel_core::operation::resolution::request::KIND;
 
 pub mod routes_mod {
     crate::work_item_routes! {
-        kind: Kind::Request,
+        kind: keel_core::operation::resolution::request::KIND,
         tag: "requests",
         list: "/api/v1/requests",
         one: "/api/v1/requests/{number}",
         history: "/api/v1/requests/{number}/history",
-        sla: "/api/v1/requests/{number}/sla",
         comments: "/api/v1/requests/{number}/comments",
         links: "/api/v1/requests/{number}/links",
         attachments: "/api/v1/requests/{number}/attachments",
         attachment: "/api/v1/requests/{number}/attachments/{id}",
+    }
+    crate::clock_routes! {
+        kind: keel_core::operation::resolution::request::KIND,
+        tag: "requests",
+        sla: "/api/v1/requests/{number}/sla",
+    }
+    crate::affected_ci_routes! {
+        kind: keel_core::operation::resolution::request::KIND,
+        tag: "requests",
         cis: "/api/v1/requests/{number}/cis",
         ci: "/api/v1/requests/{number}/cis/{ci_id}",
     }
@@ -420,4 +428,79 @@ pub async fn api_complete(
 ) -> AppResult<axum::response::Response> {
     let row = tasks::complete(&st.db, &p, K, &number, id, b).await?;
     Ok(kernel::api::item_response(StatusCode::OK, row))
+}
+
+/// What this part of Keel declares: its routes, pages, templates and jobs (`platform::part`).
+pub const PART: crate::platform::part::Part = crate::platform::part::Part {
+    name: "requests",
+    api: part_api,
+    pages: super::request_ui::pages,
+    templates: &[(
+        "request_types.html",
+        include_str!("../../../templates/request_types.html"),
+    )],
+    tags: &[(
+        "requests",
+        "Service request management (ISO/IEC 20000-1 8.6.2)",
+    )],
+    nav: &[
+        crate::platform::part::Nav {
+            order: 20,
+            label: "Requests",
+            requester_label: Some("My requests"),
+            href: "/requests",
+            shown: |_| true,
+        },
+        crate::platform::part::Nav {
+            order: 190,
+            label: "New request",
+            requester_label: Some("Ask for something"),
+            href: "/requests/new",
+            shown: |p| p.can(keel_core::access::Action::CreateIncident),
+        },
+    ],
+    ..crate::platform::part::Part::EMPTY
+};
+
+fn part_api() -> utoipa_axum::router::OpenApiRouter<crate::platform::web::AppState> {
+    use utoipa_axum::routes;
+    utoipa_axum::router::OpenApiRouter::new()
+        .merge(routes_mod::routes::router())
+        .routes(routes!(api_list_types, api_create_type))
+        .routes(routes!(api_approvals))
+        .routes(routes!(api_decide))
+        .routes(routes!(api_tasks))
+        .routes(routes!(api_complete))
+        .merge(routes_mod::clock_routes::router())
+        .merge(routes_mod::ci_routes::router())
+}
+
+/// Service requests as a kind of work item: checked against their type when raised, approvals
+/// asked or tasks opened after, fulfilled only when every task is done.
+pub const PROCESS: crate::kernel::process::Process = crate::kernel::process::Process {
+    kind: Some(K),
+    check: Some(|db, details| Box::pin(check_draft(db, details))),
+    start: Some(|db, number, actor| Box::pin(start(db, number, actor))),
+    moving: Some(|tx, _, before, after, _| Box::pin(on_move(tx, before, &after.state))),
+    choices: Some(|st| Box::pin(type_choices(st))),
+    pages: crate::kernel::process::Pages {
+        for_requesters: Some(("Requests", "Ask for something")),
+        list_links: &[("Request types", "/request-types")],
+        ..crate::kernel::process::Pages::PLAIN
+    },
+    ..crate::kernel::process::Process::NONE
+};
+
+/// The active request types, as the raising page offers them.
+async fn type_choices(
+    st: &crate::platform::web::AppState,
+) -> AppResult<Vec<(&'static str, Vec<(String, String)>)>> {
+    let types = list_types(&st.db).await?;
+    Ok(vec![(
+        "request_type",
+        types
+            .into_iter()
+            .map(|t| (t.id.to_string(), t.name))
+            .collect(),
+    )])
 }

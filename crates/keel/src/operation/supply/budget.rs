@@ -4,17 +4,17 @@
 //! service stay unallocated.
 
 use crate::platform::auth::Principal;
+use crate::platform::csv::{csv, csv_response};
 use crate::platform::db::{Db, Q};
 use crate::platform::error::{AppResult, Problem};
 use crate::platform::extract::ApiQuery;
-use crate::platform::csv::{csv, csv_response};
 use crate::platform::web::AppState;
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use keel_core::access::Action;
-use keel_core::period;
 use keel_core::operation::supply::budget::{split, variance};
+use keel_core::period;
 use keel_core::register::format_milli;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -243,3 +243,25 @@ pub async fn api_report(
     }
     Ok(Json(r).into_response())
 }
+
+/// What this part of Keel declares: its routes, pages, templates and jobs (`platform::part`).
+pub const PART: crate::platform::part::Part = crate::platform::part::Part {
+    name: "budgeting",
+    api: part_api,
+    tags: &[(
+        "budgeting",
+        "Budgets and costs per service and customer, actuals against budget (8.4.1)",
+    )],
+    ..crate::platform::part::Part::EMPTY
+};
+
+fn part_api() -> utoipa_axum::router::OpenApiRouter<crate::platform::web::AppState> {
+    use utoipa_axum::routes;
+    utoipa_axum::router::OpenApiRouter::new().routes(routes!(api_report))
+}
+
+/// This process's registers (`keel_core`), kept by the kernel's register machine.
+pub const PROCESS: crate::kernel::process::Process = crate::kernel::process::Process {
+    registers: keel_core::operation::supply::budget::REGISTERS,
+    ..crate::kernel::process::Process::NONE
+};

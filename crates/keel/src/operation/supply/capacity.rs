@@ -2,19 +2,18 @@
 //! threshold crossings they cause (an event in the outbox, and an incident when the plan asks
 //! for one on reaching critical), and each plan's current level.
 
+use crate::kernel::register::{get as get_record, reg};
 use crate::kernel::{self, NewItem};
 use crate::platform::auth::Principal;
 use crate::platform::db::{Db, Q, Tx, now_ms};
 use crate::platform::error::{AppError, AppResult, Problem};
 use crate::platform::extract::{ApiJson, ApiQuery};
 use crate::platform::outbox::{Event, emit};
-use crate::kernel::register::{get as get_record, reg};
 use crate::platform::web::{AppState, iso};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use keel_core::access::Action;
-use keel_core::kernel::Kind;
 use keel_core::operation::supply::capacity::{Level, is_event, level};
 use keel_core::register::{format_milli, parse_instant, parse_milli};
 use serde::{Deserialize, Serialize};
@@ -174,7 +173,7 @@ async fn crossing(
     let unit = plan.text("unit").unwrap_or_default().to_string();
     let incident = if now == Level::Critical && plan.int("raise_incident") == Some(1) {
         let d = kernel::draft(
-            Kind::Incident,
+            keel_core::operation::resolution::incident::KIND,
             &p.actor(),
             p,
             NewItem {
@@ -424,3 +423,28 @@ pub async fn events(db: &Db, service: Option<i64>) -> AppResult<Vec<CapacityEven
         )
         .collect())
 }
+
+/// What this part of Keel declares: its routes, pages, templates and jobs (`platform::part`).
+pub const PART: crate::platform::part::Part = crate::platform::part::Part {
+    name: "capacity",
+    api: part_api,
+    tags: &[(
+        "capacity",
+        "Demand forecasts against actual demand (8.4.2); capacity plans, utilisation metrics and threshold events (8.4.3)",
+    )],
+    ..crate::platform::part::Part::EMPTY
+};
+
+fn part_api() -> utoipa_axum::router::OpenApiRouter<crate::platform::web::AppState> {
+    use utoipa_axum::routes;
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(routes!(api_samples, api_record))
+        .routes(routes!(api_status))
+        .routes(routes!(api_events))
+}
+
+/// This process's registers (`keel_core`), kept by the kernel's register machine.
+pub const PROCESS: crate::kernel::process::Process = crate::kernel::process::Process {
+    registers: keel_core::operation::supply::capacity::REGISTERS,
+    ..crate::kernel::process::Process::NONE
+};

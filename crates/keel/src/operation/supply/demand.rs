@@ -155,3 +155,21 @@ pub async fn api_demand(
         rows: demand(&st.db, q.service_id, from, to).await?,
     }))
 }
+
+/// What this part of Keel declares: its routes, pages, templates and jobs (`platform::part`).
+pub const PART: crate::platform::part::Part = crate::platform::part::Part {
+    name: "demand",
+    api: part_api,
+    ..crate::platform::part::Part::EMPTY
+};
+
+fn part_api() -> utoipa_axum::router::OpenApiRouter<crate::platform::web::AppState> {
+    use utoipa_axum::routes;
+    utoipa_axum::router::OpenApiRouter::new().routes(routes!(api_demand))
+}
+
+/// This process's registers (`keel_core`), kept by the kernel's register machine.
+pub const PROCESS: crate::kernel::process::Process = crate::kernel::process::Process {
+    registers: keel_core::operation::supply::demand::REGISTERS,
+    ..crate::kernel::process::Process::NONE
+};

@@ -7,10 +7,10 @@
 use super::policy::{BlackoutRow, BlackoutView, blackout_view, blackouts_between};
 use crate::kernel::api::require_read;
 use crate::platform::audit::append;
-use crate::platform::extract::instant;
 use crate::platform::auth::{Principal, random_secret, sha256_hex};
 use crate::platform::db::{Db, Q, now_ms};
 use crate::platform::error::{AppError, AppResult, Problem};
+use crate::platform::extract::instant;
 use crate::platform::extract::{ApiJson, ApiQuery};
 use crate::platform::web::{AppState, iso};
 use axum::Json;
@@ -18,7 +18,6 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use keel_core::access::{Action, Role};
-use keel_core::kernel::Kind;
 use keel_core::management::support::audit_trail::FieldChange;
 use keel_core::operation::transition::calendar::{Event, render};
 use keel_core::operation::transition::change::{Blackout, Window, blackouts_hit, clashes};
@@ -217,7 +216,7 @@ pub async fn api_calendar(
     p: Principal,
     ApiQuery(q): ApiQuery<CalendarParams>,
 ) -> AppResult<Json<Calendar>> {
-    require_read(&p, Kind::Change)?;
+    require_read(&p, keel_core::operation::transition::change::KIND)?;
     let from = match &q.from {
         Some(v) => instant("from", v)?,
         None => now_ms() / 86_400_000 * 86_400_000,
@@ -339,7 +338,7 @@ pub struct NewFeed {
 /// A feed is a credential of its owner: staff who may hold tokens (not auditors, who change
 /// nothing) create and revoke their own.
 fn may_hold_feeds(p: &Principal) -> AppResult<()> {
-    require_read(p, Kind::Change)?;
+    require_read(p, keel_core::operation::transition::change::KIND)?;
     p.require(Action::OwnTokens)
 }
 
@@ -418,7 +417,7 @@ pub async fn api_list_feeds(
     State(st): State<AppState>,
     p: Principal,
 ) -> AppResult<Json<Vec<Feed>>> {
-    require_read(&p, Kind::Change)?;
+    require_read(&p, keel_core::operation::transition::change::KIND)?;
     Ok(Json(list_feeds(&st.db, p.user_id).await?))
 }
 

@@ -14,10 +14,10 @@ use crate::kernel::approvals::{self, Approval, Ask, Decision};
 use crate::kernel::tasks::{self, Completion, Task, TaskTemplate};
 use crate::kernel::{self, ItemRow, NewItem, Patch, Scope};
 use crate::platform::audit::{Actor, append};
-use crate::platform::extract::instant;
 use crate::platform::auth::Principal;
 use crate::platform::db::{Db, Q, Tx, now_ms};
 use crate::platform::error::{AppError, AppResult, Problem};
+use crate::platform::extract::instant;
 use crate::platform::extract::{ApiJson, ApiQuery};
 use crate::platform::web::{AppState, iso};
 use axum::Json;
@@ -35,20 +35,28 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 
-const K: Kind = Kind::Change;
+const K: Kind = keel_core::operation::transition::change::KIND;
 
 pub mod routes_mod {
     crate::work_item_routes! {
-        kind: Kind::Change,
+        kind: keel_core::operation::transition::change::KIND,
         tag: "changes",
         list: "/api/v1/changes",
         one: "/api/v1/changes/{number}",
         history: "/api/v1/changes/{number}/history",
-        sla: "/api/v1/changes/{number}/sla",
         comments: "/api/v1/changes/{number}/comments",
         links: "/api/v1/changes/{number}/links",
         attachments: "/api/v1/changes/{number}/attachments",
         attachment: "/api/v1/changes/{number}/attachments/{id}",
+    }
+    crate::clock_routes! {
+        kind: keel_core::operation::transition::change::KIND,
+        tag: "changes",
+        sla: "/api/v1/changes/{number}/sla",
+    }
+    crate::affected_ci_routes! {
+        kind: keel_core::operation::transition::change::KIND,
+        tag: "changes",
         cis: "/api/v1/changes/{number}/cis",
         ci: "/api/v1/changes/{number}/cis/{ci_id}",
     }
@@ -202,9 +210,15 @@ pub struct FixBody {
 /// Raise the normal change that permanently fixes a problem (8.6.3): it takes the problem's
 /// service and affected CIs, and is linked as fixing it.
 pub async fn raise_fix(db: &Db, p: &Principal, number: &str, b: FixBody) -> AppResult<ItemRow> {
-    require_read(p, Kind::Problem)?;
+    require_read(p, keel_core::operation::resolution::problem::PROBLEM)?;
     require_create(p, K)?;
-    let problem = kernel::get(db, Kind::Problem, number, Scope::of(p)).await?;
+    let problem = kernel::get(
+        db,
+        keel_core::operation::resolution::problem::PROBLEM,
+        number,
+        Scope::of(p),
+    )
+    .await?;
     let input = NewItem {
         title: b
             .title
@@ -552,7 +566,7 @@ pub struct RiskView {
 
 pub async fn risk_view(st: &AppState, item: &ItemRow) -> AppResult<RiskView> {
     let p = plan(&st.db, item.id).await?;
-    let affected = kernel::cis::affected(st, item.id).await?;
+    let affected = crate::operation::portfolio::affected::affected(st, item.id).await?;
     let pol = policy::load_db(&st.db).await?;
     let ids: Vec<i64> = affected.cis.iter().map(|c| c.id).collect();
     let controlled_cis = policy::controlled_among(&st.db, &pol, &ids).await?;
@@ -601,7 +615,7 @@ pub async fn assess(
             item.state
         )));
     }
-    let affected = kernel::cis::affected(st, item.id).await?;
+    let affected = crate::operation::portfolio::affected::affected(st, item.id).await?;
     let risk = rules::assess(
         b.answers.iter().map(|(q, a)| (q.as_str(), a.as_str())),
         affected.services.len(),
@@ -1156,3 +1170,111 @@ pub async fn api_metrics(
     }
     Ok(Json(metrics(&st.db, from, to).await?))
 }
+
+/// What this part of Keel declares: its routes, pages, templates and jobs (`platform::part`).
+pub const PART: crate::platform::part::Part = crate::platform::part::Part {
+    name: "changes",
+    api: part_api,
+    pages: super::ui::change_routes,
+    templates: &[
+        (
+            "change_panel.html",
+            include_str!("../../../templates/change_panel.html"),
+        ),
+        (
+            "change_calendar.html",
+            include_str!("../../../templates/change_calendar.html"),
+        ),
+    ],
+    tags: &[(
+        "changes",
+        "Change management: policy, authorities, templates, risk, approvals, schedule, calendar feed (8.5.1)",
+    )],
+    nav: &[
+        crate::platform::part::Nav {
+            order: 50,
+            label: "Changes",
+            requester_label: None,
+            href: "/changes",
+            shown: |p| p.can(keel_core::access::Action::ReadInternalItems),
+        },
+        crate::platform::part::Nav {
+            order: 51,
+            label: "Change calendar",
+            requester_label: None,
+            href: "/changes/calendar",
+            shown: |p| p.can(keel_core::access::Action::ReadInternalItems),
+        },
+    ],
+    ..crate::platform::part::Part::EMPTY
+};
+
+fn part_api() -> utoipa_axum::router::OpenApiRouter<crate::platform::web::AppState> {
+    use utoipa_axum::routes;
+    utoipa_axum::router::OpenApiRouter::new()
+        .merge(routes_mod::routes::router())
+        .routes(routes!(api_raise_fix))
+        .routes(routes!(api_risk, api_assess))
+        .routes(routes!(api_schedule, api_set_schedule))
+        .routes(routes!(api_ci_updates, api_add_ci_update))
+        .routes(routes!(api_approvals))
+        .routes(routes!(api_decide))
+        .routes(routes!(api_tasks, api_add_task))
+        .routes(routes!(api_complete))
+        .routes(routes!(api_metrics))
+        .routes(routes!(super::calendar::api_calendar))
+        .routes(routes!(super::calendar::api_ics))
+        .routes(routes!(
+            super::calendar::api_list_feeds,
+            super::calendar::api_create_feed
+        ))
+        .routes(routes!(super::calendar::api_revoke_feed))
+        .routes(routes!(
+            super::policy::api_get_policy,
+            super::policy::api_put_policy
+        ))
+        .routes(routes!(
+            super::policy::api_list_authorities,
+            super::policy::api_create_authority
+        ))
+        .routes(routes!(
+            super::policy::api_list_categories,
+            super::policy::api_create_category
+        ))
+        .routes(routes!(
+            super::policy::api_list_templates,
+            super::policy::api_create_template
+        ))
+        .routes(routes!(
+            super::policy::api_list_blackouts,
+            super::policy::api_create_blackout
+        ))
+        .routes(routes!(super::policy::api_update_authority))
+        .routes(routes!(super::policy::api_update_category))
+        .routes(routes!(super::policy::api_update_template))
+        .routes(routes!(super::policy::api_delete_blackout))
+        .merge(routes_mod::clock_routes::router())
+        .merge(routes_mod::ci_routes::router())
+}
+
+/// Changes as a kind of work item: checked against their type and template when raised, a
+/// template's plan taken after; no implementation without authorization; the assessment
+/// panel on the page.
+pub const PROCESS: crate::kernel::process::Process = crate::kernel::process::Process {
+    kind: Some(K),
+    check: Some(|db, details| Box::pin(check_draft(db, details))),
+    start: Some(|db, number, actor| Box::pin(start(db, number, actor))),
+    moving: Some(|tx, _, before, after, actor| Box::pin(on_move(tx, before, after, actor))),
+    panels: Some(|st, _, item| {
+        Box::pin(async move {
+            Ok(vec![crate::kernel::process::Panel {
+                template: "change_panel.html",
+                top: false,
+                data: minijinja::Value::from(minijinja::value::Serde(
+                    super::ui::panel(st, item).await?,
+                )),
+            }])
+        })
+    }),
+    ..crate::kernel::process::Process::NONE
+};

@@ -673,3 +673,35 @@ pub async fn api_complete_task(
 ) -> AppResult<Json<Design>> {
     Ok(Json(complete_task(&st.db, &p, &number, id).await?))
 }
+
+/// What this part of Keel declares: its routes, pages, templates and jobs (`platform::part`).
+pub const PART: crate::platform::part::Part = crate::platform::part::Part {
+    name: "service designs",
+    api: part_api,
+    pages: super::ui::design_routes,
+    templates: &[
+        (
+            "designs.html",
+            include_str!("../../../templates/designs.html"),
+        ),
+        (
+            "design.html",
+            include_str!("../../../templates/design.html"),
+        ),
+    ],
+    tags: &[(
+        "service-designs",
+        "Service design and transition: designs, acceptance criteria and tests, transition tasks (8.5.2)",
+    )],
+    ..crate::platform::part::Part::EMPTY
+};
+
+fn part_api() -> utoipa_axum::router::OpenApiRouter<crate::platform::web::AppState> {
+    use utoipa_axum::routes;
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(routes!(api_list, api_create))
+        .routes(routes!(api_get, api_update))
+        .routes(routes!(api_result))
+        .routes(routes!(api_add_task))
+        .routes(routes!(api_complete_task))
+}

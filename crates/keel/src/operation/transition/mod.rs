@@ -50,15 +50,7 @@ pub async fn apply_ci_updates(
             old: serde_json::Value::Null,
             new: serde_json::json!(because),
         });
-        crate::platform::audit::append(
-            tx,
-            actor,
-            "update",
-            "ci",
-            &ci.to_string(),
-            changes,
-        )
-        .await?;
+        crate::platform::audit::append(tx, actor, "update", "ci", &ci.to_string(), changes).await?;
     }
     Ok(())
 }

@@ -7,11 +7,11 @@
 use crate::directory::exists;
 use crate::kernel::tasks::{TaskTemplate, check_templates};
 use crate::platform::audit::{Actor, append};
-use crate::platform::extract::instant;
 use crate::platform::auth::Principal;
 use crate::platform::db::{Db, DbError, Q, Tx, now_ms};
 use crate::platform::error::{AppError, AppResult, Problem};
 use crate::platform::extract::ApiJson;
+use crate::platform::extract::instant;
 use crate::platform::web::{AppState, as_bool, iso};
 use axum::Json;
 use axum::extract::State;

@@ -7,17 +7,16 @@
 use super::policy;
 use crate::kernel::{self, NewItem};
 use crate::platform::audit::append;
-use crate::platform::extract::instant;
 use crate::platform::auth::Principal;
 use crate::platform::db::{Db, Q, Tx, next_number, now_ms};
 use crate::platform::error::{AppError, AppResult, Problem};
 use crate::platform::extract::ApiJson;
+use crate::platform::extract::instant;
 use crate::platform::web::{AppState, iso};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use keel_core::access::Action;
-use keel_core::kernel::Kind;
 use keel_core::management::support::audit_trail::{FieldChange, diff};
 use keel_core::operation::transition::release::{
     DEPLOYMENT_STATES, LIFECYCLE, TYPES, after_deployments, policy_warnings,
@@ -605,7 +604,7 @@ pub async fn record_outcome(
     // The analysis record is drafted before the transaction (drafting reads nothing).
     let r0 = row(db, number).await?;
     let draft = kernel::draft(
-        Kind::Problem,
+        keel_core::operation::resolution::problem::PROBLEM,
         &actor,
         p,
         NewItem {
@@ -824,4 +823,43 @@ pub async fn release_of(db: &Db, item_id: i64) -> AppResult<Option<String>> {
         .opt(Q::new("SELECT r.number FROM release_changes c JOIN releases r ON r.id = c.release_id WHERE c.item_id = $1").bind(item_id))
         .await?;
     Ok(r.map(|r| r.0))
+}
+
+/// What this part of Keel declares: its routes, pages, templates and jobs (`platform::part`).
+pub const PART: crate::platform::part::Part = crate::platform::part::Part {
+    name: "releases",
+    api: part_api,
+    pages: super::ui::release_routes,
+    templates: &[
+        (
+            "releases.html",
+            include_str!("../../../templates/releases.html"),
+        ),
+        (
+            "release.html",
+            include_str!("../../../templates/release.html"),
+        ),
+    ],
+    tags: &[(
+        "releases",
+        "Release and deployment: releases, deployments per environment, outcomes (8.5.3)",
+    )],
+    nav: &[crate::platform::part::Nav {
+        order: 52,
+        label: "Releases",
+        requester_label: None,
+        href: "/releases",
+        shown: |p| p.can(keel_core::access::Action::ReadInternalItems),
+    }],
+    ..crate::platform::part::Part::EMPTY
+};
+
+fn part_api() -> utoipa_axum::router::OpenApiRouter<crate::platform::web::AppState> {
+    use utoipa_axum::routes;
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(routes!(api_list, api_create))
+        .routes(routes!(api_get, api_update))
+        .routes(routes!(api_bundle))
+        .routes(routes!(api_plan_deployment))
+        .routes(routes!(api_outcome))
 }

@@ -22,21 +22,25 @@ use axum::routing::{get, post};
 use jiff::civil::Date;
 use jiff::{ToSpan, tz::TimeZone};
 use keel_core::access::Action;
-use keel_core::kernel::Kind;
 use minijinja::value::Serde;
 use minijinja::{Value as V, context};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
-pub fn routes() -> Router<AppState> {
+/// Change management's pages: the assessment panel's forms and the change calendar.
+pub fn change_routes() -> Router<AppState> {
     Router::new()
         .route("/changes/{number}/risk", post(risk_submit))
         .route("/changes/{number}/schedule", post(schedule_submit))
         .route("/changes/{number}/ci-updates", post(ci_update_submit))
         .route("/changes/calendar", get(calendar_page))
         .route("/changes/calendar/feeds", post(feed_submit))
-        .route("/approvals", get(inbox_page))
+}
+
+/// Release and deployment management's pages.
+pub fn release_routes() -> Router<AppState> {
+    Router::new()
         .route("/releases", get(releases_page).post(release_submit))
         .route(
             "/releases/{number}",
@@ -211,9 +215,18 @@ async fn ci_update_submit(
     let f = fields(&raw);
     let r = async {
         csrf(&p, &f)?;
-        let item = kernel::get(&st.db, Kind::Change, &number, Scope::of(&p)).await?;
-        let ci = kernel::cis::resolve(&st.db, f.get("ci").map(String::as_str).unwrap_or_default())
-            .await?;
+        let item = kernel::get(
+            &st.db,
+            keel_core::operation::transition::change::KIND,
+            &number,
+            Scope::of(&p),
+        )
+        .await?;
+        let ci = crate::operation::portfolio::affected::resolve(
+            &st.db,
+            f.get("ci").map(String::as_str).unwrap_or_default(),
+        )
+        .await?;
         let body = change::CiUpdateBody {
             ci_id: ci,
             status: f.get("status").filter(|s| !s.is_empty()).cloned(),
@@ -226,34 +239,6 @@ async fn ci_update_submit(
     }
     .await;
     back_with_flash(&st, &p, &format!("/changes/{number}"), r)
-}
-
-// ---------------------------------------------------------------------------------------------
-// Approval inbox
-
-async fn inbox_page(
-    State(st): State<AppState>,
-    WebUser(p): WebUser,
-    headers: HeaderMap,
-) -> Response {
-    match crate::kernel::approvals::inbox(&st.db, p.user_id).await {
-        Ok(rows) => {
-            let rows: Vec<V> = rows
-                .iter()
-                .map(|r| {
-                    let base = Kind::parse(&r.kind)
-                        .map(Kind::collection)
-                        .unwrap_or("incidents");
-                    context! { a => V::from(Serde(r)), base => format!("/{base}") }
-                })
-                .collect();
-            clear_flash(st.ui.render(
-                "approvals.html",
-                context! { me => viewer(&p), flash => flash(&headers), rows => rows },
-            ))
-        }
-        Err(e) => page_error(&st, Some(&p), e),
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -283,7 +268,7 @@ async fn calendar_page(
     Query(q): Query<CalendarQuery>,
 ) -> Response {
     let r = async {
-        crate::kernel::api::require_read(&p, Kind::Change)?;
+        crate::kernel::api::require_read(&p, keel_core::operation::transition::change::KIND)?;
         let today = TimeZone::UTC.to_datetime(jiff::Timestamp::now()).date();
         let day: Date = match q.date.as_deref().filter(|d| !d.is_empty()) {
             Some(d) => d.parse().map_err(|_| AppError::invalid("date", "YYYY-MM-DD"))?,

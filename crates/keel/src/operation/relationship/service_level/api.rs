@@ -1,9 +1,7 @@
 //! Service level management over HTTP: `/api/v1/calendars`, `/api/v1/service-level-targets`
 //! and `/api/v1/sla/attainment`.
 
-use super::service_level::{
-    self as sl, CalendarInput, CalendarView, TargetInput, TargetPatch, TargetView,
-};
+use super::{self as sl, CalendarInput, CalendarView, TargetInput, TargetPatch, TargetView};
 use crate::platform::auth::Principal;
 use crate::platform::db::{Db, Q, now_ms};
 use crate::platform::error::{AppError, AppResult, Problem};
@@ -13,7 +11,6 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use keel_core::access::Action;
-use keel_core::kernel::Kind;
 use keel_core::operation::relationship::service_level::clock::Metric;
 use serde::{Deserialize, Serialize};
 
@@ -162,7 +159,6 @@ pub struct AttainmentReport {
 /// Group key, group name, metric, total, met, breached.
 type AttainmentRow = (Option<i64>, Option<String>, String, i64, i64, i64);
 
-
 /// SLA attainment per service, customer or priority over a period (8.3.3; the input to service
 /// reporting, 9.4).
 #[utoipa::path(get, path = "/api/v1/sla/attainment", tag = "service-levels", params(AttainmentParams),
@@ -199,7 +195,7 @@ pub async fn attainment_report(db: &Db, q: AttainmentParams) -> AppResult<Attain
         return Err(AppError::invalid("to", "must be after `from`"));
     }
     let kind = q.kind.as_deref().unwrap_or("incident");
-    Kind::parse(kind)
+    crate::kernel::process::kind(kind)
         .ok_or_else(|| AppError::invalid("kind", format!("unknown work-item kind `{kind}`")))?;
     let by = q.by.as_deref().unwrap_or("none");
     let (key, name, join) = match by {
@@ -254,6 +250,19 @@ pub async fn attainment_report(db: &Db, q: AttainmentParams) -> AppResult<Attain
         by: by.to_string(),
         rows,
     })
+}
+
+/// Service level management's pages: the overview and its forms for calendars and targets.
+pub fn pages() -> axum::Router<AppState> {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route("/service-levels", get(page))
+        .route("/service-levels/calendars", post(calendar_submit))
+        .route("/service-levels/targets", post(target_submit))
+        .route(
+            "/service-levels/targets/{id}/active",
+            post(target_active_submit),
+        )
 }
 
 /// The service-levels page: this month's attainment by priority, the targets, the calendars.

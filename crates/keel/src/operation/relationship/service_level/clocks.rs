@@ -5,12 +5,16 @@
 //! `sla_clocks` row is the fold of that ledger (`keel_core`'s `Clock`), kept in the same
 //! transaction as the change that caused it.
 
-use super::ItemRow;
+use super::{Calendars, TARGET_SQL, TargetRow};
+use crate::kernel::ItemRow;
+use crate::kernel::process::{Panel, Process};
 use crate::platform::audit::Actor;
-use crate::operation::relationship::service_level::{Calendars, TARGET_SQL, TargetRow};
+use crate::platform::auth::Principal;
 use crate::platform::db::{Db, Q, Tx, now_ms};
 use crate::platform::error::AppResult;
 use crate::platform::outbox::{self, Event as Outbound, workers};
+use crate::platform::part::JobKind;
+use crate::platform::web::AppState;
 use crate::platform::web::iso;
 use keel_core::kernel::Kind;
 use keel_core::operation::relationship::service_level::clock::{
@@ -118,7 +122,7 @@ pub async fn start(tx: &mut Tx, kind: Kind, first: i64, last: i64) -> AppResult<
         .all(
             Q::new(format!(
                 "{} WHERE w.kind = $1 AND w.seq >= $2 AND w.seq <= $3",
-                super::SELECT_ITEM
+                crate::kernel::SELECT_ITEM
             ))
             .bind(kind.as_str())
             .bind(first)
@@ -442,7 +446,7 @@ pub async fn retarget(tx: &mut Tx, t: &TargetRow, actor: &Actor, reason: &str) -
     let now = now_ms();
     let mut cals = Calendars::default();
     for row in rows {
-        let item = super::get_by_id_tx(tx, row.item_id).await?;
+        let item = crate::kernel::get_by_id_tx(tx, row.item_id).await?;
         let step = Step {
             event: Event {
                 kind: EventKind::Retarget,
@@ -709,7 +713,11 @@ async fn announce_due(
     }
     let mut q = Q::new("");
     let ids: Vec<String> = claimed.iter().map(|c| q.arg(c.1)).collect();
-    q.sql = format!("{} WHERE w.id IN ({})", super::SELECT_ITEM, ids.join(", "));
+    q.sql = format!(
+        "{} WHERE w.id IN ({})",
+        crate::kernel::SELECT_ITEM,
+        ids.join(", ")
+    );
     let items: std::collections::HashMap<i64, ItemRow> = tx
         .all::<ItemRow>(q)
         .await?
@@ -755,4 +763,144 @@ async fn announce_due(
         .collect();
     outbox::emit_many(tx, events).await?;
     Ok(())
+}
+
+/// SLA clocks on every kind of work item: started with the item, following its changes, shown
+/// on its page; the breach and warning scan runs every 30 s.
+pub const PROCESS: Process = Process {
+    created: Some(|tx, kind, first, last| Box::pin(start(tx, kind, first, last))),
+    changed: Some(|tx, kind, before, after, actor, now| {
+        Box::pin(follow(tx, kind, before, after, actor, now))
+    }),
+    panels: Some(|st, _, item| Box::pin(panel(st, item))),
+    ..Process::NONE
+};
+
+pub const JOBS: &[JobKind] = &[JobKind {
+    kind: "sla.scan",
+    every: Some(|_| Some(30 * 1000)),
+    run: |st, _| {
+        Box::pin(async move {
+            scan(&st.db, now_ms())
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })
+    },
+}];
+
+/// An SLA clock as the item page shows it.
+#[derive(serde::Serialize)]
+struct SlaLine {
+    metric: String,
+    target: String,
+    status: String,
+    percent: i64,
+    breached: bool,
+    /// "due 2026-11-25 14:00 (in 1 h 20 min)", "breached 2026-11-25 10:00", "met", "paused, 2 h 10 min left".
+    summary: String,
+}
+
+/// "1 d 2 h", "3 h 05 min", "12 min" — working time, so days are rarely shown.
+fn human_ms(ms: i64) -> String {
+    let m = ms.abs() / 60_000;
+    let (d, h, min) = (m / 1440, (m % 1440) / 60, m % 60);
+    if d > 0 {
+        format!("{d} d {h} h")
+    } else if h > 0 {
+        format!("{h} h {min:02} min")
+    } else {
+        format!("{min} min")
+    }
+}
+
+fn when(iso: &str) -> String {
+    iso.get(..16).unwrap_or(iso).replace('T', " ")
+}
+
+impl From<ClockView> for SlaLine {
+    fn from(c: ClockView) -> Self {
+        let summary = match (c.status.as_str(), &c.breached_at, &c.due_at) {
+            (_, Some(b), _) => format!("breached {} UTC", when(b)),
+            ("stopped", None, _) => "met".to_string(),
+            ("paused", None, _) => format!("paused, {} left", human_ms(c.remaining_ms)),
+            (_, None, Some(d)) => format!(
+                "due {} UTC ({} of working time left)",
+                when(d),
+                human_ms(c.remaining_ms)
+            ),
+            _ => format!("{} left", human_ms(c.remaining_ms)),
+        };
+        SlaLine {
+            metric: c.metric,
+            target: format!(
+                "{} ({})",
+                c.target.name,
+                human_ms(c.target_minutes * 60_000)
+            ),
+            status: c.status,
+            percent: c.percent.clamp(0, 100),
+            breached: c.breached,
+            summary,
+        }
+    }
+}
+
+/// The item page's "Service levels" lines, with the item's facts.
+async fn panel(st: &AppState, item: &ItemRow) -> AppResult<Vec<Panel>> {
+    let lines: Vec<SlaLine> = read(&st.db, item, now_ms())
+        .await?
+        .into_iter()
+        .map(SlaLine::from)
+        .collect();
+    if lines.is_empty() {
+        return Ok(vec![]);
+    }
+    Ok(vec![Panel {
+        template: "sla_panel.html",
+        top: true,
+        data: minijinja::Value::from(minijinja::value::Serde(&lines)),
+    }])
+}
+
+/// An item's SLA clocks (response, resolution) read now, each with its event ledger.
+pub async fn api_read(
+    st: &AppState,
+    p: &Principal,
+    kind: Kind,
+    number: &str,
+) -> AppResult<axum::Json<Vec<ClockView>>> {
+    crate::kernel::api::require_read(p, kind)?;
+    let row = crate::kernel::get(&st.db, kind, number, crate::kernel::Scope::of(p)).await?;
+    Ok(axum::Json(read(&st.db, &row, now_ms()).await?))
+}
+
+/// `clock_routes!(kind: K, tag: "incidents", sla: "/api/v1/incidents/{number}/sla")`: a kind's
+/// SLA clock readings in the API, declared by the kind's own module next to its other routes
+/// (OpenAPI paths are literals, hence a macro).
+#[macro_export]
+macro_rules! clock_routes {
+    (kind: $kind:expr, tag: $tag:literal, sla: $sla:literal $(,)?) => {
+        pub mod clock_routes {
+            use $crate::operation::relationship::service_level::clocks::{ClockView, api_read};
+            use $crate::platform::auth::Principal;
+            use $crate::platform::error::{AppResult, Problem};
+            use $crate::platform::web::AppState;
+            use axum::Json;
+            use axum::extract::{Path, State};
+            use utoipa_axum::router::OpenApiRouter;
+            use utoipa_axum::routes;
+
+            pub fn router() -> OpenApiRouter<AppState> {
+                OpenApiRouter::new().routes(routes!(sla))
+            }
+
+            /// SLA clocks (response, resolution) read now, each with its event ledger.
+            #[utoipa::path(get, path = $sla, tag = $tag, operation_id = concat!("sla_", $tag), params(("number" = String, Path)),
+                responses((status = 200, body = Vec<ClockView>), (status = 404, body = Problem)), security(("bearer" = [])))]
+            pub async fn sla(State(st): State<AppState>, p: Principal, Path(number): Path<String>) -> AppResult<Json<Vec<ClockView>>> {
+                api_read(&st, &p, $kind, &number).await
+            }
+        }
+    };
 }

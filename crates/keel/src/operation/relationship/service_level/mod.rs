@@ -1,20 +1,22 @@
 //! Clause 8.3.3 — service level management: business calendars and service level targets.
 //!
 //! The rules (calendar arithmetic, clocks, which target governs an item) are pure code in
-//! `keel_core::operation::relationship::service_level`; this module stores definitions. A
+//! `keel_core::operation::relationship::service_level`; this module stores definitions, and
+//! [`clocks`] runs the clocks they drive on every work item. A
 //! calendar is versioned — every change writes a new immutable version — so each SLA clock's
 //! ledger can be replayed against the calendar that was in force. Changing a calendar or a target
-//! re-targets the open clocks that use it from that instant on (`kernel::clocks::retarget`).
+//! re-targets the open clocks that use it from that instant on (`clocks::retarget`).
+
+pub mod api;
+pub mod clocks;
 
 use crate::directory::exists;
-use crate::kernel::clocks;
 use crate::platform::audit::{Actor, append};
 use crate::platform::db::{Db, Q, Tx, now_ms};
 use crate::platform::error::{AppError, AppResult};
 use crate::platform::web::iso;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
-use keel_core::kernel::Kind;
 use keel_core::management::support::audit_trail::diff;
 use keel_core::operation::relationship::service_level::calendar::{Calendar, Week, WindowSpec};
 use keel_core::operation::relationship::service_level::clock::{CalendarKey, Metric};
@@ -544,7 +546,7 @@ pub async fn get_target(db: &Db, id: i64) -> AppResult<TargetView> {
 pub async fn create_target(db: &Db, actor: &Actor, t: &TargetInput) -> AppResult<TargetView> {
     let name = Line::parse(&t.name, 100).map_err(|e| AppError::invalid("name", e))?;
     let kind = t.kind.as_deref().unwrap_or("incident");
-    Kind::parse(kind)
+    crate::kernel::process::kind(kind)
         .ok_or_else(|| AppError::invalid("kind", format!("unknown work-item kind `{kind}`")))?;
     Metric::parse(&t.metric)
         .ok_or_else(|| AppError::invalid("metric", "must be `response` or `resolution`"))?;
@@ -663,4 +665,47 @@ pub async fn update_target(
     }
     tx.commit().await?;
     Ok(after.into())
+}
+
+/// What this part of Keel declares: its routes, pages, templates and jobs (`platform::part`).
+pub const PART: crate::platform::part::Part = crate::platform::part::Part {
+    name: "service levels",
+    api: part_api,
+    pages: api::pages,
+    templates: &[
+        (
+            "service_levels.html",
+            include_str!("../../../../templates/service_levels.html"),
+        ),
+        (
+            "sla_panel.html",
+            include_str!("../../../../templates/sla_panel.html"),
+        ),
+    ],
+    tags: &[(
+        "service-levels",
+        "Business calendars, service level targets, SLA attainment (8.3.3)",
+    )],
+    jobs: clocks::JOBS,
+    nav: &[crate::platform::part::Nav {
+        order: 150,
+        label: "Service levels",
+        requester_label: None,
+        href: "/service-levels",
+        shown: |p| {
+            p.can(keel_core::access::Action::ReadServiceLevels)
+                && !p.role.is_scoped_to_own_records()
+        },
+    }],
+    ..crate::platform::part::Part::EMPTY
+};
+
+fn part_api() -> utoipa_axum::router::OpenApiRouter<crate::platform::web::AppState> {
+    use utoipa_axum::routes;
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(routes!(api::list_calendars, api::create_calendar))
+        .routes(routes!(api::get_calendar, api::update_calendar))
+        .routes(routes!(api::list_targets, api::create_target))
+        .routes(routes!(api::get_target, api::update_target))
+        .routes(routes!(api::attainment))
 }
