@@ -10,10 +10,14 @@
 //! - [`management`] — the management system around them (clauses 4–7, 9, 10).
 //! - [`integration`] — the rules of the channels into the desk: monitoring alerts, mail, webhooks.
 //! - [`access`] — roles and permissions, decided in one table.
+//! - [`audit`] — the audit trail's entries and hash chain (7.5.3), recorded by every layer.
+//! - [`directory`] — what a directory synchronisation changes (users, roles, groups).
 //! - [`page`] — cursor pagination shared by every list; [`period`] — periods as people write them.
 //! - [`register`] — registers (suppliers, contracts, outages …) declared as typed data.
 
 pub mod access;
+pub mod audit;
+pub mod directory;
 pub mod integration;
 pub mod kernel;
 pub mod management;

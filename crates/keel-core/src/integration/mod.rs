@@ -3,6 +3,5 @@
 //! Parsing of the wire formats happens at the edge; what to *do* with a message is decided here.
 
 pub mod alert;
-pub mod directory;
 pub mod mail;
 pub mod webhook;

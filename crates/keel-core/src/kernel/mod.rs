@@ -10,9 +10,15 @@ pub mod details;
 pub mod lifecycle;
 pub mod priority;
 pub mod query;
+pub mod tasks;
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
+
+/// The categories a work item is classified by.
+pub const CATEGORIES: &[&str] = &[
+    "hardware", "software", "network", "access", "database", "security", "other",
+];
 
 /// What a process declares about its kind of work item: names, number prefix, lifecycle, its
 /// own fields and vocabulary, and the few rules the kernel applies for it. The kernel knows a

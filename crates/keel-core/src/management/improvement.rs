@@ -126,7 +126,7 @@ pub static NONCONFORMITY_SPEC: KindSpec = KindSpec {
     lifecycle: &NC_LIFECYCLE,
     details: NC_FIELDS,
     vocabulary: Vocabulary {
-        categories: crate::operation::resolution::incident::CATEGORIES,
+        categories: crate::kernel::CATEGORIES,
         hold_reasons: &[],
         resolution_codes: &[],
     },
@@ -148,7 +148,7 @@ pub static IMPROVEMENT_SPEC: KindSpec = KindSpec {
     lifecycle: &IMP_LIFECYCLE,
     details: IMP_FIELDS,
     vocabulary: Vocabulary {
-        categories: crate::operation::resolution::incident::CATEGORIES,
+        categories: crate::kernel::CATEGORIES,
         hold_reasons: &[],
         resolution_codes: &[],
     },

@@ -110,7 +110,7 @@ pub static KIND_SPEC: KindSpec = KindSpec {
     lifecycle: &LIFECYCLE,
     details: FIELDS,
     vocabulary: Vocabulary {
-        categories: crate::operation::resolution::incident::CATEGORIES,
+        categories: crate::kernel::CATEGORIES,
         hold_reasons: &[],
         resolution_codes: &[],
     },

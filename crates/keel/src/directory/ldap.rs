@@ -1,5 +1,5 @@
 //! Users and support groups synchronised from an LDAP directory (OpenLDAP, Active Directory).
-//! What changes is decided by `keel_core::integration::directory::plan`; this module reads the
+//! What changes is decided by `keel_core::directory::plan`; this module reads the
 //! directory and applies the plan through the directory's own audited functions. Directory users
 //! have no password in Keel: they sign in with single sign-on. Local accounts keep working and
 //! are never changed by a synchronisation.
@@ -10,8 +10,8 @@ use crate::platform::config::LdapConfig;
 use crate::platform::db::{Db, Q, now_ms};
 use crate::platform::error::{AppError, AppResult};
 use keel_core::access::Role;
-use keel_core::integration::directory::{self as rules, Account, Entry, Group, Rules};
-use keel_core::management::support::audit_trail::FieldChange;
+use keel_core::audit::FieldChange;
+use keel_core::directory::{self as rules, Account, Entry, Group, Rules};
 use ldap3::{LdapConnAsync, LdapConnSettings, Scope, SearchEntry};
 use serde::Serialize;
 use serde_json::json;

@@ -11,7 +11,7 @@ use crate::platform::auth::{hash_password, random_secret, sha256_hex};
 use crate::platform::db::{Db, DbError, Q, now_ms};
 use crate::platform::error::{AppError, AppResult};
 use keel_core::access::Role;
-use keel_core::management::support::audit_trail::FieldChange;
+use keel_core::audit::FieldChange;
 use keel_core::text::{Email, Line};
 use serde::Serialize;
 use serde_json::json;

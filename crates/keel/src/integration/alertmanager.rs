@@ -407,7 +407,7 @@ async fn open(
             "ci.add",
             "incident",
             &number,
-            vec![keel_core::management::support::audit_trail::FieldChange {
+            vec![keel_core::audit::FieldChange {
                 field: "cis".into(),
                 old: json!([]),
                 new: json!([name]),

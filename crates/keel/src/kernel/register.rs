@@ -18,7 +18,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get as route_get;
-use keel_core::management::support::audit_trail::diff;
+use keel_core::audit::diff;
 use keel_core::page::{Cursor, limit as page_limit};
 use keel_core::register::{self as core, FieldError, Register, Target, Type, V, Values};
 use serde_json::{Map, Value, json};

@@ -1,6 +1,6 @@
 //! Tasks on a work item, in stages: a request's fulfilment tasks (8.6.2), a change's
 //! implementation tasks (8.5.1). Tasks of one stage run in parallel; the next stage opens when
-//! every task of the previous one is done (`keel_core::operation::resolution::request::open_stage`).
+//! every task of the previous one is done (`keel_core::kernel::tasks::open_stage`).
 //! The members of a task's group are told when it opens.
 
 use super::ItemRow;
@@ -11,9 +11,9 @@ use crate::platform::error::{AppError, AppResult};
 use crate::platform::outbox::{self, Event};
 use crate::{directory::exists, kernel};
 use keel_core::access::Action;
+use keel_core::audit::FieldChange;
 use keel_core::kernel::Kind;
-use keel_core::management::support::audit_trail::FieldChange;
-use keel_core::operation::resolution::request::open_stage;
+use keel_core::kernel::tasks::open_stage;
 use keel_core::text::Line;
 use serde::{Deserialize, Serialize};
 use serde_json::json;

@@ -1,5 +1,5 @@
 //! The audit trail's storage: appending to and verifying the hash chain (rules in
-//! `keel_core::management::support::audit_trail`). Every layer writes through it; clause 7.5.3's
+//! `keel_core::audit`). Every layer writes through it; clause 7.5.3's
 //! API and pages over it are `management::support::audit_trail`.
 //!
 //! **Invariant:** every write to any record calls [`append`] inside the same transaction, so a
@@ -8,9 +8,7 @@
 //! sequence numbers gapless across nodes.
 
 use crate::platform::db::{Db, DbResult, Q, Tx, now_ms};
-use keel_core::management::support::audit_trail::{
-    self as chain, ChainError, Entry, FieldChange, Stored,
-};
+use keel_core::audit::{self as chain, ChainError, Entry, FieldChange, Stored};
 use serde::Serialize;
 
 /// Through which door a change came in.

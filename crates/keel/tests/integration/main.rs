@@ -12,6 +12,7 @@ mod filters;
 mod incidents;
 mod integrations;
 mod knowledge;
+mod layers;
 mod operations;
 mod portfolio;
 mod problems;

@@ -78,10 +78,7 @@ pub const AUDIENCES: &[&str] = &[
     "all_staff",
 ];
 
-/// Categories offered for classification.
-pub const CATEGORIES: &[&str] = &[
-    "hardware", "software", "network", "access", "database", "security", "other",
-];
+pub use crate::kernel::CATEGORIES;
 
 /// The incident as a kind of work item (see `kernel::KindSpec`).
 pub static KIND_SPEC: KindSpec = KindSpec {

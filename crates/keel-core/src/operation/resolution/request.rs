@@ -40,16 +40,6 @@ pub static FIELDS: &[Field] = &[Field::text("request_type", "Request type", 20)]
 /// Who approves a request type: a comma-separated subset of these.
 pub const APPROVERS: &[&str] = &["requester_manager", "service_owner", "named"];
 
-/// The stage that should be open, given each task's (stage, done): the lowest stage with a task
-/// not done; `None` when every task is done.
-pub fn open_stage(tasks: &[(i64, bool)]) -> Option<i64> {
-    tasks
-        .iter()
-        .filter(|(_, done)| !done)
-        .map(|(s, _)| *s)
-        .min()
-}
-
 /// The request as a kind of work item (see `kernel::KindSpec`).
 pub static KIND_SPEC: KindSpec = KindSpec {
     name: "request",
@@ -71,19 +61,3 @@ pub static KIND_SPEC: KindSpec = KindSpec {
     priority_override: false,
 };
 pub const KIND: Kind = Kind::declare(&KIND_SPEC);
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn stages_open_in_order() {
-        assert_eq!(open_stage(&[(1, false), (1, true), (2, false)]), Some(1));
-        assert_eq!(
-            open_stage(&[(1, true), (2, false), (2, false), (3, false)]),
-            Some(2)
-        );
-        assert_eq!(open_stage(&[(1, true), (2, true)]), None);
-        assert_eq!(open_stage(&[]), None);
-    }
-}

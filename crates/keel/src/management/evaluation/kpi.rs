@@ -16,10 +16,10 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use jiff::civil::Date;
 use keel_core::access::Action;
+use keel_core::audit::diff;
 use keel_core::management::measurement::{
     FREQUENCIES, METRICS, Metric, due_periods, meets, metric,
 };
-use keel_core::management::support::audit_trail::diff;
 use keel_core::text::{Line, bounded};
 use serde::{Deserialize, Serialize};
 use serde_json::json;

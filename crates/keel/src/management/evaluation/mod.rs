@@ -22,12 +22,12 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use keel_core::access::Action;
+use keel_core::audit::diff;
 use keel_core::management::compliance::catalogue::{self, Catalogue};
 use keel_core::management::evaluation::{
     AUDIT_LIFECYCLE, ChecklistItem, GRADES, checklist, is_nonconformity, processes_of, scope,
     severity,
 };
-use keel_core::management::support::audit_trail::diff;
 use keel_core::text::{Line, bounded};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};

@@ -12,7 +12,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use keel_core::access::{Action, Role};
-use keel_core::management::support::audit_trail::diff;
+use keel_core::audit::diff;
 use keel_core::text::{Line, bounded};
 use serde::{Deserialize, Serialize};
 use serde_json::json;

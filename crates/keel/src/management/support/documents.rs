@@ -14,7 +14,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use keel_core::access::{Action, Role};
-use keel_core::management::support::audit_trail::diff;
+use keel_core::audit::diff;
 use keel_core::management::support::documents::{
     DocumentError, TYPES, may_approve, may_reject, may_submit, next_review,
 };

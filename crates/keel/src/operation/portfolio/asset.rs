@@ -13,7 +13,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use jiff::civil::Date;
 use keel_core::access::Action;
-use keel_core::management::support::audit_trail::FieldChange;
+use keel_core::audit::FieldChange;
 use keel_core::operation::portfolio::asset::{
     KINDS, STATES, days_until, move_allowed, needs_warning, over_use,
 };

@@ -16,7 +16,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use keel_core::access::{Action, Role};
-use keel_core::management::support::audit_trail::FieldChange;
+use keel_core::audit::FieldChange;
 use keel_core::operation::portfolio::form::{self, FieldDef, FieldKind};
 use keel_core::text::{Line, bounded};
 use serde::{Deserialize, Serialize};

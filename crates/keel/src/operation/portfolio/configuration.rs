@@ -13,7 +13,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use keel_core::access::Action;
-use keel_core::management::support::audit_trail::FieldChange;
+use keel_core::audit::FieldChange;
 use keel_core::operation::portfolio::configuration::{
     Direction, RelKind, STATUSES, Walk, identity_key,
 };

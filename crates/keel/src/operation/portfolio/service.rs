@@ -12,7 +12,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use keel_core::access::Action;
-use keel_core::management::support::audit_trail::FieldChange;
+use keel_core::audit::FieldChange;
 use keel_core::operation::portfolio::service::{
     PARTY_KINDS, PARTY_STAGES, PLAN_KINDS, PLAN_STATES, STAGES, plan_move_allowed,
     stage_move_allowed,

@@ -18,7 +18,7 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use keel_core::access::{Action, Role};
-use keel_core::management::support::audit_trail::FieldChange;
+use keel_core::audit::FieldChange;
 use keel_core::operation::transition::calendar::{Event, render};
 use keel_core::operation::transition::change::{Blackout, Window, blackouts_hit, clashes};
 use keel_core::text::Line;

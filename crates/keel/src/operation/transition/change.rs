@@ -25,9 +25,9 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use keel_core::access::Action;
+use keel_core::audit::FieldChange;
 use keel_core::kernel::approval::{Outcome, Rule};
 use keel_core::kernel::{Kind, LinkKind};
-use keel_core::management::support::audit_trail::FieldChange;
 use keel_core::operation::transition::change::{
     self as rules, QUESTIONS, Question, RiskLevel, TYPES, Window,
 };

@@ -15,7 +15,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use keel_core::access::Action;
-use keel_core::management::support::audit_trail::{FieldChange, diff};
+use keel_core::audit::{FieldChange, diff};
 use keel_core::operation::transition::design::{LIFECYCLE, RESULTS, unmet};
 use keel_core::text::{Line, bounded};
 use serde::{Deserialize, Serialize};

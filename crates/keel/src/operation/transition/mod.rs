@@ -45,7 +45,7 @@ pub async fn apply_ci_updates(
         if changes.is_empty() {
             continue;
         }
-        changes.push(keel_core::management::support::audit_trail::FieldChange {
+        changes.push(keel_core::audit::FieldChange {
             field: "by".into(),
             old: serde_json::Value::Null,
             new: serde_json::json!(because),

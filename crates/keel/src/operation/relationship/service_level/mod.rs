@@ -17,7 +17,7 @@ use crate::platform::error::{AppError, AppResult};
 use crate::platform::web::iso;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
-use keel_core::management::support::audit_trail::diff;
+use keel_core::audit::diff;
 use keel_core::operation::relationship::service_level::calendar::{Calendar, Week, WindowSpec};
 use keel_core::operation::relationship::service_level::clock::{CalendarKey, Metric};
 use keel_core::text::Line;
