@@ -171,6 +171,77 @@ impl Verifier {
     }
 }
 
+/// The chain's head as it stood at a moment, kept outside the database (an append-only file, a
+/// write-once store, the audit pack). The chain shows that no entry was altered or removed from
+/// within it; only an anchor kept elsewhere shows that its tail was not cut off, or the chain
+/// rebuilt from an earlier entry on, by someone able to write to the database.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Anchor {
+    pub seq: i64,
+    pub hash: String,
+    /// When it was taken (RFC 3339).
+    pub at: String,
+}
+
+impl Anchor {
+    /// One line of an anchor file.
+    pub fn line(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// The anchors of a file of lines; blank lines are skipped, a line that is not an anchor is
+    /// an error naming it (an anchor file is evidence: it is read whole or not at all).
+    pub fn parse_lines(text: &str) -> Result<Vec<Anchor>, String> {
+        text.lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+            .map(|(i, l)| {
+                serde_json::from_str::<Anchor>(l)
+                    .map_err(|e| format!("line {}: not an anchor ({e})", i + 1))
+            })
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AnchorError {
+    #[error(
+        "the chain ends at {head} but an anchor of {at} records entry {anchored}: entries removed from the end"
+    )]
+    Truncated {
+        anchored: i64,
+        head: i64,
+        at: String,
+    },
+    #[error(
+        "entry {seq} does not have the hash its anchor of {at} recorded: the chain was rewritten from there on"
+    )]
+    Rewritten { seq: i64, at: String },
+}
+
+/// Check one anchor against the chain: its entry must still be there with the same hash.
+/// `head_seq` is the chain's verified end; `hash_at` the stored hash of entry `anchor.seq`.
+pub fn check_anchor(
+    anchor: &Anchor,
+    head_seq: i64,
+    hash_at: Option<&str>,
+) -> Result<(), AnchorError> {
+    if anchor.seq > head_seq {
+        return Err(AnchorError::Truncated {
+            anchored: anchor.seq,
+            head: head_seq,
+            at: anchor.at.clone(),
+        });
+    }
+    if anchor.seq > 0 && hash_at != Some(anchor.hash.as_str()) {
+        return Err(AnchorError::Rewritten {
+            seq: anchor.seq,
+            at: anchor.at.clone(),
+        });
+    }
+    Ok(())
+}
+
 /// Verify a whole chain in memory.
 pub fn verify(entries: &[Stored], head_seq: i64, head_hash: &str) -> Result<i64, ChainError> {
     let mut v = Verifier::default();
@@ -182,6 +253,31 @@ pub fn verify(entries: &[Stored], head_seq: i64, head_hash: &str) -> Result<i64,
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn anchors_catch_a_cut_tail_and_a_rewritten_chain() {
+        let a = Anchor {
+            seq: 7,
+            hash: "h7".into(),
+            at: "2026-12-07T10:00:00Z".into(),
+        };
+        assert_eq!(check_anchor(&a, 9, Some("h7")), Ok(()));
+        assert!(matches!(
+            check_anchor(&a, 6, None),
+            Err(AnchorError::Truncated {
+                anchored: 7,
+                head: 6,
+                ..
+            })
+        ));
+        assert!(matches!(
+            check_anchor(&a, 9, Some("other")),
+            Err(AnchorError::Rewritten { seq: 7, .. })
+        ));
+        let text = format!("{}\n\n{}\n", a.line(), a.line());
+        assert_eq!(Anchor::parse_lines(&text), Ok(vec![a.clone(), a]));
+        assert!(Anchor::parse_lines("{\"seq\": 1}\n").is_err());
+    }
     use super::*;
     use proptest::prelude::*;
     use serde_json::json;

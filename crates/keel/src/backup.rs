@@ -24,6 +24,7 @@ pub const TABLES: &[&str] = &[
     "attachments",
     "audit_head",
     "audit_log",
+    "audit_anchors",
     "jobs",
     "schedules",
     "calendars",

@@ -181,8 +181,20 @@ pub enum TokenCmd {
 
 #[derive(Subcommand, Debug)]
 pub enum AuditCmd {
-    /// Check the hash chain; exits non-zero if an entry was altered or removed.
-    Verify,
+    /// Check the hash chain; exits non-zero if an entry was altered or removed. With
+    /// `--anchors`, also that every anchored entry is still there with its hash (a cut tail or a
+    /// chain rebuilt from an earlier entry on).
+    Verify {
+        /// An anchor file written by `keel audit anchor` or the `audit.anchor` job.
+        #[arg(long)]
+        anchors: Option<PathBuf>,
+    },
+    /// Append the chain's head (sequence, hash, time) to an anchor file kept outside the
+    /// database (default: `[audit] anchor_file`).
+    Anchor {
+        #[arg(long)]
+        to: Option<PathBuf>,
+    },
 }
 
 pub fn main() -> ExitCode {
@@ -271,6 +283,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             cfg.mail = file.mail.clone().unwrap_or_default();
             cfg.ldap = file.ldap.clone();
             cfg.oidc = file.oidc.clone();
+            cfg.audit = file.audit.clone().unwrap_or_default();
             let db = connect().await?;
             if seed {
                 if let Some(summary) = demo::seed_if_empty(&db).await? {
@@ -388,19 +401,55 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Audit {
-            cmd: AuditCmd::Verify,
+            cmd: AuditCmd::Verify { anchors },
         } => {
+            let anchors = match &anchors {
+                Some(f) => Some(
+                    keel_core::audit::Anchor::parse_lines(
+                        &std::fs::read_to_string(f)
+                            .with_context(|| format!("--anchors {}", f.display()))?,
+                    )
+                    .map_err(|e| anyhow::anyhow!("--anchors {}: {e}", f.display()))?,
+                ),
+                None => None,
+            };
             let db = connect().await?;
-            match audit::verify(&db).await? {
-                Ok(n) => {
-                    println!("audit trail intact: {n} entries verified");
-                    Ok(ExitCode::SUCCESS)
-                }
+            let n = match audit::verify(&db).await? {
+                Ok(n) => n,
                 Err(e) => {
                     println!("audit trail BROKEN: {e}");
-                    Ok(ExitCode::from(3))
+                    return Ok(ExitCode::from(3));
                 }
+            };
+            match anchors {
+                None => println!("audit trail intact: {n} entries verified"),
+                Some(a) => match audit::verify_anchors(&db, &a).await? {
+                    Ok(k) => println!(
+                        "audit trail intact: {n} entries verified, {k} anchors kept outside the database agree"
+                    ),
+                    Err(e) => {
+                        println!("audit trail BROKEN: {e}");
+                        return Ok(ExitCode::from(3));
+                    }
+                },
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit {
+            cmd: AuditCmd::Anchor { to },
+        } => {
+            let Some(file) = to.or(file.audit.as_ref().and_then(|a| a.anchor_file.clone())) else {
+                bail!("--to: give an anchor file, or set [audit] anchor_file in keel.toml");
+            };
+            let db = connect().await?;
+            let a = audit::anchor_to(&db, &file).await?;
+            println!(
+                "anchored entry {} ({}) in {}",
+                a.seq,
+                a.hash,
+                file.display()
+            );
+            Ok(ExitCode::SUCCESS)
         }
         Command::Backup { to } => {
             let db = connect().await?;
@@ -653,9 +702,13 @@ pub async fn serve(
     crate::platform::memory::release_unused();
     let local = listener.local_addr()?;
     eprintln!("Keel listening on http://{local}");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown())
-        .await?;
+    // The peer address reaches handlers (sign-in throttling per client).
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown())
+    .await?;
     let _ = stop_tx.send(true);
     if let Some(h) = worker_handle {
         let _ = h.await;

@@ -247,16 +247,21 @@ pub struct IssuedToken {
     pub secret: String,
 }
 
-/// Issue a bearer token for myself. The auditor role cannot (it changes nothing).
+/// Issue a bearer token for myself. The auditor role cannot (it changes nothing). The secret is
+/// shown once: a retry with the same `Idempotency-Key` answers with the token and no secret.
 #[utoipa::path(post, path = "/api/v1/tokens", tag = "directory", request_body = NewToken, responses((status = 201, body = IssuedToken)), security(("bearer" = [])))]
 pub async fn create_token(
     State(st): State<AppState>,
     p: Principal,
     ApiJson(b): ApiJson<NewToken>,
-) -> AppResult<(StatusCode, Json<IssuedToken>)> {
+) -> AppResult<axum::response::Response> {
+    use axum::response::IntoResponse;
     p.require(Action::OwnTokens)?;
     let (token, secret) = super::create_token(&st.db, &p.actor(), p.user_id, &b.name).await?;
-    Ok((StatusCode::CREATED, Json(IssuedToken { token, secret })))
+    let mut r = (StatusCode::CREATED, Json(IssuedToken { token, secret })).into_response();
+    r.extensions_mut()
+        .insert(crate::platform::idempotency::Unkept(&["secret"]));
+    Ok(r)
 }
 
 /// Revoke a token (my own; administrators any).

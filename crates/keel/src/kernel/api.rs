@@ -5,7 +5,6 @@
 use super::{ItemRow, Scope, SortKey};
 use crate::platform::audit::{self, AuditRow};
 use crate::platform::auth::Principal;
-use crate::platform::db::Q;
 use crate::platform::error::{AppError, AppResult};
 use crate::platform::extract::{double_option, empty_as_none};
 use crate::platform::web::{AppState, iso};
@@ -17,7 +16,6 @@ use keel_core::access::Action;
 use keel_core::kernel::Kind;
 use keel_core::page::{self, Cursor};
 use serde::{Deserialize, Serialize};
-use sha2::Digest;
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Ref {
@@ -480,8 +478,8 @@ pub fn item_response(status: StatusCode, row: ItemRow) -> Response {
     resp
 }
 
-/// Create, honouring `Idempotency-Key`: the key, the request's fingerprint and the response are
-/// stored in the creating transaction, so a retry returns the first response and makes nothing.
+/// Create. With an `Idempotency-Key` (`platform::idempotency`) the create runs in its own
+/// transaction, which also writes the key, instead of joining the group commit.
 pub async fn create(
     st: &AppState,
     p: &Principal,
@@ -490,28 +488,7 @@ pub async fn create(
     body: Bytes,
 ) -> AppResult<Response> {
     require_create(p, kind)?;
-    let key = match headers.get("idempotency-key") {
-        None => None,
-        Some(v) => {
-            let k = v
-                .to_str()
-                .ok()
-                .map(str::trim)
-                .filter(|k| !k.is_empty() && k.len() <= 255);
-            Some(
-                k.ok_or_else(|| {
-                    AppError::invalid("Idempotency-Key", "must be 1–255 visible characters")
-                })?
-                .to_string(),
-            )
-        }
-    };
-    let fingerprint = hex::encode(sha2::Sha256::digest(&body));
-    if let Some(k) = &key
-        && let Some(resp) = replay(st, p.user_id, k, &fingerprint).await?
-    {
-        return Ok(resp);
-    }
+    let keyed = headers.contains_key(crate::platform::idempotency::HEADER);
     let b: CreateBody = parse_json(&body)?;
     let input = super::NewItem {
         title: b.title,
@@ -527,94 +504,25 @@ pub async fn create(
         details: b.details,
     };
     let draft = super::draft(kind, &p.actor(), p, input)?;
+    // A kind whose process checks a create (a request against its type, a change against its
+    // type and template) and takes first steps after it is not a group-commit create either.
     let steps = super::process::raises_with_steps(kind);
     if steps {
-        // A kind whose process checks a create (a request against its type, a change against
-        // its type and template) and takes first steps after it is not a group-commit create.
         super::process::check(&st.db, kind, &draft.details()).await?;
-        if key.is_none() {
-            let mut tx = st.db.begin().await?;
-            let number = super::create_in(&mut tx, draft).await?;
-            tx.commit().await?;
-            st.metrics.created(kind.as_str());
-            let row = super::get(&st.db, kind, &number, Scope::All).await?;
-            let row = super::process::start(&st.db, kind, row, &p.actor()).await?;
-            return Ok(item_response(StatusCode::CREATED, row));
-        }
     }
-    let Some(k) = &key else {
-        // Without a key, the create joins the group commit; the new item is read back after
-        // the commit, on a reader.
+    let row = if keyed || steps {
+        let mut tx = st.db.begin().await?;
+        let number = super::create_in(&mut tx, draft).await?;
+        tx.commit().await?;
+        super::get(&st.db, kind, &number, Scope::All).await?
+    } else {
+        // The create joins the group commit; the new item is read back after the commit.
         let number = super::batch::creator(st).create(draft).await?;
-        st.metrics.created(kind.as_str());
-        let row = super::get(&st.db, kind, &number, Scope::All).await?;
-        return Ok(item_response(StatusCode::CREATED, row));
+        super::get(&st.db, kind, &number, Scope::All).await?
     };
-    let mut tx = st.db.begin().await?;
-    let number = super::create_in(&mut tx, draft).await?;
-    let row: ItemRow = tx
-        .one(Q::new(format!("{} WHERE w.number = $1", super::SELECT_ITEM)).bind(number))
-        .await?;
-    {
-        let body = serde_json::to_string(&ItemView::from(row.clone()))
-            .map_err(|e| AppError::Internal(e.into()))?;
-        let stored = tx
-            .exec(
-                Q::new("INSERT INTO idempotency_keys (user_id, key, fingerprint, status, body, location, created_at) VALUES ($1, $2, $3, 201, $4, $5, $6)")
-                    .bind(p.user_id)
-                    .bind(k.as_str())
-                    .bind(&fingerprint)
-                    .bind(body)
-                    .bind(format!("/api/v1/{}/{}", kind.collection(), row.number))
-                    .bind(crate::platform::db::now_ms()),
-            )
-            .await;
-        if let Err(crate::platform::db::DbError::Unique(_)) = stored {
-            // A concurrent request with the same key won; answer with its response.
-            drop(tx);
-            return replay(st, p.user_id, k, &fingerprint)
-                .await?
-                .ok_or_else(|| {
-                    AppError::Conflict("request with this Idempotency-Key is in progress".into())
-                });
-        }
-        stored?;
-    }
-    tx.commit().await?;
     st.metrics.created(kind.as_str());
-    // A keyed create still takes its process's first steps (approvals, tasks, its template); a
-    // replay of the key answers with the item as first created.
     let row = super::process::start(&st.db, kind, row, &p.actor()).await?;
     Ok(item_response(StatusCode::CREATED, row))
-}
-
-async fn replay(
-    st: &AppState,
-    user_id: i64,
-    key: &str,
-    fingerprint: &str,
-) -> AppResult<Option<Response>> {
-    let row: Option<(String, i64, String, Option<String>)> = st
-        .db
-        .opt(Q::new("SELECT fingerprint, status, body, location FROM idempotency_keys WHERE user_id = $1 AND key = $2").bind(user_id).bind(key))
-        .await?;
-    let Some((fp, status, body, location)) = row else {
-        return Ok(None);
-    };
-    if fp != fingerprint {
-        return Err(AppError::invalid(
-            "Idempotency-Key",
-            "was used before with a different request body",
-        ));
-    }
-    let status = StatusCode::from_u16(status as u16).unwrap_or(StatusCode::OK);
-    let mut resp = (status, [(header::CONTENT_TYPE, "application/json")], body).into_response();
-    resp.headers_mut()
-        .insert("idempotent-replayed", HeaderValue::from_static("true"));
-    if let Some(l) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
-        resp.headers_mut().insert(header::LOCATION, l);
-    }
-    Ok(Some(resp))
 }
 
 pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> AppResult<T> {
@@ -644,10 +552,20 @@ pub async fn get(st: &AppState, p: &Principal, kind: Kind, number: &str) -> AppR
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatchBody {
-    pub title: Option<String>,
-    pub description: Option<String>,
-    pub impact: Option<i64>,
-    pub urgency: Option<i64>,
+    /// Cannot be cleared.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub title: Option<Option<String>>,
+    /// `null` clears it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub description: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<i64>)]
+    pub impact: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<i64>)]
+    pub urgency: Option<Option<i64>>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
     pub category: Option<Option<String>>,
@@ -681,13 +599,30 @@ pub struct PatchBody {
     pub priority_reason: Option<String>,
 }
 
-impl From<PatchBody> for super::Patch {
-    fn from(b: PatchBody) -> Self {
-        super::Patch {
-            title: b.title,
-            description: b.description,
-            impact: b.impact,
-            urgency: b.urgency,
+impl PatchBody {
+    /// The kernel's patch; `null` on a field that cannot be cleared is refused, naming it.
+    pub fn into_patch(self) -> AppResult<super::Patch> {
+        let b = self;
+        let required = |field: &str| {
+            AppError::invalid(
+                field,
+                "cannot be cleared; leave it out to keep it, or give a value",
+            )
+        };
+        Ok(super::Patch {
+            title: match b.title {
+                Some(None) => return Err(required("title")),
+                t => t.flatten(),
+            },
+            description: b.description.map(Option::unwrap_or_default),
+            impact: match b.impact {
+                Some(None) => return Err(required("impact")),
+                v => v.flatten(),
+            },
+            urgency: match b.urgency {
+                Some(None) => return Err(required("urgency")),
+                v => v.flatten(),
+            },
             category: b.category,
             service_id: b.service_id,
             assignment_group_id: b.assignment_group_id,
@@ -699,7 +634,7 @@ impl From<PatchBody> for super::Patch {
             details: b.details,
             priority: b.priority,
             priority_reason: b.priority_reason,
-        }
+        })
     }
 }
 
@@ -741,7 +676,7 @@ pub async fn patch(
         number,
         Scope::of(p),
         &p.actor(),
-        body.into(),
+        body.into_patch()?,
         expected,
     )
     .await?;

@@ -150,6 +150,11 @@ pub async fn delete(db: &Db, p: &Principal, id: i64) -> AppResult<()> {
         .await?;
     let v = v.ok_or_else(|| AppError::NotFound(format!("view {id}")))?;
     if v.owner_id != p.user_id && !p.can(Action::ManageUsers) {
+        // Another person's private view does not exist for the caller (no existence oracle);
+        // a shared one they can see, and are told it is not theirs to delete.
+        if v.shared == 0 {
+            return Err(AppError::NotFound(format!("view {id}")));
+        }
         return Err(AppError::Forbidden("only the owner deletes a view".into()));
     }
     tx.exec(Q::new("DELETE FROM saved_views WHERE id = $1").bind(id))

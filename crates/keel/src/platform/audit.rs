@@ -8,7 +8,9 @@
 //! sequence numbers gapless across nodes.
 
 use crate::platform::db::{Db, DbResult, Q, Tx, now_ms};
-use keel_core::audit::{self as chain, ChainError, Entry, FieldChange, Stored};
+use keel_core::audit::{
+    self as chain, Anchor, AnchorError, ChainError, Entry, FieldChange, Stored,
+};
 use serde::Serialize;
 
 /// Through which door a change came in.
@@ -277,4 +279,79 @@ pub async fn verify(db: &Db) -> DbResult<Result<i64, ChainError>> {
         }
     }
     Ok(v.finish(head_seq, &head_hash))
+}
+
+/// The chain's head now, as an anchor.
+pub async fn head(db: &Db) -> DbResult<Anchor> {
+    let (seq, hash): (i64, String) = db
+        .one(Q::new("SELECT seq, last_hash FROM audit_head WHERE id = 1"))
+        .await?;
+    Ok(Anchor {
+        seq,
+        hash,
+        at: jiff::Timestamp::now().to_string(),
+    })
+}
+
+/// Take an anchor of the head: append it to `file` (created if missing, never rewritten, synced
+/// to disk) and record it in `audit_anchors` so the audit pack carries the latest ones.
+pub async fn anchor_to(db: &Db, file: &std::path::Path) -> Result<Anchor, anyhow::Error> {
+    use std::io::Write;
+    let a = head(db).await?;
+    let line = a.line() + "\n";
+    let path = file.to_path_buf();
+    tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)?;
+        f.write_all(line.as_bytes())?;
+        f.sync_all()
+    })
+    .await??;
+    db.exec(
+        Q::new("INSERT INTO audit_anchors (seq, hash, at, place) VALUES ($1, $2, $3, $4)")
+            .bind(a.seq)
+            .bind(a.hash.as_str())
+            .bind(now_ms())
+            .bind(file.display().to_string()),
+    )
+    .await?;
+    Ok(a)
+}
+
+/// The latest anchors recorded, newest first.
+pub async fn recent_anchors(db: &Db, limit: i64) -> DbResult<Vec<Anchor>> {
+    let rows: Vec<(i64, String, i64)> = db
+        .all(
+            Q::new("SELECT seq, hash, at FROM audit_anchors ORDER BY seq DESC, at DESC LIMIT $1")
+                .bind(limit),
+        )
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(seq, hash, at)| Anchor {
+            seq,
+            hash,
+            at: crate::platform::web::iso(at),
+        })
+        .collect())
+}
+
+/// Check anchors kept outside the database against the chain, whose entries up to its head
+/// [`verify`] has checked: every anchored entry must still be there with the hash it had.
+/// Returns how many anchors held.
+pub async fn verify_anchors(db: &Db, anchors: &[Anchor]) -> DbResult<Result<usize, AnchorError>> {
+    let (head_seq,): (i64,) = db
+        .one(Q::new("SELECT seq FROM audit_head WHERE id = 1"))
+        .await?;
+    for a in anchors {
+        let hash: Option<(String,)> = db
+            .opt(Q::new("SELECT hash FROM audit_log WHERE seq = $1").bind(a.seq))
+            .await?;
+        if let Err(e) = chain::check_anchor(a, head_seq, hash.as_ref().map(|h| h.0.as_str())) {
+            return Ok(Err(e));
+        }
+    }
+    Ok(Ok(anchors.len()))
 }

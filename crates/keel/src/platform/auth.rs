@@ -18,8 +18,12 @@ use sha2::{Digest, Sha256};
 pub const SESSION_COOKIE: &str = "keel_session";
 /// Sessions last 12 hours (a working day plus margin).
 pub const SESSION_TTL_MS: i64 = 12 * 3600 * 1000;
-/// Failed logins per e-mail address allowed in [`THROTTLE_WINDOW_MS`] before refusing.
+/// Failed sign-ins to one account from one client address allowed in [`THROTTLE_WINDOW_MS`]
+/// before that client is refused for that account (others still sign in to it).
 pub const THROTTLE_MAX_FAILURES: i64 = 5;
+/// Failed sign-ins from one client address, whatever the accounts, before it is refused
+/// altogether (password spraying).
+pub const THROTTLE_MAX_CLIENT_FAILURES: i64 = 20;
 pub const THROTTLE_WINDOW_MS: i64 = 15 * 60 * 1000;
 
 /// Random 256-bit secret, hex-encoded.
@@ -233,22 +237,43 @@ impl FromRequestParts<AppState> for Principal {
     }
 }
 
-/// Record a failed login and tell whether the address is now throttled.
-pub async fn throttled(db: &Db, email: &str) -> DbResult<bool> {
-    let (n,): (i64,) = db
-        .one(
-            Q::new("SELECT COUNT(*) FROM login_failures WHERE email = $1 AND at > $2")
+/// Whether `client` is refused for `email` now, and for how many seconds more: after
+/// [`THROTTLE_MAX_FAILURES`] failures on that account from that client, or
+/// [`THROTTLE_MAX_CLIENT_FAILURES`] from that client on any accounts, within the window. The
+/// wait runs until the oldest counted failure leaves the window.
+pub async fn throttled(db: &Db, email: &str, client: &str) -> DbResult<Option<u64>> {
+    let since = now_ms() - THROTTLE_WINDOW_MS;
+    let mut wait = None;
+    for (q, max) in [
+        (
+            Q::new("SELECT COUNT(*), MIN(at) FROM login_failures WHERE email = $1 AND client = $2 AND at > $3")
                 .bind(email)
-                .bind(now_ms() - THROTTLE_WINDOW_MS),
-        )
-        .await?;
-    Ok(n >= THROTTLE_MAX_FAILURES)
+                .bind(client)
+                .bind(since),
+            THROTTLE_MAX_FAILURES,
+        ),
+        (
+            Q::new("SELECT COUNT(*), MIN(at) FROM login_failures WHERE client = $1 AND at > $2")
+                .bind(client)
+                .bind(since),
+            THROTTLE_MAX_CLIENT_FAILURES,
+        ),
+    ] {
+        let (n, oldest): (i64, Option<i64>) = db.one(q).await?;
+        if n >= max {
+            let until = oldest.unwrap_or_else(now_ms) + THROTTLE_WINDOW_MS;
+            let secs = u64::try_from((until - now_ms()).max(1000) / 1000).unwrap_or(1);
+            wait = Some(wait.map_or(secs, |w: u64| w.max(secs)));
+        }
+    }
+    Ok(wait)
 }
 
-pub async fn record_failure(db: &Db, email: &str) -> DbResult<()> {
+pub async fn record_failure(db: &Db, email: &str, client: &str) -> DbResult<()> {
     db.exec(
-        Q::new("INSERT INTO login_failures (email, at) VALUES ($1, $2)")
+        Q::new("INSERT INTO login_failures (email, client, at) VALUES ($1, $2, $3)")
             .bind(email)
+            .bind(client)
             .bind(now_ms()),
     )
     .await?;
@@ -261,13 +286,17 @@ struct LoginRow {
     password_hash: Option<String>,
 }
 
-/// Check credentials; on success create a session and return (cookie value, csrf token).
-pub async fn login(db: &Db, email: &str, password: &str) -> AppResult<(String, String)> {
+/// Check credentials from `client` (its address; see [`throttled`]); on success create a
+/// session and return (cookie value, csrf token).
+pub async fn login(
+    db: &Db,
+    email: &str,
+    password: &str,
+    client: &str,
+) -> AppResult<(String, String)> {
     let email = email.trim().to_lowercase();
-    if throttled(db, &email).await? {
-        return Err(AppError::TooMany {
-            retry_after_secs: (THROTTLE_WINDOW_MS / 1000) as u64,
-        });
+    if let Some(retry_after_secs) = throttled(db, &email, client).await? {
+        return Err(AppError::TooMany { retry_after_secs });
     }
     let row: Option<LoginRow> = db
         .opt(
@@ -287,7 +316,7 @@ pub async fn login(db: &Db, email: &str, password: &str) -> AppResult<(String, S
         }
     };
     let Some(row) = row.filter(|_| ok) else {
-        record_failure(db, &email).await?;
+        record_failure(db, &email, client).await?;
         return Err(AppError::Unauthenticated);
     };
     start_session(db, row.id, &email, Some(&email), "login").await
@@ -398,4 +427,43 @@ mod token_cache {
 /// Forget every cached token (after a revocation or a user was disabled).
 pub fn forget_cached_tokens() {
     token_cache::clear();
+}
+
+/// The client's address as the server saw it (the peer of the connection), for throttling
+/// sign-ins; `unknown` when the server was not asked to record it (tests calling the router).
+pub struct ClientAddr(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map_or_else(|| "unknown".to_string(), |c| c.0.ip().to_string()),
+        ))
+    }
+}
+
+/// Whether a state-changing request without a session comes from Keel's own pages: a browser
+/// says where a form was posted from (`Origin`, else `Referer`, and `Sec-Fetch-Site`), so a
+/// sign-in form on another site cannot sign a visitor in to an account of the attacker's
+/// (login CSRF). Clients that send neither are not browsers and are let through.
+pub fn same_origin(headers: &axum::http::HeaderMap) -> bool {
+    let get = |h: &str| headers.get(h).and_then(|v| v.to_str().ok());
+    if get("sec-fetch-site").is_some_and(|s| s == "cross-site") {
+        return false;
+    }
+    let Some(host) = get("host") else {
+        return get("origin").is_none() && get("referer").is_none();
+    };
+    let authority = |url: &str| {
+        url.split_once("://")
+            .map(|(_, rest)| rest.split('/').next().unwrap_or_default().to_string())
+    };
+    match (get("origin"), get("referer")) {
+        (Some(o), _) => authority(o).as_deref() == Some(host),
+        (None, Some(r)) => authority(r).as_deref() == Some(host),
+        (None, None) => true,
+    }
 }

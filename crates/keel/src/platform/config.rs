@@ -20,6 +20,18 @@ pub struct FileConfig {
     pub mail: Option<MailConfig>,
     pub ldap: Option<LdapConfig>,
     pub oidc: Option<OidcConfig>,
+    pub audit: Option<AuditConfig>,
+}
+
+/// `[audit]`: anchors of the audit trail's head kept outside the database.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    /// An append-only file the `audit.anchor` job adds the head to (a write-once mount, a file
+    /// another system collects); `keel audit verify --anchors FILE` checks the chain against it.
+    pub anchor_file: Option<PathBuf>,
+    /// How often the job takes an anchor (default 60 minutes).
+    pub anchor_every_minutes: Option<i64>,
 }
 
 /// `[oidc]`: sign-in through an OpenID Connect provider (authorization code flow with PKCE).
@@ -219,6 +231,7 @@ pub struct Config {
     pub mail: MailConfig,
     pub ldap: Option<LdapConfig>,
     pub oidc: Option<OidcConfig>,
+    pub audit: AuditConfig,
 }
 
 impl Default for Config {
@@ -231,6 +244,7 @@ impl Default for Config {
             mail: MailConfig::default(),
             ldap: None,
             oidc: None,
+            audit: AuditConfig::default(),
         }
     }
 }

@@ -448,7 +448,10 @@ impl Tx {
             Tx::Pg(_) => Backend::Postgres,
         }
     }
-    pub async fn commit(self) -> DbResult<()> {
+    /// Commit; the first commit of a request holding an `Idempotency-Key` writes the key in the
+    /// same transaction (`platform::idempotency`).
+    pub async fn commit(mut self) -> DbResult<()> {
+        crate::platform::idempotency::claim_in(&mut self).await?;
         match self {
             Tx::Sqlite(t) => t.commit().await?,
             Tx::Pg(t) => t.commit().await?,

@@ -39,6 +39,12 @@ pub enum AppError {
     TooMany { retry_after_secs: u64 },
     #[error("payload larger than the limit of {limit} bytes")]
     TooLarge { limit: usize },
+    /// `If-Match` named a tag that is not the record's now.
+    #[error("the record changed since you read it (its ETag is now {current})")]
+    Changed { current: String },
+    /// The route exists but not with this method; the methods it has.
+    #[error("this route does not take {method}; it takes {allowed}")]
+    MethodNotAllowed { method: String, allowed: String },
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -61,9 +67,10 @@ impl AppError {
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Conflict(_) => StatusCode::CONFLICT,
-            AppError::Stale { .. } => StatusCode::PRECONDITION_FAILED,
+            AppError::Stale { .. } | AppError::Changed { .. } => StatusCode::PRECONDITION_FAILED,
             AppError::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -78,9 +85,10 @@ impl AppError {
             AppError::Forbidden(_) => "forbidden",
             AppError::NotFound(_) => "not-found",
             AppError::Conflict(_) => "conflict",
-            AppError::Stale { .. } => "stale-version",
+            AppError::Stale { .. } | AppError::Changed { .. } => "stale-version",
             AppError::TooMany { .. } => "too-many-requests",
             AppError::TooLarge { .. } => "payload-too-large",
+            AppError::MethodNotAllowed { .. } => "method-not-allowed",
             AppError::Internal(_) => "internal",
         }
     }

@@ -134,6 +134,26 @@ pub const JOBS: &[JobKind] = &[
         run: |st, _| Box::pin(async move { housekeeping(&st.db).await.map_err(|e| e.to_string()) }),
     },
     JobKind {
+        kind: "audit.anchor",
+        every: Some(|cfg| {
+            cfg.audit
+                .anchor_file
+                .as_ref()
+                .map(|_| cfg.audit.anchor_every_minutes.unwrap_or(60).max(1) * 60 * 1000)
+        }),
+        run: |st, _| {
+            Box::pin(async move {
+                match &st.cfg.audit.anchor_file {
+                    Some(f) => crate::platform::audit::anchor_to(&st.db, f)
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| e.to_string()),
+                    None => Ok(()),
+                }
+            })
+        },
+    },
+    JobKind {
         kind: "noop",
         every: None,
         run: |_, _| Box::pin(async { Ok(()) }),

@@ -340,19 +340,36 @@ struct LoginForm {
     next: Option<String>,
 }
 
-async fn login_submit(State(st): State<AppState>, Form(f): Form<LoginForm>) -> Response {
+async fn login_submit(
+    State(st): State<AppState>,
+    auth::ClientAddr(client): auth::ClientAddr,
+    headers: HeaderMap,
+    Form(f): Form<LoginForm>,
+) -> Response {
     let next = safe_next(f.next.as_deref());
-    match auth::login(&st.db, &f.email, &f.password).await {
+    if !auth::same_origin(&headers) {
+        return page_error(
+            &st,
+            None,
+            AppError::Forbidden("sign in from Keel's own sign-in page".into()),
+        );
+    }
+    match auth::login(&st.db, &f.email, &f.password, &client).await {
         Ok((token, _csrf)) => signed_in(&st, &next, &token),
         Err(e) => {
-            let (status, msg) = match &e {
+            let (status, msg, retry) = match &e {
                 AppError::Unauthenticated => (
                     StatusCode::UNAUTHORIZED,
                     "Wrong e-mail address or password.".to_string(),
+                    None,
                 ),
-                AppError::TooMany { .. } => (
+                AppError::TooMany { retry_after_secs } => (
                     StatusCode::TOO_MANY_REQUESTS,
-                    "Too many failed attempts. Try again in 15 minutes.".to_string(),
+                    format!(
+                        "Too many failed attempts from here. Try again in {} minutes.",
+                        retry_after_secs.div_ceil(60)
+                    ),
+                    Some(*retry_after_secs),
                 ),
                 _ => return page_error(&st, None, e),
             };
@@ -361,6 +378,9 @@ async fn login_submit(State(st): State<AppState>, Form(f): Form<LoginForm>) -> R
                 context! { me => (), flash => (), next => next, error => msg, email => f.email, sso => sso_label(&st) },
             );
             *r.status_mut() = status;
+            if let Some(v) = retry.and_then(|s| HeaderValue::from_str(&s.to_string()).ok()) {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
+            }
             r
         }
     }

@@ -4,6 +4,7 @@
 use crate::platform;
 use crate::platform::config::Config;
 use crate::platform::db::Db;
+use crate::platform::error::AppError;
 use crate::platform::metrics::Metrics;
 use crate::platform::part::Part;
 use axum::Router;
@@ -119,11 +120,27 @@ fn api_router(parts: &[&Part]) -> OpenApiRouter<AppState> {
 pub fn router(state: AppState) -> Router {
     let parts = state.parts;
     let (api, doc) = api_router(parts).split_for_parts();
+    let collections = Arc::new(platform::etag::Reader::collections_of(&doc));
     // Served as the bytes serialised once: as a tree the document is some 15 MB of small
     // allocations that an idle server would otherwise hold (and clone per request).
     let doc =
         axum::body::Bytes::from(serde_json::to_vec(&doc).expect("the OpenAPI document serialises"));
     let limit = state.cfg.max_attachment_bytes + 1024 * 1024;
+    // Tags and If-Match checks inside, idempotent replays outside (a replay carries the tag).
+    let reader = platform::etag::Reader {
+        routes: api.clone(),
+        state: state.clone(),
+        collections,
+    };
+    let api = api
+        .route_layer(middleware::from_fn_with_state(
+            reader,
+            platform::etag::layer,
+        ))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            platform::idempotency::layer,
+        ));
     parts
         .iter()
         .fold(Router::new().merge(api), |r, p| r.merge((p.pages)()))
@@ -178,7 +195,12 @@ async fn metrics(State(st): State<AppState>) -> Response {
 /// Count and time every request; set the security headers every response carries.
 async fn observe(State(st): State<AppState>, req: Request, next: Next) -> Response {
     let start = Instant::now();
+    let api = req.uri().path().starts_with("/api/");
+    let method = req.method().clone();
     let mut resp = next.run(req).await;
+    if api && resp.status().as_u16() >= 400 && !is_problem(&resp) {
+        resp = problem_from(&st, method, resp).await;
+    }
     st.metrics
         .observe(resp.status().as_u16(), start.elapsed().as_micros() as u64);
     let h = resp.headers_mut();
@@ -200,4 +222,65 @@ async fn observe(State(st): State<AppState>, req: Request, next: Next) -> Respon
         );
     }
     resp
+}
+
+/// Whether an error answer is already the API's own (problem+json, or a documented JSON
+/// report such as an import's rows); the framework's own answers are text or empty.
+fn is_problem(resp: &Response) -> bool {
+    resp.headers().get(header::CONTENT_TYPE).is_some_and(|v| {
+        let v = v.as_bytes();
+        v.starts_with(b"application/problem+json") || v.starts_with(b"application/json")
+    })
+}
+
+/// An error the framework answered itself (a body over the limit, a method the route does not
+/// take, a path segment that does not parse) as RFC 9457 problem+json, like every other error
+/// of the API.
+async fn problem_from(st: &AppState, method: axum::http::Method, resp: Response) -> Response {
+    let status = resp.status();
+    let allowed = resp
+        .headers()
+        .get(header::ALLOW)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let text = axum::body::to_bytes(resp.into_body(), 64 * 1024)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_default();
+    let e = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => AppError::TooLarge {
+            limit: st.cfg.max_attachment_bytes + 1024 * 1024,
+        },
+        StatusCode::METHOD_NOT_ALLOWED => AppError::MethodNotAllowed {
+            method: method.to_string(),
+            allowed: allowed.clone().unwrap_or_default(),
+        },
+        StatusCode::NOT_FOUND => AppError::NotFound(if text.is_empty() {
+            "route".into()
+        } else {
+            text
+        }),
+        s if s.is_client_error() => AppError::BadRequest(if text.is_empty() {
+            s.canonical_reason().unwrap_or("bad request").to_string()
+        } else {
+            text
+        }),
+        _ => AppError::Internal(anyhow::anyhow!("{status}: {text}")),
+    };
+    if status.is_server_error() {
+        tracing::error!(%status, "the framework answered with an error");
+    }
+    // The framework's status stands (415, 414 …), with its Allow header for a 405.
+    let mut problem = e.problem();
+    problem.status = status.as_u16();
+    problem.title = status.canonical_reason().unwrap_or("Error").to_string();
+    let mut out = (status, serde_json::to_vec(&problem).unwrap_or_default()).into_response();
+    out.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    if let Some(a) = allowed.and_then(|a| HeaderValue::from_str(&a).ok()) {
+        out.headers_mut().insert(header::ALLOW, a);
+    }
+    out
 }

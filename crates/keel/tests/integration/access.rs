@@ -692,3 +692,220 @@ async fn every_route_and_role_sqlite() {
 async fn every_route_and_role_postgres() {
     matrix(Backend::Postgres).await;
 }
+
+/// Every `POST` of the OpenAPI document honours `Idempotency-Key`: sent twice with one key, the
+/// second answer is the first one replayed (a success) or the same refusal run again (nothing
+/// was kept); a key is never replayed across routes.
+async fn every_post_is_idempotent(backend: Backend) {
+    let app = App::new(backend).await;
+    let number = app.incident("agent", json!({"title": "Keyed"})).await;
+    app.incident("agent", json!({"title": "Link target"})).await;
+    let doc = app.get("", "/api/v1/openapi.json").await.body;
+    let paths = doc["paths"].as_object().expect("paths");
+    let (mut posts, mut replayed) = (0, 0);
+    for (path, ops) in paths {
+        if !ops.as_object().is_some_and(|o| o.contains_key("post")) {
+            continue;
+        }
+        let (_, body) = table("post", path, "admin")
+            .unwrap_or_else(|| panic!("no row in the access table for post {path}"));
+        let id = app.users["admin"].to_string();
+        let mut url = path
+            .replace("{number}", &number)
+            .replace("{id}", &id)
+            .replace("{target}", "users")
+            .replace("{process}", "incident");
+        let raw = path.ends_with("/attachments");
+        if raw {
+            url.push_str("?filename=k.txt");
+        }
+        let key = format!("walk {path}");
+        let mut answers = vec![];
+        for _ in 0..2 {
+            answers.push(if raw {
+                app.send(
+                    axum::http::Request::post(&url)
+                        .header("authorization", format!("Bearer {}", app.tokens["admin"]))
+                        .header("idempotency-key", key.as_str())
+                        .body(axum::body::Body::from("x"))
+                        .expect("req"),
+                )
+                .await
+            } else {
+                app.call_with(
+                    "admin",
+                    Method::POST,
+                    &url,
+                    body.clone(),
+                    &[("idempotency-key", key.as_str())],
+                )
+                .await
+            });
+        }
+        let second = answers.pop().expect("two answers");
+        let first = answers.pop().expect("two answers");
+        assert_eq!(second.status, first.status, "post {path}: {}", second.body);
+        if first.status.is_success() {
+            let replay = second
+                .headers
+                .get("idempotent-replayed")
+                .map(|v| v.as_bytes());
+            // A success that wrote nothing (a dry run, a report) has nothing to keep: it runs
+            // again and answers the same.
+            if replay.is_none() {
+                assert_eq!(
+                    second.raw, first.raw,
+                    "post {path}: neither replayed nor the same"
+                );
+                continue;
+            }
+            assert_eq!(replay, Some(&b"true"[..]), "post {path}");
+            if path != "/api/v1/tokens" {
+                assert_eq!(second.raw, first.raw, "post {path}");
+            }
+            replayed += 1;
+        } else {
+            assert!(
+                second.headers.get("idempotent-replayed").is_none(),
+                "post {path}: a refusal is not kept ({} {})",
+                first.status,
+                first.body
+            );
+        }
+        posts += 1;
+    }
+    assert!(posts >= 100, "walked {posts} POST routes");
+    assert!(
+        replayed >= 40,
+        "{replayed} of {posts} POST routes succeeded and replayed"
+    );
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_post_is_idempotent_sqlite() {
+    every_post_is_idempotent(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_post_is_idempotent_postgres() {
+    every_post_is_idempotent(Backend::Postgres).await;
+}
+
+/// Every `PATCH` and `PUT` of the OpenAPI document honours `If-Match`: a stale tag is refused
+/// with 412 and changes nothing, the current tag (from a `GET` of the record) is not; every
+/// record read carries its `ETag`.
+async fn every_update_honours_if_match(backend: Backend) {
+    let app = App::new(backend).await;
+    let number = app.incident("agent", json!({"title": "Tagged"})).await;
+    let doc = app.get("", "/api/v1/openapi.json").await.body;
+    let paths = doc["paths"].as_object().expect("paths");
+    let (mut updates, mut tagged) = (0, 0);
+    let mut untagged: Vec<String> = vec![];
+    for (path, ops) in paths {
+        let ops = ops.as_object().expect("ops");
+        for method in ["patch", "put"] {
+            if !ops.contains_key(method) {
+                continue;
+            }
+            let (_, body) = table(method, path, "admin")
+                .unwrap_or_else(|| panic!("no row in the access table for {method} {path}"));
+            // The record to update: made through its collection's POST when it has one.
+            let mut key = app.users["admin"].to_string();
+            if let Some((parent, last)) = path.rsplit_once('/')
+                && last.starts_with('{')
+                && !parent.contains('{')
+                && let Some((_, Some(made_with))) = table("post", parent, "admin")
+            {
+                let made = app.post("admin", parent, made_with).await;
+                if let Some(k) = made.body["number"]
+                    .as_str()
+                    .map(str::to_string)
+                    .or_else(|| made.body["tag"].as_str().map(str::to_string))
+                    .or_else(|| made.body["id"].as_i64().map(|i| i.to_string()))
+                {
+                    key = k;
+                }
+            }
+            let url = path
+                .replace(
+                    "{number}",
+                    if path.contains("{number}") && !path.ends_with("{number}") {
+                        &number
+                    } else {
+                        &key
+                    },
+                )
+                .replace("{id}", &key)
+                .replace("{tag}", &key)
+                .replace("{process}", "incident");
+            let url = if path.ends_with("{number}") && key == app.users["admin"].to_string() {
+                path.replace("{number}", &number)
+            } else {
+                url
+            };
+            let m = Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
+            let read = app.get("admin", &url).await;
+            let stale = app
+                .call_with(
+                    "admin",
+                    m.clone(),
+                    &url,
+                    body.clone(),
+                    &[("if-match", "\"v987654\"")],
+                )
+                .await;
+            assert_eq!(
+                stale.status,
+                StatusCode::PRECONDITION_FAILED,
+                "{method} {path} with a stale If-Match: {}",
+                stale.body
+            );
+            assert_eq!(stale.headers["content-type"], "application/problem+json");
+            if read.status.is_success() {
+                let tag = read
+                    .headers
+                    .get("etag")
+                    .unwrap_or_else(|| panic!("GET {path} carries no ETag"))
+                    .to_str()
+                    .expect("ascii")
+                    .to_string();
+                let after = app.get("admin", &url).await;
+                assert_eq!(
+                    after.headers.get("etag"),
+                    read.headers.get("etag"),
+                    "{method} {path}: a refused update changes nothing"
+                );
+                let fresh = app
+                    .call_with("admin", m, &url, body, &[("if-match", tag.as_str())])
+                    .await;
+                assert_ne!(
+                    fresh.status,
+                    StatusCode::PRECONDITION_FAILED,
+                    "{method} {path} with the current If-Match {tag}: {}",
+                    fresh.body
+                );
+                tagged += 1;
+            } else {
+                untagged.push(format!("{method} {path} ({})", read.status));
+            }
+            updates += 1;
+        }
+    }
+    assert!(updates >= 55, "walked {updates} updates");
+    assert!(
+        tagged >= 20,
+        "{tagged} of {updates} updates had a record to read first; not: {untagged:#?}"
+    );
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_update_honours_if_match_sqlite() {
+    every_update_honours_if_match(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_update_honours_if_match_postgres() {
+    every_update_honours_if_match(Backend::Postgres).await;
+}

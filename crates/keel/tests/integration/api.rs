@@ -325,6 +325,212 @@ db_test!(idempotent_create, |app| {
     assert_ne!(d.body["number"], a.body["number"]);
 });
 
+db_test!(
+    idempotency_keys_are_scoped_to_the_route_and_read_json_canonically,
+    |app| {
+        let key = [("idempotency-key", "same-key")];
+        let first = app
+            .call_with(
+                "agent",
+                Method::POST,
+                "/api/v1/incidents",
+                Some(json!({"title": "Printer", "impact": 2})),
+                &key,
+            )
+            .await;
+        assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
+        // The same key on another route is another request: a problem is made, nothing replayed.
+        let problem = app
+            .call_with(
+                "agent",
+                Method::POST,
+                "/api/v1/problems",
+                Some(json!({"title": "Printers keep jamming"})),
+                &key,
+            )
+            .await;
+        assert_eq!(problem.status, StatusCode::CREATED, "{}", problem.body);
+        assert!(problem.headers.get("idempotent-replayed").is_none());
+        assert!(
+            problem.body["number"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("PRB-")
+        );
+        assert_eq!(
+            problem.headers["location"],
+            format!(
+                "/api/v1/problems/{}",
+                problem.body["number"].as_str().unwrap_or_default()
+            )
+        );
+        // The same JSON with its keys in another order is the same request.
+        let again = app
+            .send(
+                axum::http::Request::post("/api/v1/incidents")
+                    .header("authorization", format!("Bearer {}", app.tokens["agent"]))
+                    .header("content-type", "application/json")
+                    .header("idempotency-key", "same-key")
+                    .body(axum::body::Body::from(
+                        r#"{ "impact": 2,  "title": "Printer" }"#,
+                    ))
+                    .expect("request"),
+            )
+            .await;
+        assert_eq!(again.status, StatusCode::CREATED, "{}", again.body);
+        assert_eq!(again.headers["idempotent-replayed"], "true");
+        assert_eq!(again.body["number"], first.body["number"]);
+        assert_eq!(again.headers["location"], first.headers["location"]);
+        assert_eq!(again.headers["etag"], first.headers["etag"]);
+        // Registers, knowledge, comments and tokens honour keys as work items do.
+        for (who, path, body) in [
+            (
+                "manager",
+                "/api/v1/suppliers".to_string(),
+                json!({"name": "Telco"}),
+            ),
+            (
+                "agent",
+                "/api/v1/knowledge".to_string(),
+                json!({"title": "Printer jams", "body": "Open tray 2."}),
+            ),
+            (
+                "agent",
+                format!(
+                    "/api/v1/incidents/{}/comments",
+                    first.body["number"].as_str().unwrap_or_default()
+                ),
+                json!({"body": "Called the user."}),
+            ),
+            (
+                "agent",
+                "/api/v1/tokens".to_string(),
+                json!({"name": "laptop"}),
+            ),
+        ] {
+            let h = [("idempotency-key", "retry-1")];
+            let a = app
+                .call_with(who, Method::POST, &path, Some(body.clone()), &h)
+                .await;
+            let b = app
+                .call_with(who, Method::POST, &path, Some(body.clone()), &h)
+                .await;
+            assert!(a.status.is_success(), "{path}: {} {}", a.status, a.body);
+            assert_eq!(b.status, a.status, "{path}");
+            assert_eq!(b.headers["idempotent-replayed"], "true", "{path}");
+            if path == "/api/v1/tokens" {
+                // A token's secret is shown once and never kept: the replay names the token only.
+                assert!(a.body["secret"].is_string());
+                assert!(b.body["secret"].is_null());
+                assert_eq!(b.body["id"], a.body["id"]);
+            } else {
+                assert_eq!(b.body, a.body, "{path}: the first answer, replayed");
+            }
+        }
+        let comments = app
+            .get(
+                "agent",
+                &format!(
+                    "/api/v1/incidents/{}/comments",
+                    first.body["number"].as_str().unwrap_or_default()
+                ),
+            )
+            .await;
+        assert_eq!(
+            comments.body.as_array().map(Vec::len),
+            Some(1),
+            "one comment, not two"
+        );
+        let suppliers = app.get("manager", "/api/v1/suppliers").await;
+        assert_eq!(
+            suppliers.body["items"].as_array().map(Vec::len),
+            Some(1),
+            "{}",
+            suppliers.body
+        );
+        // A key whose request failed before committing anything leaves nothing: the retry runs.
+        let h = [("idempotency-key", "bad-then-good")];
+        let bad = app
+            .call_with(
+                "agent",
+                Method::POST,
+                "/api/v1/incidents",
+                Some(json!({"title": ""})),
+                &h,
+            )
+            .await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let retry = app
+            .call_with(
+                "agent",
+                Method::POST,
+                "/api/v1/incidents",
+                Some(json!({"title": ""})),
+                &h,
+            )
+            .await;
+        assert_eq!(retry.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(retry.headers.get("idempotent-replayed").is_none());
+    }
+);
+
+db_test!(every_error_of_the_api_is_problem_json, |app| {
+    let token = format!("Bearer {}", app.tokens["admin"]);
+    let problem = |r: &crate::common::Resp, status: u16| {
+        assert_eq!(
+            r.status.as_u16(),
+            status,
+            "{}",
+            String::from_utf8_lossy(&r.raw)
+        );
+        assert_eq!(
+            r.headers["content-type"],
+            "application/problem+json",
+            "{status}: {}",
+            String::from_utf8_lossy(&r.raw)
+        );
+        assert_eq!(r.body["status"], status);
+        assert!(
+            r.body["type"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("https://"))
+        );
+        assert!(
+            r.body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+            "{}",
+            r.body
+        );
+    };
+    // A body over the limit.
+    let big = vec![b'x'; 12 * 1024 * 1024];
+    let r = app
+        .send(
+            axum::http::Request::post("/api/v1/incidents")
+                .header("authorization", &token)
+                .header("content-type", "application/json")
+                .body(axum::body::Body::from(big))
+                .expect("req"),
+        )
+        .await;
+    problem(&r, 413);
+    // A method the route does not take keeps its Allow header.
+    let r = app
+        .send(
+            axum::http::Request::put("/api/v1/incidents")
+                .header("authorization", &token)
+                .body(axum::body::Body::empty())
+                .expect("req"),
+        )
+        .await;
+    problem(&r, 405);
+    assert!(r.headers.contains_key("allow"), "{:?}", r.headers);
+    // A path segment that does not parse, and one that is not UTF-8.
+    problem(&app.get("admin", "/api/v1/users/None").await, 400);
+    problem(&app.get("admin", "/api/v1/users/%FF%FE").await, 400);
+    // A route that does not exist.
+    problem(&app.get("admin", "/api/v1/no-such-thing").await, 404);
+});
+
 db_test!(pagination_filters_and_sorting, |app| {
     let mut made = Vec::new();
     for i in 0..7 {

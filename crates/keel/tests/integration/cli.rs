@@ -136,6 +136,105 @@ fn users_tokens_and_audit_verify() {
     assert!(String::from_utf8_lossy(&o.stdout).contains("entry 1"));
 }
 
+/// The chain alone cannot show that its tail was cut (the head is rewritten with it); anchors
+/// kept outside the database can, and also a chain that goes on from the cut with new entries.
+fn anchors_catch_a_cut_tail(backend: Backend) {
+    let (url, _d) = fresh(backend);
+    let work = crate::common::tempfile_dir::Dir::new();
+    let file = work.path.join("anchors.jsonl");
+    let file = file.to_str().expect("utf-8 path");
+    let write = |names: &[&str]| {
+        rt().block_on(async {
+            let db = keel::platform::db::Db::connect(&url).await.expect("db");
+            for n in names {
+                keel::directory::create_named(
+                    &db,
+                    &keel::platform::audit::Actor::cli(),
+                    "customers",
+                    "customer",
+                    n,
+                    None,
+                )
+                .await
+                .expect("customer");
+            }
+            db.close().await;
+        })
+    };
+    write(&["Alpha", "Beta", "Gamma"]);
+    let o = keel(&url, &["audit", "anchor", "--to", file]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    write(&["Delta"]);
+    let o = keel(&url, &["audit", "anchor", "--to", file]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let lines = std::fs::read_to_string(file).expect("anchor file");
+    assert_eq!(lines.lines().count(), 2, "{lines}");
+    let o = keel(&url, &["audit", "verify", "--anchors", file]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("2 anchors"));
+    // Someone with write access cuts the last two entries and sets the head back.
+    rt().block_on(async {
+        let db = keel::platform::db::Db::connect(&url).await.expect("db");
+        let (max,): (i64,) = db
+            .one(keel::platform::db::Q::new("SELECT MAX(seq) FROM audit_log"))
+            .await
+            .expect("max");
+        db.exec(keel::platform::db::Q::new("DELETE FROM audit_log WHERE seq > $1").bind(max - 2))
+            .await
+            .expect("cut");
+        db.exec(keel::platform::db::Q::new(
+            "UPDATE audit_head SET seq = (SELECT MAX(seq) FROM audit_log), \
+             last_hash = (SELECT hash FROM audit_log WHERE seq = (SELECT MAX(seq) FROM audit_log)) WHERE id = 1",
+        ))
+        .await
+        .expect("head");
+        db.close().await;
+    });
+    let o = keel(&url, &["audit", "verify"]);
+    assert!(o.status.success(), "the chain alone cannot tell");
+    let o = keel(&url, &["audit", "verify", "--anchors", file]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("removed from the end"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    // Writing on from the cut makes the chain long again, but not the same.
+    write(&["Epsilon", "Zeta", "Eta"]);
+    let o = keel(&url, &["audit", "verify"]);
+    assert!(o.status.success());
+    let o = keel(&url, &["audit", "verify", "--anchors", file]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("rewritten"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    // A file that is not anchors is refused, not half read.
+    std::fs::write(work.path.join("bad.jsonl"), "not an anchor\n").expect("write");
+    let o = keel(
+        &url,
+        &[
+            "audit",
+            "verify",
+            "--anchors",
+            work.path.join("bad.jsonl").to_str().expect("utf-8"),
+        ],
+    );
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("line 1"), "{}", stderr(&o));
+}
+
+#[test]
+fn anchors_catch_a_cut_tail_sqlite() {
+    anchors_catch_a_cut_tail(Backend::Sqlite);
+}
+
+#[test]
+fn anchors_catch_a_cut_tail_postgres() {
+    anchors_catch_a_cut_tail(Backend::Postgres);
+}
+
 #[test]
 fn backup_from_sqlite_restores_on_postgres() {
     let (lite, _d) = fresh(Backend::Sqlite);

@@ -228,7 +228,8 @@ db_test!(saved_views_are_checked_personal_or_shared, |app| {
         .status,
         StatusCode::FORBIDDEN
     );
-    // Deleting: the owner yes, someone else no; audited.
+    // Deleting: the owner yes, someone else no; audited. Another person's private view does
+    // not exist for the caller (404, as API-DESIGN.md says: no existence oracle).
     assert_eq!(
         app.call(
             "manager",
@@ -238,7 +239,7 @@ db_test!(saved_views_are_checked_personal_or_shared, |app| {
         )
         .await
         .status,
-        StatusCode::FORBIDDEN
+        StatusCode::NOT_FOUND
     );
     assert_eq!(
         app.call(

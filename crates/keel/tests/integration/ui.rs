@@ -263,6 +263,111 @@ db_test!(login_is_throttled, |app| {
     );
 });
 
+/// Sign in from a given client address.
+async fn login_from(
+    app: &App,
+    ip: &str,
+    email: &str,
+    password: &str,
+    origin: Option<&str>,
+) -> crate::common::Resp {
+    let mut req = Request::post("/login")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("host", "keel.test");
+    if let Some(o) = origin {
+        req = req.header("origin", o);
+    }
+    let mut req = req
+        .body(Body::from(format!(
+            "email={}&password={}&next=%2Fincidents",
+            email.replace('@', "%40"),
+            password.replace(' ', "+")
+        )))
+        .expect("req");
+    let addr: std::net::SocketAddr = format!("{ip}:40000").parse().expect("address");
+    req.extensions_mut()
+        .insert(axum::extract::ConnectInfo(addr));
+    app.send(req).await
+}
+
+db_test!(
+    sign_in_is_throttled_per_account_and_client_and_checks_its_origin,
+    |app| {
+        user_with_password(app, "sam@test.keel", "agent").await;
+        for _ in 0..5 {
+            let r = login_from(app, "203.0.113.9", "sam@test.keel", "guess guess", None).await;
+            assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+        }
+        // The client that failed is refused, even with the right password, and told when to retry.
+        let r = login_from(
+            app,
+            "203.0.113.9",
+            "sam@test.keel",
+            "correct horse battery",
+            None,
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+        let retry: u64 = r.headers["retry-after"]
+            .to_str()
+            .expect("ascii")
+            .parse()
+            .expect("seconds");
+        assert!((1..=900).contains(&retry), "{retry}");
+        assert!(html(&r).contains("Try again in"), "{}", html(&r));
+        // Sam, from their own machine, still signs in: a stranger cannot lock them out.
+        let r = login_from(
+            app,
+            "198.51.100.7",
+            "sam@test.keel",
+            "correct horse battery",
+            None,
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", html(&r));
+        // Password spraying: one client trying many accounts is refused after 20 failures.
+        for i in 0..20 {
+            let r = login_from(
+                app,
+                "192.0.2.66",
+                &format!("nobody{i}@test.keel"),
+                "Winter2026",
+                None,
+            )
+            .await;
+            assert_eq!(r.status, StatusCode::UNAUTHORIZED, "attempt {i}");
+        }
+        let r = login_from(
+            app,
+            "192.0.2.66",
+            "someone-else@test.keel",
+            "Winter2026",
+            None,
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+        // A sign-in form posted from another site is refused (login CSRF); Keel's own page is not.
+        let r = login_from(
+            app,
+            "198.51.100.8",
+            "sam@test.keel",
+            "correct horse battery",
+            Some("https://evil.example"),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+        let r = login_from(
+            app,
+            "198.51.100.8",
+            "sam@test.keel",
+            "correct horse battery",
+            Some("http://keel.test"),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+    }
+);
+
 db_test!(requester_pages_are_scoped, |app| {
     user_with_password(app, "rita@test.keel", "requester").await;
     let other = app

@@ -235,6 +235,19 @@ pub async fn build(
         }
     }
     pack.add("registers/gap-plan.csv", csv_of(&actions)?);
+    // The audit trail's latest anchors and its head now: kept with the pack, outside the
+    // database, they let a later `keel audit verify --anchors` show the chain was not cut back.
+    let mut anchors: Vec<String> = crate::platform::audit::recent_anchors(db, 50)
+        .await?
+        .into_iter()
+        .rev()
+        .map(|a| a.line())
+        .collect();
+    anchors.push(crate::platform::audit::head(db).await?.line());
+    pack.add(
+        "audit-anchors.jsonl",
+        (anchors.join("\n") + "\n").into_bytes(),
+    );
 
     // The assessor's evidence files.
     let files: Vec<(i64, String, String, String, Vec<u8>)> = db
