@@ -574,15 +574,32 @@ pub const PART: crate::platform::part::Part = crate::platform::part::Part {
 };
 
 fn part_api() -> utoipa_axum::router::OpenApiRouter<crate::platform::web::AppState> {
+    use crate::platform::gate::gate;
+    use keel_core::access::Action;
     use utoipa_axum::routes;
     utoipa_axum::router::OpenApiRouter::new()
         .routes(routes!(api::me))
-        .routes(routes!(api::list_users, api::create_user))
-        .routes(routes!(api::get_user, api::update_user))
-        .routes(routes!(api::list_groups, api::create_group))
-        .routes(routes!(api::add_member))
-        .routes(routes!(api::list_customers, api::create_customer))
-        .routes(routes!(api::list_tokens, api::create_token))
-        .routes(routes!(api::revoke_token))
-        .routes(routes!(ldap::api_sync))
+        .routes(gate(
+            Action::ManageUsers,
+            routes!(api::list_users, api::create_user),
+        ))
+        .routes(gate(
+            Action::ManageUsers,
+            routes!(api::get_user, api::update_user),
+        ))
+        .routes(gate(
+            Action::ManageReference,
+            routes!(api::list_groups, api::create_group),
+        ))
+        .routes(gate(Action::ManageReference, routes!(api::add_member)))
+        .routes(gate(
+            Action::ManageReference,
+            routes!(api::list_customers, api::create_customer),
+        ))
+        .routes(gate(
+            Action::OwnTokens,
+            routes!(api::list_tokens, api::create_token),
+        ))
+        .routes(gate(Action::OwnTokens, routes!(api::revoke_token)))
+        .routes(gate(Action::ManageUsers, routes!(ldap::api_sync)))
 }

@@ -30,6 +30,7 @@ use std::collections::BTreeMap;
 /// Options of one receiver, given in the URL Alertmanager is configured with.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ReceiverOptions {
     /// Resolve the incident when its alert resolves (default: only note the recovery).
     #[serde(default)]
@@ -437,5 +438,8 @@ pub const PART: crate::platform::part::Part = crate::platform::part::Part {
 
 fn part_api() -> utoipa_axum::router::OpenApiRouter<crate::platform::web::AppState> {
     use utoipa_axum::routes;
-    utoipa_axum::router::OpenApiRouter::new().routes(routes!(api_receive))
+    utoipa_axum::router::OpenApiRouter::new().routes(crate::platform::gate::gate(
+        keel_core::access::Action::ReceiveAlerts,
+        routes!(api_receive),
+    ))
 }

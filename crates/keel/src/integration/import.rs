@@ -109,7 +109,7 @@ pub struct RowResult {
 }
 
 #[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
-#[schema(as = ImportReport)]
+#[schema(as = ToolImportReport)]
 pub struct Report {
     pub target: String,
     pub dry_run: bool,
@@ -563,5 +563,8 @@ pub const PART: crate::platform::part::Part = crate::platform::part::Part {
 
 fn part_api() -> utoipa_axum::router::OpenApiRouter<crate::platform::web::AppState> {
     use utoipa_axum::routes;
-    utoipa_axum::router::OpenApiRouter::new().routes(routes!(api_import))
+    utoipa_axum::router::OpenApiRouter::new().routes(crate::platform::gate::gate(
+        keel_core::access::Action::ManageIntegrations,
+        routes!(api_import),
+    ))
 }

@@ -636,6 +636,7 @@ const MESSAGE_SELECT: &str = "SELECT m.id, m.queue, m.source, m.message_id, m.se
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct MessageFilter {
     /// One state, or `all` (default: quarantined).
     pub state: Option<String>,
@@ -822,11 +823,13 @@ pub const PART: crate::platform::part::Part = crate::platform::part::Part {
 };
 
 fn part_api() -> utoipa_axum::router::OpenApiRouter<crate::platform::web::AppState> {
+    use crate::platform::gate::gate;
+    use keel_core::access::Action;
     use utoipa_axum::routes;
     utoipa_axum::router::OpenApiRouter::new()
         .routes(routes!(api_quarantine))
         .routes(routes!(api_message))
         .routes(routes!(api_raw))
-        .routes(routes!(api_reprocess))
-        .routes(routes!(api_discard))
+        .routes(gate(Action::ManageIntegrations, routes!(api_reprocess)))
+        .routes(gate(Action::ManageIntegrations, routes!(api_discard)))
 }

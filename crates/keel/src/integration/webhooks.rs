@@ -850,12 +850,20 @@ pub const PART: crate::platform::part::Part = crate::platform::part::Part {
 };
 
 fn part_api() -> utoipa_axum::router::OpenApiRouter<crate::platform::web::AppState> {
+    use crate::platform::gate::gate;
+    use keel_core::access::Action;
     use utoipa_axum::routes;
     utoipa_axum::router::OpenApiRouter::new()
         .routes(routes!(api_events))
-        .routes(routes!(api_list, api_create))
-        .routes(routes!(api_get, api_update))
+        .routes(gate(
+            Action::ManageIntegrations,
+            routes!(api_list, api_create),
+        ))
+        .routes(gate(
+            Action::ManageIntegrations,
+            routes!(api_get, api_update),
+        ))
         .routes(routes!(api_deliveries))
-        .routes(routes!(api_replay))
-        .routes(routes!(api_ping))
+        .routes(gate(Action::ManageIntegrations, routes!(api_replay)))
+        .routes(gate(Action::ManageIntegrations, routes!(api_ping)))
 }

@@ -1788,11 +1788,16 @@ pub const PART: crate::platform::part::Part = crate::platform::part::Part {
 };
 
 fn part_api() -> utoipa_axum::router::OpenApiRouter<crate::platform::web::AppState> {
+    use crate::platform::gate::gate;
+    use keel_core::access::Action;
     use utoipa_axum::routes;
     utoipa_axum::router::OpenApiRouter::new()
         .routes(routes!(approvals::api_inbox))
-        .routes(routes!(views::list_views, views::create_view))
-        .routes(routes!(views::delete_view))
+        .routes(gate(
+            Action::OwnViews,
+            routes!(views::list_views, views::create_view),
+        ))
+        .routes(gate(Action::OwnViews, routes!(views::delete_view)))
         .routes(routes!(search::api_search))
         .merge(register::api())
 }

@@ -714,6 +714,8 @@ async fn api_create(
     headers: HeaderMap,
     body: Bytes,
 ) -> AppResult<Response> {
+    // The role gate before the body is read (API-DESIGN.md).
+    p.require(r.write)?;
     json_content(&headers)?;
     let input = body_object(&body)?;
     let rec = create(&st.db, &p, r, &input).await?;
@@ -735,6 +737,7 @@ async fn api_update(
     headers: HeaderMap,
     body: Bytes,
 ) -> AppResult<Response> {
+    p.require(r.write)?;
     json_content(&headers)?;
     let mut input = body_object(&body)?;
     let mut version = crate::kernel::api::if_match(&headers)?;
@@ -872,9 +875,13 @@ fn document(doc: &mut utoipa::openapi::OpenApi) {
                     .description(Some(desc))
                     .into()
             } else {
-                let mut o = ObjectBuilder::new()
-                    .schema_type(SchemaType::new(ty))
-                    .description(Some(desc));
+                // A field that may be left out is null when empty (and `null` clears it).
+                let st = if f.required {
+                    SchemaType::new(ty)
+                } else {
+                    SchemaType::from_iter([ty, T::Null])
+                };
+                let mut o = ObjectBuilder::new().schema_type(st).description(Some(desc));
                 if let Some(fm) = fmt {
                     o = o.format(Some(utoipa::openapi::SchemaFormat::Custom(fm.into())));
                 }
@@ -888,10 +895,19 @@ fn document(doc: &mut utoipa::openapi::OpenApi) {
             if f.required && f.default.is_none() {
                 input = input.required(f.name);
             }
-            if matches!(f.ty, Type::Ref(_) | Type::Refs(_)) {
+            if matches!(f.ty, Type::Ref(_)) {
                 rec = rec.property(
                     format!("{}_label", f.name),
-                    ObjectBuilder::new().description(Some("Display name of the reference")),
+                    ObjectBuilder::new()
+                        .schema_type(SchemaType::from_iter([T::String, T::Null]))
+                        .description(Some("Display name of the reference")),
+                );
+            } else if matches!(f.ty, Type::Refs(_)) {
+                rec = rec.property(
+                    format!("{}_label", f.name),
+                    ArrayBuilder::new()
+                        .items(ObjectBuilder::new().schema_type(SchemaType::new(T::String)))
+                        .description(Some("Display names of the references")),
                 );
             }
         }
@@ -919,10 +935,16 @@ fn document(doc: &mut utoipa::openapi::OpenApi) {
                 "items",
                 ArrayBuilder::new().items(Ref::from_schema_name(&schema_name)),
             )
+            .required("items")
             .property(
                 "next_cursor",
-                ObjectBuilder::new().schema_type(SchemaType::new(T::String)),
-            );
+                ObjectBuilder::new()
+                    .schema_type(SchemaType::from_iter([T::String, T::Null]))
+                    .description(Some(
+                        "Pass as `cursor` for the next page; null on the last one",
+                    )),
+            )
+            .required("next_cursor");
         let ok = |status_desc: &str, schema: RefOr<Schema>| {
             ResponseBuilder::new()
                 .description(status_desc)

@@ -44,14 +44,20 @@ macro_rules! work_item_routes {
             const K: Kind = $kind;
 
             /// The kind's routes, for the API router.
+            /// Each route's writes gated by the action they need (`platform::gate`): the
+            /// provider's internal records are staff work throughout.
             pub fn router() -> OpenApiRouter<AppState> {
+                use $crate::platform::gate::gate;
+                use keel_core::access::Action;
+                let staff = K.is_internal();
+                let or_staff = |a: Action| if staff { Action::UpdateWorkItems } else { a };
                 OpenApiRouter::new()
-                    .routes(routes!(list, create))
-                    .routes(routes!(get, patch))
+                    .routes(gate(or_staff(Action::CreateIncident), routes!(list, create)))
+                    .routes(gate(Action::UpdateWorkItems, routes!(get, patch)))
                     .routes(routes!(history))
-                    .routes(routes!(comments, add_comment))
-                    .routes(routes!(links, add_link))
-                    .routes(routes!(attachments, upload))
+                    .routes(gate(or_staff(Action::CommentPublic), routes!(comments, add_comment)))
+                    .routes(gate(Action::UpdateWorkItems, routes!(links, add_link)))
+                    .routes(gate(or_staff(Action::Attach), routes!(attachments, upload)))
                     .routes(routes!(download))
             }
 

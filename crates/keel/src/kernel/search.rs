@@ -37,6 +37,7 @@ pub fn words(q: &str) -> Vec<String> {
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct SearchParams {
     /// Words to find (all of them; each may be the start of a word).
     pub q: String,

@@ -50,6 +50,7 @@ pub struct NewView {
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ViewParams {
     /// Only views of this kind.
     pub kind: Option<String>,

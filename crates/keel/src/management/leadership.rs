@@ -499,11 +499,16 @@ pub const PART: crate::platform::part::Part = crate::platform::part::Part {
 };
 
 fn part_api() -> utoipa_axum::router::OpenApiRouter<crate::platform::web::AppState> {
+    use crate::platform::gate::gate;
+    use keel_core::access::Action;
     use utoipa_axum::routes;
     utoipa_axum::router::OpenApiRouter::new()
-        .routes(routes!(api_scope, api_set_scope))
+        .routes(gate(
+            Action::ManageCompliance,
+            routes!(api_scope, api_set_scope),
+        ))
         .routes(routes!(api_raci))
-        .routes(routes!(api_set_raci))
-        .routes(routes!(api_plan, api_add))
-        .routes(routes!(api_remove))
+        .routes(gate(Action::ManageCompliance, routes!(api_set_raci)))
+        .routes(gate(Action::ManageCompliance, routes!(api_plan, api_add)))
+        .routes(gate(Action::ManageCompliance, routes!(api_remove)))
 }

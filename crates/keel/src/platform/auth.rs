@@ -218,6 +218,12 @@ impl FromRequestParts<AppState> for Principal {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        // The API's gate (`platform::gate`) may have resolved the caller already.
+        match parts.extensions.get::<Resolved>() {
+            Some(Resolved::Caller(p)) => return Ok(p.clone()),
+            Some(Resolved::Refused(r)) => return Err(r.error()),
+            None => {}
+        }
         let p = authenticate(parts, state)
             .await?
             .ok_or(AppError::Unauthenticated)?;
@@ -465,5 +471,28 @@ pub fn same_origin(headers: &axum::http::HeaderMap) -> bool {
         (Some(o), _) => authority(o).as_deref() == Some(host),
         (None, Some(r)) => authority(r).as_deref() == Some(host),
         (None, None) => true,
+    }
+}
+
+/// Who the caller of an API request is, resolved once before the handler (`platform::gate`).
+#[derive(Debug, Clone)]
+pub enum Resolved {
+    Caller(Principal),
+    Refused(Refusal),
+}
+
+/// Why a caller was not resolved, kept so the handler's extractor answers the same.
+#[derive(Debug, Clone)]
+pub enum Refusal {
+    Unauthenticated,
+    Forbidden(String),
+}
+
+impl Refusal {
+    pub fn error(&self) -> AppError {
+        match self {
+            Refusal::Unauthenticated => AppError::Unauthenticated,
+            Refusal::Forbidden(m) => AppError::Forbidden(m.clone()),
+        }
     }
 }

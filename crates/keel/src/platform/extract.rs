@@ -142,6 +142,7 @@ pub fn this_month() -> String {
 /// `?format=csv` on a list: the whole list as CSV instead of JSON.
 #[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct Format {
     /// `json` (default) or `csv`.
     pub format: Option<String>,

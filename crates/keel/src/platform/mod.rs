@@ -9,6 +9,7 @@ pub mod db;
 pub mod error;
 pub mod etag;
 pub mod extract;
+pub mod gate;
 pub mod http;
 pub mod idempotency;
 pub mod jobs;
@@ -51,5 +52,8 @@ fn api() -> OpenApiRouter<web::AppState> {
     OpenApiRouter::new()
         .routes(routes!(jobs::list_jobs))
         .routes(routes!(outbox::list))
-        .routes(routes!(outbox::mark_read))
+        .routes(gate::gate(
+            keel_core::access::Action::OwnNotifications,
+            routes!(outbox::mark_read),
+        ))
 }

@@ -199,6 +199,7 @@ pub struct Notification {
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct NotificationParams {
     /// Only unread ones.
     #[serde(default)]

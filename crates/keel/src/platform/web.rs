@@ -77,7 +77,85 @@ pub fn as_bool<S: serde::Serializer>(v: &i64, s: S) -> Result<S::Ok, S::Error> {
 
 /// The API's OpenAPI document: what every part's routes declare, its tags, the bearer scheme.
 pub fn openapi(parts: &[&Part]) -> utoipa::openapi::OpenApi {
-    api_router(parts).split_for_parts().1
+    let mut doc = api_router(parts).split_for_parts().1;
+    document_errors(&mut doc);
+    doc
+}
+
+/// Every operation's errors, as the server answers them: RFC 9457 problem+json for 400 (a query
+/// or body that does not parse), 401 (no or a bad credential), 403 (a role without the right),
+/// 404 (a record out of reach), and, for writes, 409 (a conflict with the record's state), 412
+/// (`If-Match`), 413 (a body over the limit) and 422 (a field's value). The handlers declare
+/// what they answer when all goes well; these are the same for every route, so they are added
+/// here rather than repeated on 466 operations.
+fn document_errors(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    let problem = |why: &str| -> RefOr<utoipa::openapi::Response> {
+        ResponseBuilder::new()
+            .description(why)
+            .content(
+                "application/problem+json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("Problem")))
+                    .build(),
+            )
+            .build()
+            .into()
+    };
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let has_params = path.contains('{');
+        let ops = [
+            (&mut item.get, false, false),
+            (&mut item.post, true, false),
+            (&mut item.put, true, true),
+            (&mut item.patch, true, true),
+            (&mut item.delete, true, false),
+        ];
+        for (op, write, update) in ops {
+            let Some(op) = op.as_mut() else { continue };
+            let r = &mut op.responses.responses;
+            // What a handler declared as a problem is a problem+json answer.
+            for resp in r.values_mut() {
+                if let RefOr::T(resp) = resp
+                    && let Some(c) = resp.content.shift_remove("application/json")
+                {
+                    let is_problem = matches!(&c, RefOr::T(c) if matches!(&c.schema, Some(RefOr::Ref(x)) if x.ref_location.ends_with("/Problem")));
+                    resp.content.insert(
+                        if is_problem {
+                            "application/problem+json"
+                        } else {
+                            "application/json"
+                        }
+                        .to_string(),
+                        c,
+                    );
+                }
+            }
+            let mut add = |code: &str, why: &str| {
+                r.entry(code.to_string()).or_insert_with(|| problem(why));
+            };
+            add(
+                "400",
+                "The request does not parse (a query parameter, the body, a path segment).",
+            );
+            add("401", "No credential, or one that is not valid.");
+            add("403", "The caller's role may not do this.");
+            if has_params {
+                add("404", "No such record, or one out of the caller's reach.");
+            }
+            if write {
+                add("409", "The change conflicts with the record's state.");
+                add("413", "The body is over the size limit.");
+                add("422", "A field's value is not valid; `field` names it.");
+            }
+            if update {
+                add(
+                    "412",
+                    "`If-Match` does not name the record's current version.",
+                );
+            }
+        }
+    }
 }
 
 /// Every part's API routes, in one OpenAPI router whose document carries the parts' tags and
@@ -119,7 +197,8 @@ fn api_router(parts: &[&Part]) -> OpenApiRouter<AppState> {
 /// and metrics, and the middleware every response passes.
 pub fn router(state: AppState) -> Router {
     let parts = state.parts;
-    let (api, doc) = api_router(parts).split_for_parts();
+    let (api, mut doc) = api_router(parts).split_for_parts();
+    document_errors(&mut doc);
     let collections = Arc::new(platform::etag::Reader::collections_of(&doc));
     // Served as the bytes serialised once: as a tree the document is some 15 MB of small
     // allocations that an idle server would otherwise hold (and clone per request).
@@ -140,6 +219,10 @@ pub fn router(state: AppState) -> Router {
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             platform::idempotency::layer,
+        ))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            platform::gate::resolve,
         ));
     parts
         .iter()

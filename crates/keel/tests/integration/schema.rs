@@ -247,3 +247,126 @@ fn copy_fixture(file: &str) -> (crate::common::tempfile_dir::Dir, std::path::Pat
     std::fs::copy(from, &path).expect("copy fixture");
     (dir, path)
 }
+
+/// The OpenAPI document describes the server as it is: path parameters are the path's own and
+/// every other parameter is in the query; every operation documents its errors as problem+json.
+#[test]
+fn the_openapi_document_says_what_the_server_does() {
+    let doc = serde_json::to_value(keel::app::openapi()).expect("json");
+    let paths = doc["paths"].as_object().expect("paths");
+    let mut ops = 0;
+    for (path, item) in paths {
+        let in_path: Vec<&str> = path
+            .split('/')
+            .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            .collect();
+        for (method, op) in item.as_object().expect("item") {
+            ops += 1;
+            let params = op["parameters"].as_array().cloned().unwrap_or_default();
+            for p in &params {
+                let name = p["name"].as_str().unwrap_or_default();
+                match p["in"].as_str() {
+                    Some("path") => assert!(
+                        in_path.contains(&name),
+                        "{method} {path}: `{name}` is declared in the path but is not in it"
+                    ),
+                    Some("query" | "header") => assert!(
+                        !in_path.contains(&name),
+                        "{method} {path}: `{name}` is in the path"
+                    ),
+                    other => panic!("{method} {path}: `{name}` in {other:?}"),
+                }
+            }
+            for name in &in_path {
+                assert!(
+                    params
+                        .iter()
+                        .any(|p| p["name"] == *name && p["in"] == "path"),
+                    "{method} {path}: `{{{name}}}` is not declared"
+                );
+            }
+            for code in ["400", "401", "403"] {
+                let r = &op["responses"][code];
+                assert!(
+                    r["content"]["application/problem+json"].is_object(),
+                    "{method} {path}: {code} is not documented as problem+json: {r}"
+                );
+            }
+            assert!(
+                op["responses"]
+                    .as_object()
+                    .expect("responses")
+                    .keys()
+                    .any(|c| c.starts_with('2')),
+                "{method} {path}: no success documented"
+            );
+        }
+    }
+    assert_eq!(ops, 466, "operations");
+}
+
+/// No two Rust types give the OpenAPI document the same schema name: utoipa keeps one of them
+/// silently, and the document then describes the wrong type for the other's routes.
+#[test]
+fn every_schema_name_is_one_type() {
+    fn files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).expect("dir").flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                files(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push(p);
+            }
+        }
+    }
+    let mut all = vec![];
+    for krate in ["keel", "keel-core"] {
+        files(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("..")
+                .join(krate)
+                .join("src"),
+            &mut all,
+        );
+    }
+    let mut seen: std::collections::BTreeMap<String, String> = Default::default();
+    let mut clashes = vec![];
+    for f in all {
+        let text = std::fs::read_to_string(&f).expect("read");
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, l) in lines.iter().enumerate() {
+            if !(l.contains("derive(") && l.contains("ToSchema")) {
+                continue;
+            }
+            // The attributes that follow, then the type.
+            let mut name = None;
+            let mut alias = None;
+            for next in &lines[i + 1..] {
+                let t = next.trim();
+                if let Some(a) = t.strip_prefix("#[schema(as = ") {
+                    alias = a.split(')').next().map(|x| x.trim().to_string());
+                } else if t.starts_with("#[") || t.starts_with("///") {
+                    continue;
+                } else {
+                    name = t
+                        .split_whitespace()
+                        .skip_while(|w| !matches!(*w, "struct" | "enum"))
+                        .nth(1)
+                        .map(|n| n.trim_end_matches(['{', '(', ';', '<']).to_string());
+                    break;
+                }
+            }
+            let Some(name) = alias.or(name) else { continue };
+            let place = format!("{}:{}", f.display(), i + 1);
+            if let Some(first) = seen.insert(name.clone(), place.clone()) {
+                clashes.push(format!("{name}: {first} and {place}"));
+            }
+        }
+    }
+    assert!(seen.len() > 200, "found {} schema types", seen.len());
+    assert!(
+        clashes.is_empty(),
+        "schema names used twice:\n{}",
+        clashes.join("\n")
+    );
+}

@@ -29,6 +29,7 @@ use std::collections::BTreeMap;
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct PeriodParams {
     /// Evidence period start (RFC 3339 or YYYY-MM-DD); default twelve months ago.
     pub from: Option<String>,
@@ -295,6 +296,7 @@ pub async fn get_assessment(
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct CompareParams {
     /// A later assessment's number, or `now` (the default) for the live readiness.
     pub with: Option<String>,
@@ -317,6 +319,7 @@ pub async fn compare_assessment(
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ActionParams {
     /// Only the actions on this requirement.
     pub requirement: Option<String>,
@@ -401,6 +404,7 @@ pub async fn evidence_files(
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct FileParams {
     /// The file's name (required).
     pub filename: Option<String>,

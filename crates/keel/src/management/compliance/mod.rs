@@ -591,21 +591,35 @@ pub const PART: crate::platform::part::Part = crate::platform::part::Part {
 };
 
 fn part_api() -> utoipa_axum::router::OpenApiRouter<crate::platform::web::AppState> {
+    use crate::platform::gate::gate;
+    use keel_core::access::Action;
     use utoipa_axum::routes;
     utoipa_axum::router::OpenApiRouter::new()
         .routes(routes!(api::list_requirements))
         .routes(routes!(api::get_requirement))
-        .routes(routes!(api::put_judgement, api::delete_judgement))
-        .routes(routes!(api::upload_evidence))
+        .routes(gate(
+            Action::ManageCompliance,
+            routes!(api::put_judgement, api::delete_judgement),
+        ))
+        .routes(gate(
+            Action::ManageCompliance,
+            routes!(api::upload_evidence),
+        ))
         .routes(routes!(api::download_evidence))
         .routes(routes!(api::list_checks))
         .routes(routes!(api::get_check))
         .routes(routes!(api::get_readiness))
-        .routes(routes!(api::put_capability))
-        .routes(routes!(api::list_assessments, api::create_assessment))
+        .routes(gate(Action::ManageCompliance, routes!(api::put_capability)))
+        .routes(gate(
+            Action::ManageCompliance,
+            routes!(api::list_assessments, api::create_assessment),
+        ))
         .routes(routes!(api::get_assessment))
         .routes(routes!(api::compare_assessment))
-        .routes(routes!(api::list_actions, api::create_action))
-        .routes(routes!(api::patch_action))
+        .routes(gate(
+            Action::ManageCompliance,
+            routes!(api::list_actions, api::create_action),
+        ))
+        .routes(gate(Action::ManageCompliance, routes!(api::patch_action)))
         .routes(routes!(api::audit_pack))
 }

@@ -692,12 +692,23 @@ pub const PART: crate::platform::part::Part = crate::platform::part::Part {
 };
 
 fn part_api() -> utoipa_axum::router::OpenApiRouter<crate::platform::web::AppState> {
+    use crate::platform::gate::gate;
+    use keel_core::access::Action;
     use utoipa_axum::routes;
     utoipa_axum::router::OpenApiRouter::new()
-        .routes(routes!(api_objectives, api_create_objective))
-        .routes(routes!(api_objective, api_update_objective))
-        .routes(routes!(api_kpis, api_create_kpi))
+        .routes(gate(
+            Action::ManageCompliance,
+            routes!(api_objectives, api_create_objective),
+        ))
+        .routes(gate(
+            Action::ManageCompliance,
+            routes!(api_objective, api_update_objective),
+        ))
+        .routes(gate(
+            Action::ManageCompliance,
+            routes!(api_kpis, api_create_kpi),
+        ))
         .routes(routes!(api_metrics))
         .routes(routes!(api_kpi))
-        .routes(routes!(api_measure))
+        .routes(gate(Action::ManageCompliance, routes!(api_measure)))
 }

@@ -612,6 +612,7 @@ pub async fn add_finding(db: &Db, p: &Principal, number: &str, b: NewFinding) ->
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct FindingParams {
     /// Only findings of this grade.
     pub grade: Option<String>,
@@ -750,10 +751,15 @@ pub const PART: crate::platform::part::Part = crate::platform::part::Part {
 };
 
 fn part_api() -> utoipa_axum::router::OpenApiRouter<crate::platform::web::AppState> {
+    use crate::platform::gate::gate;
+    use keel_core::access::Action;
     use utoipa_axum::routes;
     utoipa_axum::router::OpenApiRouter::new()
-        .routes(routes!(api_list, api_create))
-        .routes(routes!(api_get, api_update))
-        .routes(routes!(api_add_finding))
+        .routes(gate(
+            Action::ManageCompliance,
+            routes!(api_list, api_create),
+        ))
+        .routes(gate(Action::ManageCompliance, routes!(api_get, api_update)))
+        .routes(gate(Action::ManageCompliance, routes!(api_add_finding)))
         .routes(routes!(api_findings))
 }

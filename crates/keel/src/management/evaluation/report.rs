@@ -355,10 +355,15 @@ pub const PART: crate::platform::part::Part = crate::platform::part::Part {
 };
 
 fn part_api() -> utoipa_axum::router::OpenApiRouter<crate::platform::web::AppState> {
+    use crate::platform::gate::gate;
+    use keel_core::access::Action;
     use utoipa_axum::routes;
     utoipa_axum::router::OpenApiRouter::new()
         .routes(routes!(api_reports))
         .routes(routes!(api_report))
-        .routes(routes!(api_definitions, api_define))
-        .routes(routes!(api_generate))
+        .routes(gate(
+            Action::ManageCompliance,
+            routes!(api_definitions, api_define),
+        ))
+        .routes(gate(Action::ManageCompliance, routes!(api_generate)))
 }

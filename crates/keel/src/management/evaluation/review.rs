@@ -707,10 +707,15 @@ pub const PART: crate::platform::part::Part = crate::platform::part::Part {
 };
 
 fn part_api() -> utoipa_axum::router::OpenApiRouter<crate::platform::web::AppState> {
+    use crate::platform::gate::gate;
+    use keel_core::access::Action;
     use utoipa_axum::routes;
     utoipa_axum::router::OpenApiRouter::new()
-        .routes(routes!(api_list, api_create))
-        .routes(routes!(api_get, api_update))
-        .routes(routes!(api_compile))
-        .routes(routes!(api_add_action))
+        .routes(gate(
+            Action::ManageCompliance,
+            routes!(api_list, api_create),
+        ))
+        .routes(gate(Action::ManageCompliance, routes!(api_get, api_update)))
+        .routes(gate(Action::ManageCompliance, routes!(api_compile)))
+        .routes(gate(Action::ManageCompliance, routes!(api_add_action)))
 }

@@ -267,6 +267,7 @@ pub async fn api_require(
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct RecordParams {
     /// Only this person's records.
     pub user_id: Option<i64>,
@@ -310,8 +311,16 @@ pub const PART: crate::platform::part::Part = crate::platform::part::Part {
 };
 
 fn part_api() -> utoipa_axum::router::OpenApiRouter<crate::platform::web::AppState> {
+    use crate::platform::gate::gate;
+    use keel_core::access::Action;
     use utoipa_axum::routes;
     utoipa_axum::router::OpenApiRouter::new()
-        .routes(routes!(api_list, api_require))
-        .routes(routes!(api_records, api_record))
+        .routes(gate(
+            Action::ManageCompliance,
+            routes!(api_list, api_require),
+        ))
+        .routes(gate(
+            Action::ManageReference,
+            routes!(api_records, api_record),
+        ))
 }

@@ -781,12 +781,17 @@ pub const PART: crate::platform::part::Part = crate::platform::part::Part {
 };
 
 fn part_api() -> utoipa_axum::router::OpenApiRouter<crate::platform::web::AppState> {
+    use crate::platform::gate::gate;
+    use keel_core::access::Action;
     use utoipa_axum::routes;
     utoipa_axum::router::OpenApiRouter::new()
-        .routes(routes!(api_list, api_create))
-        .routes(routes!(api_get, api_update))
-        .routes(routes!(api_draft))
-        .routes(routes!(api_decide))
-        .routes(routes!(api_review))
-        .routes(routes!(api_acknowledge))
+        .routes(gate(Action::ManageReference, routes!(api_list, api_create)))
+        .routes(gate(Action::ManageReference, routes!(api_get, api_update)))
+        .routes(gate(Action::ManageReference, routes!(api_draft)))
+        .routes(crate::platform::gate::gate_any(
+            &[Action::ManageReference, Action::ManageCompliance],
+            routes!(api_decide),
+        ))
+        .routes(gate(Action::ManageCompliance, routes!(api_review)))
+        .routes(gate(Action::UpdateWorkItems, routes!(api_acknowledge)))
 }

@@ -464,6 +464,7 @@ pub async fn update(
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct KnowledgeParams {
     /// Words to find in titles and bodies (all of them, as prefixes), best match first.
     pub q: Option<String>,
@@ -741,9 +742,11 @@ pub const PART: crate::platform::part::Part = crate::platform::part::Part {
 };
 
 fn part_api() -> utoipa_axum::router::OpenApiRouter<crate::platform::web::AppState> {
+    use crate::platform::gate::gate;
+    use keel_core::access::Action;
     use utoipa_axum::routes;
     utoipa_axum::router::OpenApiRouter::new()
-        .routes(routes!(api_list, api_create))
-        .routes(routes!(api_get, api_update))
+        .routes(gate(Action::WriteKnowledge, routes!(api_list, api_create)))
+        .routes(gate(Action::WriteKnowledge, routes!(api_get, api_update)))
         .routes(routes!(api_versions))
 }

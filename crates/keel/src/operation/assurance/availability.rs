@@ -110,6 +110,7 @@ pub async fn measured(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AvailabilityParams {
     /// `2026`, `2026-Q3`, `2026-07` or `A..B` (default: this month).
     pub period: Option<String>,
@@ -212,10 +213,15 @@ pub const PART: crate::platform::part::Part = crate::platform::part::Part {
 };
 
 fn part_api() -> utoipa_axum::router::OpenApiRouter<crate::platform::web::AppState> {
+    use crate::platform::gate::gate;
+    use keel_core::access::Action;
     use utoipa_axum::routes;
     utoipa_axum::router::OpenApiRouter::new()
         .routes(routes!(api_availability))
-        .routes(routes!(api_outage_from_incident))
+        .routes(gate(
+            Action::ManageAssurance,
+            routes!(api_outage_from_incident),
+        ))
 }
 
 /// Availability targets and outages; resolving an incident ends the outages still open for it

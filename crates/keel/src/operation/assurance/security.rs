@@ -113,6 +113,7 @@ pub async fn report(db: &Db, from: i64, to: i64, period: String) -> AppResult<Se
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PeriodParams {
     /// `2026`, `2026-Q3`, `2026-07` or `A..B` (default: this year).
     pub period: Option<String>,

@@ -304,9 +304,11 @@ macro_rules! affected_ci_routes {
             use utoipa_axum::routes;
 
             pub fn router() -> OpenApiRouter<AppState> {
+                use $crate::platform::gate::gate;
+                use keel_core::access::Action;
                 OpenApiRouter::new()
-                    .routes(routes!(affected_cis, add_ci))
-                    .routes(routes!(remove_ci))
+                    .routes(gate(Action::UpdateWorkItems, routes!(affected_cis, add_ci)))
+                    .routes(gate(Action::UpdateWorkItems, routes!(remove_ci)))
             }
 
             /// Affected configuration items, with the services and customers they reach.

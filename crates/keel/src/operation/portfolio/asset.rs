@@ -560,6 +560,7 @@ pub async fn update(db: &Db, p: &Principal, tag: &str, b: AssetPatch) -> AppResu
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct AssetParams {
     pub kind: Option<String>,
     pub state: Option<String>,
@@ -865,10 +866,21 @@ pub const PART: crate::platform::part::Part = crate::platform::part::Part {
 };
 
 fn part_api() -> utoipa_axum::router::OpenApiRouter<crate::platform::web::AppState> {
+    use crate::platform::gate::gate;
+    use keel_core::access::Action;
     use utoipa_axum::routes;
     utoipa_axum::router::OpenApiRouter::new()
-        .routes(routes!(api_list, api_create))
-        .routes(routes!(api_get, api_update))
-        .routes(routes!(api_installations, api_install))
-        .routes(routes!(api_uninstall))
+        .routes(gate(
+            Action::ManageConfiguration,
+            routes!(api_list, api_create),
+        ))
+        .routes(gate(
+            Action::ManageConfiguration,
+            routes!(api_get, api_update),
+        ))
+        .routes(gate(
+            Action::ManageConfiguration,
+            routes!(api_installations, api_install),
+        ))
+        .routes(gate(Action::ManageConfiguration, routes!(api_uninstall)))
 }

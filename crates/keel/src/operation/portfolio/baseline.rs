@@ -242,6 +242,7 @@ async fn baseline_configuration(db: &Db, id: i64) -> AppResult<Configuration> {
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct CompareParams {
     /// Another baseline's id, or `now` (default).
     pub with: Option<String>,
@@ -774,6 +775,7 @@ pub async fn api_list_audits(
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct VerifyParams {
     /// Where the file came from (the discovery tool), recorded with the audit.
     pub source: Option<String>,
@@ -854,12 +856,20 @@ pub const PART: crate::platform::part::Part = crate::platform::part::Part {
 };
 
 fn part_api() -> utoipa_axum::router::OpenApiRouter<crate::platform::web::AppState> {
+    use crate::platform::gate::gate;
+    use keel_core::access::Action;
     use utoipa_axum::routes;
     utoipa_axum::router::OpenApiRouter::new()
-        .routes(routes!(api_list_baselines, api_create_baseline))
+        .routes(gate(
+            Action::ManageConfiguration,
+            routes!(api_list_baselines, api_create_baseline),
+        ))
         .routes(routes!(api_get_baseline))
         .routes(routes!(api_compare))
-        .routes(routes!(api_list_audits, api_verify))
+        .routes(gate(
+            Action::ManageConfiguration,
+            routes!(api_list_audits, api_verify),
+        ))
         .routes(routes!(api_get_audit))
-        .routes(routes!(api_accept))
+        .routes(gate(Action::ManageConfiguration, routes!(api_accept)))
 }

@@ -733,11 +733,13 @@ pub const PART: crate::platform::part::Part = crate::platform::part::Part {
 };
 
 fn part_api() -> utoipa_axum::router::OpenApiRouter<crate::platform::web::AppState> {
+    use crate::platform::gate::gate;
+    use keel_core::access::Action;
     use utoipa_axum::routes;
     utoipa_axum::router::OpenApiRouter::new()
-        .routes(routes!(api_list, api_create))
-        .routes(routes!(api_get, api_update))
-        .routes(routes!(api_order))
+        .routes(gate(Action::ManageReference, routes!(api_list, api_create)))
+        .routes(gate(Action::ManageReference, routes!(api_get, api_update)))
+        .routes(gate(Action::CreateIncident, routes!(api_order)))
 }
 
 /// On a request ordered from the catalogue: what was ordered and the answers given.

@@ -645,6 +645,7 @@ pub async fn update_ci(db: &Db, p: &Principal, id: i64, b: CiPatch) -> AppResult
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct CiParams {
     /// A class name.
     pub class: Option<String>,
@@ -652,7 +653,9 @@ pub struct CiParams {
     /// Name contains (case-insensitive).
     pub q: Option<String>,
     pub service_id: Option<i64>,
-    /// Return CIs with ids above this (the previous page's `next_after`).
+    /// Opaque cursor from the previous page's `next_cursor`.
+    pub cursor: Option<String>,
+    /// Deprecated: CIs with ids above this (the previous page's `next_after`); use `cursor`.
     pub after: Option<i64>,
     /// 1–500, default 50.
     pub limit: Option<u32>,
@@ -661,7 +664,9 @@ pub struct CiParams {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CiPage {
     pub items: Vec<Ci>,
-    /// Pass as `after` for the next page; absent on the last one.
+    /// Pass as `cursor` for the next page; null on the last one.
+    pub next_cursor: Option<String>,
+    /// Deprecated: the same page boundary as an id, for `after`.
     pub next_after: Option<i64>,
 }
 
@@ -684,7 +689,15 @@ pub async fn list_cis(db: &Db, params: &CiParams) -> AppResult<CiPage> {
     if let Some(s) = params.service_id {
         conds.push(format!("c.service_id = {}", q.arg(s)));
     }
-    if let Some(a) = params.after {
+    let after = match params.cursor.as_deref().filter(|c| !c.is_empty()) {
+        Some(c) => Some(
+            keel_core::page::Cursor::decode(c)
+                .map_err(|e| AppError::invalid("cursor", e))?
+                .id,
+        ),
+        None => params.after,
+    };
+    if let Some(a) = after {
         conds.push(format!("c.id > {}", q.arg(a)));
     }
     let wh = if conds.is_empty() {
@@ -700,6 +713,13 @@ pub async fn list_cis(db: &Db, params: &CiParams) -> AppResult<CiPage> {
     let next_after = more.then(|| rows.last().map(|r| r.id)).flatten();
     Ok(CiPage {
         items: rows.into_iter().map(ci_view).collect(),
+        next_cursor: next_after.map(|id| {
+            keel_core::page::Cursor {
+                key: String::new(),
+                id,
+            }
+            .encode()
+        }),
         next_after,
     })
 }
@@ -849,6 +869,7 @@ pub async fn delete_rel(db: &Db, p: &Principal, id: i64) -> AppResult<()> {
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct RelParams {
     /// Relationships with this CI at either end.
     pub ci: Option<i64>,
@@ -887,6 +908,7 @@ pub async fn list_rels(db: &Db, params: &RelParams) -> AppResult<Vec<Relationshi
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ImpactParams {
     /// downstream (what a failure impacts; default) or upstream (what it relies on).
     pub direction: Option<String>,
@@ -1275,13 +1297,30 @@ pub const PART: crate::platform::part::Part = crate::platform::part::Part {
 };
 
 fn part_api() -> utoipa_axum::router::OpenApiRouter<crate::platform::web::AppState> {
+    use crate::platform::gate::gate;
+    use keel_core::access::Action;
     use utoipa_axum::routes;
     utoipa_axum::router::OpenApiRouter::new()
-        .routes(routes!(api_list_classes, api_create_class))
-        .routes(routes!(api_get_class, api_update_class))
-        .routes(routes!(api_list_cis, api_create_ci))
-        .routes(routes!(api_get_ci, api_update_ci))
+        .routes(gate(
+            Action::ManageConfiguration,
+            routes!(api_list_classes, api_create_class),
+        ))
+        .routes(gate(
+            Action::ManageConfiguration,
+            routes!(api_get_class, api_update_class),
+        ))
+        .routes(gate(
+            Action::ManageConfiguration,
+            routes!(api_list_cis, api_create_ci),
+        ))
+        .routes(gate(
+            Action::ManageConfiguration,
+            routes!(api_get_ci, api_update_ci),
+        ))
         .routes(routes!(api_impact))
-        .routes(routes!(api_list_rels, api_create_rel))
-        .routes(routes!(api_delete_rel))
+        .routes(gate(
+            Action::ManageConfiguration,
+            routes!(api_list_rels, api_create_rel),
+        ))
+        .routes(gate(Action::ManageConfiguration, routes!(api_delete_rel)))
 }

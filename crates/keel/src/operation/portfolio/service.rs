@@ -996,10 +996,18 @@ pub const PART: crate::platform::part::Part = crate::platform::part::Part {
 };
 
 fn part_api() -> utoipa_axum::router::OpenApiRouter<crate::platform::web::AppState> {
+    use crate::platform::gate::gate;
+    use keel_core::access::Action;
     use utoipa_axum::routes;
     utoipa_axum::router::OpenApiRouter::new()
-        .routes(routes!(api_list, api_create))
-        .routes(routes!(api_get, api_update))
-        .routes(routes!(api_list_plans, api_create_plan))
-        .routes(routes!(api_get_plan, api_update_plan))
+        .routes(gate(Action::ManageReference, routes!(api_list, api_create)))
+        .routes(gate(Action::ManageReference, routes!(api_get, api_update)))
+        .routes(gate(
+            Action::ManageReference,
+            routes!(api_list_plans, api_create_plan),
+        ))
+        .routes(gate(
+            Action::ManageReference,
+            routes!(api_get_plan, api_update_plan),
+        ))
 }

@@ -166,6 +166,7 @@ pub fn rels_from_csv(body: &[u8]) -> AppResult<Vec<RelRow>> {
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ImportParams {
     /// Check every row and report; change nothing.
     #[serde(default)]
@@ -394,6 +395,7 @@ pub async fn import(
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ExportParams {
     /// json (default) or csv.
     pub format: Option<String>,
@@ -571,8 +573,10 @@ pub const PART: crate::platform::part::Part = crate::platform::part::Part {
 };
 
 fn part_api() -> utoipa_axum::router::OpenApiRouter<crate::platform::web::AppState> {
+    use crate::platform::gate::gate;
+    use keel_core::access::Action;
     use utoipa_axum::routes;
     utoipa_axum::router::OpenApiRouter::new()
-        .routes(routes!(api_import))
+        .routes(gate(Action::ManageConfiguration, routes!(api_import)))
         .routes(routes!(api_export))
 }

@@ -634,7 +634,7 @@ async fn service_page(
         p.require(Action::ReadDirectory)?;
         let s = service::get(&st.db, id).await?;
         let cis = if p.can(Action::ReadConfiguration) {
-            configuration::list_cis(&st.db, &CiParams { class: None, status: None, q: None, service_id: Some(id), after: None, limit: Some(200) }).await?.items
+            configuration::list_cis(&st.db, &CiParams { class: None, status: None, q: None, service_id: Some(id), cursor: None, after: None, limit: Some(200) }).await?.items
         } else {
             vec![]
         };
@@ -696,6 +696,7 @@ async fn cis_page(
             status: Some(f.status.clone()),
             q: Some(f.q.clone()),
             service_id: None,
+            cursor: None,
             after: f.after,
             limit: Some(100),
         };

@@ -149,6 +149,7 @@ pub async fn attainment(db: &Db, id: i64, month: &str) -> AppResult<AgreementAtt
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct MonthParams {
     /// `YYYY-MM`; default this month.
     pub month: Option<String>,

@@ -233,6 +233,7 @@ pub struct Score {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ScoreParams {
     /// service or customer (default service).
     pub by: Option<String>,
@@ -432,10 +433,12 @@ pub const PART: crate::platform::part::Part = crate::platform::part::Part {
 };
 
 fn part_api() -> utoipa_axum::router::OpenApiRouter<crate::platform::web::AppState> {
+    use crate::platform::gate::gate;
+    use keel_core::access::Action;
     use utoipa_axum::routes;
     utoipa_axum::router::OpenApiRouter::new()
         .merge(complaints::routes::router())
-        .routes(routes!(api_answer))
+        .routes(gate(Action::AnswerSurveys, routes!(api_answer)))
         .routes(routes!(api_mine))
         .routes(routes!(api_scores))
         .merge(complaints::clock_routes::router())

@@ -709,15 +709,20 @@ pub const PART: crate::platform::part::Part = crate::platform::part::Part {
 };
 
 fn part_api() -> utoipa_axum::router::OpenApiRouter<crate::platform::web::AppState> {
+    use crate::platform::gate::gate;
+    use keel_core::access::Action;
     use utoipa_axum::routes;
     utoipa_axum::router::OpenApiRouter::new()
         .merge(routes::router())
-        .routes(routes!(declare_major, get_major))
-        .routes(routes!(communicate))
-        .routes(routes!(review_major))
-        .routes(routes!(escalate))
-        .routes(routes!(confirm))
-        .routes(routes!(reject))
+        .routes(gate(
+            Action::ManageMajorIncidents,
+            routes!(declare_major, get_major),
+        ))
+        .routes(gate(Action::UpdateWorkItems, routes!(communicate)))
+        .routes(gate(Action::ManageMajorIncidents, routes!(review_major)))
+        .routes(gate(Action::UpdateWorkItems, routes!(escalate)))
+        .routes(gate(Action::ConfirmResolution, routes!(confirm)))
+        .routes(gate(Action::ConfirmResolution, routes!(reject)))
         .merge(clock_routes::router())
         .merge(ci_routes::router())
 }

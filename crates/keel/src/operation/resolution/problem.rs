@@ -225,6 +225,7 @@ pub async fn known_error_from(db: &Db, p: &Principal, number: &str) -> AppResult
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct TrendParams {
     /// Period start (RFC 3339 or YYYY-MM-DD); default 30 days ago.
     pub from: Option<String>,
@@ -358,12 +359,14 @@ pub const PART: crate::platform::part::Part = crate::platform::part::Part {
 };
 
 fn part_api() -> utoipa_axum::router::OpenApiRouter<crate::platform::web::AppState> {
+    use crate::platform::gate::gate;
+    use keel_core::access::Action;
     use utoipa_axum::routes;
     utoipa_axum::router::OpenApiRouter::new()
         .merge(problems::routes::router())
         .merge(known_errors::routes::router())
-        .routes(routes!(raise_from_incident))
-        .routes(routes!(record_known_error))
+        .routes(gate(Action::UpdateWorkItems, routes!(raise_from_incident)))
+        .routes(gate(Action::UpdateWorkItems, routes!(record_known_error)))
         .routes(routes!(trends))
         .merge(problems::clock_routes::router())
         .merge(problems::ci_routes::router())

@@ -463,14 +463,19 @@ pub const PART: crate::platform::part::Part = crate::platform::part::Part {
 };
 
 fn part_api() -> utoipa_axum::router::OpenApiRouter<crate::platform::web::AppState> {
+    use crate::platform::gate::gate;
+    use keel_core::access::Action;
     use utoipa_axum::routes;
     utoipa_axum::router::OpenApiRouter::new()
         .merge(routes_mod::routes::router())
-        .routes(routes!(api_list_types, api_create_type))
+        .routes(gate(
+            Action::ManageReference,
+            routes!(api_list_types, api_create_type),
+        ))
         .routes(routes!(api_approvals))
-        .routes(routes!(api_decide))
+        .routes(gate(Action::ReadWorkItems, routes!(api_decide)))
         .routes(routes!(api_tasks))
-        .routes(routes!(api_complete))
+        .routes(gate(Action::UpdateWorkItems, routes!(api_complete)))
         .merge(routes_mod::clock_routes::router())
         .merge(routes_mod::ci_routes::router())
 }

@@ -165,6 +165,7 @@ pub async fn report(db: &Db, text: &str) -> AppResult<BudgetReport> {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ReportParams {
     /// `2026`, `2026-Q3` or `2026-07` (default: this year).
     pub period: Option<String>,

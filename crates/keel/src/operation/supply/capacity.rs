@@ -242,6 +242,7 @@ pub async fn api_record(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct MetricParams {
     pub plan_id: Option<i64>,
     /// RFC 3339 or YYYY-MM-DD; default seven days ago.
@@ -358,6 +359,7 @@ pub async fn status(db: &Db, service: Option<i64>) -> AppResult<Vec<PlanStatus>>
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StatusParams {
     pub service_id: Option<i64>,
 }
@@ -436,9 +438,14 @@ pub const PART: crate::platform::part::Part = crate::platform::part::Part {
 };
 
 fn part_api() -> utoipa_axum::router::OpenApiRouter<crate::platform::web::AppState> {
+    use crate::platform::gate::gate;
+    use keel_core::access::Action;
     use utoipa_axum::routes;
     utoipa_axum::router::OpenApiRouter::new()
-        .routes(routes!(api_samples, api_record))
+        .routes(gate(
+            Action::ReportMetrics,
+            routes!(api_samples, api_record),
+        ))
         .routes(routes!(api_status))
         .routes(routes!(api_events))
 }

@@ -199,6 +199,7 @@ fn entry(e: &Entry, windows: &[Window], named: &[Entry], bl: &[Blackout]) -> Cal
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct CalendarParams {
     /// Start (RFC 3339 or YYYY-MM-DD); default today.
     pub from: Option<String>,
@@ -262,6 +263,7 @@ pub async fn feed(db: &Db, now: i64) -> AppResult<String> {
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct FeedParams {
     /// A calendar feed token (from `POST /api/v1/changes/calendar-feeds`); without one, the
     /// caller's own session or bearer token is used (a download).

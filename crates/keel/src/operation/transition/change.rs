@@ -1076,6 +1076,7 @@ pub async fn api_complete(
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct MetricsParams {
     /// Period start (RFC 3339 or YYYY-MM-DD); default 90 days ago.
     pub from: Option<String>,
@@ -1210,49 +1211,90 @@ pub const PART: crate::platform::part::Part = crate::platform::part::Part {
 };
 
 fn part_api() -> utoipa_axum::router::OpenApiRouter<crate::platform::web::AppState> {
+    use crate::platform::gate::gate;
+    use keel_core::access::Action;
     use utoipa_axum::routes;
     utoipa_axum::router::OpenApiRouter::new()
         .merge(routes_mod::routes::router())
-        .routes(routes!(api_raise_fix))
-        .routes(routes!(api_risk, api_assess))
-        .routes(routes!(api_schedule, api_set_schedule))
-        .routes(routes!(api_ci_updates, api_add_ci_update))
+        .routes(gate(Action::UpdateWorkItems, routes!(api_raise_fix)))
+        .routes(gate(Action::UpdateWorkItems, routes!(api_risk, api_assess)))
+        .routes(gate(
+            Action::UpdateWorkItems,
+            routes!(api_schedule, api_set_schedule),
+        ))
+        .routes(gate(
+            Action::UpdateWorkItems,
+            routes!(api_ci_updates, api_add_ci_update),
+        ))
         .routes(routes!(api_approvals))
-        .routes(routes!(api_decide))
-        .routes(routes!(api_tasks, api_add_task))
-        .routes(routes!(api_complete))
+        .routes(gate(Action::ReadInternalItems, routes!(api_decide)))
+        .routes(gate(
+            Action::UpdateWorkItems,
+            routes!(api_tasks, api_add_task),
+        ))
+        .routes(gate(Action::UpdateWorkItems, routes!(api_complete)))
         .routes(routes!(api_metrics))
         .routes(routes!(super::calendar::api_calendar))
         .routes(routes!(super::calendar::api_ics))
-        .routes(routes!(
-            super::calendar::api_list_feeds,
-            super::calendar::api_create_feed
+        .routes(gate(
+            Action::UpdateWorkItems,
+            routes!(
+                super::calendar::api_list_feeds,
+                super::calendar::api_create_feed
+            ),
         ))
-        .routes(routes!(super::calendar::api_revoke_feed))
-        .routes(routes!(
-            super::policy::api_get_policy,
-            super::policy::api_put_policy
+        .routes(gate(
+            Action::UpdateWorkItems,
+            routes!(super::calendar::api_revoke_feed),
         ))
-        .routes(routes!(
-            super::policy::api_list_authorities,
-            super::policy::api_create_authority
+        .routes(gate(
+            Action::ManageReference,
+            routes!(super::policy::api_get_policy, super::policy::api_put_policy),
         ))
-        .routes(routes!(
-            super::policy::api_list_categories,
-            super::policy::api_create_category
+        .routes(gate(
+            Action::ManageReference,
+            routes!(
+                super::policy::api_list_authorities,
+                super::policy::api_create_authority
+            ),
         ))
-        .routes(routes!(
-            super::policy::api_list_templates,
-            super::policy::api_create_template
+        .routes(gate(
+            Action::ManageReference,
+            routes!(
+                super::policy::api_list_categories,
+                super::policy::api_create_category
+            ),
         ))
-        .routes(routes!(
-            super::policy::api_list_blackouts,
-            super::policy::api_create_blackout
+        .routes(gate(
+            Action::ManageReference,
+            routes!(
+                super::policy::api_list_templates,
+                super::policy::api_create_template
+            ),
         ))
-        .routes(routes!(super::policy::api_update_authority))
-        .routes(routes!(super::policy::api_update_category))
-        .routes(routes!(super::policy::api_update_template))
-        .routes(routes!(super::policy::api_delete_blackout))
+        .routes(gate(
+            Action::ManageReference,
+            routes!(
+                super::policy::api_list_blackouts,
+                super::policy::api_create_blackout
+            ),
+        ))
+        .routes(gate(
+            Action::ManageReference,
+            routes!(super::policy::api_update_authority),
+        ))
+        .routes(gate(
+            Action::ManageReference,
+            routes!(super::policy::api_update_category),
+        ))
+        .routes(gate(
+            Action::ManageReference,
+            routes!(super::policy::api_update_template),
+        ))
+        .routes(gate(
+            Action::ManageReference,
+            routes!(super::policy::api_delete_blackout),
+        ))
         .merge(routes_mod::clock_routes::router())
         .merge(routes_mod::ci_routes::router())
 }

@@ -855,11 +855,13 @@ pub const PART: crate::platform::part::Part = crate::platform::part::Part {
 };
 
 fn part_api() -> utoipa_axum::router::OpenApiRouter<crate::platform::web::AppState> {
+    use crate::platform::gate::gate;
+    use keel_core::access::Action;
     use utoipa_axum::routes;
     utoipa_axum::router::OpenApiRouter::new()
-        .routes(routes!(api_list, api_create))
-        .routes(routes!(api_get, api_update))
-        .routes(routes!(api_bundle))
-        .routes(routes!(api_plan_deployment))
-        .routes(routes!(api_outcome))
+        .routes(gate(Action::UpdateWorkItems, routes!(api_list, api_create)))
+        .routes(gate(Action::UpdateWorkItems, routes!(api_get, api_update)))
+        .routes(gate(Action::UpdateWorkItems, routes!(api_bundle)))
+        .routes(gate(Action::UpdateWorkItems, routes!(api_plan_deployment)))
+        .routes(gate(Action::UpdateWorkItems, routes!(api_outcome)))
 }

@@ -120,6 +120,7 @@ pub async fn update_target(
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct AttainmentParams {
     /// Start of the period (RFC 3339 instant or `YYYY-MM-DD`, UTC); default the first of this month.
     pub from: Option<String>,

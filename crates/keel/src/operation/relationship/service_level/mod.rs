@@ -701,11 +701,25 @@ pub const PART: crate::platform::part::Part = crate::platform::part::Part {
 };
 
 fn part_api() -> utoipa_axum::router::OpenApiRouter<crate::platform::web::AppState> {
+    use crate::platform::gate::gate;
+    use keel_core::access::Action;
     use utoipa_axum::routes;
     utoipa_axum::router::OpenApiRouter::new()
-        .routes(routes!(api::list_calendars, api::create_calendar))
-        .routes(routes!(api::get_calendar, api::update_calendar))
-        .routes(routes!(api::list_targets, api::create_target))
-        .routes(routes!(api::get_target, api::update_target))
+        .routes(gate(
+            Action::ManageServiceLevels,
+            routes!(api::list_calendars, api::create_calendar),
+        ))
+        .routes(gate(
+            Action::ManageServiceLevels,
+            routes!(api::get_calendar, api::update_calendar),
+        ))
+        .routes(gate(
+            Action::ManageServiceLevels,
+            routes!(api::list_targets, api::create_target),
+        ))
+        .routes(gate(
+            Action::ManageServiceLevels,
+            routes!(api::get_target, api::update_target),
+        ))
         .routes(routes!(api::attainment))
 }
